@@ -1,0 +1,118 @@
+# tally - build, run and test.
+#
+#   make                 bin/tallyd and bin/tallyctl
+#   make run             install missing packages, build, serve on 127.0.0.1:8080
+#   make test            install missing packages, build, run every test
+#   make test-unit       cmocka unit tests of tracking/ and server parts
+#   make test-integration  real redis-server + tallyd over loopback HTTP
+#   make test-asan       the whole suite under AddressSanitizer and UBSan
+#   make fuzz FUZZ_SECONDS=600   each libFuzzer target for that long
+#   make SANITIZER=address|undefined   any target, sanitized, in build/<sanitizer>/
+
+CC ?= cc
+SANITIZER ?=
+PREFIX ?= /usr/local
+
+ifeq ($(SANITIZER),)
+BUILD := build/release
+BIN := bin
+SAN_FLAGS :=
+else ifeq ($(SANITIZER),address)
+BUILD := build/asan
+BIN := build/asan/bin
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+else ifeq ($(SANITIZER),undefined)
+BUILD := build/ubsan
+BIN := build/ubsan/bin
+SAN_FLAGS := -fsanitize=undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+else
+$(error SANITIZER must be empty, address or undefined)
+endif
+
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wwrite-strings -Wpointer-arith -Wformat=2
+CPPFLAGS += -D_GNU_SOURCE -Itracking -Iserver -MMD -MP
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 $(WARNINGS) $(SAN_FLAGS) -fstack-protector-strong
+# tracking/ is plain computation, so it also builds with -Wconversion.
+TRACKING_CFLAGS := -Wconversion -Wsign-conversion
+LDFLAGS += $(SAN_FLAGS)
+
+LIBS_TRACKING := -ljansson -lcrypto
+LIBS_SERVER := -levent_openssl -levent_pthreads -levent -lhiredis -lhttp_parser \
+               -lssl $(LIBS_TRACKING) -lpthread
+
+TRACKING_SRC := $(wildcard tracking/*.c)
+SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
+# The parts of server/ that tallyctl also uses: no event loop among them.
+SHARED_SRC := server/log.c server/config.c server/keys_file.c server/redis_url.c
+CLI_SRC := $(wildcard cli/*.c)
+
+TRACKING_OBJ := $(TRACKING_SRC:%.c=$(BUILD)/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
+SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+LIBTRACKING := $(BUILD)/libtracking.a
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all run deps test test-unit test-integration test-asan fuzz fuzz-build \
+        bench clean lint
+all: $(BIN)/tallyd $(BIN)/tallyctl
+
+$(BUILD)/tracking/%.o: tracking/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(TRACKING_CFLAGS) -c -o $@ $<
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIBTRACKING): $(TRACKING_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN)/tallyd: $(BUILD)/server/main.o $(SERVER_OBJ) $(LIBTRACKING)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SERVER)
+
+$(BIN)/tallyctl: $(CLI_OBJ) $(SHARED_OBJ) $(LIBTRACKING)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lhiredis $(LIBS_TRACKING) -lpthread
+
+# A unit test links the library and the server objects it needs; tests of
+# server parts name them in TEST_OBJ_<name>.
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBTRACKING) $(SERVER_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(SERVER_OBJ) $(LIBTRACKING) \
+	    -lcmocka $(LIBS_SERVER)
+
+deps:
+	@sh scripts/install-deps.sh
+
+run: deps all
+	@sh scripts/run.sh
+
+test-unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+test-integration: all
+	TALLY_BIN=$(CURDIR)/$(BIN) /usr/bin/python3 -m pytest -q tests/integration
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory fuzz-smoke
+	@$(MAKE) --no-print-directory test-integration
+
+test-asan:
+	@$(MAKE) --no-print-directory SANITIZER=address test-unit test-integration
+
+include tests/fuzz/fuzz.mk
+
+clean:
+	rm -rf build bin
+
+-include $(TRACKING_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(CLI_OBJ:.o=.d) \
+         $(BUILD)/server/main.d $(UNIT_BIN:=.d)

@@ -1,0 +1,58 @@
+/*
+ * config.h - tallyd's settings: defaults, a key = value file, flags.
+ *
+ * Every key of the file is also a flag: click_window = 7d in the file is
+ * --click-window 7d (or --click-window=7d) on the command line, and flags
+ * win over the file whatever their order. Durations take a unit (ms, s, m,
+ * h, d); sizes take an optional K or M (powers of 1024).
+ */
+#ifndef TALLY_CONFIG_H
+#define TALLY_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http.h"
+#include "log.h"
+
+#define CONFIG_STR_MAX 1024
+
+struct config {
+    char listen[CONFIG_STR_MAX];     /* listen: 127.0.0.1:8080 */
+    char redis[CONFIG_STR_MAX];      /* redis: URL, see redis_url.h */
+    char keys[CONFIG_STR_MAX];       /* keys: path of the keys file */
+    char state_dir[CONFIG_STR_MAX];  /* state_dir: journal and run files (./state) */
+    int threads;                     /* threads: event loops; 0 = one per core */
+    int64_t click_window_ms;         /* click_window: 7d */
+    int64_t reader_retention_ms;     /* reader_retention: 30d */
+    int64_t campaign_retention_ms;   /* campaign_retention: 400d */
+    struct http_limits http;         /* max_url, max_header_bytes, max_headers,
+                                        max_body, header_timeout, body_timeout,
+                                        idle_timeout, write_timeout,
+                                        max_connections */
+    enum log_level log_level;        /* log_level: info */
+};
+
+/* Sets every field to its default. */
+void config_defaults(struct config *cfg);
+
+/*
+ * Builds the configuration from argv: defaults, then the file named by
+ * --config FILE (if any), then every other flag. Returns 0; 1 when --help
+ * or --version was printed (the caller exits 0); -1 with a one-line reason
+ * in err for an unknown key, a bad value or an unreadable file.
+ */
+int config_from_args(struct config *cfg, int argc, char **argv, char *err,
+                     size_t errsize);
+
+/* Sets one key (file spelling, underscores) from its text value. Returns 0,
+ * or -1 with a reason in err. */
+int config_set(struct config *cfg, const char *key, const char *value,
+               char *err, size_t errsize);
+
+/* Prints the flags with their defaults and units to out. */
+void config_print_help(const char *program, void *out_file);
+
+#endif

@@ -1,0 +1,125 @@
+/*
+ * http.h - tally's HTTP/1.1 server: connections on libevent bufferevents,
+ * requests parsed by http-parser.
+ *
+ * Written on http-parser rather than evhttp because an edge server needs
+ * what evhttp 2.1 lacks: 414 and 431 for oversized request lines and headers,
+ * separate header, body and idle timeouts that a trickling client cannot
+ * reset, a connection limit, and a response path without per-header
+ * allocations. docs/http.md gives the measurements behind the choice.
+ *
+ * One http_server belongs to one event loop thread. Requests on a connection
+ * are answered in order (pipelining is supported); the handler is called once
+ * per complete request and must answer it with exactly one http_respond.
+ */
+#ifndef TALLY_HTTP_H
+#define TALLY_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct event_base;
+struct http_server;
+
+struct http_limits {
+    size_t max_url_bytes;    /* request target; longer: 414 */
+    size_t max_header_bytes; /* all header names and values; more: 431 */
+    size_t max_headers;      /* header fields; more: 431 */
+    size_t max_body_bytes;   /* body; longer: 413 */
+    int header_timeout_ms;   /* first byte of a request to end of headers: 408 */
+    int body_timeout_ms;     /* end of headers to end of body: 408 */
+    int idle_timeout_ms;     /* keep-alive wait for the next request: close */
+    int write_timeout_ms;    /* a response that cannot be written: close */
+    int max_connections;     /* open connections per server; more: 503, close */
+};
+
+/* Fills limits with tally's defaults (documented in docs/http.md). */
+void http_limits_default(struct http_limits *limits);
+
+struct http_header {
+    const char *name; /* as sent, not NUL-terminated */
+    size_t name_len;
+    const char *value; /* surrounding whitespace removed, not NUL-terminated */
+    size_t value_len;
+};
+
+struct http_request {
+    int method;        /* enum http_method of http_parser.h: HTTP_GET, ... */
+    const char *path;  /* request target before any '?', raw (not decoded) */
+    size_t path_len;
+    const char *query; /* after the first '?', raw; NULL when there is none */
+    size_t query_len;
+    const struct http_header *headers;
+    size_t n_headers;
+    const char *body; /* NULL when there is none */
+    size_t body_len;
+    const struct sockaddr *peer; /* the TCP peer; proxies are not considered */
+    socklen_t peer_len;
+    uint64_t id; /* unique per server, for log lines */
+};
+
+/*
+ * Handler of complete requests. It answers with http_respond, either before
+ * it returns or later from the same thread; until then req and every buffer
+ * it points to stay valid, even when the client has gone away.
+ */
+typedef void (*http_handler_fn)(struct http_request *req, void *arg);
+
+/* Counters of one server; read them from the server's own thread or
+ * accept a torn read. */
+struct http_server_stats {
+    uint64_t accepted;
+    uint64_t rejected_over_limit; /* 503 on max_connections */
+    uint64_t requests;
+    uint64_t bad_request;      /* 400 from the parser */
+    uint64_t uri_too_long;     /* 414 */
+    uint64_t headers_too_large;/* 431 */
+    uint64_t body_too_large;   /* 413 */
+    uint64_t timed_out;        /* 408 or idle close */
+    uint64_t open_connections;
+};
+
+/* Creates a server on base. limits is copied. Returns NULL on allocation
+ * failure. */
+struct http_server *http_server_new(struct event_base *base,
+                                    const struct http_limits *limits,
+                                    http_handler_fn handler, void *arg);
+
+/* Listens on addr, "HOST:PORT" or "[IPV6]:PORT". With reuseport, several
+ * servers (one per thread) may listen on the same address (SO_REUSEPORT).
+ * Returns 0, or -1 with errno set and a log line. */
+int http_server_listen(struct http_server *srv, const char *addr,
+                       bool reuseport);
+
+/* Returns the port actually bound (useful after listening on port 0). */
+int http_server_port(const struct http_server *srv);
+
+/* Stops accepting, lets each connection finish the request it is in and
+ * answers it with "Connection: close", then calls done(arg) once no
+ * connection is left (possibly before returning). */
+void http_server_drain(struct http_server *srv, void (*done)(void *),
+                       void *arg);
+
+/* Closes every connection at once and frees the server. Pending requests
+ * must have been answered. */
+void http_server_free(struct http_server *srv);
+
+const struct http_server_stats *http_server_stats(const struct http_server *srv);
+
+/* Returns the first header named name (ASCII case-insensitive), or NULL. */
+const struct http_header *http_request_header(const struct http_request *req,
+                                              const char *name);
+
+/*
+ * Answers req: status line, Date, Content-Length, Connection when needed,
+ * content_type (NULL for none), the extra headers, then the body (omitted
+ * for HEAD, with Content-Length kept). The bytes are copied; nothing is
+ * retained from the caller. After this call req is invalid.
+ */
+void http_respond(struct http_request *req, int status,
+                  const char *content_type, const struct http_header *extra,
+                  size_t n_extra, const void *body, size_t body_len);
+
+#endif

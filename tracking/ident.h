@@ -1,0 +1,49 @@
+/*
+ * ident.h - anonymous identifiers: email hashes, reader ids, customer ids.
+ *
+ * The one normalisation rule that tally, the webshop snippet and a shop's
+ * backend share: strip leading and trailing whitespace (space, tab, CR, LF,
+ * VT, FF), lower-case the ASCII letters A-Z, leave every other byte as it is,
+ * then SHA-256. Its lower-case hex form is the email_sha256 a shop sends.
+ *
+ * A reader id is HMAC-SHA256 under the reader secret of a domain label and the
+ * 32-byte email hash, cut to TOKEN_READER_LEN bytes; a customer id is hashed
+ * the same way with its own label and the shop id. Without the reader secret
+ * neither can be linked back to an address or a shop's customer number.
+ */
+#ifndef TALLY_IDENT_H
+#define TALLY_IDENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "signer.h"
+#include "token.h"
+
+#define IDENT_SHA256_LEN 32
+#define IDENT_CUSTOMER_MAX 128 /* bytes of a shop's customer id */
+
+/* Normalises the address addr[0..len) and writes its SHA-256 to out. Returns
+ * 0, or -1 when nothing is left after trimming. */
+int ident_email_sha256(const char *addr, size_t len,
+                       uint8_t out[IDENT_SHA256_LEN]);
+
+/* Parses 64 hex digits (either case) into out. Returns 0, or -1 when hex is
+ * not exactly 64 hex digits. */
+int ident_parse_sha256_hex(const char *hex, size_t len,
+                           uint8_t out[IDENT_SHA256_LEN]);
+
+/* Writes the lower-case hex of bytes[0..n) and a NUL to out (2n+1 bytes). */
+void ident_hex(const uint8_t *bytes, size_t n, char *out);
+
+/* Derives the reader id of an email hash. Returns 0, or -1 when OpenSSL fails. */
+int ident_reader_id(struct signer *s, const uint8_t email_sha256[IDENT_SHA256_LEN],
+                    uint8_t out[TOKEN_READER_LEN]);
+
+/* Derives the anonymous id of customer id cust[0..len) of shop. Returns 0, or
+ * -1 when the customer id is empty, longer than IDENT_CUSTOMER_MAX or holds a
+ * control byte, or OpenSSL fails. */
+int ident_customer_id(struct signer *s, const char *shop, const char *cust,
+                      size_t len, uint8_t out[TOKEN_READER_LEN]);
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * keyring.h - the secrets tally signs and derives with, held in memory.
+ *
+ * A keyring holds up to 255 signing keys, addressed by a one-byte key id
+ * (1..255; 0 is never a valid id), one of which is active for signing while
+ * the others only verify, and the reader secret that turns an email hash into
+ * an anonymous reader id. Loading the keys file is the server's job; this
+ * header only describes the result. Every key is 32 bytes.
+ */
+#ifndef TALLY_KEYRING_H
+#define TALLY_KEYRING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define KEYRING_KEY_LEN 32
+#define KEYRING_MAX_KEYS 256
+
+struct keyring_key {
+    bool present;
+    uint8_t secret[KEYRING_KEY_LEN];
+};
+
+struct keyring {
+    struct keyring_key keys[KEYRING_MAX_KEYS]; /* indexed by key id; [0] unused */
+    uint8_t active_id;                         /* signs new tokens; present */
+    uint8_t reader_secret[KEYRING_KEY_LEN];    /* never rotated: see docs/tokens.md */
+};
+
+/* Wipes every secret in the keyring (OPENSSL_cleanse). */
+void keyring_wipe(struct keyring *ring);
+
+#endif

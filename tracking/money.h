@@ -1,0 +1,34 @@
+/*
+ * money.h - exact money amounts: ISO 4217 currencies and decimal strings.
+ *
+ * Amounts are integer minor units at the currency's exponent (EUR 2: "89.95"
+ * is 8995; JPY 0; KWD 3), so sums are exact and never touch floating point.
+ */
+#ifndef TALLY_MONEY_H
+#define TALLY_MONEY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Largest amount accepted, in minor units: keeps any sum of a year of
+ * orders far from overflowing a signed 64-bit Redis counter. */
+#define MONEY_MINOR_MAX 100000000000000LL /* 10^14 */
+
+/* Returns the exponent (0 to 4) of the active ISO 4217 currency code
+ * code[0..len), which must be three upper-case letters, or -1 when the code
+ * is not one. */
+int money_currency_exponent(const char *code, size_t len);
+
+/* Parses the non-negative decimal dec[0..len) ("89.95", "90", "0.5") at the
+ * given exponent into *minor. Rejects a sign, exponent notation, whitespace,
+ * a leading '.', a trailing '.', more fraction digits than the exponent,
+ * and amounts above MONEY_MINOR_MAX. Returns 0, or -1 when rejected. */
+int money_parse(const char *dec, size_t len, int exponent, int64_t *minor);
+
+/* Writes minor (which may be negative) at the exponent as a decimal with
+ * exactly exponent fraction digits ("89.95", "-0.50", "1200") and a NUL to
+ * out. Returns the length, or -1 when outsize is too small (24 bytes always
+ * suffice). */
+int money_format(int64_t minor, int exponent, char *out, size_t outsize);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * url.h - destination URLs of click tokens.
+ *
+ * The redirect must hand the reader exactly the URL that was signed, plus one
+ * attribution parameter. Nothing here decodes or re-encodes a URL: bytes that
+ * are kept are copied as they are, so percent-encoding, non-ASCII bytes, the
+ * query and the fragment survive.
+ */
+#ifndef TALLY_URL_H
+#define TALLY_URL_H
+
+#include <stddef.h>
+
+enum url_status {
+    URL_OK = 0,
+    URL_EMPTY,
+    URL_TOO_LONG,    /* over TOKEN_DEST_MAX bytes */
+    URL_BAD_SCHEME,  /* not http:// or https:// (any case) */
+    URL_NO_HOST,     /* nothing between "//" and the next '/', '?' or '#' */
+    URL_BAD_BYTE,    /* a control byte, space or DEL anywhere */
+    URL_HAS_PARAM,   /* the query already holds the attribution parameter */
+};
+
+/* Returns a one-line English description of a status, for error messages. */
+const char *url_status_message(enum url_status status);
+
+/* Checks that u[0..len) may be signed as a click destination: an absolute
+ * http or https URL with a host, no control bytes, no space, and no query
+ * parameter named param (so the redirect adds it exactly once). */
+enum url_status url_check_destination(const char *u, size_t len,
+                                      const char *param);
+
+/* Writes to out (outsize bytes) the URL u[0..len) with "name=value" added as
+ * the last query parameter, before any '#': with '?' when the URL has no
+ * query, with nothing when it ends in '?' or '&', with '&' otherwise. value
+ * must already be URL-safe. Returns the length written (no NUL is added), or
+ * -1 when out is too small. */
+long url_add_param(const char *u, size_t len, const char *name,
+                   const char *value, size_t value_len, char *out,
+                   size_t outsize);
+
+#endif
