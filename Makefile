@@ -57,7 +57,7 @@ LIBTRACKING := $(BUILD)/libtracking.a
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run deps test test-unit test-integration test-asan fuzz fuzz-build \
+.PHONY: all run deps test-deps test test-unit test-integration test-asan fuzz fuzz-build \
         bench clean lint
 all: $(BIN)/tallyd $(BIN)/tallyctl
 
@@ -91,8 +91,14 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBTRACKING) $(SERVER_OBJ)
 deps:
 	@sh scripts/install-deps.sh
 
-run: deps all
-	@sh scripts/run.sh
+test-deps:
+	@sh scripts/install-deps.sh test
+
+# make run REDIS=redis://host:port uses that Redis instead of a private one.
+REDIS ?=
+run: deps
+	@$(MAKE) --no-print-directory all
+	@TALLY_REDIS='$(REDIS)' sh scripts/run.sh
 
 test-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -100,7 +106,7 @@ test-unit: $(UNIT_BIN)
 test-integration: all
 	TALLY_BIN=$(CURDIR)/$(BIN) /usr/bin/python3 -m pytest -q tests/integration
 
-test: deps
+test: test-deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory test-unit
 	@$(MAKE) --no-print-directory fuzz-smoke

@@ -19,6 +19,9 @@
 
 #define CONFIG_STR_MAX 1024
 
+/* Printed by --version, and by tallyd's start line. */
+#define TALLY_VERSION "0.1.0"
+
 struct config {
     char listen[CONFIG_STR_MAX];     /* listen: 127.0.0.1:8080 */
     char redis[CONFIG_STR_MAX];      /* redis: URL, see redis_url.h */
@@ -45,6 +48,13 @@ void config_defaults(struct config *cfg);
  * in err for an unknown key, a bad value or an unreadable file.
  */
 int config_from_args(struct config *cfg, int argc, char **argv, char *err,
+                     size_t errsize);
+
+/* Applies the key = value lines of the file at path over *cfg. Returns 0, or
+ * -1 with a reason in err that names path:line for an unknown, repeated or
+ * invalid key, or the failure when the file cannot be read. tallyctl uses it
+ * to take keys and redis from tallyd's file. */
+int config_load_file(struct config *cfg, const char *path, char *err,
                      size_t errsize);
 
 /* Sets one key (file spelling, underscores) from its text value. Returns 0,

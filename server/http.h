@@ -68,7 +68,9 @@ struct http_request {
 typedef void (*http_handler_fn)(struct http_request *req, void *arg);
 
 /* Counters of one server; read them from the server's own thread or
- * accept a torn read. */
+ * accept a torn read. accepted counts every accepted socket, the ones
+ * answered with 503 included. bad_request also counts 417 (an Expect other
+ * than 100-continue) and 505. timed_out also counts write timeouts. */
 struct http_server_stats {
     uint64_t accepted;
     uint64_t rejected_over_limit; /* 503 on max_connections */
@@ -92,6 +94,13 @@ struct http_server *http_server_new(struct event_base *base,
  * Returns 0, or -1 with errno set and a log line. */
 int http_server_listen(struct http_server *srv, const char *addr,
                        bool reuseport);
+
+/* Serves an already connected stream socket (an accepted TCP socket, a
+ * socketpair in tests) as if the listener had accepted it, over-limit 503
+ * included. The server takes fd in every case and closes it on failure.
+ * Returns 0, or -1 when out of memory (logged). */
+int http_server_adopt(struct http_server *srv, int fd,
+                      const struct sockaddr *peer, socklen_t peer_len);
 
 /* Returns the port actually bound (useful after listening on port 0). */
 int http_server_port(const struct http_server *srv);

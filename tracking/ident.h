@@ -24,7 +24,8 @@
 #define IDENT_CUSTOMER_MAX 128 /* bytes of a shop's customer id */
 
 /* Normalises the address addr[0..len) and writes its SHA-256 to out. Returns
- * 0, or -1 when nothing is left after trimming. */
+ * 0, or -1 when nothing is left after trimming or OpenSSL fails. The address
+ * is not checked for an '@' or anything else: every string has a hash. */
 int ident_email_sha256(const char *addr, size_t len,
                        uint8_t out[IDENT_SHA256_LEN]);
 
@@ -40,9 +41,10 @@ void ident_hex(const uint8_t *bytes, size_t n, char *out);
 int ident_reader_id(struct signer *s, const uint8_t email_sha256[IDENT_SHA256_LEN],
                     uint8_t out[TOKEN_READER_LEN]);
 
-/* Derives the anonymous id of customer id cust[0..len) of shop. Returns 0, or
- * -1 when the customer id is empty, longer than IDENT_CUSTOMER_MAX or holds a
- * control byte, or OpenSSL fails. */
+/* Derives the anonymous id of customer id cust[0..len) of shop, a
+ * NUL-terminated id that token_id_valid accepts. Returns 0, or -1 when shop
+ * is invalid, the customer id is empty, longer than IDENT_CUSTOMER_MAX or
+ * contains a control byte (below 0x20, or 0x7F), or OpenSSL fails. */
 int ident_customer_id(struct signer *s, const char *shop, const char *cust,
                       size_t len, uint8_t out[TOKEN_READER_LEN]);
 

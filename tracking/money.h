@@ -20,15 +20,17 @@
 int money_currency_exponent(const char *code, size_t len);
 
 /* Parses the non-negative decimal dec[0..len) ("89.95", "90", "0.5") at the
- * given exponent into *minor. Rejects a sign, exponent notation, whitespace,
- * a leading '.', a trailing '.', more fraction digits than the exponent,
- * and amounts above MONEY_MINOR_MAX. Returns 0, or -1 when rejected. */
+ * given exponent (0 to 4) into *minor. Rejects a sign, exponent notation,
+ * whitespace, a leading '.', a trailing '.', more fraction digits than the
+ * exponent (so any '.' for exponent 0), and amounts above MONEY_MINOR_MAX.
+ * Leading zeros are accepted ("007.50" is 750 at exponent 2). Returns 0, or
+ * -1 when rejected, leaving *minor unchanged. */
 int money_parse(const char *dec, size_t len, int exponent, int64_t *minor);
 
-/* Writes minor (which may be negative) at the exponent as a decimal with
- * exactly exponent fraction digits ("89.95", "-0.50", "1200") and a NUL to
- * out. Returns the length, or -1 when outsize is too small (24 bytes always
- * suffice). */
+/* Writes minor (which may be negative) at the exponent (0 to 4) as a decimal
+ * with exactly exponent fraction digits ("89.95", "-0.50", "1200") and a NUL
+ * to out. Returns the length, or -1 when the exponent is out of range or
+ * outsize is too small (24 bytes always suffice). */
 int money_format(int64_t minor, int exponent, char *out, size_t outsize);
 
 #endif

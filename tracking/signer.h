@@ -10,6 +10,7 @@
 #ifndef TALLY_SIGNER_H
 #define TALLY_SIGNER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,10 @@ void signer_free(struct signer *s);
 
 /* Returns the id of the key new tokens are signed with. */
 uint8_t signer_active_id(const struct signer *s);
+
+/* Tells whether signing key key_id is in the keyring the signer was built
+ * from (false for 0). */
+bool signer_has_key(const struct signer *s, uint8_t key_id);
 
 /* Computes HMAC-SHA256 of the concatenation of the n parts (ptrs[i], lens[i])
  * under signing key key_id into out. Returns 0, or -1 when key_id is not in

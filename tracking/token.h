@@ -75,15 +75,35 @@ const char *token_status_name(enum token_status status);
 bool token_id_valid(const char *id, size_t len);
 
 /* Signs t under the signer's active key (t->key_id is ignored and set) and
- * writes the base64url text to out, which has room for outsize bytes plus a
- * NUL. Returns the text length, or -1 when a field is invalid (bad ids, a
- * destination longer than TOKEN_DEST_MAX) or out is too small. */
+ * writes the base64url text and a NUL to out, which has room for outsize
+ * bytes (TOKEN_TEXT_MAX + 1 always suffice). Returns the text length, or -1
+ * when a field is invalid, the active key is missing, OpenSSL fails or out
+ * is too small. Invalid fields are an unknown kind, an id that fails
+ * token_id_valid, and a click destination that is NULL, empty or longer
+ * than TOKEN_DEST_MAX. The destination is not checked as a URL, because
+ * that is url_check_destination's job. dest is ignored for other kinds than
+ * TOKEN_CLICK, and click_id for other kinds than TOKEN_VISIT. */
 long token_encode(struct signer *s, struct token *t, char *out, size_t outsize);
 
 /* Decodes and verifies text[0..len) as a token of kind expected. scratch
  * (TOKEN_BINARY_MAX bytes) receives the decoded bytes and must outlive *out,
  * whose dest points into it. Returns TOKEN_OK or why the token is rejected;
- * on any failure *out is unspecified and must not be used. */
+ * on any failure *out is unspecified and must not be used. The checks run
+ * in this order, and the first that fails decides the status:
+ *
+ *   1. len <= TOKEN_TEXT_MAX and the text is canonical base64url of at
+ *      least one byte                                     else MALFORMED
+ *   2. byte 0 is TOKEN_VERSION                            else BAD_VERSION
+ *   3. the bytes parse as the version 1 layout: a known kind, valid ids,
+ *      minimal varints in range, a destination of 1..TOKEN_DEST_MAX bytes
+ *      for a click, then exactly TOKEN_MAC_LEN bytes      else MALFORMED
+ *   4. the key id is in the keyring                       else UNKNOWN_KEY
+ *   5. the MAC matches, compared in constant time         else BAD_MAC
+ *   6. the kind is expected                               else WRONG_KIND
+ *
+ * So WRONG_KIND only ever describes a genuine token, and no field is used
+ * for anything but parsing before step 5. An OpenSSL failure in step 5 is
+ * reported as BAD_MAC. */
 enum token_status token_decode(struct signer *s, const char *text, size_t len,
                                enum token_kind expected, uint8_t *scratch,
                                struct token *out);

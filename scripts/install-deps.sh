@@ -1,0 +1,36 @@
+#!/bin/sh
+# Installs the Debian packages tally needs that are missing.
+#
+#   sh scripts/install-deps.sh        to build and run (make run)
+#   sh scripts/install-deps.sh test   also what the tests need (make test)
+#
+# Needs root for apt-get; as another user it prints the command to run.
+set -eu
+
+packages="gcc make pkg-config libevent-dev libhiredis-dev libhttp-parser-dev
+libjansson-dev libssl-dev redis-server redis-tools curl"
+if [ "${1:-}" = test ]; then
+    packages="$packages libcmocka-dev clang libclang-rt-14-dev python3
+python3-pytest python3-redis valgrind"
+fi
+
+missing=""
+for p in $packages; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    case "$status" in
+    *" installed") ;;
+    *) missing="$missing $p" ;;
+    esac
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "tally needs these Debian packages:$missing" >&2
+    echo "install them with: sudo apt-get install -y$missing" >&2
+    exit 1
+fi
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

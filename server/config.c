@@ -1,0 +1,696 @@
+/*
+ * config.c - tallyd's settings, driven by one table.
+ *
+ * Each row of options[] names a key, its type, where it lives in struct
+ * config, its default and its help line, so the file parser, the flag
+ * parser, the help text and the defaults cannot drift apart. The HTTP
+ * limits take their defaults from http_limits_default. Every other row
+ * carries its default as text, which config_defaults parses like a value
+ * from the file. The help text prints the defaults from the parsed values.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "redis_url.h"
+
+/* NOTE: tallyctl links this file without server/http.c, because it serves no
+ * HTTP, so the reference is weak: there it stays NULL and the HTTP limits
+ * stay zero. tallyd always links http.c. */
+#pragma weak http_limits_default
+
+enum option_type {
+    OPT_STRING,      /* char[CONFIG_STR_MAX] */
+    OPT_INT,         /* int, plain decimal */
+    OPT_COUNT,       /* size_t, plain decimal */
+    OPT_SIZE,        /* size_t bytes, optional K or M */
+    OPT_DURATION,    /* int64_t milliseconds, unit required */
+    OPT_DURATION_INT,/* int milliseconds, unit required */
+    OPT_LOG_LEVEL,   /* enum log_level */
+};
+
+/* Extra check of a string value. Returns 0, or -1 with a reason in err. */
+typedef int (*string_check_fn)(const char *value, char *err, size_t errsize);
+
+struct option {
+    const char *name;    /* file spelling; the flag has '-' for '_' */
+    enum option_type type;
+    size_t offset;       /* in struct config */
+    const char *default_text; /* NULL: set by http_limits_default */
+    int64_t min, max;    /* numeric types: accepted range after units */
+    bool may_be_empty;   /* OPT_STRING */
+    string_check_fn check; /* OPT_STRING, optional */
+    const char *metavar; /* placeholder in --help */
+    const char *help;    /* what it sets, in what unit */
+};
+
+static int check_listen(const char *value, char *err, size_t errsize);
+static int check_redis(const char *value, char *err, size_t errsize);
+
+#define FIELD(member) offsetof(struct config, member)
+#define DAY_MS (24LL * 3600 * 1000)
+#define SIZE_LIMIT (1LL << 30)
+
+static const struct option options[] = {
+    {"listen", OPT_STRING, FIELD(listen), "127.0.0.1:8080", 0, 0, false,
+     check_listen, "HOST:PORT",
+     "address and TCP port to serve HTTP on; [::1]:8080 for IPv6, port 0 "
+     "picks a free one"},
+    {"redis", OPT_STRING, FIELD(redis), "", 0, 0, true, check_redis, "URL",
+     "Redis to store events in: redis://[user:password@]host:port[/db] or "
+     "unix:///path/to/redis.sock[?db=N]; empty means none is configured"},
+    {"keys", OPT_STRING, FIELD(keys), "keys.conf", 0, 0, false, NULL, "FILE",
+     "keys file holding the signing keys and the reader secret"},
+    {"state_dir", OPT_STRING, FIELD(state_dir), "./state", 0, 0, false, NULL,
+     "DIR", "directory for the journal and run files"},
+    {"threads", OPT_INT, FIELD(threads), "0", 0, 1024, false, NULL, "N",
+     "event loop threads; 0 means one per CPU core"},
+    {"click_window", OPT_DURATION, FIELD(click_window_ms), "7d", 1,
+     3650 * DAY_MS, false, NULL, "DURATION",
+     "how long after a click a purchase is still credited to it"},
+    {"reader_retention", OPT_DURATION, FIELD(reader_retention_ms), "30d", 1,
+     3650 * DAY_MS, false, NULL, "DURATION",
+     "how long per-reader data (touchpoints, identity links) is kept"},
+    {"campaign_retention", OPT_DURATION, FIELD(campaign_retention_ms), "400d",
+     1, 3650 * DAY_MS, false, NULL, "DURATION",
+     "how long campaign totals, hourly series and order records are kept"},
+    {"max_url", OPT_SIZE, FIELD(http.max_url_bytes), NULL, 1, SIZE_LIMIT,
+     false, NULL, "BYTES",
+     "longest request target in bytes; a longer one gets 414"},
+    {"max_header_bytes", OPT_SIZE, FIELD(http.max_header_bytes), NULL, 1,
+     SIZE_LIMIT, false, NULL, "BYTES",
+     "bytes of all header names and values of a request; more gets 431"},
+    {"max_headers", OPT_COUNT, FIELD(http.max_headers), NULL, 1, 10000, false,
+     NULL, "N", "header fields of a request; more gets 431"},
+    {"max_body", OPT_SIZE, FIELD(http.max_body_bytes), NULL, 1, SIZE_LIMIT,
+     false, NULL, "BYTES", "longest request body in bytes; a longer one gets 413"},
+    {"header_timeout", OPT_DURATION_INT, FIELD(http.header_timeout_ms), NULL,
+     1, INT_MAX, false, NULL, "DURATION",
+     "time from a request's first byte to the end of its headers; then 408"},
+    {"body_timeout", OPT_DURATION_INT, FIELD(http.body_timeout_ms), NULL, 1,
+     INT_MAX, false, NULL, "DURATION",
+     "time from the end of the headers to the end of the body; then 408"},
+    {"idle_timeout", OPT_DURATION_INT, FIELD(http.idle_timeout_ms), NULL, 1,
+     INT_MAX, false, NULL, "DURATION",
+     "time a keep-alive connection may wait for its next request"},
+    {"write_timeout", OPT_DURATION_INT, FIELD(http.write_timeout_ms), NULL, 1,
+     INT_MAX, false, NULL, "DURATION",
+     "time a response may take to be written before the connection closes"},
+    {"max_connections", OPT_INT, FIELD(http.max_connections), NULL, 1,
+     10000000, false, NULL, "N",
+     "open connections per event loop; more get 503 and are closed"},
+    {"log_level", OPT_LOG_LEVEL, FIELD(log_level), "info", 0, 0, false, NULL,
+     "LEVEL", "lowest level logged: debug, info, notice, warn or error"},
+};
+
+#define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
+
+struct unit {
+    const char *suffix;
+    int64_t factor;
+};
+
+/* Longest suffix first where one is a prefix of another ("ms" before "m"). */
+static const struct unit duration_units[] = {
+    {"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000},
+    {"d", DAY_MS},
+};
+
+static const struct unit size_units[] = {
+    {"", 1}, {"K", 1024}, {"M", 1024 * 1024},
+};
+
+static int fail(char *err, size_t errsize, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errsize, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (errsize == 0)
+        return -1;
+    va_start(ap, fmt);
+    vsnprintf(err, errsize, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static const struct option *find_option(const char *name)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        if (strcmp(options[i].name, name) == 0)
+            return &options[i];
+    }
+    return NULL;
+}
+
+/* Parses the leading decimal digits of s into *value and points *end past
+ * them. Rejects no digits and values above INT64_MAX. */
+static int parse_digits(const char *s, int64_t *value, const char **end)
+{
+    int64_t v = 0;
+    const char *p = s;
+
+    for (; *p >= '0' && *p <= '9'; p++) {
+        int digit = *p - '0';
+
+        if (v > (INT64_MAX - digit) / 10)
+            return -1;
+        v = v * 10 + digit;
+    }
+    if (p == s)
+        return -1;
+    *value = v;
+    *end = p;
+    return 0;
+}
+
+/* Parses digits followed by one of units' suffixes, and multiplies. */
+static int parse_with_unit(const char *s, const struct unit *units,
+                           size_t n_units, int64_t *out)
+{
+    int64_t value;
+    const char *end;
+
+    if (parse_digits(s, &value, &end) != 0)
+        return -1;
+    for (size_t i = 0; i < n_units; i++) {
+        if (strcmp(end, units[i].suffix) != 0)
+            continue;
+        if (value > INT64_MAX / units[i].factor)
+            return -1;
+        *out = value * units[i].factor;
+        return 0;
+    }
+    return -1;
+}
+
+static int parse_plain(const char *s, int64_t *out)
+{
+    const char *end;
+
+    if (parse_digits(s, out, &end) != 0 || *end != '\0')
+        return -1;
+    return 0;
+}
+
+/* Parses a numeric value of opt into *out, checked against its range. */
+static int parse_number(const struct option *opt, const char *value,
+                        int64_t *out, char *err, size_t errsize)
+{
+    int rc;
+    const char *form;
+
+    switch (opt->type) {
+    case OPT_DURATION:
+    case OPT_DURATION_INT:
+        rc = parse_with_unit(value, duration_units,
+                             sizeof(duration_units) / sizeof(duration_units[0]),
+                             out);
+        form = "a whole number with a unit ms, s, m, h or d, such as 10s or 7d";
+        break;
+    case OPT_SIZE:
+        rc = parse_with_unit(value, size_units,
+                             sizeof(size_units) / sizeof(size_units[0]), out);
+        form = "a whole number of bytes, optionally with K or M, such as 16K";
+        break;
+    default:
+        rc = parse_plain(value, out);
+        form = "a whole number";
+        break;
+    }
+
+    if (rc != 0)
+        return fail(err, errsize, "%s '%s' is invalid: use %s", opt->name,
+                    value, form);
+    if (*out < opt->min || *out > opt->max)
+        return fail(err, errsize,
+                    "%s '%s' is out of range: use %lld to %lld%s", opt->name,
+                    value, (long long)opt->min, (long long)opt->max,
+                    opt->type == OPT_DURATION || opt->type == OPT_DURATION_INT
+                        ? " milliseconds"
+                        : opt->type == OPT_SIZE ? " bytes" : "");
+    return 0;
+}
+
+static int set_string(const struct option *opt, char *field, const char *value,
+                      char *err, size_t errsize)
+{
+    if (strlen(value) >= CONFIG_STR_MAX)
+        return fail(err, errsize, "%s is longer than %d bytes", opt->name,
+                    CONFIG_STR_MAX - 1);
+    if (value[0] == '\0' && !opt->may_be_empty)
+        return fail(err, errsize, "%s is empty: give a value", opt->name);
+    if (value[0] != '\0' && opt->check != NULL &&
+        opt->check(value, err, errsize) != 0)
+        return -1;
+    strcpy(field, value);
+    return 0;
+}
+
+static int set_option(struct config *cfg, const struct option *opt,
+                      const char *value, char *err, size_t errsize)
+{
+    char *field = (char *)cfg + opt->offset;
+    int64_t number;
+
+    if (opt->type == OPT_STRING)
+        return set_string(opt, field, value, err, errsize);
+
+    if (opt->type == OPT_LOG_LEVEL) {
+        if (log_parse_level(value, (enum log_level *)(void *)field) != 0)
+            return fail(err, errsize,
+                        "log_level '%s' is invalid: use debug, info, notice, "
+                        "warn or error", value);
+        return 0;
+    }
+
+    if (parse_number(opt, value, &number, err, errsize) != 0)
+        return -1;
+    switch (opt->type) {
+    case OPT_INT:
+    case OPT_DURATION_INT:
+        *(int *)(void *)field = (int)number;
+        break;
+    case OPT_COUNT:
+    case OPT_SIZE:
+        *(size_t *)(void *)field = (size_t)number;
+        break;
+    default:
+        *(int64_t *)(void *)field = number;
+        break;
+    }
+    return 0;
+}
+
+/* Names that look like secrets get a pointer to the keys file instead of a
+ * plain "unknown key". */
+static bool looks_secret(const char *key)
+{
+    static const char *const words[] = {"secret", "signing_key", "password",
+                                        "token"};
+
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (strstr(key, words[i]) != NULL)
+            return true;
+    }
+    return false;
+}
+
+int config_set(struct config *cfg, const char *key, const char *value,
+               char *err, size_t errsize)
+{
+    const struct option *opt = find_option(key);
+
+    if (opt == NULL && looks_secret(key))
+        return fail(err, errsize,
+                    "'%.64s' is a secret, and secrets are not configuration: "
+                    "put it in the keys file named by keys", key);
+    if (opt == NULL)
+        return fail(err, errsize, "unknown key '%.64s'", key);
+    return set_option(cfg, opt, value, err, errsize);
+}
+
+/* Accepts host:port or [ipv6]:port, port 0..65535 (0 picks a free port). */
+static int check_listen(const char *value, char *err, size_t errsize)
+{
+    const char *colon = strrchr(value, ':');
+    int64_t port;
+
+    if (colon == NULL || colon == value)
+        return fail(err, errsize,
+                    "listen '%s' is invalid: use host:port, such as "
+                    "127.0.0.1:8080 or [::1]:8080", value);
+    if (value[0] == '[' && colon[-1] != ']')
+        return fail(err, errsize,
+                    "listen '%s' is invalid: write an IPv6 address as "
+                    "[addr]:port", value);
+    if (value[0] != '[' && memchr(value, ':', (size_t)(colon - value)) != NULL)
+        return fail(err, errsize,
+                    "listen '%s' is invalid: an IPv6 address needs brackets, "
+                    "such as [::1]:8080", value);
+    if (parse_plain(colon + 1, &port) != 0 || port > 65535)
+        return fail(err, errsize,
+                    "listen port '%s' is invalid: use a number from 0 to "
+                    "65535", colon + 1);
+    return 0;
+}
+
+static int check_redis(const char *value, char *err, size_t errsize)
+{
+    struct redis_target target;
+    int rc = redis_url_parse(value, &target, err, errsize);
+
+    /* The parsed copy may hold a password. */
+    memset(&target, 0, sizeof(target));
+    return rc;
+}
+
+void config_defaults(struct config *cfg)
+{
+    char err[256];
+
+    memset(cfg, 0, sizeof(*cfg));
+    if (http_limits_default != NULL)
+        http_limits_default(&cfg->http);
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        const struct option *opt = &options[i];
+
+        if (opt->default_text == NULL)
+            continue;
+        /* A default that does not parse is a bug in options[]. */
+        int rc = set_option(cfg, opt, opt->default_text, err, sizeof(err));
+
+        assert(rc == 0);
+        (void)rc;
+    }
+}
+
+static char *trim(char *s)
+{
+    char *end;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' ||
+                       end[-1] == '\r'))
+        end--;
+    *end = '\0';
+    return s;
+}
+
+/* Applies one line of a config file. seen_line[i] is the line that set
+ * option i, so a repeated key is an error rather than a silent override. */
+static int apply_line(struct config *cfg, const char *path, int number,
+                      char *line, int *seen_line, char *err, size_t errsize)
+{
+    char *s = trim(line);
+    char *eq;
+    char *key;
+    char reason[CONFIG_STR_MAX + 256];
+    const struct option *opt;
+
+    if (*s == '\0' || *s == '#')
+        return 0;
+
+    eq = strchr(s, '=');
+    if (eq == NULL)
+        return fail(err, errsize, "%s:%d: expected 'key = value'", path,
+                    number);
+    *eq = '\0';
+    key = trim(s);
+
+    opt = find_option(key);
+    if (opt != NULL) {
+        size_t index = (size_t)(opt - options);
+
+        if (seen_line[index] != 0)
+            return fail(err, errsize,
+                        "%s:%d: %s is set twice (first on line %d); keep one",
+                        path, number, key, seen_line[index]);
+        seen_line[index] = number;
+    }
+
+    if (config_set(cfg, key, trim(eq + 1), reason, sizeof(reason)) != 0)
+        return fail(err, errsize, "%s:%d: %s", path, number, reason);
+    return 0;
+}
+
+int config_load_file(struct config *cfg, const char *path, char *err,
+                     size_t errsize)
+{
+    int seen_line[OPTION_COUNT] = {0};
+    FILE *f;
+    char *line = NULL;
+    size_t cap = 0;
+    int number = 0;
+    int rc = 0;
+
+    f = fopen(path, "r");
+    if (f == NULL)
+        return fail(err, errsize, "cannot read config file %s: %s", path,
+                    strerror(errno));
+
+    while (getline(&line, &cap, f) != -1) {
+        number++;
+        rc = apply_line(cfg, path, number, line, seen_line, err, errsize);
+        if (rc != 0)
+            break;
+    }
+    if (rc == 0 && ferror(f))
+        rc = fail(err, errsize, "cannot read config file %s: %s", path,
+                  strerror(errno));
+
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+/* One command-line flag, split into its name (underscores, no dashes in
+ * front) and value. */
+struct flag {
+    char name[64];     /* key spelling: click_window */
+    char spelled[64];  /* as typed, without the dashes: click-window */
+    const char *value; /* NULL for --help and --version */
+};
+
+/* Reads the flag at argv[*i] and advances *i past it and its value. */
+static int next_flag(int argc, char **argv, int *i, struct flag *f, char *err,
+                     size_t errsize)
+{
+    const char *arg = argv[*i];
+    const char *eq;
+    size_t len;
+
+    if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0')
+        return fail(err, errsize,
+                    "unexpected argument '%.64s': options start with --", arg);
+
+    arg += 2;
+    eq = strchr(arg, '=');
+    len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+    if (len >= sizeof(f->name))
+        return fail(err, errsize, "unknown option --%.64s", arg);
+    for (size_t k = 0; k < len; k++)
+        f->name[k] = arg[k] == '-' ? '_' : arg[k];
+    f->name[len] = '\0';
+    memcpy(f->spelled, arg, len);
+    f->spelled[len] = '\0';
+    (*i)++;
+
+    if (strcmp(f->name, "help") == 0 || strcmp(f->name, "version") == 0) {
+        f->value = NULL;
+        return 0;
+    }
+    if (eq != NULL) {
+        f->value = eq + 1;
+        return 0;
+    }
+    if (*i >= argc || strncmp(argv[*i], "--", 2) == 0)
+        return fail(err, errsize, "option --%s needs a value", f->spelled);
+    f->value = argv[(*i)++];
+    return 0;
+}
+
+/* First pass: --help, --version and --config, before anything is applied.
+ * Returns 1 when help or version was printed. */
+static int scan_first_pass(int argc, char **argv, const char **config_path,
+                           char *err, size_t errsize)
+{
+    struct flag f;
+    const char *program = argc > 0 ? argv[0] : "tallyd";
+
+    *config_path = NULL;
+    for (int i = 1; i < argc;) {
+        if (next_flag(argc, argv, &i, &f, err, errsize) != 0)
+            return -1;
+        if (strcmp(f.name, "help") == 0) {
+            config_print_help(program, stdout);
+            return 1;
+        }
+        if (strcmp(f.name, "version") == 0) {
+            printf("tallyd %s\n", TALLY_VERSION);
+            return 1;
+        }
+        if (strcmp(f.name, "config") != 0)
+            continue;
+        if (*config_path != NULL)
+            return fail(err, errsize, "--config is given twice; give one file");
+        *config_path = f.value;
+    }
+    return 0;
+}
+
+/* A password in --redis is visible to every local user through ps. The
+ * server still starts, and logs a warning that names the config file as the
+ * right place for the URL. */
+static void warn_password_in_flag(const char *url)
+{
+    struct redis_target target;
+    char err[256];
+
+    if (redis_url_parse(url, &target, err, sizeof(err)) == 0 &&
+        target.password[0] != '\0')
+        LOG_WARN("config.password_in_flag",
+                 "option=--redis hint=\"put the Redis URL in the config file: "
+                 "command lines are visible to other local users\"");
+    memset(&target, 0, sizeof(target));
+}
+
+/* Rewrites a reason of config_set for a flag: "--click-window '7x' is
+ * invalid" reads better than the file spelling of the key. */
+static int flag_error(const struct flag *f, const char *program,
+                      const char *reason, char *err, size_t errsize)
+{
+    size_t name_len = strlen(f->name);
+
+    if (find_option(f->name) == NULL && !looks_secret(f->name))
+        return fail(err, errsize,
+                    "unknown option --%s: run %s --help for the list",
+                    f->spelled, program);
+    if (strncmp(reason, f->name, name_len) == 0 && reason[name_len] == ' ')
+        return fail(err, errsize, "--%s%s", f->spelled, reason + name_len);
+    return fail(err, errsize, "--%s: %s", f->spelled, reason);
+}
+
+int config_from_args(struct config *cfg, int argc, char **argv, char *err,
+                     size_t errsize)
+{
+    const char *config_path;
+    char reason[CONFIG_STR_MAX + 256];
+    struct flag f;
+    int rc;
+
+    config_defaults(cfg);
+    rc = scan_first_pass(argc, argv, &config_path, err, errsize);
+    if (rc != 0)
+        return rc;
+
+    if (config_path != NULL &&
+        config_load_file(cfg, config_path, err, errsize) != 0)
+        return -1;
+
+    for (int i = 1; i < argc;) {
+        next_flag(argc, argv, &i, &f, err, errsize); /* checked above */
+        if (strcmp(f.name, "config") == 0)
+            continue;
+        if (config_set(cfg, f.name, f.value, reason, sizeof(reason)) != 0)
+            return flag_error(&f, argc > 0 ? argv[0] : "tallyd", reason, err,
+                              errsize);
+        if (strcmp(f.name, "redis") == 0)
+            warn_password_in_flag(f.value);
+    }
+    return 0;
+}
+
+/* Writes the default of opt, read from cfg, in the form a user would type. */
+static void format_value(const struct option *opt, const struct config *cfg,
+                         char *out, size_t outsize)
+{
+    const char *field = (const char *)cfg + opt->offset;
+    int64_t number = 0;
+    const struct unit *units = duration_units;
+    size_t n_units = sizeof(duration_units) / sizeof(duration_units[0]);
+
+    switch (opt->type) {
+    case OPT_STRING:
+        snprintf(out, outsize, "%s", field[0] != '\0' ? field : "none");
+        return;
+    case OPT_LOG_LEVEL: {
+        static const char *const names[] = {"debug", "info", "notice", "warn",
+                                            "error"};
+        snprintf(out, outsize, "%s", names[*(const enum log_level *)(const void *)field]);
+        return;
+    }
+    case OPT_INT:
+        snprintf(out, outsize, "%d", *(const int *)(const void *)field);
+        return;
+    case OPT_COUNT:
+        snprintf(out, outsize, "%zu", *(const size_t *)(const void *)field);
+        return;
+    case OPT_DURATION_INT:
+        number = *(const int *)(const void *)field;
+        break;
+    case OPT_DURATION:
+        number = *(const int64_t *)(const void *)field;
+        break;
+    case OPT_SIZE:
+        number = (int64_t)*(const size_t *)(const void *)field;
+        units = size_units;
+        n_units = sizeof(size_units) / sizeof(size_units[0]);
+        break;
+    }
+
+    /* The largest unit that divides the value evenly. */
+    for (size_t k = n_units; k-- > 0;) {
+        if (number % units[k].factor == 0) {
+            snprintf(out, outsize, "%lld%s",
+                     (long long)(number / units[k].factor), units[k].suffix);
+            return;
+        }
+    }
+}
+
+/* Prints "  FLAG  text" with text wrapped at 79 columns under itself. */
+static void print_help_line(FILE *out, const char *flag, const char *text)
+{
+    enum { INDENT = 33, WIDTH = 79 };
+    int column = fprintf(out, "  %-30s", flag);
+    bool line_start = true;
+
+    while (*text != '\0') {
+        size_t word = strcspn(text, " ");
+
+        if (!line_start && column + 1 + (int)word > WIDTH)
+            column = fprintf(out, "\n%*s", INDENT - 1, "") - 1;
+        column += fprintf(out, " %.*s", (int)word, text);
+        line_start = false;
+        text += word;
+        while (*text == ' ')
+            text++;
+    }
+    fputc('\n', out);
+}
+
+void config_print_help(const char *program, void *out_file)
+{
+    FILE *out = out_file;
+    struct config defaults;
+    char flag[96];
+    char value[64];
+    char text[512];
+
+    config_defaults(&defaults);
+    fprintf(out,
+            "Usage: %s [--config FILE] [--KEY VALUE | --KEY=VALUE ...]\n"
+            "\n"
+            "tallyd, the tally email tracking server. Every option is also a\n"
+            "key of the config file, written with '_' for '-'; flags win over\n"
+            "the file. Durations take a unit (ms, s, m, h, d); sizes take an\n"
+            "optional K or M (1024 and 1048576 bytes).\n"
+            "\n",
+            program);
+    print_help_line(out, "--config FILE",
+                    "read key = value lines from FILE before the other flags");
+
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        const struct option *opt = &options[i];
+
+        snprintf(flag, sizeof(flag), "--%s %s", opt->name, opt->metavar);
+        for (char *p = flag + 2; *p != ' '; p++) {
+            if (*p == '_')
+                *p = '-';
+        }
+        format_value(opt, &defaults, value, sizeof(value));
+        snprintf(text, sizeof(text), "%s (default %s)", opt->help, value);
+        print_help_line(out, flag, text);
+    }
+    print_help_line(out, "--help", "print this help and exit");
+    print_help_line(out, "--version", "print the version and exit");
+}

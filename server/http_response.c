@@ -1,0 +1,167 @@
+/*
+ * http_response.c - writes HTTP/1.1 responses: a status line from a table
+ * of reason phrases, the Date line cached per thread, and the header block
+ * gathered in a stack buffer so that a response costs one or two
+ * evbuffer_add calls and no allocation beyond the evbuffer's own.
+ */
+#include "http_response.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+const char *http_reason_phrase(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "";
+    }
+}
+
+/* The Date line of the current second, kept per thread so that formatting
+ * happens at most once a second in each event loop thread. */
+struct date_cache {
+    time_t second;
+    size_t len;
+    char line[64];
+};
+
+static _Thread_local struct date_cache date_cache = {.second = -1};
+
+static const struct date_cache *current_date(struct event_base *base)
+{
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed",
+                                    "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr",
+                                       "May", "Jun", "Jul", "Aug",
+                                       "Sep", "Oct", "Nov", "Dec"};
+    struct timeval now;
+    struct tm utc;
+    int n;
+
+    if (event_base_gettimeofday_cached(base, &now) != 0)
+        gettimeofday(&now, NULL);
+    if (now.tv_sec == date_cache.second)
+        return &date_cache;
+
+    /* Names come from tables, not strftime, so that a locale set by the
+     * program cannot change them. */
+    gmtime_r(&now.tv_sec, &utc);
+    n = snprintf(date_cache.line, sizeof(date_cache.line),
+                 "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
+                 days[utc.tm_wday], utc.tm_mday, months[utc.tm_mon],
+                 utc.tm_year + 1900, utc.tm_hour, utc.tm_min, utc.tm_sec);
+    date_cache.len = n > 0 ? (size_t)n : 0;
+    date_cache.second = now.tv_sec;
+    return &date_cache;
+}
+
+/* Collects the header block in a stack buffer and moves it to the output
+ * in as few evbuffer_add calls as possible. */
+struct head_writer {
+    struct evbuffer *out;
+    size_t used;
+    char buf[1024];
+};
+
+static void head_flush(struct head_writer *w)
+{
+    if (w->used > 0)
+        evbuffer_add(w->out, w->buf, w->used);
+    w->used = 0;
+}
+
+static void head_add(struct head_writer *w, const void *data, size_t len)
+{
+    if (w->used + len > sizeof(w->buf))
+        head_flush(w);
+    if (len > sizeof(w->buf)) {
+        evbuffer_add(w->out, data, len);
+        return;
+    }
+    memcpy(w->buf + w->used, data, len);
+    w->used += len;
+}
+
+#define HEAD_ADD_LITERAL(w, s) head_add((w), (s), sizeof(s) - 1)
+
+static void head_add_status(struct head_writer *w, int status)
+{
+    char line[64];
+    int n = snprintf(line, sizeof(line), "HTTP/1.1 %03d %s\r\n", status,
+                     http_reason_phrase(status));
+
+    head_add(w, line, (size_t)n);
+}
+
+static void head_add_length(struct head_writer *w, size_t len)
+{
+    char line[48];
+    int n = snprintf(line, sizeof(line), "Content-Length: %zu\r\n", len);
+
+    head_add(w, line, (size_t)n);
+}
+
+void http_response_write(struct event_base *base, struct evbuffer *out,
+                         const struct http_response *r)
+{
+    struct head_writer w = {.out = out, .used = 0};
+    const struct date_cache *date = current_date(base);
+    bool bodyless = r->status < 200 || r->status == 204 || r->status == 304;
+
+    head_add_status(&w, r->status);
+    head_add(&w, date->line, date->len);
+    if (!bodyless)
+        head_add_length(&w, r->body_len);
+    if (r->connection == HTTP_CONNECTION_CLOSE)
+        HEAD_ADD_LITERAL(&w, "Connection: close\r\n");
+    else if (r->connection == HTTP_CONNECTION_KEEP_ALIVE)
+        HEAD_ADD_LITERAL(&w, "Connection: keep-alive\r\n");
+
+    if (r->content_type != NULL) {
+        HEAD_ADD_LITERAL(&w, "Content-Type: ");
+        head_add(&w, r->content_type, strlen(r->content_type));
+        HEAD_ADD_LITERAL(&w, "\r\n");
+    }
+
+    for (size_t i = 0; i < r->n_extra; i++) {
+        head_add(&w, r->extra[i].name, r->extra[i].name_len);
+        HEAD_ADD_LITERAL(&w, ": ");
+        head_add(&w, r->extra[i].value, r->extra[i].value_len);
+        HEAD_ADD_LITERAL(&w, "\r\n");
+    }
+    HEAD_ADD_LITERAL(&w, "\r\n");
+
+    if (!bodyless && !r->head && r->body_len > 0) {
+        if (w.used + r->body_len <= sizeof(w.buf)) {
+            head_add(&w, r->body, r->body_len);
+        } else {
+            head_flush(&w);
+            evbuffer_add(out, r->body, r->body_len);
+        }
+    }
+    head_flush(&w);
+}

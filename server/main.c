@@ -1,0 +1,160 @@
+/*
+ * main.c - tallyd: reads the configuration and keys, starts one event loop
+ * thread per core (or --threads), and stops them in order on SIGTERM or
+ * SIGINT. The main thread only waits for signals.
+ */
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "keys_file.h"
+#include "log.h"
+#include "redis_url.h"
+#include "worker.h"
+
+#define TALLYD_VERSION "0.1.0"
+#define THREADS_MAX 64
+
+struct supervisor {
+    struct worker *workers;
+    int n_workers;
+    struct event_base *base;
+};
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct supervisor *sv = arg;
+
+    (void)what;
+    LOG_NOTICE("tallyd.signal", "signal=%s", strsignal((int)sig));
+    LOG_NOTICE("tallyd.draining", "workers=%d", sv->n_workers);
+    for (int i = 0; i < sv->n_workers; i++)
+        worker_request_stop(&sv->workers[i]);
+    event_base_loopbreak(sv->base);
+}
+
+static int thread_count(const struct config *cfg)
+{
+    long cores;
+
+    if (cfg->threads > 0)
+        return cfg->threads > THREADS_MAX ? THREADS_MAX : cfg->threads;
+    cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1)
+        return 1;
+    return cores > THREADS_MAX ? THREADS_MAX : (int)cores;
+}
+
+/* Loads keys and the Redis target named by cfg. Returns 0, or -1 after
+ * printing why. */
+static int load_settings(const struct config *cfg, struct keyring *ring,
+                         struct redis_target *redis)
+{
+    char err[512];
+
+    if (cfg->redis[0] == '\0') {
+        fprintf(stderr, "tallyd: no Redis configured: pass --redis URL "
+                        "(redis://host:port or unix:///path)\n");
+        return -1;
+    }
+    if (redis_url_parse(cfg->redis, redis, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tallyd: invalid --redis: %s\n", err);
+        return -1;
+    }
+    if (keys_file_load(cfg->keys, ring, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tallyd: %s\n(create a keys file with: tallyctl keygen > %s)\n",
+                err, cfg->keys);
+        return -1;
+    }
+    return 0;
+}
+
+static int serve(const struct config *cfg, struct keyring *ring,
+                 const struct redis_target *redis)
+{
+    struct supervisor sv = {0};
+    struct event *sigterm = NULL, *sigint = NULL;
+    char where[512];
+    int started = 0;
+    int rc = 1;
+
+    sv.n_workers = thread_count(cfg);
+    sv.workers = calloc((size_t)sv.n_workers, sizeof(*sv.workers));
+    sv.base = event_base_new();
+    if (sv.workers == NULL || sv.base == NULL)
+        goto cleanup;
+
+    redis_url_describe(redis, where, sizeof(where));
+    LOG_NOTICE("tallyd.start", "version=%s pid=%d listen=%s threads=%d redis=%s",
+               TALLYD_VERSION, (int)getpid(), cfg->listen, sv.n_workers, where);
+
+    for (int i = 0; i < sv.n_workers; i++)
+        if (worker_init(&sv.workers[i], i, cfg, ring, redis) != 0)
+            goto cleanup;
+    /* The workers hold their own signers now; the secrets can go. */
+    keyring_wipe(ring);
+
+    sigterm = evsignal_new(sv.base, SIGTERM, on_signal, &sv);
+    sigint = evsignal_new(sv.base, SIGINT, on_signal, &sv);
+    if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) != 0 ||
+        evsignal_add(sigint, NULL) != 0)
+        goto cleanup;
+
+    for (; started < sv.n_workers; started++)
+        if (worker_start(&sv.workers[started]) != 0)
+            goto cleanup;
+    LOG_NOTICE("tallyd.ready", "listen=%s", cfg->listen);
+
+    event_base_dispatch(sv.base);
+    rc = 0;
+
+cleanup:
+    if (rc != 0)
+        for (int i = 0; i < started; i++)
+            worker_request_stop(&sv.workers[i]);
+    for (int i = 0; i < started; i++)
+        worker_join(&sv.workers[i]);
+    for (int i = 0; sv.workers != NULL && i < sv.n_workers; i++)
+        worker_free(&sv.workers[i]);
+    if (sigterm != NULL)
+        event_free(sigterm);
+    if (sigint != NULL)
+        event_free(sigint);
+    if (sv.base != NULL)
+        event_base_free(sv.base);
+    free(sv.workers);
+    LOG_NOTICE("tallyd.exit", "status=%d", rc);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static struct config cfg;
+    struct keyring ring;
+    struct redis_target redis;
+    char err[512];
+    int rc;
+
+    signal(SIGPIPE, SIG_IGN);
+    rc = config_from_args(&cfg, argc, argv, err, sizeof(err));
+    if (rc == 1)
+        return 0;
+    if (rc != 0) {
+        fprintf(stderr, "tallyd: %s (see tallyd --help)\n", err);
+        return 2;
+    }
+    log_min_level = cfg.log_level;
+
+    if (load_settings(&cfg, &ring, &redis) != 0)
+        return 1;
+    if (evthread_use_pthreads() != 0) {
+        fprintf(stderr, "tallyd: libevent has no pthreads support\n");
+        return 1;
+    }
+    return serve(&cfg, &ring, &redis);
+}

@@ -1,0 +1,67 @@
+/*
+ * routes.c - maps a request to its handler by method and path.
+ *
+ *   /o/<token>.gif   pixel        GET, HEAD
+ *   /c/<token>       click        GET, HEAD
+ *   /b               beacon       POST
+ *   /healthz         liveness     GET, HEAD
+ */
+#include <http_parser.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "handlers.h"
+#include "log.h"
+
+static bool path_is(const struct http_request *req, const char *path)
+{
+    size_t len = strlen(path);
+
+    return req->path_len == len && memcmp(req->path, path, len) == 0;
+}
+
+static bool path_starts(const struct http_request *req, const char *prefix)
+{
+    size_t len = strlen(prefix);
+
+    return req->path_len > len && memcmp(req->path, prefix, len) == 0;
+}
+
+void handle_text(struct http_request *req, int status, const char *text)
+{
+    http_respond(req, status, "text/plain; charset=utf-8", NULL, 0, text,
+                 strlen(text));
+}
+
+static bool is_get_or_head(const struct http_request *req)
+{
+    return req->method == HTTP_GET || req->method == HTTP_HEAD;
+}
+
+void worker_route(struct http_request *req, void *arg)
+{
+    struct worker *w = arg;
+
+    if (path_starts(req, "/o/") && is_get_or_head(req)) {
+        handle_pixel(w, req);
+        return;
+    }
+    if (path_starts(req, "/c/") && is_get_or_head(req)) {
+        handle_click(w, req);
+        return;
+    }
+    if (path_is(req, "/b")) {
+        handle_beacon(w, req);
+        return;
+    }
+    if (path_is(req, "/healthz") && is_get_or_head(req)) {
+        handle_text(req, 200, "ok\n");
+        return;
+    }
+
+    atomic_fetch_add_explicit(&w->counters.not_found, 1, memory_order_relaxed);
+    if (path_starts(req, "/o/") || path_starts(req, "/c/") || path_is(req, "/healthz"))
+        handle_text(req, 405, "method not allowed\n");
+    else
+        handle_text(req, 404, "not found\n");
+}

@@ -1,0 +1,160 @@
+/*
+ * store_scripts.c - sources of the store's Lua scripts.
+ *
+ * Redis runs a script atomically, so each one either applies all of its
+ * updates or none. Retention arguments are seconds and are set with a plain
+ * EXPIRE on every write, so a key lives a fixed time after its last write.
+ */
+#include "store_scripts.h"
+
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+/*
+ * Records an open or a click in the reader's slot.
+ * KEYS: touchpoints zset, first-touch marks hash.
+ * ARGV: member, time, campaign mark, message mark, event id, retention,
+ *       max touchpoints kept.
+ * Returns a bit mask: 1 when the event is the reader's first of its kind in
+ * the campaign, 2 when it is the first in the message. A replay finds its
+ * own event id in the marks and returns the same mask.
+ */
+static const char reader_touch[] =
+    "redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])\n"
+    "local keep = tonumber(ARGV[7])\n"
+    "local n = redis.call('ZCARD', KEYS[1])\n"
+    "if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - keep - 1) end\n"
+    "redis.call('HSETNX', KEYS[2], ARGV[3], ARGV[5])\n"
+    "redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[5])\n"
+    "local marks = redis.call('HMGET', KEYS[2], ARGV[3], ARGV[4])\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[6])\n"
+    "redis.call('EXPIRE', KEYS[2], ARGV[6])\n"
+    "local mask = 0\n"
+    "if marks[1] == ARGV[5] then mask = mask + 1 end\n"
+    "if marks[2] == ARGV[5] then mask = mask + 2 end\n"
+    "return mask\n";
+
+/*
+ * Counts an open or a click in the campaign's slot.
+ * KEYS: campaign totals, message totals, hour, applied marks, link clicks.
+ * ARGV: "opens" or "clicks", unique mask, writer id, sequence number,
+ *       retention, link field "message:link".
+ * A writer (one store connection) sends its events in sequence order, and
+ * Redis runs a connection's commands in order, so the events of a writer
+ * that reached Redis are always a prefix of what it sent: remembering the
+ * highest sequence number applied per writer is enough to skip a replay.
+ * Returns 1 when counted, 0 when already counted.
+ */
+static const char campaign_touch[] =
+    "local last = tonumber(redis.call('HGET', KEYS[4], ARGV[3]) or '0')\n"
+    "if tonumber(ARGV[4]) <= last then return 0 end\n"
+    "redis.call('HSET', KEYS[4], ARGV[3], ARGV[4])\n"
+    "redis.call('EXPIRE', KEYS[4], ARGV[5])\n"
+    "local kind = ARGV[1]\n"
+    "local mask = tonumber(ARGV[2])\n"
+    "for i = 1, 3 do\n"
+    "  redis.call('HINCRBY', KEYS[i], kind, 1)\n"
+    "  redis.call('EXPIRE', KEYS[i], ARGV[5])\n"
+    "end\n"
+    "if mask % 2 == 1 then redis.call('HINCRBY', KEYS[1], 'unique_' .. kind, 1) end\n"
+    "if mask >= 2 then redis.call('HINCRBY', KEYS[2], 'unique_' .. kind, 1) end\n"
+    "if kind == 'clicks' then\n"
+    "  redis.call('HINCRBY', KEYS[5], ARGV[6], 1)\n"
+    "  redis.call('EXPIRE', KEYS[5], ARGV[5])\n"
+    "end\n"
+    "return 1\n";
+
+/*
+ * Claims an order for one checkout event, in the shop's slot, and counts it
+ * in the shop totals.
+ * KEYS: order hash, shop totals.
+ * ARGV: event id, order time, campaign ("" when unattributed), message,
+ *       link, path, cross-device (0 or 1), revenue (minor units), currency,
+ *       retention, click time, order id.
+ * Returns {1} for a new claim, {2, campaign, message, link, path, cross,
+ * click time} when this event already claimed it (a replay: finish with the
+ * decision made the first time), {0} when another event did (a repeat).
+ */
+static const char order_claim[] =
+    "local ev = redis.call('HGET', KEYS[1], 'event')\n"
+    "if ev then\n"
+    "  if ev ~= ARGV[1] then return {0} end\n"
+    "  local d = redis.call('HMGET', KEYS[1], 'campaign', 'message', 'link',\n"
+    "                       'path', 'cross_device', 'click_time')\n"
+    "  return {2, d[1], d[2], d[3], d[4], d[5], d[6]}\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'event', ARGV[1], 'order', ARGV[12],\n"
+    "           'time', ARGV[2], 'campaign', ARGV[3], 'message', ARGV[4],\n"
+    "           'link', ARGV[5], 'path', ARGV[6], 'cross_device', ARGV[7],\n"
+    "           'revenue', ARGV[8], 'currency', ARGV[9], 'click_time', ARGV[11])\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[10])\n"
+    "redis.call('HINCRBY', KEYS[2], 'orders', 1)\n"
+    "redis.call('HINCRBY', KEYS[2], 'revenue:' .. ARGV[9], ARGV[8])\n"
+    "if ARGV[3] == '' then\n"
+    "  redis.call('HINCRBY', KEYS[2], 'unattributed_orders', 1)\n"
+    "else\n"
+    "  redis.call('HINCRBY', KEYS[2], 'attributed_orders', 1)\n"
+    "  redis.call('HINCRBY', KEYS[2], 'attributed_revenue:' .. ARGV[9], ARGV[8])\n"
+    "end\n"
+    "redis.call('EXPIRE', KEYS[2], ARGV[10])\n"
+    "return {1}\n";
+
+/*
+ * Credits a claimed order to its campaign and keeps the decision record.
+ * KEYS: campaign totals, message totals, hour, campaign's order record.
+ * ARGV: cross-device (0 or 1), revenue, currency, retention, shop, order id,
+ *       message, link, path, click time, order time.
+ * The record doubles as the mark that makes a replay a no-op.
+ * Returns 1 when credited, 0 when already credited.
+ */
+static const char campaign_convert[] =
+    "if redis.call('EXISTS', KEYS[4]) == 1 then return 0 end\n"
+    "redis.call('HSET', KEYS[4], 'shop', ARGV[5], 'order', ARGV[6],\n"
+    "           'message', ARGV[7], 'link', ARGV[8], 'path', ARGV[9],\n"
+    "           'cross_device', ARGV[1], 'click_time', ARGV[10],\n"
+    "           'time', ARGV[11], 'revenue', ARGV[2], 'currency', ARGV[3])\n"
+    "redis.call('EXPIRE', KEYS[4], ARGV[4])\n"
+    "for i = 1, 3 do\n"
+    "  redis.call('HINCRBY', KEYS[i], 'conversions', 1)\n"
+    "  if ARGV[1] == '1' then\n"
+    "    redis.call('HINCRBY', KEYS[i], 'cross_device_conversions', 1)\n"
+    "  end\n"
+    "  redis.call('HINCRBY', KEYS[i], 'revenue:' .. ARGV[3], ARGV[2])\n"
+    "  redis.call('EXPIRE', KEYS[i], ARGV[4])\n"
+    "end\n"
+    "return 1\n";
+
+static const char *const sources[SCRIPT_COUNT] = {
+    [SCRIPT_READER_TOUCH] = reader_touch,
+    [SCRIPT_CAMPAIGN_TOUCH] = campaign_touch,
+    [SCRIPT_ORDER_CLAIM] = order_claim,
+    [SCRIPT_CAMPAIGN_CONVERT] = campaign_convert,
+};
+
+static char shas[SCRIPT_COUNT][41];
+static pthread_once_t shas_once = PTHREAD_ONCE_INIT;
+
+static void compute_shas(void)
+{
+    for (int i = 0; i < SCRIPT_COUNT; i++) {
+        unsigned char digest[EVP_MAX_MD_SIZE];
+        unsigned int len = 0;
+
+        EVP_Digest(sources[i], strlen(sources[i]), digest, &len, EVP_sha1(), NULL);
+        for (unsigned int j = 0; j < len && j < 20; j++)
+            snprintf(shas[i] + 2 * j, 3, "%02x", digest[j]);
+    }
+}
+
+const char *store_script_source(enum store_script script)
+{
+    return sources[script];
+}
+
+const char *store_script_sha(enum store_script script)
+{
+    pthread_once(&shas_once, compute_shas);
+    return shas[script];
+}

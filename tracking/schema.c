@@ -1,0 +1,90 @@
+/*
+ * schema.c - key names of schema.h.
+ *
+ * Order ids are the only free-form part of a key. They are printable ASCII
+ * (beacon.c checks), at most EVENT_ORDER_MAX bytes, and always come after
+ * the hash tag, so a brace inside one cannot move a key to another slot.
+ */
+#include "schema.h"
+
+#include <stdio.h>
+#include <time.h>
+
+#include "ident.h"
+
+static size_t written(int n)
+{
+    return n < 0 ? 0 : (size_t)n;
+}
+
+size_t schema_campaign(char *out, const char *campaign)
+{
+    return written(snprintf(out, SCHEMA_KEY_MAX, "c:{%s}", campaign));
+}
+
+size_t schema_message(char *out, const char *campaign, const char *message)
+{
+    return written(snprintf(out, SCHEMA_KEY_MAX, "c:{%s}:m:%s", campaign, message));
+}
+
+size_t schema_hour(char *out, const char *campaign, uint32_t unix_time)
+{
+    time_t t = (time_t)unix_time;
+    struct tm utc;
+
+    gmtime_r(&t, &utc);
+    return written(snprintf(out, SCHEMA_KEY_MAX, "c:{%s}:h:%04d%02d%02d%02d",
+                            campaign, utc.tm_year + 1900, utc.tm_mon + 1,
+                            utc.tm_mday, utc.tm_hour));
+}
+
+size_t schema_links(char *out, const char *campaign)
+{
+    return written(snprintf(out, SCHEMA_KEY_MAX, "c:{%s}:l", campaign));
+}
+
+size_t schema_campaign_order(char *out, const char *campaign, const char *shop,
+                             const char *order_id)
+{
+    return written(snprintf(out, SCHEMA_KEY_MAX, "c:{%s}:o:%s:%s", campaign,
+                            shop, order_id));
+}
+
+size_t schema_applied(char *out, const char *campaign)
+{
+    return written(snprintf(out, SCHEMA_KEY_MAX, "c:{%s}:w", campaign));
+}
+
+static size_t hex_key(char *out, const char *prefix, const uint8_t id[TOKEN_READER_LEN],
+                      const char *suffix)
+{
+    char hex[2 * TOKEN_READER_LEN + 1];
+
+    ident_hex(id, TOKEN_READER_LEN, hex);
+    return written(snprintf(out, SCHEMA_KEY_MAX, "%s:{%s}%s", prefix, hex, suffix));
+}
+
+size_t schema_reader_touches(char *out, const uint8_t reader[TOKEN_READER_LEN])
+{
+    return hex_key(out, "r", reader, ":t");
+}
+
+size_t schema_reader_marks(char *out, const uint8_t reader[TOKEN_READER_LEN])
+{
+    return hex_key(out, "r", reader, ":u");
+}
+
+size_t schema_customer(char *out, const uint8_t customer[TOKEN_READER_LEN])
+{
+    return hex_key(out, "k", customer, "");
+}
+
+size_t schema_order(char *out, const char *shop, const char *order_id)
+{
+    return written(snprintf(out, SCHEMA_KEY_MAX, "o:{%s}:%s", shop, order_id));
+}
+
+size_t schema_shop(char *out, const char *shop)
+{
+    return written(snprintf(out, SCHEMA_KEY_MAX, "s:{%s}", shop));
+}

@@ -1,0 +1,51 @@
+/*
+ * schema.h - names of tally's Redis keys, version 1 of the schema.
+ *
+ * The key names are a public interface: marketers read them with redis-cli,
+ * and docs/redis-schema.md documents each key, its fields and its lifetime.
+ * Every key carries a Redis Cluster hash tag, so each write touches one slot:
+ *
+ *   c:{C}                    campaign totals           (hash)
+ *   c:{C}:m:M                totals of message M       (hash)
+ *   c:{C}:h:YYYYMMDDHH       one UTC hour of C         (hash)
+ *   c:{C}:l                  clicks per "M:link"       (hash)
+ *   c:{C}:o:SHOP:ORDER       decision record of an order credited to C (hash)
+ *   c:{C}:w                  applied-event marks, internal (hash)
+ *   r:{R}:t                  touchpoints of reader R   (sorted set)
+ *   r:{R}:u                  first-touch marks of R    (hash)
+ *   k:{K}                    reader linked to customer hash K (string)
+ *   o:{SHOP}:ORDER           the order's claim and outcome (hash)
+ *   s:{SHOP}                 shop totals, attributed or not (hash)
+ *   campaigns                the ids of all campaigns  (set)
+ *
+ * C, M and SHOP are ids of token_id_valid; R and K are 24 hex digits.
+ */
+#ifndef TALLY_SCHEMA_H
+#define TALLY_SCHEMA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "token.h"
+
+#define SCHEMA_VERSION 1
+#define SCHEMA_KEY_MAX 256 /* room for any key name and its NUL */
+
+/* Each function writes one key name and a NUL to out (SCHEMA_KEY_MAX bytes)
+ * and returns its length. */
+size_t schema_campaign(char *out, const char *campaign);
+size_t schema_message(char *out, const char *campaign, const char *message);
+size_t schema_hour(char *out, const char *campaign, uint32_t unix_time);
+size_t schema_links(char *out, const char *campaign);
+size_t schema_campaign_order(char *out, const char *campaign,
+                             const char *shop, const char *order_id);
+size_t schema_applied(char *out, const char *campaign);
+size_t schema_reader_touches(char *out, const uint8_t reader[TOKEN_READER_LEN]);
+size_t schema_reader_marks(char *out, const uint8_t reader[TOKEN_READER_LEN]);
+size_t schema_customer(char *out, const uint8_t customer[TOKEN_READER_LEN]);
+size_t schema_order(char *out, const char *shop, const char *order_id);
+size_t schema_shop(char *out, const char *shop);
+
+#define SCHEMA_CAMPAIGNS "campaigns"
+
+#endif

@@ -1,0 +1,97 @@
+/*
+ * touch.c - formatting and parsing the touchpoint members of touch.h.
+ */
+#include "touch.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "ident.h"
+
+size_t touch_member(const struct event_touch *t, bool is_click, char *out)
+{
+    char click_hex[2 * TOKEN_CLICK_ID_LEN + 1];
+    int n;
+
+    if (!is_click) {
+        n = snprintf(out, TOUCH_MEMBER_MAX, "o|%s|%s", t->campaign, t->message);
+        return (size_t)n;
+    }
+    ident_hex(t->click_id, TOKEN_CLICK_ID_LEN, click_hex);
+    n = snprintf(out, TOUCH_MEMBER_MAX, "c|%s|%s|%u|%s", t->campaign,
+                 t->message, (unsigned)t->link, click_hex);
+    return (size_t)n;
+}
+
+/* Copies the field that starts at *pos and ends at the next '|' (or at end)
+ * into out, advancing *pos past the '|'. Returns its length, or -1 when it
+ * is empty or does not fit in outsize bytes with a NUL. */
+static long next_field(const char *s, size_t len, size_t *pos, char *out,
+                       size_t outsize)
+{
+    size_t start = *pos;
+    size_t end = start;
+
+    while (end < len && s[end] != '|')
+        end++;
+    if (end == start || end - start >= outsize)
+        return -1;
+    memcpy(out, s + start, end - start);
+    out[end - start] = '\0';
+    *pos = end < len ? end + 1 : end;
+    return (long)(end - start);
+}
+
+static int parse_uint32(const char *text, uint32_t *out)
+{
+    uint64_t value = 0;
+
+    if (*text == '\0')
+        return -1;
+    for (; *text != '\0'; text++) {
+        if (*text < '0' || *text > '9')
+            return -1;
+        value = value * 10 + (uint64_t)(*text - '0');
+        if (value > UINT32_MAX)
+            return -1;
+    }
+    *out = (uint32_t)value;
+    return 0;
+}
+
+static int parse_click_id(const char *hex, uint8_t out[TOKEN_CLICK_ID_LEN])
+{
+    for (size_t i = 0; i < TOKEN_CLICK_ID_LEN; i++) {
+        unsigned int byte;
+        if (sscanf(hex + 2 * i, "%2x", &byte) != 1)
+            return -1;
+        out[i] = (uint8_t)byte;
+    }
+    return 0;
+}
+
+int touch_parse_click(const char *member, size_t len, double score,
+                      struct event_touch *out)
+{
+    char link[11];
+    char click_hex[2 * TOKEN_CLICK_ID_LEN + 1];
+    size_t pos = 2;
+
+    memset(out, 0, sizeof(*out));
+    if (len < 2 || member[0] != 'c' || member[1] != '|')
+        return -1;
+    if (next_field(member, len, &pos, out->campaign, sizeof(out->campaign)) < 0 ||
+        next_field(member, len, &pos, out->message, sizeof(out->message)) < 0 ||
+        next_field(member, len, &pos, link, sizeof(link)) < 0 ||
+        next_field(member, len, &pos, click_hex, sizeof(click_hex)) !=
+            2 * TOKEN_CLICK_ID_LEN ||
+        pos != len)
+        return -1;
+    if (parse_uint32(link, &out->link) != 0 ||
+        parse_click_id(click_hex, out->click_id) != 0)
+        return -1;
+    if (!(score >= 0 && score <= (double)UINT32_MAX))
+        return -1;
+    out->time = (uint32_t)score;
+    return 0;
+}
