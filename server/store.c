@@ -19,6 +19,7 @@
 
 #include "ident.h"
 #include "log.h"
+#include "resp.h"
 #include "store_scripts.h"
 #include "touch.h"
 
@@ -51,17 +52,18 @@ void store_args_str(struct store_args *a, const char *s)
 void store_args_u64(struct store_args *a, uint64_t v)
 {
     char *slot = a->text[a->argc];
-    int n = snprintf(slot, SCHEMA_KEY_MAX, "%llu", (unsigned long long)v);
 
-    store_args_buf(a, slot, (size_t)n);
+    store_args_buf(a, slot, resp_u64_text(v, slot));
 }
 
 void store_args_i64(struct store_args *a, int64_t v)
 {
     char *slot = a->text[a->argc];
-    int n = snprintf(slot, SCHEMA_KEY_MAX, "%lld", (long long)v);
+    uint64_t magnitude = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    size_t sign = v < 0 ? 1 : 0;
 
-    store_args_buf(a, slot, (size_t)n);
+    slot[0] = '-';
+    store_args_buf(a, slot, sign + resp_u64_text(magnitude, slot + sign));
 }
 
 void store_args_evalsha(struct store_args *a, int script, int numkeys)
@@ -116,8 +118,13 @@ int store_send(struct store_op *op, redisCallbackFn *cb, struct store_args *a)
 {
     struct store *st = op->st;
 
-    if (st->ac == NULL ||
-        redisAsyncCommandArgv(st->ac, cb, op, a->argc, a->argv, a->lens) != REDIS_OK) {
+    resp_reset(&st->resp);
+    resp_array(&st->resp, (size_t)a->argc);
+    for (int i = 0; i < a->argc; i++)
+        resp_bulk(&st->resp, a->argv[i], a->lens[i]);
+
+    if (st->ac == NULL || st->resp.failed ||
+        redisAsyncFormattedCommand(st->ac, cb, op, st->resp.data, st->resp.len) != REDIS_OK) {
         LOG_LIMITED(LOG_LEVEL_WARN, "store.event_failed",
                     "event=%s error=\"not connected to redis\"", op->event_id);
         store_op_finish(op, false);
@@ -278,6 +285,7 @@ void store_free(struct store *st)
     }
     if (st->reconnect_timer != NULL)
         event_free(st->reconnect_timer);
+    resp_free(&st->resp);
     free(st);
 }
 

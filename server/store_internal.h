@@ -8,6 +8,7 @@
 #include <hiredis/async.h>
 
 #include "attribution.h"
+#include "resp.h"
 #include "schema.h"
 #include "store.h"
 
@@ -32,6 +33,7 @@ struct store {
      * only saves commands, since SADD repeats are harmless. */
     char seen[STORE_SEEN_CAMPAIGNS][TOKEN_ID_MAX + 1];
     unsigned seen_next;
+    struct resp_buf resp; /* the command being encoded by store_send */
 };
 
 /* One event on its way to Redis; owned by the store until op_finish. */

@@ -100,7 +100,19 @@ static void *run_loop(void *arg)
 {
     struct worker *w = arg;
 
+    const struct store_stats *ss;
+
     event_base_dispatch(w->base);
+
+    /* The totals let an operator (and the benchmark's loss check) compare
+     * what was answered with what reached Redis. */
+    ss = store_stats(w->store);
+    LOG_NOTICE("worker.stopped",
+               "worker=%d requests=%llu events_submitted=%llu events_written=%llu "
+               "events_failed=%llu",
+               w->index, (unsigned long long)http_server_stats(w->http)->requests,
+               (unsigned long long)ss->submitted, (unsigned long long)ss->written,
+               (unsigned long long)ss->failed);
     return NULL;
 }
 
