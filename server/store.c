@@ -4,9 +4,10 @@
  *
  * An open or a click takes two scripts: READER_TOUCH in the reader's slot,
  * whose reply tells whether it was the reader's first, then CAMPAIGN_TOUCH in
- * the campaign's slot. Both are sent on this store's one connection, and the
- * second is sent from the first one's reply callback, so the campaign writes
- * leave in sequence order: what CAMPAIGN_TOUCH's replay check relies on.
+ * the campaign's slot. Both are sent on this store's one connection. The
+ * event joins its campaign's batch (store_batch.c) from the first one's
+ * reply callback, so the campaign writes leave in sequence order: what
+ * CAMPAIGN_TOUCH's replay check relies on.
  */
 #include "store_internal.h"
 
@@ -263,7 +264,8 @@ struct store *store_new(struct event_base *base, const struct redis_target *targ
     st->backoff_ms = BACKOFF_MIN_MS;
     st->next_seq = 1;
     st->reconnect_timer = evtimer_new(base, on_reconnect_timer, st);
-    if (st->reconnect_timer == NULL || RAND_bytes(writer, sizeof(writer)) != 1) {
+    if (st->reconnect_timer == NULL || store_batch_init(st) != 0 ||
+        RAND_bytes(writer, sizeof(writer)) != 1) {
         store_free(st);
         return NULL;
     }
@@ -283,6 +285,7 @@ void store_free(struct store *st)
         redisAsyncFree(st->ac);
         st->ac = NULL;
     }
+    store_batch_free(st);
     if (st->reconnect_timer != NULL)
         event_free(st->reconnect_timer);
     resp_free(&st->resp);
@@ -305,42 +308,6 @@ static void register_campaign(struct store *st, const char *campaign)
     st->seen_next = (st->seen_next + 1) % STORE_SEEN_CAMPAIGNS;
 }
 
-static void on_campaign_touch(redisAsyncContext *ac, void *r, void *privdata)
-{
-    struct store_op *op = privdata;
-
-    (void)ac;
-    store_op_finish(op, !store_reply_failed(op, r, "campaign_touch"));
-}
-
-static void send_campaign_touch(struct store_op *op)
-{
-    const struct event_touch *t = &op->ev.u.touch;
-    bool is_click = op->ev.kind == EVENT_CLICK;
-    char keys[5][SCHEMA_KEY_MAX];
-    char link_field[TOKEN_ID_MAX + 12];
-    struct store_args a;
-
-    schema_campaign(keys[0], t->campaign);
-    schema_message(keys[1], t->campaign, t->message);
-    schema_hour(keys[2], t->campaign, t->time);
-    schema_applied(keys[3], t->campaign);
-    schema_links(keys[4], t->campaign);
-    snprintf(link_field, sizeof(link_field), "%s:%u", t->message, (unsigned)t->link);
-
-    store_args_init(&a);
-    store_args_evalsha(&a, SCRIPT_CAMPAIGN_TOUCH, 5);
-    for (int i = 0; i < 5; i++)
-        store_args_str(&a, keys[i]);
-    store_args_str(&a, is_click ? "clicks" : "opens");
-    store_args_u64(&a, op->unique_mask);
-    store_args_str(&a, op->st->writer);
-    store_args_u64(&a, op->seq);
-    store_args_u64(&a, op->st->opts.campaign_retention_s);
-    store_args_str(&a, link_field);
-    store_send(op, on_campaign_touch, &a);
-}
-
 static void on_reader_touch(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct store_op *op = privdata;
@@ -352,7 +319,7 @@ static void on_reader_touch(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
     op->unique_mask = reply->type == REDIS_REPLY_INTEGER ? (unsigned)reply->integer : 0;
-    send_campaign_touch(op);
+    store_batch_add(op);
 }
 
 static void send_reader_touch(struct store_op *op)

@@ -15,6 +15,29 @@
 #define STORE_ARGS_MAX 20
 #define STORE_SEEN_CAMPAIGNS 64
 
+/* Limits of one campaign batch (store_batch.c): events, distinct message
+ * keys and hour keys in it, and campaigns with a batch open at once. A
+ * batch that reaches a limit is sent at once. */
+#define STORE_BATCH_EVENTS 128
+#define STORE_BATCH_MESSAGES 8
+#define STORE_BATCH_HOURS 2
+#define STORE_BATCH_CAMPAIGNS 8
+
+struct store_op;
+
+/* Opens and clicks of one campaign waiting for one CAMPAIGN_TOUCH call. */
+struct campaign_batch {
+    struct store *st;
+    char campaign[TOKEN_ID_MAX + 1];
+    struct store_op *ops[STORE_BATCH_EVENTS]; /* in sequence order */
+    size_t n_ops;
+    const char *messages[STORE_BATCH_MESSAGES]; /* point into the ops' events */
+    size_t n_messages;
+    uint32_t hours[STORE_BATCH_HOURS]; /* a time within each UTC hour */
+    size_t n_hours;
+    struct campaign_batch *next_free;
+};
+
 struct store {
     struct event_base *base;
     struct redis_target target;
@@ -33,7 +56,12 @@ struct store {
      * only saves commands, since SADD repeats are harmless. */
     char seen[STORE_SEEN_CAMPAIGNS][TOKEN_ID_MAX + 1];
     unsigned seen_next;
-    struct resp_buf resp; /* the command being encoded by store_send */
+    struct resp_buf resp; /* the command being encoded */
+    struct campaign_batch *batches[STORE_BATCH_CAMPAIGNS]; /* not sent yet */
+    size_t n_batches;
+    struct campaign_batch *free_batches;
+    struct event *flush_event; /* sends the batches at the end of an iteration */
+    bool flush_scheduled;
 };
 
 /* One event on its way to Redis; owned by the store until op_finish. */
@@ -78,6 +106,20 @@ void store_op_finish(struct store_op *op, bool ok);
  * reply means the connection was lost. */
 bool store_reply_failed(struct store_op *op, const redisReply *reply,
                         const char *step);
+
+/* Adds an open or a click whose READER_TOUCH has answered (unique_mask
+ * set) to its campaign's batch; the batch's reply finishes op. */
+void store_batch_add(struct store_op *op);
+
+/* Sends every pending batch now. */
+void store_batch_flush(struct store *st);
+
+/* Creates the flush event. Returns 0, or -1 when memory runs out. */
+int store_batch_init(struct store *st);
+
+/* Ends the events of unsent batches as failed and frees the batches and
+ * the flush event. Call after the connection is gone. */
+void store_batch_free(struct store *st);
 
 /* Starts the checkout chain of store_checkout.c. */
 void store_checkout_start(struct store_op *op);

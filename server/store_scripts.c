@@ -37,34 +37,51 @@ static const char reader_touch[] =
     "return mask\n";
 
 /*
- * Counts an open or a click in the campaign's slot.
- * KEYS: campaign totals, message totals, hour, applied marks, link clicks.
- * ARGV: "opens" or "clicks", unique mask, writer id, sequence number,
- *       retention, link field "message:link".
+ * Counts a batch of opens and clicks of one campaign, in its slot.
+ * KEYS: campaign totals, applied marks, link clicks, then the batch's
+ *       message totals and hour keys.
+ * ARGV: writer id, retention, then six per event in sequence order:
+ *       sequence number, "opens" or "clicks", unique mask, index in KEYS of
+ *       its message key, index of its hour key, link field "message:link"
+ *       (empty for an open).
  * A writer (one store connection) sends its events in sequence order, and
  * Redis runs a connection's commands in order, so the events of a writer
  * that reached Redis are always a prefix of what it sent: remembering the
- * highest sequence number applied per writer is enough to skip a replay.
- * Returns 1 when counted, 0 when already counted.
+ * highest sequence number applied per writer is enough to skip a replay,
+ * event by event, however a replay groups the events. Counts are summed
+ * per key and field first, so a batch costs one HINCRBY per distinct field.
+ * Returns the number of events counted (0 when all were counted before).
  */
 static const char campaign_touch[] =
-    "local last = tonumber(redis.call('HGET', KEYS[4], ARGV[3]) or '0')\n"
-    "if tonumber(ARGV[4]) <= last then return 0 end\n"
-    "redis.call('HSET', KEYS[4], ARGV[3], ARGV[4])\n"
-    "redis.call('EXPIRE', KEYS[4], ARGV[5])\n"
-    "local kind = ARGV[1]\n"
-    "local mask = tonumber(ARGV[2])\n"
-    "for i = 1, 3 do\n"
-    "  redis.call('HINCRBY', KEYS[i], kind, 1)\n"
-    "  redis.call('EXPIRE', KEYS[i], ARGV[5])\n"
+    "local last = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')\n"
+    "local counts = {}\n"
+    "local function add(k, field)\n"
+    "  local c = counts[k]\n"
+    "  if c == nil then c = {}; counts[k] = c end\n"
+    "  c[field] = (c[field] or 0) + 1\n"
     "end\n"
-    "if mask % 2 == 1 then redis.call('HINCRBY', KEYS[1], 'unique_' .. kind, 1) end\n"
-    "if mask >= 2 then redis.call('HINCRBY', KEYS[2], 'unique_' .. kind, 1) end\n"
-    "if kind == 'clicks' then\n"
-    "  redis.call('HINCRBY', KEYS[5], ARGV[6], 1)\n"
-    "  redis.call('EXPIRE', KEYS[5], ARGV[5])\n"
+    "local top = nil\n"
+    "local applied = 0\n"
+    "for i = 3, #ARGV, 6 do\n"
+    "  if tonumber(ARGV[i]) > last then\n"
+    "    local kind, mask = ARGV[i + 1], tonumber(ARGV[i + 2])\n"
+    "    local m = tonumber(ARGV[i + 3])\n"
+    "    add(1, kind); add(m, kind); add(tonumber(ARGV[i + 4]), kind)\n"
+    "    if mask % 2 == 1 then add(1, 'unique_' .. kind) end\n"
+    "    if mask >= 2 then add(m, 'unique_' .. kind) end\n"
+    "    if kind == 'clicks' then add(3, ARGV[i + 5]) end\n"
+    "    top = ARGV[i]\n"
+    "    applied = applied + 1\n"
+    "  end\n"
     "end\n"
-    "return 1\n";
+    "if applied == 0 then return 0 end\n"
+    "redis.call('HSET', KEYS[2], ARGV[1], top)\n"
+    "redis.call('EXPIRE', KEYS[2], ARGV[2])\n"
+    "for k, fields in pairs(counts) do\n"
+    "  for field, n in pairs(fields) do redis.call('HINCRBY', KEYS[k], field, n) end\n"
+    "  redis.call('EXPIRE', KEYS[k], ARGV[2])\n"
+    "end\n"
+    "return applied\n";
 
 /*
  * Claims an order for one checkout event, in the shop's slot, and counts it
