@@ -44,24 +44,36 @@ static bool reserve(struct resp_buf *b, size_t extra)
 size_t resp_u64_text(uint64_t v, char out[RESP_U64_MAX])
 {
     char tmp[RESP_U64_MAX];
-    size_t n = 0;
+    size_t start = sizeof(tmp);
+    size_t n;
 
     do {
-        tmp[n++] = (char)('0' + v % 10);
+        tmp[--start] = (char)('0' + v % 10);
         v /= 10;
     } while (v > 0);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
+    n = sizeof(tmp) - start;
+    memcpy(out, tmp + start, n);
     out[n] = '\0';
     return n;
 }
 
-/* Appends "<prefix><n>\r\n". */
+/* Appends "<prefix><n>\r\n". Most lengths and counts have one or two
+ * digits, so those skip the general conversion. */
 static void put_header(struct resp_buf *b, char prefix, size_t n)
 {
     char digits[RESP_U64_MAX];
-    size_t len = resp_u64_text(n, digits);
+    size_t len;
 
+    if (n < 10) {
+        digits[0] = (char)('0' + n);
+        len = 1;
+    } else if (n < 100) {
+        digits[0] = (char)('0' + n / 10);
+        digits[1] = (char)('0' + n % 10);
+        len = 2;
+    } else {
+        len = resp_u64_text(n, digits);
+    }
     if (!reserve(b, len + 3))
         return;
     b->data[b->len++] = prefix;

@@ -328,27 +328,26 @@ static void send_reader_touch(struct store_op *op)
     bool is_click = op->ev.kind == EVENT_CLICK;
     char touches[SCHEMA_KEY_MAX], marks[SCHEMA_KEY_MAX];
     char member[TOUCH_MEMBER_MAX];
-    char campaign_mark[TOKEN_ID_MAX + 3];
-    char message_mark[2 * TOKEN_ID_MAX + 4];
-    size_t member_len;
+    size_t member_len, touches_len, marks_len, campaign_len;
     struct store_args a;
 
-    schema_reader_touches(touches, t->reader);
-    schema_reader_marks(marks, t->reader);
+    touches_len = schema_reader_touches(touches, t->reader);
+    marks_len = schema_reader_marks(marks, t->reader);
     member_len = touch_member(t, is_click, member);
-    snprintf(campaign_mark, sizeof(campaign_mark), "%c|%s", is_click ? 'c' : 'o',
-             t->campaign);
-    snprintf(message_mark, sizeof(message_mark), "%c|%s|%s", is_click ? 'c' : 'o',
-             t->campaign, t->message);
+
+    /* The open member "o|C|M" is also the message mark, and "o|C" its
+     * prefix is the campaign mark; a click's marks are "c|C|M" and "c|C",
+     * the first fields of its member. */
+    campaign_len = 2 + strlen(t->campaign);
 
     store_args_init(&a);
     store_args_evalsha(&a, SCRIPT_READER_TOUCH, 2);
-    store_args_str(&a, touches);
-    store_args_str(&a, marks);
+    store_args_buf(&a, touches, touches_len);
+    store_args_buf(&a, marks, marks_len);
     store_args_buf(&a, member, member_len);
     store_args_u64(&a, t->time);
-    store_args_str(&a, campaign_mark);
-    store_args_str(&a, message_mark);
+    store_args_buf(&a, member, campaign_len);
+    store_args_buf(&a, member, campaign_len + 1 + strlen(t->message));
     store_args_str(&a, op->event_id);
     store_args_u64(&a, op->st->opts.reader_retention_s);
     store_args_u64(&a, op->st->opts.max_touches);
@@ -394,8 +393,9 @@ void store_submit(struct store *st, const struct event *ev)
     op->st = st;
     op->ev = *ev;
     op->seq = st->next_seq++;
-    snprintf(op->event_id, sizeof(op->event_id), "%s-%llu", st->writer,
-             (unsigned long long)op->seq);
+    memcpy(op->event_id, st->writer, sizeof(st->writer) - 1);
+    op->event_id[sizeof(st->writer) - 1] = '-';
+    resp_u64_text(op->seq, op->event_id + sizeof(st->writer));
     st->in_flight++;
     st->stats.submitted++;
 

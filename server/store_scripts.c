@@ -20,20 +20,30 @@
  * Returns a bit mask: 1 when the event is the reader's first of its kind in
  * the campaign, 2 when it is the first in the message. A replay finds its
  * own event id in the marks and returns the same mask.
+ * The set is trimmed only when ZADD added a member, since only that makes
+ * it grow; a repeated open of a message costs four calls.
  */
 static const char reader_touch[] =
-    "redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])\n"
-    "local keep = tonumber(ARGV[7])\n"
-    "local n = redis.call('ZCARD', KEYS[1])\n"
-    "if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - keep - 1) end\n"
-    "redis.call('HSETNX', KEYS[2], ARGV[3], ARGV[5])\n"
-    "redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[5])\n"
+    "if redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1]) > 0 then\n"
+    "  local keep = tonumber(ARGV[7])\n"
+    "  local n = redis.call('ZCARD', KEYS[1])\n"
+    "  if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - keep - 1) end\n"
+    "end\n"
     "local marks = redis.call('HMGET', KEYS[2], ARGV[3], ARGV[4])\n"
+    "local mask = 0\n"
+    "local unset = {}\n"
+    "for i = 1, 2 do\n"
+    "  if not marks[i] then\n"
+    "    unset[#unset + 1] = ARGV[i + 2]\n"
+    "    unset[#unset + 1] = ARGV[5]\n"
+    "    mask = mask + i\n"
+    "  elseif marks[i] == ARGV[5] then\n"
+    "    mask = mask + i\n"
+    "  end\n"
+    "end\n"
+    "if #unset > 0 then redis.call('HSET', KEYS[2], unpack(unset)) end\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[6])\n"
     "redis.call('EXPIRE', KEYS[2], ARGV[6])\n"
-    "local mask = 0\n"
-    "if marks[1] == ARGV[5] then mask = mask + 1 end\n"
-    "if marks[2] == ARGV[5] then mask = mask + 2 end\n"
     "return mask\n";
 
 /*
