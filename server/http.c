@@ -152,6 +152,7 @@ struct http_server {
 static const http_parser_settings parser_settings;
 
 static void conn_process(struct http_conn *conn);
+static void conn_send(struct http_conn *conn, bool write_now);
 static void conn_close(struct http_conn *conn);
 static void conn_arm_deadline(struct http_conn *conn, int timeout_ms);
 
@@ -416,8 +417,10 @@ static int handle_expect(struct http_conn *conn, bool body_expected)
     if (len != 12 || strncasecmp(value, "100-continue", 12) != 0)
         return fail_request(conn, 417, "expectation");
 
-    if (body_expected && !conn->http10)
+    if (body_expected && !conn->http10) {
         bufferevent_write(conn->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+        conn_send(conn, true);
+    }
     return 0;
 }
 
@@ -617,6 +620,7 @@ static void conn_reject(struct http_conn *conn, int status, const char *reason)
 
     http_response_write(conn->srv->base, bufferevent_get_output(conn->bev), &r);
     conn_start_close(conn);
+    conn_send(conn, false);
 }
 
 static void conn_parse_failed(struct http_conn *conn)
@@ -711,6 +715,33 @@ static void conn_linger(struct http_conn *conn)
     conn_arm_deadline(conn, HTTP_LINGER_MS);
 }
 
+/*
+ * Sends what the output buffer holds. The bufferevent's EV_WRITE stays
+ * disabled while the output is empty: enabling it costs an epoll_ctl to
+ * add the write event and another to remove it once the buffer is sent,
+ * two of five system calls per keep-alive request. With write_now, the
+ * output is written at once, and a response that fits in the socket buffer
+ * costs one writev. Whatever is left, or an error, goes to the bufferevent,
+ * which writes when the socket is writable, reports errors to on_event and
+ * calls on_write once everything is sent. Without write_now the write
+ * always goes through the bufferevent, so on_write runs for a final
+ * response and starts the lingering close.
+ */
+static void conn_send(struct http_conn *conn, bool write_now)
+{
+    struct evbuffer *output = bufferevent_get_output(conn->bev);
+
+    if (write_now) {
+        /* A socket bufferevent keeps the start of its output frozen and
+         * thaws it only around its own writes; this write does the same. */
+        evbuffer_unfreeze(output, 1);
+        evbuffer_write(output, bufferevent_getfd(conn->bev));
+        evbuffer_freeze(output, 1);
+    }
+    if (evbuffer_get_length(output) > 0)
+        bufferevent_enable(conn->bev, EV_WRITE);
+}
+
 static bool conn_input_empty(struct http_conn *conn)
 {
     return evbuffer_get_length(bufferevent_get_input(conn->bev)) == 0;
@@ -784,7 +815,7 @@ static void on_write(struct bufferevent *bev, void *arg)
 {
     struct http_conn *conn = arg;
 
-    (void)bev;
+    bufferevent_disable(bev, EV_WRITE); /* see conn_send */
     if (conn->state == CONN_CLOSING) {
         conn_linger(conn);
         return;
@@ -951,6 +982,7 @@ int http_server_adopt(struct http_server *srv, int fd,
                              srv->limits.write_timeout_ms > 0 ? &write_tv : NULL);
     bufferevent_setwatermark(conn->bev, EV_READ, 0, HTTP_INPUT_HIGH);
     bufferevent_enable(conn->bev, EV_READ);
+    bufferevent_disable(conn->bev, EV_WRITE); /* see conn_send */
     conn_arm_deadline(conn, srv->limits.header_timeout_ms);
 
     conn->next = srv->conns;
@@ -1019,8 +1051,10 @@ void http_respond(struct http_request *req, int status,
     http_parser_pause(&conn->parser, 0);
     if (closing) {
         conn_start_close(conn);
+        conn_send(conn, false);
         return;
     }
+    conn_send(conn, true);
 
     conn->state = CONN_IDLE;
     conn_arm_deadline(conn, conn->srv->limits.idle_timeout_ms);
