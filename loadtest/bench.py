@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Benchmark tallyd against nginx serving a static GIF (make bench).
 
-Starts, on loopback and unix sockets only, a private redis-server, then for
-each worker count (1, then 2) and each scenario (pixel, click, beacon) runs
-nginx and tallyd in alternation (A B A B ...) under wrk with equal
+Starts a private redis-server, on loopback and unix sockets only. Then, for
+each worker count (1, then 2) and each scenario (pixel, click, beacon), it
+runs nginx and tallyd in alternation (A B A B ...) under wrk with equal
 connections and duration. Each server is started fresh for each run and
 stopped after it.
 
@@ -110,7 +110,7 @@ def port_open(port):
 
 
 def stop_process(proc, sig=signal.SIGTERM, seconds=DRAIN_SECONDS):
-    """Signals proc and waits for it; kills it after the deadline."""
+    """Signals proc and waits for it, and kills it after the deadline."""
     if proc.poll() is not None:
         return proc.returncode
     proc.send_signal(sig)

@@ -28,6 +28,8 @@
 #define BACKOFF_MAX_MS 5000
 
 static void connect_redis(struct store *st);
+static void send_queued(struct store *st);
+static void fail_queued(struct store *st);
 
 /* ---- command building ---------------------------------------------- */
 
@@ -84,7 +86,14 @@ void store_op_finish(struct store_op *op, bool ok)
         st->stats.written++;
     else
         st->stats.failed++;
+    if (op->started)
+        st->started--;
     free(op);
+
+    /* After a failure the connection may be going away; the queue then
+     * waits for the next one (on_connect). */
+    if (ok)
+        send_queued(st);
 
     st->in_flight--;
     if (st->in_flight == 0 && st->drained != NULL) {
@@ -178,6 +187,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
     LOG_NOTICE("redis.connected", "redis=%s writer=%s", where, st->writer);
     st->stats.connected = true;
     st->backoff_ms = BACKOFF_MIN_MS;
+    send_queued(st);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -285,6 +295,7 @@ void store_free(struct store *st)
         redisAsyncFree(st->ac);
         st->ac = NULL;
     }
+    fail_queued(st);
     store_batch_free(st);
     if (st->reconnect_timer != NULL)
         event_free(st->reconnect_timer);
@@ -306,6 +317,75 @@ static void register_campaign(struct store *st, const char *campaign)
                       SCHEMA_CAMPAIGNS, campaign);
     strcpy(st->seen[st->seen_next], campaign);
     st->seen_next = (st->seen_next + 1) % STORE_SEEN_CAMPAIGNS;
+}
+
+static void send_reader_touch(struct store_op *op);
+static void send_identify(struct store_op *op);
+
+static void start_op(struct store_op *op)
+{
+    op->started = true;
+    op->st->started++;
+    switch (op->ev.kind) {
+    case EVENT_OPEN:
+    case EVENT_CLICK:
+        send_reader_touch(op);
+        break;
+    case EVENT_IDENTIFY:
+        send_identify(op);
+        break;
+    case EVENT_CHECKOUT:
+        store_checkout_start(op);
+        break;
+    }
+}
+
+/* Sends queued events, in order, while the connection is up and fewer
+ * than STORE_PIPELINE_MAX are started. A send that fails finishes its
+ * event at once, which calls this again: the flag stops that recursion. */
+static void send_queued(struct store *st)
+{
+    if (st->sending_queued)
+        return;
+    st->sending_queued = true;
+    while (st->queue_head != NULL && st->started < STORE_PIPELINE_MAX &&
+           st->ac != NULL && !(st->ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING))) {
+        struct store_op *op = st->queue_head;
+
+        st->queue_head = op->next_queued;
+        if (st->queue_head == NULL)
+            st->queue_tail = NULL;
+        start_op(op);
+    }
+    st->sending_queued = false;
+}
+
+/* Queues an event and sends what the pipeline allows. While Redis is
+ * unreachable the queue keeps the events for the next connection.
+ * TODO: past a limit, spool them to the journal instead of memory. */
+static void queue_op(struct store_op *op)
+{
+    struct store *st = op->st;
+
+    op->next_queued = NULL;
+    if (st->queue_tail != NULL)
+        st->queue_tail->next_queued = op;
+    else
+        st->queue_head = op;
+    st->queue_tail = op;
+    send_queued(st);
+}
+
+/* Ends every queued event as failed; for store_free. */
+static void fail_queued(struct store *st)
+{
+    while (st->queue_head != NULL) {
+        struct store_op *op = st->queue_head;
+
+        st->queue_head = op->next_queued;
+        store_op_finish(op, false);
+    }
+    st->queue_tail = NULL;
 }
 
 static void on_reader_touch(redisAsyncContext *ac, void *r, void *privdata)
@@ -399,19 +479,9 @@ void store_submit(struct store *st, const struct event *ev)
     st->in_flight++;
     st->stats.submitted++;
 
-    switch (ev->kind) {
-    case EVENT_OPEN:
-    case EVENT_CLICK:
+    if (ev->kind == EVENT_OPEN || ev->kind == EVENT_CLICK)
         register_campaign(st, ev->u.touch.campaign);
-        send_reader_touch(op);
-        break;
-    case EVENT_IDENTIFY:
-        send_identify(op);
-        break;
-    case EVENT_CHECKOUT:
-        store_checkout_start(op);
-        break;
-    }
+    queue_op(op);
 }
 
 size_t store_in_flight(const struct store *st)

@@ -1,7 +1,7 @@
 /*
  * store_batch.c - campaign counters of opens and clicks, written in batches.
  *
- * Once READER_TOUCH has answered for an open or a click, the event joins
+ * Once READER_TOUCH has replied for an open or a click, the event joins
  * the pending batch of its campaign. The batches are sent at the end of the
  * loop iteration, or earlier when one is full: one CAMPAIGN_TOUCH call then
  * counts every event of the batch, so the campaign side costs one command

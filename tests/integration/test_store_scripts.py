@@ -9,7 +9,7 @@ import concurrent.futures
 import os
 import re
 
-from conftest import path_of, wait_until
+from conftest import RedisServer, path_of, wait_until
 
 SCRIPTS_C = os.path.join(os.path.dirname(__file__), "../../server/store_scripts.c")
 HOUR_KEY = "c:{spring}:h:2026120414"
@@ -139,3 +139,23 @@ def test_concurrent_opens_all_counted(tally, redis_server):
     assert client.hget("c:{spring}:m:b", "opens") == "100"
     assert client.hget("c:{spring}:m:a", "unique_opens") == "20"
 
+
+
+def test_opens_wait_for_redis_restart(tmp_path, redis_server, tally):
+    """Opens answered while Redis is down wait in tallyd's queue and are
+    written once it is back."""
+    url = path_of(tally.open_url("spring", "a", "reader@example.com"))
+    redis_server.stop()
+    wait_until(lambda: "redis.disconnected" in open(tally.log_path).read(),
+               "tallyd to notice that Redis stopped")
+
+    for _ in range(5):
+        assert tally.request("GET", url)[0] == 200
+
+    restarted = RedisServer(str(tmp_path))
+    try:
+        wait_until(lambda: restarted.client.hget("c:{spring}", "opens") == "5",
+                   "the queued opens to be written")
+        assert restarted.client.hget("c:{spring}", "unique_opens") == "1"
+    finally:
+        restarted.stop()
