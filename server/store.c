@@ -415,9 +415,9 @@ static void send_reader_touch(struct store_op *op)
     marks_len = schema_reader_marks(marks, t->reader);
     member_len = touch_member(t, is_click, member);
 
-    /* The open member "o|C|M" is also the message mark, and "o|C" its
-     * prefix is the campaign mark; a click's marks are "c|C|M" and "c|C",
-     * the first fields of its member. */
+    /* The marks are prefixes of the member. An open's member "o|C|M" is
+     * its message mark and "o|C" its campaign mark. A click's marks "c|C|M"
+     * and "c|C" are the first fields of its member. */
     campaign_len = 2 + strlen(t->campaign);
 
     store_args_init(&a);

@@ -26,10 +26,10 @@
 /* Events whose commands have been handed to hiredis and that have not
  * finished; further events wait in the store's queue. hiredis 0.14 keeps
  * unsent commands in one buffer and moves the rest of it after every
- * write, so an unbounded backlog made each write cost time in proportion
- * to the backlog: in the benchmark Redis then applied under 2% of a burst
- * of clicks before the stop deadline. 512 events are a few milliseconds of
- * Redis work. */
+ * write, so each write costs time in proportion to the backlog. Unbounded,
+ * that let Redis apply under 2% of a burst of clicks before the stop
+ * deadline (loadtest/bench.py). 512 events are a few milliseconds of Redis
+ * work. */
 #define STORE_PIPELINE_MAX 512
 
 struct store_op;
@@ -122,8 +122,8 @@ void store_op_finish(struct store_op *op, bool ok);
 bool store_reply_failed(struct store_op *op, const redisReply *reply,
                         const char *step);
 
-/* Adds an open or a click whose READER_TOUCH has answered (unique_mask
- * set) to its campaign's batch; the batch's reply finishes op. */
+/* Adds an open or a click whose READER_TOUCH has replied (unique_mask
+ * set) to its campaign's batch. The batch's reply finishes op. */
 void store_batch_add(struct store_op *op);
 
 /* Sends every pending batch now. */

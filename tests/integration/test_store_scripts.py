@@ -91,7 +91,7 @@ def reader_touch(client, member, time, event_id, keep=100):
 def test_reader_touch_masks_and_replay(redis_server):
     client = redis_server.client
     assert reader_touch(client, "o|spring|a", 100, "w-1") == 3
-    # The same event again (a replay) gets the same answer.
+    # The same event again (a replay) returns the same mask.
     assert reader_touch(client, "o|spring|a", 100, "w-1") == 3
     # Another open of the same message is not a first.
     assert reader_touch(client, "o|spring|a", 200, "w-2") == 0
@@ -142,7 +142,7 @@ def test_concurrent_opens_all_counted(tally, redis_server):
 
 
 def test_opens_wait_for_redis_restart(tmp_path, redis_server, tally):
-    """Opens answered while Redis is down wait in tallyd's queue and are
+    """Opens served while Redis is down wait in tallyd's queue and are
     written once it is back."""
     url = path_of(tally.open_url("spring", "a", "reader@example.com"))
     redis_server.stop()
