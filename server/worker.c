@@ -99,7 +99,6 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 static void *run_loop(void *arg)
 {
     struct worker *w = arg;
-
     const struct store_stats *ss;
 
     event_base_dispatch(w->base);
