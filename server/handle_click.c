@@ -8,6 +8,10 @@
  * very click. Anything that does not verify gets 400 and no redirect, so
  * tally never sends a reader to an address it did not sign. The redirect
  * does not wait for Redis: the click is recorded after the answer.
+ *
+ * A token whose key has passed its end date (count_until) still redirects,
+ * to the destination exactly as signed and without tly: the click is not
+ * counted, so no visit token may later credit a sale to it.
  */
 #include <http_parser.h>
 #include <openssl/rand.h>
@@ -109,6 +113,7 @@ void handle_click(struct worker *w, struct http_request *req)
     enum token_status status = TOKEN_MALFORMED;
     bool record = req->method == HTTP_GET;
     long visit_len, location_len;
+    uint32_t now;
 
     if (text_len > 0)
         status = token_decode(w->signer, text, text_len, TOKEN_CLICK, scratch, &click);
@@ -117,7 +122,18 @@ void handle_click(struct worker *w, struct http_request *req)
         return;
     }
 
-    visit_len = mint_visit(w, &click, (uint32_t)time(NULL), &visit, visit_text,
+    now = (uint32_t)time(NULL);
+    if (!signer_key_counts(w->signer, click.key_id, now)) {
+        atomic_fetch_add_explicit(&w->counters.token_retired, 1, memory_order_relaxed);
+        LOG_LIMITED(LOG_LEVEL_INFO, "click.key_retired", "key=%u campaign=%s",
+                    (unsigned)click.key_id, click.campaign);
+        headers[1].value = click.dest;
+        headers[1].value_len = click.dest_len;
+        http_respond(req, 302, NULL, headers, 2, NULL, 0);
+        return;
+    }
+
+    visit_len = mint_visit(w, &click, now, &visit, visit_text,
                            sizeof(visit_text));
     location_len = visit_len < 0 ? -1
                    : url_add_param(click.dest, click.dest_len, ATTRIBUTION_PARAM,

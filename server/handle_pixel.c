@@ -4,7 +4,8 @@
  * Every request for a pixel gets the same 43-byte transparent GIF and the
  * same headers, also for a broken or forged token: an email must never show
  * a broken image. Only a GET with a valid open token records an open; a HEAD
- * (link checkers, prefetchers) is answered and records nothing. The response
+ * (link checkers, prefetchers) is answered and records nothing, and so is
+ * a token whose key has passed its end date (count_until). The response
  * is static, so this path allocates nothing.
  */
 #include <http_parser.h>
@@ -83,8 +84,14 @@ void handle_pixel(struct worker *w, struct http_request *req)
         return;
 
     memset(&ev, 0, sizeof(ev));
-    ev.kind = EVENT_OPEN;
     ev.time = (uint32_t)time(NULL);
+    if (!signer_key_counts(w->signer, tok.key_id, ev.time)) {
+        atomic_fetch_add_explicit(&w->counters.token_retired, 1, memory_order_relaxed);
+        LOG_LIMITED(LOG_LEVEL_INFO, "pixel.key_retired", "key=%u campaign=%s",
+                    (unsigned)tok.key_id, tok.campaign);
+        return;
+    }
+    ev.kind = EVENT_OPEN;
     memcpy(ev.u.touch.campaign, tok.campaign, sizeof(tok.campaign));
     memcpy(ev.u.touch.message, tok.message, sizeof(tok.message));
     memcpy(ev.u.touch.reader, tok.reader, sizeof(tok.reader));

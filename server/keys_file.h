@@ -6,9 +6,14 @@
  *   signing_key.1 = <64 hex digits>
  *   signing_key.2 = <64 hex digits>
  *   active_signing_key = 2
+ *   signing_key.1.count_until = 2027-01-01
+ *   api_token.dashboard = read <64 hex digits>
  *
- * Key ids are 1..255. The active key must be present. The reader secret is
- * never rotated casually: changing it gives every reader a new id.
+ * Key ids are 1..255. The active key must be present and has no end date.
+ * count_until (a UTC date, or YYYY-MM-DDTHH:MM:SSZ) is when a retired
+ * key's links stop counting; they keep redirecting. api_token lines are
+ * skipped here and read by auth.c. The reader secret is never rotated
+ * casually: changing it gives every reader a new id.
  */
 #ifndef TALLY_KEYS_FILE_H
 #define TALLY_KEYS_FILE_H

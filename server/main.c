@@ -1,16 +1,22 @@
 /*
  * main.c - tallyd: reads the configuration and keys, starts one event loop
  * thread per core (or --threads), and stops them in order on SIGTERM or
- * SIGINT. The main thread only waits for signals.
+ * SIGINT. The main thread only waits for signals. On SIGHUP it loads and
+ * checks the keys file again and hands the result to every worker, which
+ * swaps its signer in its own thread; listeners and connections stay
+ * open, and a file that fails to load leaves the old keys in use.
  */
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "config.h"
 #include "keys_file.h"
 #include "log.h"
@@ -24,7 +30,67 @@ struct supervisor {
     struct worker *workers;
     int n_workers;
     struct event_base *base;
+    const struct config *cfg;
+    /* SHA-256 of the reader secret in use: a reload must not change it. */
+    uint8_t reader_fingerprint[32];
 };
+
+static void fingerprint(const struct keyring *ring, uint8_t out[32])
+{
+    unsigned len = 0;
+
+    EVP_Digest(ring->reader_secret, sizeof(ring->reader_secret), out, &len,
+               EVP_sha256(), NULL);
+}
+
+/* Loads keys and tokens from the keys file into *keys. Returns 0, or -1
+ * after logging why. */
+static int reload_load(const struct supervisor *sv, struct worker_keys *keys)
+{
+    char err[512];
+    uint8_t fp[32];
+
+    if (keys_file_load(sv->cfg->keys, &keys->ring, err, sizeof(err)) != 0 ||
+        auth_load(sv->cfg->keys, &keys->auth, err, sizeof(err)) != 0) {
+        LOG_ERROR("keys.reload_failed", "error=\"%s\" hint=\"the old keys "
+                  "stay in use; fix the file and send SIGHUP again\"", err);
+        return -1;
+    }
+    fingerprint(&keys->ring, fp);
+    if (CRYPTO_memcmp(fp, sv->reader_fingerprint, sizeof(fp)) != 0) {
+        LOG_ERROR("keys.reload_failed", "path=%s error=\"reader_secret "
+                  "changed\" hint=\"a new reader secret gives every reader a "
+                  "new id; restore the old one, or restart tallyd if the "
+                  "change is deliberate\"", sv->cfg->keys);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_reload(evutil_socket_t sig, short what, void *arg)
+{
+    struct supervisor *sv = arg;
+    struct worker_keys *keys = calloc(1, sizeof(*keys));
+    int n_keys = 0;
+
+    (void)what;
+    LOG_NOTICE("tallyd.signal", "signal=%s", strsignal((int)sig));
+    if (keys == NULL) {
+        LOG_ERROR("keys.reload_failed", "error=\"out of memory\"");
+        return;
+    }
+    if (reload_load(sv, keys) == 0) {
+        for (int i = 0; i < sv->n_workers; i++)
+            worker_reload_keys(&sv->workers[i], keys);
+        for (int id = 1; id < KEYRING_MAX_KEYS; id++)
+            n_keys += keys->ring.keys[id].present;
+        LOG_NOTICE("keys.reloaded", "path=%s active_key=%u signing_keys=%d "
+                   "api_tokens=%zu", sv->cfg->keys,
+                   (unsigned)keys->ring.active_id, n_keys, keys->auth.n_tokens);
+    }
+    OPENSSL_cleanse(keys, sizeof(*keys));
+    free(keys);
+}
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -50,10 +116,10 @@ static int thread_count(const struct config *cfg)
     return cores > THREADS_MAX ? THREADS_MAX : (int)cores;
 }
 
-/* Loads keys and the Redis target named by cfg. Returns 0, or -1 after
- * printing why. */
+/* Loads keys, API tokens and the Redis target named by cfg. Returns 0, or
+ * -1 after printing why. */
 static int load_settings(const struct config *cfg, struct keyring *ring,
-                         struct redis_target *redis)
+                         struct auth_table *auth, struct redis_target *redis)
 {
     char err[512];
 
@@ -71,18 +137,23 @@ static int load_settings(const struct config *cfg, struct keyring *ring,
                 err, cfg->keys);
         return -1;
     }
+    if (auth_load(cfg->keys, auth, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tallyd: %s\n", err);
+        return -1;
+    }
     return 0;
 }
 
 static int serve(const struct config *cfg, struct keyring *ring,
-                 const struct redis_target *redis)
+                 struct auth_table *auth, const struct redis_target *redis)
 {
     struct supervisor sv = {0};
-    struct event *sigterm = NULL, *sigint = NULL;
+    struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
     char where[512];
     int started = 0;
     int rc = 1;
 
+    sv.cfg = cfg;
     sv.n_workers = thread_count(cfg);
     sv.workers = calloc((size_t)sv.n_workers, sizeof(*sv.workers));
     sv.base = event_base_new();
@@ -94,15 +165,20 @@ static int serve(const struct config *cfg, struct keyring *ring,
                TALLYD_VERSION, (int)getpid(), cfg->listen, sv.n_workers, where);
 
     for (int i = 0; i < sv.n_workers; i++)
-        if (worker_init(&sv.workers[i], i, cfg, ring, redis) != 0)
+        if (worker_init(&sv.workers[i], i, cfg, ring, redis) != 0 ||
+            worker_set_auth(&sv.workers[i], auth) != 0)
             goto cleanup;
     /* The workers hold their own signers now; the secrets can go. */
+    fingerprint(ring, sv.reader_fingerprint);
     keyring_wipe(ring);
+    auth_wipe(auth);
 
     sigterm = evsignal_new(sv.base, SIGTERM, on_signal, &sv);
     sigint = evsignal_new(sv.base, SIGINT, on_signal, &sv);
-    if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) != 0 ||
-        evsignal_add(sigint, NULL) != 0)
+    sighup = evsignal_new(sv.base, SIGHUP, on_reload, &sv);
+    if (sigterm == NULL || sigint == NULL || sighup == NULL ||
+        evsignal_add(sigterm, NULL) != 0 || evsignal_add(sigint, NULL) != 0 ||
+        evsignal_add(sighup, NULL) != 0)
         goto cleanup;
 
     for (; started < sv.n_workers; started++)
@@ -125,6 +201,8 @@ cleanup:
         event_free(sigterm);
     if (sigint != NULL)
         event_free(sigint);
+    if (sighup != NULL)
+        event_free(sighup);
     if (sv.base != NULL)
         event_base_free(sv.base);
     free(sv.workers);
@@ -135,6 +213,7 @@ cleanup:
 int main(int argc, char **argv)
 {
     static struct config cfg;
+    static struct auth_table auth;
     struct keyring ring;
     struct redis_target redis;
     char err[512];
@@ -150,11 +229,11 @@ int main(int argc, char **argv)
     }
     log_min_level = cfg.log_level;
 
-    if (load_settings(&cfg, &ring, &redis) != 0)
+    if (load_settings(&cfg, &ring, &auth, &redis) != 0)
         return 1;
     if (evthread_use_pthreads() != 0) {
         fprintf(stderr, "tallyd: libevent has no pthreads support\n");
         return 1;
     }
-    return serve(&cfg, &ring, &redis);
+    return serve(&cfg, &ring, &auth, &redis);
 }

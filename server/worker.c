@@ -9,6 +9,8 @@
 #include "worker.h"
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http.h"
@@ -96,6 +98,74 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
     http_server_drain(w->http, on_http_drained, w);
 }
 
+static void free_keys(struct worker_keys *keys)
+{
+    if (keys == NULL)
+        return;
+    OPENSSL_cleanse(keys, sizeof(*keys));
+    free(keys);
+}
+
+int worker_set_auth(struct worker *w, const struct auth_table *auth)
+{
+    struct auth_table *copy = malloc(sizeof(*copy));
+
+    if (copy == NULL)
+        return -1;
+    memcpy(copy, auth, sizeof(*copy));
+    if (w->auth != NULL) {
+        auth_wipe(w->auth);
+        free(w->auth);
+    }
+    w->auth = copy;
+    return 0;
+}
+
+/* Runs in the worker's thread: swaps in the signer and tokens of the
+ * latest pending keys. Handlers use the signer only while they run, so
+ * no request sees the swap halfway. */
+static void on_reload(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    struct worker_keys *keys = atomic_exchange(&w->pending_keys, NULL);
+    struct signer *fresh;
+
+    (void)fd;
+    (void)what;
+    if (keys == NULL)
+        return;
+
+    fresh = signer_new(&keys->ring);
+    if (fresh == NULL || worker_set_auth(w, &keys->auth) != 0) {
+        LOG_ERROR("keys.reload_failed", "worker=%d error=\"out of memory or "
+                  "OpenSSL failed\" hint=\"the old keys stay in use\"",
+                  w->index);
+        signer_free(fresh);
+        free_keys(keys);
+        return;
+    }
+    signer_free(w->signer);
+    w->signer = fresh;
+    LOG_DEBUG("keys.reloaded", "worker=%d active_key=%u", w->index,
+              (unsigned)keys->ring.active_id);
+    free_keys(keys);
+}
+
+void worker_reload_keys(struct worker *w, const struct worker_keys *keys)
+{
+    struct worker_keys *copy = malloc(sizeof(*copy));
+
+    if (copy == NULL) {
+        LOG_ERROR("keys.reload_failed", "worker=%d error=\"out of memory\" "
+                  "hint=\"the old keys stay in use\"", w->index);
+        return;
+    }
+    memcpy(copy, keys, sizeof(*copy));
+    free_keys(atomic_exchange(&w->pending_keys, copy));
+    /* Thread-safe because main() called evthread_use_pthreads() first. */
+    event_active(w->reload_event, 0, 0);
+}
+
 static void *run_loop(void *arg)
 {
     struct worker *w = arg;
@@ -108,7 +178,9 @@ int worker_start(struct worker *w)
 {
     w->stop_event = event_new(w->base, -1, 0, on_stop, w);
     w->stop_deadline = evtimer_new(w->base, on_stop_deadline, w);
-    if (w->stop_event == NULL || w->stop_deadline == NULL)
+    w->reload_event = event_new(w->base, -1, 0, on_reload, w);
+    if (w->stop_event == NULL || w->stop_deadline == NULL ||
+        w->reload_event == NULL)
         return -1;
     if (pthread_create(&w->thread, NULL, run_loop, w) != 0) {
         LOG_ERROR("worker.start_failed", "worker=%d", w->index);
@@ -140,6 +212,13 @@ void worker_free(struct worker *w)
         event_free(w->stop_event);
     if (w->stop_deadline != NULL)
         event_free(w->stop_deadline);
+    if (w->reload_event != NULL)
+        event_free(w->reload_event);
+    free_keys(atomic_exchange(&w->pending_keys, NULL));
+    if (w->auth != NULL) {
+        auth_wipe(w->auth);
+        free(w->auth);
+    }
     if (w->base != NULL)
         event_base_free(w->base);
     memset(w, 0, sizeof(*w));

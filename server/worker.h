@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "config.h"
 #include "keyring.h"
 #include "redis_url.h"
@@ -26,6 +27,15 @@ struct worker_counters {
     _Atomic uint64_t beacon_rejected; /* 4xx to a beacon */
     _Atomic uint64_t beacon_token_invalid; /* beacon kept, its token ignored */
     _Atomic uint64_t not_found;
+    _Atomic uint64_t token_retired;   /* valid, but its key stopped counting */
+    _Atomic uint64_t sign_rejected;   /* 4xx to POST /v1/sign */
+};
+
+/* What a reload hands each worker: the keys and API tokens the main
+ * thread has loaded and checked. */
+struct worker_keys {
+    struct keyring ring;
+    struct auth_table auth;
 };
 
 struct worker {
@@ -35,6 +45,9 @@ struct worker {
     struct http_server *http;
     struct store *store;
     struct signer *signer;
+    struct auth_table *auth;   /* API tokens; replaced with the signer */
+    _Atomic(struct worker_keys *) pending_keys; /* set by the main thread */
+    struct event *reload_event; /* activated from the main thread */
     struct event *stop_event;  /* activated from the main thread */
     struct event *stop_deadline;
     pthread_t thread;
@@ -46,6 +59,17 @@ struct worker {
  * way. */
 int worker_init(struct worker *w, int index, const struct config *cfg,
                 const struct keyring *ring, const struct redis_target *redis);
+
+/* Gives the worker its own copy of the API tokens. Call before
+ * worker_start. Returns 0, or -1 when memory runs out. */
+int worker_set_auth(struct worker *w, const struct auth_table *auth);
+
+/* Hands a copy of keys to the worker, from the main thread. The worker
+ * builds a new signer from it in its own thread, between requests, and
+ * swaps it in; requests in progress finish with the old one. A copy the
+ * worker has not taken yet is replaced. On failure the worker logs an
+ * error and keeps its keys. */
+void worker_reload_keys(struct worker *w, const struct worker_keys *keys);
 
 /* Runs the worker's loop on a new thread. Returns 0, or -1. */
 int worker_start(struct worker *w);
