@@ -45,7 +45,8 @@ LIBS_SERVER := -levent_openssl -levent_pthreads -levent -lhiredis -lhttp_parser 
 TRACKING_SRC := $(wildcard tracking/*.c)
 SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
 # The parts of server/ that tallyctl also uses: no event loop among them.
-SHARED_SRC := server/log.c server/config.c server/keys_file.c server/redis_url.c
+SHARED_SRC := server/log.c server/config.c server/keys_file.c server/redis_url.c \
+              server/store_scripts.c server/keys_edit.c
 CLI_SRC := $(wildcard cli/*.c)
 
 TRACKING_OBJ := $(TRACKING_SRC:%.c=$(BUILD)/%.o)
@@ -79,7 +80,7 @@ $(BIN)/tallyd: $(BUILD)/server/main.o $(SERVER_OBJ) $(LIBTRACKING)
 
 $(BIN)/tallyctl: $(CLI_OBJ) $(SHARED_OBJ) $(LIBTRACKING)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ -lhiredis $(LIBS_TRACKING) -lpthread
+	$(CC) $(LDFLAGS) -o $@ $^ -lhiredis -lcsv $(LIBS_TRACKING) -lpthread
 
 # A unit test links the library and the server objects it needs; tests of
 # server parts name them in TEST_OBJ_<name>.

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAILURE 1
@@ -20,6 +21,7 @@
 struct cli_globals {
     const char *keys;  /* keys file; "keys.conf" unless --keys or --config */
     const char *redis; /* Redis URL; NULL unless --redis or --config */
+    uint32_t campaign_retention_s; /* campaign_retention of --config, or its default */
 };
 
 /* One option of a command. A value option stores its text in *value; a
@@ -42,5 +44,7 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The commands. argv[0] is the first argument after the command's name. */
 int cmd_url(const struct cli_globals *g, int argc, char **argv);
 int cmd_stats(const struct cli_globals *g, int argc, char **argv);
+int cmd_rewrite(const struct cli_globals *g, int argc, char **argv);
+int cmd_keys(const struct cli_globals *g, int argc, char **argv);
 
 #endif
