@@ -18,6 +18,10 @@ void handle_click(struct worker *w, struct http_request *req);
 /* POST /b: identify and checkout beacons. */
 void handle_beacon(struct worker *w, struct http_request *req);
 
+/* POST /v1/sign: pixel and click URLs for a batch of recipients, behind
+ * a bearer token with the sign scope. */
+void handle_sign(struct worker *w, struct http_request *req);
+
 /* Answers with a short text/plain body and the status; for errors. */
 void handle_text(struct http_request *req, int status, const char *text);
 

@@ -4,6 +4,7 @@
  *   /o/<token>.gif   pixel        GET, HEAD
  *   /c/<token>       click        GET, HEAD
  *   /b               beacon       POST
+ *   /v1/sign         minting      POST, bearer token with the sign scope
  *   /healthz         liveness     GET, HEAD
  */
 #include <http_parser.h>
@@ -52,6 +53,10 @@ void worker_route(struct http_request *req, void *arg)
     }
     if (path_is(req, "/b")) {
         handle_beacon(w, req);
+        return;
+    }
+    if (path_is(req, "/v1/sign")) {
+        handle_sign(w, req);
         return;
     }
     if (path_is(req, "/healthz") && is_get_or_head(req)) {

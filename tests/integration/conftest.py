@@ -61,10 +61,11 @@ class RedisServer:
 
 
 class Tallyd:
-    def __init__(self, directory, redis_url, extra_args=()):
+    def __init__(self, directory, redis_url, extra_args=(), keys_extra=""):
         self.keys = os.path.join(directory, "keys.conf")
         with open(self.keys, "w") as f:
             subprocess.run([TALLYCTL, "keygen"], stdout=f, check=True)
+            f.write(keys_extra)
         os.chmod(self.keys, 0o600)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
