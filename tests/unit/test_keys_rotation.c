@@ -1,0 +1,231 @@
+/*
+ * test_keys_rotation.c - the rotation parts of the keys file: end dates
+ * (signing_key.N.count_until), API token lines (server/auth.c), and the
+ * in-place edits of server/keys_edit.c. Files go to a fresh temporary
+ * directory per test.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "auth.h"
+#include "keys_edit.h"
+#include "keys_file.h"
+#include "signer.h"
+
+#define HEX_A "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
+#define HEX_B "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2"
+#define BASE_FILE "reader_secret = " HEX_A "\nsigning_key.1 = " HEX_B "\n"
+
+struct fixture {
+    char dir[64];
+    char path[128];
+    char err[512];
+    struct keyring ring;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+
+    snprintf(f->dir, sizeof(f->dir), "/tmp/test_keys_rotation.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof(f->path), "%s/keys.conf", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char cmd[160];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+static void write_keys(const struct fixture *f, const char *text)
+{
+    FILE *out = fopen(f->path, "w");
+
+    assert_non_null(out);
+    fputs(text, out);
+    fclose(out);
+    chmod(f->path, 0600);
+}
+
+static int load(struct fixture *f)
+{
+    return keys_file_load(f->path, &f->ring, f->err, sizeof(f->err));
+}
+
+static void count_until_parsed(void **state)
+{
+    struct fixture *f = *state;
+    struct signer *s;
+
+    write_keys(f, BASE_FILE "signing_key.1.count_until = 2027-01-01\n"
+                  "signing_key.2 = " HEX_A "\nactive_signing_key = 2\n"
+                  "signing_key.3.count_until = 2030-06-01T12:00:00Z\n"
+                  "signing_key.3 = " HEX_B "\n");
+    assert_int_equal(load(f), 0);
+    assert_int_equal(f->ring.keys[1].count_until, 1798761600);
+    assert_int_equal(f->ring.keys[3].count_until, 1906545600);
+    assert_int_equal(f->ring.keys[2].count_until, 0);
+
+    s = signer_new(&f->ring);
+    assert_non_null(s);
+    assert_true(signer_key_counts(s, 1, 1798761599));
+    assert_false(signer_key_counts(s, 1, 1798761600));
+    assert_true(signer_key_counts(s, 2, 4000000000u));
+    signer_free(s);
+}
+
+static void count_until_rejected(void **state)
+{
+    static const struct {
+        const char *extra;
+        const char *fragment;
+    } cases[] = {
+        {"signing_key.1.count_until = 2027-02-31\nactive_signing_key = 2\n"
+         "signing_key.2 = " HEX_A "\n", "is invalid: use a UTC date"},
+        {"signing_key.1.count_until = tomorrow\nactive_signing_key = 2\n"
+         "signing_key.2 = " HEX_A "\n", "is invalid"},
+        {"signing_key.1.count_until = 2027-01-01\nactive_signing_key = 1\n",
+         "key 1 is active"},
+        {"signing_key.7.count_until = 2027-01-01\nactive_signing_key = 1\n",
+         "signing_key.7 is not in the file"},
+        {"signing_key.1.count_until = 2027-01-01\n"
+         "signing_key.1.count_until = 2028-01-01\nactive_signing_key = 1\n",
+         "set twice"},
+    };
+    struct fixture *f = *state;
+    char text[1024];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(text, sizeof(text), "%s%s", BASE_FILE, cases[i].extra);
+        write_keys(f, text);
+        assert_int_equal(load(f), -1);
+        if (strstr(f->err, cases[i].fragment) == NULL)
+            fail_msg("case %zu: '%s' lacks '%s'", i, f->err, cases[i].fragment);
+    }
+}
+
+static void api_tokens_loaded(void **state)
+{
+    struct fixture *f = *state;
+    static struct auth_table table;
+
+    write_keys(f, BASE_FILE "active_signing_key = 1\n"
+                  "api_token.sender = sign " HEX_A "\n"
+                  "api_token.dash-1 = read " HEX_B "\n");
+    assert_int_equal(load(f), 0);
+    assert_int_equal(auth_load(f->path, &table, f->err, sizeof(f->err)), 0);
+    assert_int_equal(table.n_tokens, 2);
+    assert_string_equal(table.tokens[0].name, "sender");
+    assert_int_equal(table.tokens[0].scope, AUTH_SCOPE_SIGN);
+    assert_int_equal(table.tokens[1].scope, AUTH_SCOPE_READ);
+
+    write_keys(f, BASE_FILE "active_signing_key = 1\napi_token.x = write " HEX_A "\n");
+    assert_int_equal(auth_load(f->path, &table, f->err, sizeof(f->err)), -1);
+    assert_non_null(strstr(f->err, "keys.conf:4:"));
+    assert_null(strstr(f->err, HEX_A));
+    write_keys(f, BASE_FILE "active_signing_key = 1\napi_token.x = sign abc\n");
+    assert_int_equal(auth_load(f->path, &table, f->err, sizeof(f->err)), -1);
+    assert_non_null(strstr(f->err, "64 hex digits"));
+}
+
+static enum auth_result check_bearer(const struct auth_table *table,
+                                     const char *value, enum auth_scope scope)
+{
+    struct http_header h = {"Authorization", 13, value, strlen(value)};
+    struct http_request req;
+
+    memset(&req, 0, sizeof(req));
+    req.headers = &h;
+    req.n_headers = value[0] != '\0' ? 1 : 0;
+    return auth_check(table, &req, scope, NULL);
+}
+
+static void auth_check_scopes(void **state)
+{
+    struct fixture *f = *state;
+    static struct auth_table table;
+
+    write_keys(f, BASE_FILE "active_signing_key = 1\n"
+                  "api_token.sender = sign " HEX_A "\n"
+                  "api_token.ops = admin " HEX_B "\n");
+    assert_int_equal(auth_load(f->path, &table, f->err, sizeof(f->err)), 0);
+    assert_int_equal(check_bearer(&table, "Bearer " HEX_A, AUTH_SCOPE_SIGN), AUTH_OK);
+    assert_int_equal(check_bearer(&table, "bearer " HEX_A, AUTH_SCOPE_SIGN), AUTH_OK);
+    assert_int_equal(check_bearer(&table, "Bearer " HEX_A, AUTH_SCOPE_READ),
+                     AUTH_FORBIDDEN);
+    assert_int_equal(check_bearer(&table, "Bearer " HEX_B, AUTH_SCOPE_READ), AUTH_OK);
+    assert_int_equal(check_bearer(&table, "Bearer " HEX_B, AUTH_SCOPE_SIGN), AUTH_OK);
+    assert_int_equal(check_bearer(&table, "Bearer 00", AUTH_SCOPE_SIGN), AUTH_INVALID);
+    assert_int_equal(check_bearer(&table, "Basic abc", AUTH_SCOPE_SIGN), AUTH_MISSING);
+    assert_int_equal(check_bearer(&table, "", AUTH_SCOPE_SIGN), AUTH_MISSING);
+}
+
+static void edit_add_and_retire(void **state)
+{
+    struct fixture *f = *state;
+    int id = 0;
+    struct stat st;
+
+    write_keys(f, "# my comment\n" BASE_FILE "active_signing_key = 1\n");
+    assert_int_equal(keys_edit_add(f->path, true, &id, f->err, sizeof(f->err)), 0);
+    assert_int_equal(id, 2);
+    assert_int_equal(load(f), 0);
+    assert_int_equal(f->ring.active_id, 2);
+    assert_true(f->ring.keys[1].present);
+    assert_memory_not_equal(f->ring.keys[1].secret, f->ring.keys[2].secret,
+                            KEYRING_KEY_LEN);
+    assert_int_equal(stat(f->path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+
+    assert_int_equal(keys_edit_add(f->path, false, &id, f->err, sizeof(f->err)), 0);
+    assert_int_equal(id, 3);
+    assert_int_equal(load(f), 0);
+    assert_int_equal(f->ring.active_id, 2);
+
+    assert_int_equal(keys_edit_count_until(f->path, 1, "2027-01-01", f->err,
+                                           sizeof(f->err)), 0);
+    assert_int_equal(keys_edit_count_until(f->path, 1, "2028-01-01", f->err,
+                                           sizeof(f->err)), 0);
+    assert_int_equal(load(f), 0);
+    assert_int_equal(f->ring.keys[1].count_until, 1830297600);
+
+    assert_int_equal(keys_edit_count_until(f->path, 2, "2027-01-01", f->err,
+                                           sizeof(f->err)), -1);
+    assert_non_null(strstr(f->err, "is active"));
+    assert_int_equal(keys_edit_count_until(f->path, 9, "2027-01-01", f->err,
+                                           sizeof(f->err)), -1);
+    assert_int_equal(keys_edit_count_until(f->path, 1, "2027-13-01", f->err,
+                                           sizeof(f->err)), -1);
+    assert_int_equal(load(f), 0);
+    assert_int_equal(f->ring.keys[1].count_until, 1830297600);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(count_until_parsed, setup, teardown),
+        cmocka_unit_test_setup_teardown(count_until_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(api_tokens_loaded, setup, teardown),
+        cmocka_unit_test_setup_teardown(auth_check_scopes, setup, teardown),
+        cmocka_unit_test_setup_teardown(edit_add_and_retire, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
