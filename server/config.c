@@ -19,11 +19,6 @@
 
 #include "redis_url.h"
 
-/* NOTE: tallyctl links this file without server/http.c, because it serves no
- * HTTP, so the reference is weak: there it stays NULL and the HTTP limits
- * stay zero. tallyd always links http.c. */
-#pragma weak http_limits_default
-
 enum option_type {
     OPT_STRING,      /* char[CONFIG_STR_MAX] */
     OPT_INT,         /* int, plain decimal */
@@ -356,8 +351,7 @@ void config_defaults(struct config *cfg)
     char err[256];
 
     memset(cfg, 0, sizeof(*cfg));
-    if (http_limits_default != NULL)
-        http_limits_default(&cfg->http);
+    http_limits_default(&cfg->http);
     for (size_t i = 0; i < OPTION_COUNT; i++) {
         const struct option *opt = &options[i];
 
