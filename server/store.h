@@ -29,6 +29,10 @@ struct store_options {
     uint32_t reader_retention_s;
     uint32_t campaign_retention_s;
     unsigned max_touches; /* touchpoints kept per reader, oldest dropped */
+    uint32_t burst_window_s;    /* 0: no burst check */
+    unsigned burst_links;       /* different links of one email in a burst */
+    uint32_t honeypot_window_s; /* clicks this close to a honeypot click */
+    bool attribute_machine_events; /* credit orders to machine clicks too */
 };
 
 struct store_stats {
