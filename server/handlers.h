@@ -16,6 +16,9 @@ void handle_pixel(struct worker *w, struct http_request *req);
  * valid token records a click with its verdict (HEAD is a prefetch). 400 for a token that does not verify. */
 void handle_click(struct worker *w, struct http_request *req);
 
+/* DELETE /v1/readers/<email_sha256>: forget a reader; admin scope. */
+void handle_reader_delete(struct worker *w, struct http_request *req);
+
 /* POST /b: identify and checkout beacons. */
 void handle_beacon(struct worker *w, struct http_request *req);
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "config.h"
 #include "keys_file.h"
 #include "log.h"
@@ -105,6 +106,10 @@ static int load_settings(const struct config *cfg, struct keyring *ring,
     if (keys_file_load(cfg->keys, ring, err, sizeof(err)) != 0) {
         fprintf(stderr, "tallyd: %s\n(create a keys file with: tallyctl keygen > %s)\n",
                 err, cfg->keys);
+        return -1;
+    }
+    if (auth_load(cfg->keys, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tallyd: %s\n", err);
         return -1;
     }
     return 0;

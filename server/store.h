@@ -64,4 +64,12 @@ void store_drain(struct store *st, void (*done)(void *), void *arg);
 
 const struct store_stats *store_stats(const struct store *st);
 
+/* Removes every per-reader key of reader and each link that points at it
+ * (forget.h). Calls done(arg, deleted) once, with the number of keys
+ * deleted (0 when the reader left no trace), or -1 when Redis is not
+ * connected or a command failed; done may run before store_forget
+ * returns. */
+void store_forget(struct store *st, const uint8_t reader[TOKEN_READER_LEN],
+                  void (*done)(void *arg, long deleted), void *arg);
+
 #endif
