@@ -12,8 +12,8 @@
 int intake_client_addr(const struct http_request *req, struct netaddr *out)
 {
     /* TODO: take the address from the trusted-proxy handling (client_addr.h)
-     * once it is merged; until then a deployment behind a load balancer
-     * classifies on the balancer's address, so no range ever matches. */
+     * once it is merged. Until then a deployment behind a load balancer
+     * classifies on the balancer's address, and no range ever matches. */
     if (req->peer == NULL)
         return -1;
     return netaddr_from_sockaddr(req->peer, req->peer_len, out);

@@ -3,7 +3,7 @@
  *
  * User agents are matched with fnmatch(3) globs from the C library rather
  * than regular expressions: the published proxy and scanner agents are
- * fixed strings or contain one, a glob says that plainly, and fnmatch
+ * fixed strings or contain one, a glob states that plainly, and fnmatch
  * cannot backtrack exponentially on a hostile user agent the way a
  * regex engine can.
  */

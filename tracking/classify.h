@@ -55,7 +55,7 @@ enum verdict {
  * --honeypot"). Its click is never a person's. */
 #define CLASSIFY_HONEYPOT_LINK UINT32_MAX
 
-/* Longest user agent matched; a longer one matches no pattern. */
+/* Maximum length of a matched user agent; a longer one matches no pattern. */
 #define CLASSIFY_AGENT_MAX 1024
 
 /* Returns the lower-case name of v as stored in Redis ("privacy_proxy"),
@@ -122,7 +122,7 @@ bool classify_agent_matches(const struct classify_tables *t,
  * "prefetch" in any case ("prefetch", "prefetch;anonymous-client-ip"). */
 bool classify_purpose_is_prefetch(const char *value, size_t len);
 
-/* What the verdict is judged on: the request, never stored. */
+/* The parts of a request a verdict depends on; never stored. */
 struct classify_input {
     bool is_click;           /* a click; otherwise an open */
     bool is_head;            /* HEAD rather than GET */
