@@ -16,6 +16,7 @@
 struct event;
 struct event_base;
 struct http_server;
+struct refdata;
 struct signer;
 struct store;
 
@@ -26,6 +27,7 @@ struct worker_counters {
     _Atomic uint64_t beacon_rejected; /* 4xx to a beacon */
     _Atomic uint64_t beacon_token_invalid; /* beacon kept, its token ignored */
     _Atomic uint64_t not_found;
+    _Atomic uint64_t suppressed;      /* answered, not recorded: opted out */
 };
 
 struct worker {
@@ -37,6 +39,9 @@ struct worker {
     struct signer *signer;
     struct event *stop_event;  /* activated from the main thread */
     struct event *stop_deadline;
+    struct refdata *refdata;  /* read by this thread's handlers only */
+    _Atomic(struct refdata *) next_refdata; /* posted by worker_set_refdata */
+    struct event *refdata_event;
     pthread_t thread;
     struct worker_counters counters;
 };
@@ -45,7 +50,13 @@ struct worker {
  * server. Returns 0, or -1 after logging why; worker_free cleans up either
  * way. */
 int worker_init(struct worker *w, int index, const struct config *cfg,
-                const struct keyring *ring, const struct redis_target *redis);
+                const struct keyring *ring, const struct redis_target *redis,
+                struct refdata *refdata);
+
+/* Hands the worker new reference data from any thread: the worker takes
+ * its own reference now and switches to it in its loop thread before the
+ * next request, releasing the old one. The caller keeps its reference. */
+void worker_set_refdata(struct worker *w, struct refdata *d);
 
 /* Runs the worker's loop on a new thread. Returns 0, or -1. */
 int worker_start(struct worker *w);

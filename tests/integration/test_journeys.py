@@ -63,14 +63,14 @@ def test_pixel_invalid_token_gets_gif_counts_nothing(tally, redis_server):
     assert redis_server.client.dbsize() == 0
 
 
-def test_pixel_head_answers_without_counting(tally, redis_server):
+def test_pixel_head_counts_as_prefetch(tally, redis_server):
     url = tally.open_url("spring", "a", "reader@example.com")
     status, headers, body = tally.request("HEAD", path_of(url))
     assert status == 200
     assert headers["content-length"] == str(GIF_LENGTH)
     assert body == b""
-    time.sleep(SETTLE_SECONDS)
-    assert campaign(redis_server, "spring") == {}
+    wait_for_field(redis_server, "c:{spring}", "opens:prefetch", 1)
+    assert "opens:human" not in campaign(redis_server, "spring")
 
 
 def test_same_device_checkout_with_token(tally, redis_server):
