@@ -29,7 +29,6 @@
 
 #include "b64url.h"
 #include "cli.h"
-#include "cli_redis.h"
 #include "ident.h"
 #include "keys_file.h"
 #include "rewrite.h"
@@ -641,6 +640,26 @@ static void free_rewriter(struct rewriter *rw)
         redisFree(rw->redis);
 }
 
+/* Connects to the Redis that counts sent emails. */
+static int connect_redis(struct rewriter *rw, const struct cli_globals *g)
+{
+    struct redis_target target;
+    char err[512];
+
+    if (redis_url_parse(g->redis, &target, err, sizeof err) != 0) {
+        cli_error("rewrite: --redis is invalid: %s", err);
+        return -1;
+    }
+    rw->retention_s = g->campaign_retention_s;
+    rw->batch = calloc(STORE_SENT_BATCH_MAX, sizeof *rw->batch);
+    if (rw->batch == NULL) {
+        cli_error("rewrite: out of memory");
+        return -1;
+    }
+    rw->redis = cli_redis_connect(&target);
+    return rw->redis == NULL ? -1 : 0;
+}
+
 /* Prepares everything but the recipients: template, plan, keys, Redis. */
 static int prepare(struct rewriter *rw, const struct cli_globals *g)
 {
@@ -673,13 +692,8 @@ static int prepare(struct rewriter *rw, const struct cli_globals *g)
             return -1;
     }
 
-    if (g->redis != NULL) {
-        rw->retention_s = g->campaign_retention_s;
-        rw->batch = calloc(STORE_SENT_BATCH_MAX, sizeof *rw->batch);
-        rw->redis = rw->batch == NULL ? NULL : cli_redis_connect("rewrite", g->redis);
-        if (rw->redis == NULL)
-            return -1;
-    }
+    if (g->redis != NULL)
+        return connect_redis(rw, g);
     return 0;
 }
 

@@ -5,6 +5,7 @@
  *   tallyctl keygen > keys.conf
  *   tallyctl --keys keys.conf url open|click --base URL --campaign ID ...
  *   tallyctl --redis URL stats --campaign ID [--json]
+ *   tallyctl --keys keys.conf --redis URL forget --email ADDRESS
  *
  * tallyctl takes the keys file and the Redis URL from tallyd's config file
  * when given --config, so one file serves both programs.
@@ -39,6 +40,7 @@ static const char usage[] =
     "  keys add          add a signing key to the keys file (key rotation)\n"
     "  keys retire       give a retired key the date its links stop counting\n"
     "  keys list         print the key ids, the active one and end dates\n"
+    "  forget            remove every trace of one reader from Redis\n"
     "\n"
     "Run 'tallyctl COMMAND --help' for the options of a command.\n";
 
@@ -241,8 +243,8 @@ int main(int argc, char **argv)
         return CLI_EXIT_USAGE;
 
     if (next >= argc) {
-        cli_error("missing command: keygen, keys, url, rewrite or stats; run "
-                  "tallyctl --help");
+        cli_error("missing command: keygen, keys, url, rewrite, stats or forget; "
+                  "run tallyctl --help");
         return CLI_EXIT_USAGE;
     }
     command = argv[next];
@@ -259,8 +261,10 @@ int main(int argc, char **argv)
         return cmd_rewrite(&g, argc, argv);
     if (strcmp(command, "keys") == 0)
         return cmd_keys(&g, argc, argv);
+    if (strcmp(command, "forget") == 0)
+        return cmd_forget(&g, argc, argv);
 
-    cli_error("unknown command '%s': use keygen, keys, url, rewrite or stats",
-              command);
+    cli_error("unknown command '%s': use keygen, keys, url, rewrite, stats or "
+              "forget", command);
     return CLI_EXIT_USAGE;
 }

@@ -1,9 +1,5 @@
 /*
- * auth.c - loading API tokens from the keys file and checking bearer
- * tokens. The keys file parser (keys_file.c) skips api_token lines; this
- * file reads only those, with the same strictness: a malformed token line
- * fails the whole load, because a typo there would lock a client out
- * without a clue.
+ * auth.c - the token table and checks of auth.h.
  */
 #include "auth.h"
 
@@ -17,11 +13,26 @@
 #include <openssl/crypto.h>
 
 #include "ident.h"
+#include "log.h"
 #include "token.h"
 
-#define AUTH_LINE_MAX 512
+#define SCOPE_READ 1u
+#define SCOPE_SIGN 2u
+#define SCOPE_ADMIN 4u
+#define SECRET_LEN 32
+#define LINE_MAX_BYTES 512
 
 static const char prefix[] = "api_token.";
+
+struct api_token {
+    unsigned scopes;
+    unsigned char secret[SECRET_LEN];
+};
+
+/* Written once by auth_load before any worker thread starts, then only
+ * read. */
+static struct api_token tokens[AUTH_TOKENS_MAX];
+static size_t n_tokens;
 
 static int fail(char *err, size_t errsize, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -30,53 +41,50 @@ static int fail(char *err, size_t errsize, const char *fmt, ...)
 {
     va_list ap;
 
-    if (errsize == 0)
-        return -1;
     va_start(ap, fmt);
     vsnprintf(err, errsize, fmt, ap);
     va_end(ap);
     return -1;
 }
 
-static int parse_scope(const char *s, size_t len, enum auth_scope *out)
+static unsigned scope_bit(const char *name, size_t len)
 {
-    if (len == 4 && strncmp(s, "read", 4) == 0)
-        *out = AUTH_SCOPE_READ;
-    else if (len == 4 && strncmp(s, "sign", 4) == 0)
-        *out = AUTH_SCOPE_SIGN;
-    else if (len == 5 && strncmp(s, "admin", 5) == 0)
-        *out = AUTH_SCOPE_ADMIN;
-    else
-        return -1;
+    if (len == 4 && strncmp(name, "read", 4) == 0)
+        return SCOPE_READ;
+    if (len == 4 && strncmp(name, "sign", 4) == 0)
+        return SCOPE_SIGN;
+    if (len == 5 && strncmp(name, "admin", 5) == 0)
+        return SCOPE_ADMIN;
     return 0;
 }
 
-/* Parses "api_token.NAME = SCOPE HEX" (name and value already split and
- * trimmed) into tok. */
-static int parse_token(const char *path, int line, const char *name,
-                       const char *value, struct auth_token *tok, char *err,
-                       size_t errsize)
+/* Decodes exactly 64 hex digits; ident_parse_sha256_hex has that shape. */
+static int parse_secret(const char *hex, size_t len, unsigned char out[SECRET_LEN])
 {
-    const char *id = name + sizeof(prefix) - 1;
-    const char *space = strchr(value, ' ');
-    const char *hex;
+    return ident_parse_sha256_hex(hex, len, out);
+}
 
-    if (!token_id_valid(id, strlen(id)))
-        return fail(err, errsize,
-                    "%s:%d: api_token name '%.40s' is invalid: use 1 to 32 of "
-                    "A-Z a-z 0-9 . _ -", path, line, id);
-    if (space == NULL || parse_scope(value, (size_t)(space - value), &tok->scope) != 0)
-        return fail(err, errsize,
-                    "%s:%d: %s must be 'read', 'sign' or 'admin' followed by "
-                    "64 hex digits", path, line, name);
-    hex = space;
-    while (*hex == ' ' || *hex == '\t')
-        hex++;
-    if (ident_parse_sha256_hex(hex, strlen(hex), tok->secret) != 0)
-        return fail(err, errsize, "%s:%d: %s: the token must be 64 hex digits",
-                    path, line, name);
-    strcpy(tok->name, id);
-    return 0;
+int auth_parse_line(const char *value, unsigned *scopes, unsigned char secret[SECRET_LEN])
+{
+    const char *space = strchr(value, ' ');
+    const char *p = value;
+
+    *scopes = 0;
+    if (space == NULL)
+        return -1;
+    while (p < space) {
+        const char *comma = memchr(p, ',', (size_t)(space - p));
+        const char *end = comma != NULL ? comma : space;
+        unsigned bit = scope_bit(p, (size_t)(end - p));
+
+        if (bit == 0)
+            return -1;
+        *scopes |= bit;
+        p = end + 1;
+    }
+    while (*space == ' ')
+        space++;
+    return parse_secret(space, strlen(space), secret);
 }
 
 static char *trim(char *s)
@@ -86,113 +94,93 @@ static char *trim(char *s)
     while (*s == ' ' || *s == '\t')
         s++;
     end = s + strlen(s);
-    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' ||
-                       end[-1] == '\r'))
+    while (end > s && strchr(" \t\r\n", end[-1]) != NULL)
         end--;
     *end = '\0';
     return s;
 }
 
-/* Handles one line; lines other than api_token ones are left to
- * keys_file.c, which has already checked them. */
-static int parse_line(const char *path, int line, char *text,
-                      struct auth_table *table, char *err, size_t errsize)
+/* Takes one line; lines that are not api_token lines are skipped, because
+ * keys_file.c checks them. */
+static int take_line(const char *path, int number, char *line, char *err,
+                     size_t errsize)
 {
-    char *s = trim(text);
-    char *eq;
+    char *s = trim(line);
+    char *eq = strchr(s, '=');
     char *name;
 
-    if (strncmp(s, prefix, sizeof(prefix) - 1) != 0)
+    if (strncmp(s, prefix, sizeof(prefix) - 1) != 0 || eq == NULL)
         return 0;
-    eq = strchr(s, '=');
-    if (eq == NULL)
-        return fail(err, errsize, "%s:%d: expected 'name = value'", path, line);
     *eq = '\0';
-    name = trim(s);
-
-    for (size_t i = 0; i < table->n_tokens; i++) {
-        if (strcmp(table->tokens[i].name, name + sizeof(prefix) - 1) == 0)
-            return fail(err, errsize, "%s:%d: %s is set twice; keep one", path,
-                        line, name);
-    }
-    if (table->n_tokens == AUTH_TOKENS_MAX)
+    name = trim(s) + sizeof(prefix) - 1;
+    if (!token_id_valid(name, strlen(name)))
+        return fail(err, errsize, "%s:%d: api_token name '%.40s' is invalid: use 1 "
+                    "to 32 of A-Z a-z 0-9 . _ -", path, number, name);
+    if (n_tokens == AUTH_TOKENS_MAX)
         return fail(err, errsize, "%s:%d: more than %d api_token lines", path,
-                    line, AUTH_TOKENS_MAX);
-    if (parse_token(path, line, name, trim(eq + 1),
-                    &table->tokens[table->n_tokens], err, errsize) != 0)
-        return -1;
-    table->n_tokens++;
+                    number, AUTH_TOKENS_MAX);
+    if (auth_parse_line(trim(eq + 1), &tokens[n_tokens].scopes,
+                        tokens[n_tokens].secret) != 0)
+        return fail(err, errsize, "%s:%d: api_token.%s must be 'SCOPES HEX': scopes "
+                    "from read, sign, admin separated by commas, then 64 hex "
+                    "digits", path, number, name);
+    n_tokens++;
     return 0;
 }
 
-int auth_load(const char *path, struct auth_table *table, char *err,
-              size_t errsize)
+int auth_load(const char *path, char *err, size_t errsize)
 {
-    char line[AUTH_LINE_MAX];
-    char iobuf[BUFSIZ];
+    char line[LINE_MAX_BYTES];
     FILE *f;
     int number = 0;
     int rc = 0;
 
-    auth_wipe(table);
+    auth_clear();
     f = fopen(path, "r");
     if (f == NULL)
-        return fail(err, errsize, "cannot open keys file %s: %s", path,
-                    strerror(errno));
-    setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
-
-    while (rc == 0 && fgets(line, sizeof(line), f) != NULL)
-        rc = parse_line(path, ++number, line, table, err, errsize);
-    if (rc == 0 && ferror(f))
-        rc = fail(err, errsize, "%s: read failed: %s", path, strerror(errno));
-
+        return fail(err, errsize, "cannot open keys file %s: %s", path, strerror(errno));
+    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+        number++;
+        rc = take_line(path, number, line, err, errsize);
+    }
     fclose(f);
     OPENSSL_cleanse(line, sizeof(line));
-    OPENSSL_cleanse(iobuf, sizeof(iobuf));
     if (rc != 0)
-        auth_wipe(table);
+        auth_clear();
     return rc;
 }
 
-enum auth_result auth_check(const struct auth_table *table,
-                            const struct http_request *req,
-                            enum auth_scope scope, const char **name)
+void auth_clear(void)
 {
-    const struct http_header *h = http_request_header(req, "Authorization");
-    uint8_t presented[AUTH_SECRET_LEN];
-    const struct auth_token *match = NULL;
-    const char *v;
-    size_t len;
-
-    if (h == NULL || h->value_len < 7 || strncasecmp(h->value, "Bearer ", 7) != 0)
-        return AUTH_MISSING;
-    v = h->value + 7;
-    len = h->value_len - 7;
-    while (len > 0 && *v == ' ') {
-        v++;
-        len--;
-    }
-    if (ident_parse_sha256_hex(v, len, presented) != 0)
-        return AUTH_INVALID;
-
-    /* Every token is compared, whatever matched before, so the time taken
-     * does not depend on which one matches. */
-    for (size_t i = 0; i < table->n_tokens; i++) {
-        if (CRYPTO_memcmp(presented, table->tokens[i].secret, AUTH_SECRET_LEN) == 0)
-            match = &table->tokens[i];
-    }
-    OPENSSL_cleanse(presented, sizeof(presented));
-
-    if (match == NULL)
-        return AUTH_INVALID;
-    if (name != NULL)
-        *name = match->name;
-    if (match->scope != scope && match->scope != AUTH_SCOPE_ADMIN)
-        return AUTH_FORBIDDEN;
-    return AUTH_OK;
+    OPENSSL_cleanse(tokens, sizeof(tokens));
+    n_tokens = 0;
 }
 
-void auth_wipe(struct auth_table *table)
+int auth_check(const struct http_request *req, const char *scope)
 {
-    OPENSSL_cleanse(table, sizeof(*table));
+    static const char bearer[] = "Bearer ";
+    const struct http_header *h = http_request_header(req, "Authorization");
+    unsigned char presented[SECRET_LEN];
+    unsigned want = scope_bit(scope, strlen(scope));
+    unsigned granted = 0;
+    bool matched = false;
+
+    if (h == NULL || h->value_len <= sizeof(bearer) - 1 ||
+        strncasecmp(h->value, bearer, sizeof(bearer) - 1) != 0 ||
+        parse_secret(h->value + sizeof(bearer) - 1,
+                     h->value_len - (sizeof(bearer) - 1), presented) != 0)
+        return 401;
+
+    for (size_t i = 0; i < n_tokens; i++) {
+        if (CRYPTO_memcmp(tokens[i].secret, presented, SECRET_LEN) == 0) {
+            matched = true;
+            granted = tokens[i].scopes;
+        }
+    }
+    OPENSSL_cleanse(presented, sizeof(presented));
+    if (!matched)
+        return 401;
+    if ((granted & (want | SCOPE_ADMIN)) == 0)
+        return 403;
+    return 0;
 }

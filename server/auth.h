@@ -1,66 +1,41 @@
 /*
- * auth.h - bearer tokens for tally's HTTP APIs, with scopes.
+ * auth.h - bearer tokens with scopes for tallyd's API.
  *
- * Tokens live in the keys file, one per line:
+ * Tokens are lines of the keys file, next to the signing keys:
  *
- *   api_token.NAME = SCOPE <64 hex digits>
+ *   api_token.NAME = SCOPES HEX
  *
- * NAME is 1 to 32 of A-Z a-z 0-9 . _ - and only identifies the token in
- * logs; SCOPE is read (stats, dashboard), sign (minting URLs) or admin
- * (forget, key management; also passes read and sign). A request sends
- * "Authorization: Bearer <64 hex digits>". The comparison runs in constant
- * time over every token in the table, so timing tells nothing about which
- * bytes or which token matched.
+ * NAME is 1 to 32 of A-Z a-z 0-9 . _ -, SCOPES a comma-separated list of
+ * read, sign and admin (admin grants every scope), HEX 64 hex digits (32
+ * random bytes), which a client sends as "Authorization: Bearer HEX".
+ * Every configured token is compared with CRYPTO_memcmp, and all of them
+ * are compared on each request, so the time taken does not reveal which
+ * token or how much of one matched.
  */
 #ifndef TALLY_AUTH_H
 #define TALLY_AUTH_H
 
 #include <stddef.h>
-#include <stdint.h>
 
 #include "http.h"
 
 #define AUTH_TOKENS_MAX 64
-#define AUTH_SECRET_LEN 32
-#define AUTH_NAME_MAX 32
 
-enum auth_scope {
-    AUTH_SCOPE_READ = 1,
-    AUTH_SCOPE_SIGN = 2,
-    AUTH_SCOPE_ADMIN = 4,
-};
+/* Reads the api_token lines of the keys file at path into the process-wide
+ * table, replacing it; call before the workers start. Returns 0, or -1
+ * with a reason naming path:line (never a token) in err. */
+int auth_load(const char *path, char *err, size_t errsize);
 
-struct auth_token {
-    char name[AUTH_NAME_MAX + 1];
-    enum auth_scope scope;
-    uint8_t secret[AUTH_SECRET_LEN];
-};
+/* Checks req's bearer token for scope ("read", "sign" or "admin").
+ * Returns 0 when allowed, 401 when the token is missing or unknown, 403
+ * when it lacks the scope. */
+int auth_check(const struct http_request *req, const char *scope);
 
-struct auth_table {
-    struct auth_token tokens[AUTH_TOKENS_MAX];
-    size_t n_tokens;
-};
+/* Parses the value of one api_token line ("admin 0123...") for the keys
+ * file parser. Returns 0, or -1 when it is malformed. */
+int auth_parse_line(const char *value, unsigned *scopes, unsigned char secret[32]);
 
-enum auth_result {
-    AUTH_OK = 0,
-    AUTH_MISSING,   /* no Authorization: Bearer header: 401 */
-    AUTH_INVALID,   /* a token that matches none: 401 */
-    AUTH_FORBIDDEN, /* a valid token without the scope: 403 */
-};
-
-/* Reads the api_token lines of the keys file at path into *table (wiped
- * first) and ignores every other line. Returns 0, or -1 with a one-line
- * reason naming path:line, never the secret, in err. */
-int auth_load(const char *path, struct auth_table *table, char *err,
-              size_t errsize);
-
-/* Checks req's bearer token for scope. When name is not NULL, it receives
- * the matching token's name (AUTH_OK and AUTH_FORBIDDEN), for logs. */
-enum auth_result auth_check(const struct auth_table *table,
-                            const struct http_request *req,
-                            enum auth_scope scope, const char **name);
-
-/* Wipes every secret of the table (OPENSSL_cleanse). */
-void auth_wipe(struct auth_table *table);
+/* Wipes the table (OPENSSL_cleanse). */
+void auth_clear(void);
 
 #endif

@@ -68,21 +68,18 @@ static int authorize(struct worker *w, struct http_request *req)
         HDR("WWW-Authenticate", "Bearer realm=\"tally\""),
     };
     static const char unauthorized[] = "{\"error\":\"missing or invalid bearer token\"}\n";
-    const char *name = NULL;
-    enum auth_result r = w->auth == NULL ? AUTH_INVALID
-                         : auth_check(w->auth, req, AUTH_SCOPE_SIGN, &name);
+    int status = auth_check(req, "sign");
 
-    if (r == AUTH_OK)
+    if (status == 0)
         return 0;
-    if (r == AUTH_FORBIDDEN) {
+    if (status == 403) {
         reject(w, req, 403, "the token lacks the sign scope");
         return -1;
     }
     http_respond(req, 401, "application/json", challenge, 1, unauthorized,
                  sizeof(unauthorized) - 1);
     atomic_fetch_add_explicit(&w->counters.sign_rejected, 1, memory_order_relaxed);
-    LOG_LIMITED(LOG_LEVEL_INFO, "sign.unauthorized", "reason=%s",
-                r == AUTH_MISSING ? "missing" : "invalid");
+    LOG_LIMITED(LOG_LEVEL_INFO, "sign.unauthorized", "status=401");
     return -1;
 }
 

@@ -274,8 +274,9 @@ static int parse_line(const char *path, int line, char *text,
     if (strncmp(name, signing_prefix, sizeof(signing_prefix) - 1) == 0)
         return set_signing_key(path, line, name, value, ring, seen, err,
                                errsize);
+    /* API tokens share the file; auth.c reads and checks them. */
     if (strncmp(name, api_token_prefix, sizeof(api_token_prefix) - 1) == 0)
-        return 0; /* API tokens: auth.c reads and checks them */
+        return 0;
     return fail(err, errsize,
                 "%s:%d: unknown key '%.64s': expected reader_secret, "
                 "signing_key.N, signing_key.N.count_until, active_signing_key "

@@ -7,7 +7,7 @@
  *   signing_key.2 = <64 hex digits>
  *   active_signing_key = 2
  *   signing_key.1.count_until = 2027-01-01
- *   api_token.dashboard = read <64 hex digits>
+ *   api_token.NAME = SCOPES <64 hex digits>   (read by auth.h)
  *
  * Key ids are 1..255. The active key must be present and has no end date.
  * count_until (a UTC date, or YYYY-MM-DDTHH:MM:SSZ) is when a retired

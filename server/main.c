@@ -1,10 +1,11 @@
 /*
  * main.c - tallyd: reads the configuration and keys, starts one event loop
  * thread per core (or --threads), and stops them in order on SIGTERM or
- * SIGINT. The main thread only waits for signals. On SIGHUP it loads and
- * checks the keys file again and hands the result to every worker, which
- * swaps its signer in its own thread; listeners and connections stay
- * open, and a file that fails to load leaves the old keys in use.
+ * SIGINT. On SIGHUP it rereads the classification data, the suppression
+ * list and the keys file and hands them to the workers; each worker swaps
+ * its signer in its own thread, listeners and connections stay open, and a
+ * file that fails to load keeps the old data or keys in place. The main
+ * thread only waits for signals.
  */
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -21,6 +22,8 @@
 #include "keys_file.h"
 #include "log.h"
 #include "redis_url.h"
+#include "refdata.h"
+#include "signer.h"
 #include "worker.h"
 
 #define TALLYD_VERSION "0.1.0"
@@ -31,6 +34,7 @@ struct supervisor {
     int n_workers;
     struct event_base *base;
     const struct config *cfg;
+    struct signer *signer; /* derives suppressed reader ids on reload */
     /* SHA-256 of the reader secret in use: a reload must not change it. */
     uint8_t reader_fingerprint[32];
 };
@@ -43,20 +47,19 @@ static void fingerprint(const struct keyring *ring, uint8_t out[32])
                EVP_sha256(), NULL);
 }
 
-/* Loads keys and tokens from the keys file into *keys. Returns 0, or -1
+/* Loads the signing keys from the keys file into *ring. Returns 0, or -1
  * after logging why. */
-static int reload_load(const struct supervisor *sv, struct worker_keys *keys)
+static int load_keys(const struct supervisor *sv, struct keyring *ring)
 {
     char err[512];
     uint8_t fp[32];
 
-    if (keys_file_load(sv->cfg->keys, &keys->ring, err, sizeof(err)) != 0 ||
-        auth_load(sv->cfg->keys, &keys->auth, err, sizeof(err)) != 0) {
+    if (keys_file_load(sv->cfg->keys, ring, err, sizeof(err)) != 0) {
         LOG_ERROR("keys.reload_failed", "error=\"%s\" hint=\"the old keys "
                   "stay in use; fix the file and send SIGHUP again\"", err);
         return -1;
     }
-    fingerprint(&keys->ring, fp);
+    fingerprint(ring, fp);
     if (CRYPTO_memcmp(fp, sv->reader_fingerprint, sizeof(fp)) != 0) {
         LOG_ERROR("keys.reload_failed", "path=%s error=\"reader_secret "
                   "changed\" hint=\"a new reader secret gives every reader a "
@@ -67,29 +70,60 @@ static int reload_load(const struct supervisor *sv, struct worker_keys *keys)
     return 0;
 }
 
-static void on_reload(evutil_socket_t sig, short what, void *arg)
+/* Loads the reference data named by cfg. Returns NULL after logging why. */
+static struct refdata *load_refdata(const struct config *cfg, struct signer *s)
 {
-    struct supervisor *sv = arg;
-    struct worker_keys *keys = calloc(1, sizeof(*keys));
+    char err[1400];
+    struct refdata *d = refdata_load(cfg->classify_data, cfg->suppression_file, s,
+                                     err, sizeof(err));
+
+    if (d == NULL)
+        LOG_ERROR("refdata.load_failed", "error=\"%s\"", err);
+    return d;
+}
+
+/* Hands the signing keys of the keys file to every worker. */
+static void reload_keys(struct supervisor *sv)
+{
+    struct keyring *ring = calloc(1, sizeof(*ring));
     int n_keys = 0;
 
-    (void)what;
-    LOG_NOTICE("tallyd.signal", "signal=%s", strsignal((int)sig));
-    if (keys == NULL) {
+    if (ring == NULL) {
         LOG_ERROR("keys.reload_failed", "error=\"out of memory\"");
         return;
     }
-    if (reload_load(sv, keys) == 0) {
+    if (load_keys(sv, ring) == 0) {
         for (int i = 0; i < sv->n_workers; i++)
-            worker_reload_keys(&sv->workers[i], keys);
+            worker_reload_keys(&sv->workers[i], ring);
         for (int id = 1; id < KEYRING_MAX_KEYS; id++)
-            n_keys += keys->ring.keys[id].present;
-        LOG_NOTICE("keys.reloaded", "path=%s active_key=%u signing_keys=%d "
-                   "api_tokens=%zu", sv->cfg->keys,
-                   (unsigned)keys->ring.active_id, n_keys, keys->auth.n_tokens);
+            n_keys += ring->keys[id].present;
+        LOG_NOTICE("keys.reloaded", "path=%s active_key=%u signing_keys=%d",
+                   sv->cfg->keys, (unsigned)ring->active_id, n_keys);
     }
-    OPENSSL_cleanse(keys, sizeof(*keys));
-    free(keys);
+    keyring_wipe(ring);
+    free(ring);
+}
+
+static void on_reload(evutil_socket_t sig, short what, void *arg)
+{
+    struct supervisor *sv = arg;
+    struct refdata *d;
+
+    (void)sig;
+    (void)what;
+    LOG_NOTICE("tallyd.signal", "signal=SIGHUP action=reload");
+    /* TODO: API tokens are read once at start (auth.c keeps one
+     * process-wide table), so a new api_token line needs a restart. */
+    reload_keys(sv);
+
+    d = load_refdata(sv->cfg, sv->signer);
+    if (d == NULL) {
+        LOG_WARN("tallyd.reload_failed", "hint=\"the data loaded before stays in use\"");
+        return;
+    }
+    for (int i = 0; i < sv->n_workers; i++)
+        worker_set_refdata(&sv->workers[i], d);
+    refdata_release(d);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -116,10 +150,10 @@ static int thread_count(const struct config *cfg)
     return cores > THREADS_MAX ? THREADS_MAX : (int)cores;
 }
 
-/* Loads keys, API tokens and the Redis target named by cfg. Returns 0, or
- * -1 after printing why. */
+/* Loads keys and the Redis target named by cfg. Returns 0, or -1 after
+ * printing why. */
 static int load_settings(const struct config *cfg, struct keyring *ring,
-                         struct auth_table *auth, struct redis_target *redis)
+                         struct redis_target *redis)
 {
     char err[512];
 
@@ -137,7 +171,7 @@ static int load_settings(const struct config *cfg, struct keyring *ring,
                 err, cfg->keys);
         return -1;
     }
-    if (auth_load(cfg->keys, auth, err, sizeof(err)) != 0) {
+    if (auth_load(cfg->keys, err, sizeof(err)) != 0) {
         fprintf(stderr, "tallyd: %s\n", err);
         return -1;
     }
@@ -145,15 +179,15 @@ static int load_settings(const struct config *cfg, struct keyring *ring,
 }
 
 static int serve(const struct config *cfg, struct keyring *ring,
-                 struct auth_table *auth, const struct redis_target *redis)
+                 const struct redis_target *redis)
 {
     struct supervisor sv = {0};
     struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
+    struct refdata *refdata = NULL;
     char where[512];
     int started = 0;
     int rc = 1;
 
-    sv.cfg = cfg;
     sv.n_workers = thread_count(cfg);
     sv.workers = calloc((size_t)sv.n_workers, sizeof(*sv.workers));
     sv.base = event_base_new();
@@ -164,14 +198,21 @@ static int serve(const struct config *cfg, struct keyring *ring,
     LOG_NOTICE("tallyd.start", "version=%s pid=%d listen=%s threads=%d redis=%s",
                TALLYD_VERSION, (int)getpid(), cfg->listen, sv.n_workers, where);
 
+    sv.cfg = cfg;
+    sv.signer = signer_new(ring);
+    if (sv.signer == NULL)
+        goto cleanup;
+    refdata = load_refdata(cfg, sv.signer);
+    if (refdata == NULL)
+        goto cleanup;
+
     for (int i = 0; i < sv.n_workers; i++)
-        if (worker_init(&sv.workers[i], i, cfg, ring, redis) != 0 ||
-            worker_set_auth(&sv.workers[i], auth) != 0)
+        if (worker_init(&sv.workers[i], i, cfg, ring, redis, refdata) != 0)
             goto cleanup;
-    /* The workers hold their own signers now; the secrets can go. */
+    /* The workers and the supervisor hold their own signers now; the
+     * secrets can go. */
     fingerprint(ring, sv.reader_fingerprint);
     keyring_wipe(ring);
-    auth_wipe(auth);
 
     sigterm = evsignal_new(sv.base, SIGTERM, on_signal, &sv);
     sigint = evsignal_new(sv.base, SIGINT, on_signal, &sv);
@@ -203,6 +244,9 @@ cleanup:
         event_free(sigint);
     if (sighup != NULL)
         event_free(sighup);
+    refdata_release(refdata);
+    if (sv.signer != NULL)
+        signer_free(sv.signer);
     if (sv.base != NULL)
         event_base_free(sv.base);
     free(sv.workers);
@@ -213,7 +257,6 @@ cleanup:
 int main(int argc, char **argv)
 {
     static struct config cfg;
-    static struct auth_table auth;
     struct keyring ring;
     struct redis_target redis;
     char err[512];
@@ -229,11 +272,11 @@ int main(int argc, char **argv)
     }
     log_min_level = cfg.log_level;
 
-    if (load_settings(&cfg, &ring, &auth, &redis) != 0)
+    if (load_settings(&cfg, &ring, &redis) != 0)
         return 1;
     if (evthread_use_pthreads() != 0) {
         fprintf(stderr, "tallyd: libevent has no pthreads support\n");
         return 1;
     }
-    return serve(&cfg, &ring, &auth, &redis);
+    return serve(&cfg, &ring, &redis);
 }

@@ -5,6 +5,7 @@
  *   /c/<token>       click        GET, HEAD
  *   /b               beacon       POST
  *   /v1/sign         minting      POST, bearer token with the sign scope
+ *   /v1/readers/<h>  forget       DELETE (admin token)
  *   /healthz         liveness     GET, HEAD
  */
 #include <http_parser.h>
@@ -59,13 +60,18 @@ void worker_route(struct http_request *req, void *arg)
         handle_sign(w, req);
         return;
     }
+    if (path_starts(req, "/v1/readers/") && req->method == HTTP_DELETE) {
+        handle_reader_delete(w, req);
+        return;
+    }
     if (path_is(req, "/healthz") && is_get_or_head(req)) {
         handle_text(req, 200, "ok\n");
         return;
     }
 
     atomic_fetch_add_explicit(&w->counters.not_found, 1, memory_order_relaxed);
-    if (path_starts(req, "/o/") || path_starts(req, "/c/") || path_is(req, "/healthz"))
+    if (path_starts(req, "/o/") || path_starts(req, "/c/") || path_is(req, "/healthz") ||
+        path_starts(req, "/v1/readers/"))
         handle_text(req, 405, "method not allowed\n");
     else
         handle_text(req, 404, "not found\n");

@@ -9,12 +9,12 @@
 #include "worker.h"
 
 #include <event2/event.h>
-#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http.h"
 #include "log.h"
+#include "refdata.h"
 #include "signer.h"
 #include "store.h"
 
@@ -26,23 +26,58 @@ static uint32_t ms_to_s(int64_t ms)
     return (uint32_t)(ms / 1000);
 }
 
+/* Switches to the reference data posted last, in the worker's thread. */
+static void on_refdata(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    struct refdata *next = atomic_exchange(&w->next_refdata, NULL);
+
+    (void)fd;
+    (void)what;
+    if (next == NULL)
+        return;
+    refdata_release(w->refdata);
+    w->refdata = next;
+    LOG_DEBUG("worker.refdata_switched", "worker=%d", w->index);
+}
+
+void worker_set_refdata(struct worker *w, struct refdata *d)
+{
+    refdata_retain(d);
+    /* A reload that the worker has not picked up yet is replaced. */
+    refdata_release(atomic_exchange(&w->next_refdata, d));
+    event_active(w->refdata_event, 0, 0);
+}
+
 int worker_init(struct worker *w, int index, const struct config *cfg,
-                const struct keyring *ring, const struct redis_target *redis)
+                const struct keyring *ring, const struct redis_target *redis,
+                struct refdata *refdata)
 {
     struct store_options opts = {
         .click_window_s = ms_to_s(cfg->click_window_ms),
         .reader_retention_s = ms_to_s(cfg->reader_retention_ms),
         .campaign_retention_s = ms_to_s(cfg->campaign_retention_ms),
         .max_touches = MAX_TOUCHES_PER_READER,
+        .burst_window_s = ms_to_s(cfg->burst_window_ms),
+        .burst_links = (unsigned)cfg->burst_links,
+        .honeypot_window_s = ms_to_s(cfg->honeypot_window_ms),
+        .attribute_machine_events = cfg->attribute_machine_events,
     };
 
     memset(w, 0, sizeof(*w));
     w->index = index;
     w->cfg = cfg;
+    refdata_retain(refdata);
+    w->refdata = refdata;
 
     w->base = event_base_new();
     if (w->base == NULL) {
         LOG_ERROR("worker.init_failed", "worker=%d error=\"event_base_new failed\"", index);
+        return -1;
+    }
+    w->refdata_event = event_new(w->base, -1, 0, on_refdata, w);
+    if (w->refdata_event == NULL) {
+        LOG_ERROR("worker.init_failed", "worker=%d error=\"event_new failed\"", index);
         return -1;
     }
     w->signer = signer_new(ring);
@@ -98,36 +133,21 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
     http_server_drain(w->http, on_http_drained, w);
 }
 
-static void free_keys(struct worker_keys *keys)
+static void free_keys(struct keyring *ring)
 {
-    if (keys == NULL)
+    if (ring == NULL)
         return;
-    OPENSSL_cleanse(keys, sizeof(*keys));
-    free(keys);
+    keyring_wipe(ring);
+    free(ring);
 }
 
-int worker_set_auth(struct worker *w, const struct auth_table *auth)
-{
-    struct auth_table *copy = malloc(sizeof(*copy));
-
-    if (copy == NULL)
-        return -1;
-    memcpy(copy, auth, sizeof(*copy));
-    if (w->auth != NULL) {
-        auth_wipe(w->auth);
-        free(w->auth);
-    }
-    w->auth = copy;
-    return 0;
-}
-
-/* Runs in the worker's thread: swaps in the signer and tokens of the
- * latest pending keys. Handlers use the signer only while they run, so
+/* Runs in the worker's thread: swaps in the signer of the latest pending
+ * keys. Handlers use the signer only while they run, so
  * no request sees the swap halfway. */
 static void on_reload(evutil_socket_t fd, short what, void *arg)
 {
     struct worker *w = arg;
-    struct worker_keys *keys = atomic_exchange(&w->pending_keys, NULL);
+    struct keyring *keys = atomic_exchange(&w->pending_keys, NULL);
     struct signer *fresh;
 
     (void)fd;
@@ -135,32 +155,31 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
     if (keys == NULL)
         return;
 
-    fresh = signer_new(&keys->ring);
-    if (fresh == NULL || worker_set_auth(w, &keys->auth) != 0) {
+    fresh = signer_new(keys);
+    if (fresh == NULL) {
         LOG_ERROR("keys.reload_failed", "worker=%d error=\"out of memory or "
                   "OpenSSL failed\" hint=\"the old keys stay in use\"",
                   w->index);
-        signer_free(fresh);
         free_keys(keys);
         return;
     }
     signer_free(w->signer);
     w->signer = fresh;
     LOG_DEBUG("keys.reloaded", "worker=%d active_key=%u", w->index,
-              (unsigned)keys->ring.active_id);
+              (unsigned)keys->active_id);
     free_keys(keys);
 }
 
-void worker_reload_keys(struct worker *w, const struct worker_keys *keys)
+void worker_reload_keys(struct worker *w, const struct keyring *ring)
 {
-    struct worker_keys *copy = malloc(sizeof(*copy));
+    struct keyring *copy = malloc(sizeof(*copy));
 
     if (copy == NULL) {
         LOG_ERROR("keys.reload_failed", "worker=%d error=\"out of memory\" "
                   "hint=\"the old keys stay in use\"", w->index);
         return;
     }
-    memcpy(copy, keys, sizeof(*copy));
+    memcpy(copy, ring, sizeof(*copy));
     free_keys(atomic_exchange(&w->pending_keys, copy));
     /* Thread-safe because main() called evthread_use_pthreads() first. */
     event_active(w->reload_event, 0, 0);
@@ -202,10 +221,13 @@ void worker_join(struct worker *w)
 
 void worker_free(struct worker *w)
 {
-    if (w->http != NULL)
-        http_server_free(w->http);
+    /* The store first: freeing it ends pending Redis commands, and a
+     * request that waits on one (a forget) is answered while its
+     * connection still exists. */
     if (w->store != NULL)
         store_free(w->store);
+    if (w->http != NULL)
+        http_server_free(w->http);
     if (w->signer != NULL)
         signer_free(w->signer);
     if (w->stop_event != NULL)
@@ -215,10 +237,10 @@ void worker_free(struct worker *w)
     if (w->reload_event != NULL)
         event_free(w->reload_event);
     free_keys(atomic_exchange(&w->pending_keys, NULL));
-    if (w->auth != NULL) {
-        auth_wipe(w->auth);
-        free(w->auth);
-    }
+    if (w->refdata_event != NULL)
+        event_free(w->refdata_event);
+    refdata_release(w->refdata);
+    refdata_release(atomic_exchange(&w->next_refdata, NULL));
     if (w->base != NULL)
         event_base_free(w->base);
     memset(w, 0, sizeof(*w));

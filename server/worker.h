@@ -9,7 +9,6 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "auth.h"
 #include "config.h"
 #include "keyring.h"
 #include "redis_url.h"
@@ -17,6 +16,7 @@
 struct event;
 struct event_base;
 struct http_server;
+struct refdata;
 struct signer;
 struct store;
 
@@ -29,13 +29,7 @@ struct worker_counters {
     _Atomic uint64_t not_found;
     _Atomic uint64_t token_retired;   /* valid, but its key stopped counting */
     _Atomic uint64_t sign_rejected;   /* 4xx to POST /v1/sign */
-};
-
-/* What a reload hands each worker: the keys and API tokens the main
- * thread has loaded and checked. */
-struct worker_keys {
-    struct keyring ring;
-    struct auth_table auth;
+    _Atomic uint64_t suppressed;      /* answered, not recorded: opted out */
 };
 
 struct worker {
@@ -45,11 +39,13 @@ struct worker {
     struct http_server *http;
     struct store *store;
     struct signer *signer;
-    struct auth_table *auth;   /* API tokens; replaced with the signer */
-    _Atomic(struct worker_keys *) pending_keys; /* set by the main thread */
+    _Atomic(struct keyring *) pending_keys; /* set by the main thread */
     struct event *reload_event; /* activated from the main thread */
     struct event *stop_event;  /* activated from the main thread */
     struct event *stop_deadline;
+    struct refdata *refdata;  /* read by this thread's handlers only */
+    _Atomic(struct refdata *) next_refdata; /* posted by worker_set_refdata */
+    struct event *refdata_event;
     pthread_t thread;
     struct worker_counters counters;
 };
@@ -58,18 +54,20 @@ struct worker {
  * server. Returns 0, or -1 after logging why; worker_free cleans up either
  * way. */
 int worker_init(struct worker *w, int index, const struct config *cfg,
-                const struct keyring *ring, const struct redis_target *redis);
+                const struct keyring *ring, const struct redis_target *redis,
+                struct refdata *refdata);
 
-/* Gives the worker its own copy of the API tokens. Call before
- * worker_start. Returns 0, or -1 when memory runs out. */
-int worker_set_auth(struct worker *w, const struct auth_table *auth);
+/* Hands the worker new reference data from any thread: the worker takes
+ * its own reference now and switches to it in its loop thread before the
+ * next request, releasing the old one. The caller keeps its reference. */
+void worker_set_refdata(struct worker *w, struct refdata *d);
 
-/* Hands a copy of keys to the worker, from the main thread. The worker
+/* Hands a copy of ring to the worker, from the main thread. The worker
  * builds a new signer from it in its own thread, between requests, and
  * swaps it in; requests in progress finish with the old one. A copy the
  * worker has not taken yet is replaced. On failure the worker logs an
  * error and keeps its keys. */
-void worker_reload_keys(struct worker *w, const struct worker_keys *keys);
+void worker_reload_keys(struct worker *w, const struct keyring *ring);
 
 /* Runs the worker's loop on a new thread. Returns 0, or -1. */
 int worker_start(struct worker *w);

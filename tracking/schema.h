@@ -15,6 +15,7 @@
  *   c:{C}:m:M:sent           readers minted for message M (HyperLogLog)
  *   r:{R}:t                  touchpoints of reader R   (sorted set)
  *   r:{R}:u                  first-touch marks of R    (hash)
+ *   r:{R}:l                  keys of links to R        (set)
  *   k:{K}                    reader linked to customer hash K (string)
  *   o:{SHOP}:ORDER           the order's claim and outcome (hash)
  *   s:{SHOP}                 shop totals, attributed or not (hash)
@@ -46,6 +47,7 @@ size_t schema_campaign_sent(char *out, const char *campaign);
 size_t schema_message_sent(char *out, const char *campaign, const char *message);
 size_t schema_reader_touches(char *out, const uint8_t reader[TOKEN_READER_LEN]);
 size_t schema_reader_marks(char *out, const uint8_t reader[TOKEN_READER_LEN]);
+size_t schema_reader_links(char *out, const uint8_t reader[TOKEN_READER_LEN]);
 size_t schema_customer(char *out, const uint8_t customer[TOKEN_READER_LEN]);
 size_t schema_order(char *out, const char *shop, const char *order_id);
 size_t schema_shop(char *out, const char *shop);
