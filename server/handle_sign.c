@@ -7,7 +7,7 @@
  *    "recipients": [{"email": "jane@example.com"},
  *                   {"email_sha256": "<64 hex>"}, ...]}
  *
- * answers 200 with
+ * gets 200 with
  *
  *   {"campaign": "spring", "message": "a",
  *    "links": [{"link": 1, "destination": "https://shop.example/p/1"}, ...],
@@ -61,7 +61,7 @@ static void reject(struct worker *w, struct http_request *req, int status,
                 status, reason);
 }
 
-/* Checks the bearer token. Returns 0, or -1 after answering 401 or 403. */
+/* Checks the bearer token. Returns 0, or -1 after sending 401 or 403. */
 static int authorize(struct worker *w, struct http_request *req)
 {
     static const struct http_header challenge[] = {
@@ -155,7 +155,7 @@ static const char *parse_request(struct worker *w, json_t *root,
     return NULL;
 }
 
-/* Builds the answer's recipient entry for reader. */
+/* Builds the response's entry for the recipient in e. */
 static json_t *mint_recipient(struct worker *w, const struct sign_request *sr,
                               struct tally_email *e, char *url)
 {
@@ -186,10 +186,10 @@ fail:
     return NULL;
 }
 
-/* Mints every URL into a new answer object, or returns NULL. */
+/* Mints every URL into a new response object, or returns NULL. */
 static json_t *mint_all(struct worker *w, const struct sign_request *sr)
 {
-    static char url[TALLY_URL_MAX];
+    char url[TALLY_URL_MAX]; /* per call: workers run this concurrently */
     char base[CONFIG_STR_MAX + 8];
     struct tally_email e = {.campaign = sr->campaign, .message = sr->message,
                             .issued = (uint32_t)time(NULL)};

@@ -40,7 +40,8 @@ static int fail(char *err, size_t errsize, const char *fmt, ...)
     return -1;
 }
 
-/* A growing text buffer; wiped when freed, since it holds secrets. */
+/* A growing text buffer. It is wiped when freed, because it contains
+ * secrets. */
 struct text {
     char *bytes;
     size_t len;

@@ -2,10 +2,10 @@
  * keys_edit.h - changing a keys file in place for key rotation: adding a
  * signing key and giving a retired key an end date.
  *
- * Each change keeps every existing line and comment, checks the result
- * with keys_file_load before it replaces the file, and replaces it
- * atomically (a new file in the same directory, mode 600, fsync, rename),
- * so tallyd never reads a half-written file on SIGHUP.
+ * Each change keeps every existing line and comment and checks the result
+ * with keys_file_load before it replaces the file. The replacement is
+ * atomic (a new file in the same directory, mode 600, fsync, rename), so
+ * tallyd never reads a half-written file on SIGHUP.
  */
 #ifndef TALLY_KEYS_EDIT_H
 #define TALLY_KEYS_EDIT_H

@@ -2,9 +2,9 @@
  * main.c - tallyd: reads the configuration and keys, starts one event loop
  * thread per core (or --threads), and stops them in order on SIGTERM or
  * SIGINT. On SIGHUP it rereads the classification data, the suppression
- * list and the keys file and hands them to the workers; each worker swaps
- * its signer in its own thread, listeners and connections stay open, and a
- * file that fails to load keeps the old data or keys in place. The main
+ * list and the keys file and hands them to the workers. Each worker swaps
+ * its signer in its own thread, and listeners and connections stay open.
+ * A file that fails to load keeps the old data or keys in place. The main
  * thread only waits for signals.
  */
 #include <event2/event.h>

@@ -143,7 +143,7 @@ static void free_keys(struct keyring *ring)
 
 /* Runs in the worker's thread: swaps in the signer of the latest pending
  * keys. Handlers use the signer only while they run, so
- * no request sees the swap halfway. */
+ * no request is handled half with the old keys and half with the new. */
 static void on_reload(evutil_socket_t fd, short what, void *arg)
 {
     struct worker *w = arg;

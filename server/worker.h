@@ -64,7 +64,7 @@ void worker_set_refdata(struct worker *w, struct refdata *d);
 
 /* Hands a copy of ring to the worker, from the main thread. The worker
  * builds a new signer from it in its own thread, between requests, and
- * swaps it in; requests in progress finish with the old one. A copy the
+ * swaps it in, so requests in progress finish with the old one. A copy the
  * worker has not taken yet is replaced. On failure the worker logs an
  * error and keeps its keys. */
 void worker_reload_keys(struct worker *w, const struct keyring *ring);

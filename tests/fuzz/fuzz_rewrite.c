@@ -1,12 +1,12 @@
 /*
  * fuzz_rewrite.c - libFuzzer target for the HTML scanner and the rewriter.
  *
- * The input is a template. Checked for every input that builds a plan:
- * links lie inside the input in increasing order without overlap, every
- * tracked link names an existing destination that passes
- * url_check_destination, rendering writes exactly rewrite_render_len
- * bytes, and putting the original values back and removing the pixel
- * gives the input byte for byte.
+ * The input is a template. For every input that builds a plan, the target
+ * checks four things. Links lie inside the input in increasing order
+ * without overlap. Every tracked link names an existing destination that
+ * passes url_check_destination. Rendering writes exactly
+ * rewrite_render_len bytes. Putting the original values back and removing
+ * the pixel gives the input byte for byte.
  */
 #include <stdint.h>
 #include <stdlib.h>

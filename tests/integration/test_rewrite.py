@@ -160,7 +160,8 @@ def test_stream_reads_hashes(tally):
                              "--input", "sha256")
     assert by_hash.returncode == 0, by_hash.stderr
     [(status, _, output)] = parse_records(by_hash.stdout)
-    assert status == "ok" and CLICK_RE.search(output)
+    assert status == "ok"
+    assert CLICK_RE.search(output)
 
 
 def test_utm_added_to_destination(tally):

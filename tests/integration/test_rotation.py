@@ -1,7 +1,7 @@
-"""Key rotation: SIGHUP reloads the keys file without dropping
-connections; links signed before a rotation keep redirecting and
-counting; a retired key past its end date redirects but does not count;
-a bad file or a changed reader secret keeps the old keys."""
+"""Key rotation. SIGHUP reloads the keys file without dropping
+connections. Links signed before a rotation keep redirecting and
+counting. A retired key past its end date redirects but does not count.
+A bad file or a changed reader secret keeps the old keys."""
 import base64
 import http.client
 import re
@@ -66,7 +66,8 @@ def test_retired_key_redirects_without_counting(tally, redis_server):
     assert status == 302
     assert headers["location"] == "https://shop.example/p?a=1"  # no tly: not counted
     status, headers, body = tally.request("GET", path_of(old_pixel))
-    assert status == 200 and headers["content-type"] == "image/gif"
+    assert status == 200
+    assert headers["content-type"] == "image/gif"
 
     # A counted event sent after them proves the store has caught up.
     new_click = tally.click_url("rot", "m", "reader@example.com", "https://shop.example/p?a=1")

@@ -52,7 +52,8 @@ def test_sign_mints_working_urls(signer, redis_server):
     assert len(answer["recipients"]) == 3
     first = answer["recipients"][0]
     status, headers, _ = signer.request("GET", path_of(first["pixel"]))
-    assert status == 200 and headers["content-type"] == "image/gif"
+    assert status == 200
+    assert headers["content-type"] == "image/gif"
     for click, dest in zip(first["clicks"], BATCH["destinations"]):
         status, headers, _ = signer.request("GET", path_of(click))
         assert status == 302
