@@ -45,7 +45,8 @@ LIBS_SERVER := -levent_openssl -levent_pthreads -levent -lhiredis -lhttp_parser 
 TRACKING_SRC := $(wildcard tracking/*.c)
 SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
 # The parts of server/ that tallyctl also uses: no event loop among them.
-SHARED_SRC := server/log.c server/config.c server/keys_file.c server/redis_url.c
+SHARED_SRC := server/log.c server/config.c server/keys_file.c server/redis_url.c \
+              server/auth.c
 CLI_SRC := $(wildcard cli/*.c)
 
 TRACKING_OBJ := $(TRACKING_SRC:%.c=$(BUILD)/%.o)
@@ -72,6 +73,16 @@ $(BUILD)/%.o: %.c
 $(LIBTRACKING): $(TRACKING_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
+
+# The dashboard embeds its files and uPlot from npm (package-lock.json);
+# see server/dashboard_assets.c. npm ci runs again when the lock changes.
+NPM_STAMP := node_modules/.package-lock.json
+DASHBOARD_FILES := dashboard/index.html dashboard/app.js dashboard/app.css
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+
+$(BUILD)/server/dashboard_assets.o: $(DASHBOARD_FILES) $(NPM_STAMP)
 
 $(BIN)/tallyd: $(BUILD)/server/main.o $(SERVER_OBJ) $(LIBTRACKING)
 	@mkdir -p $(@D)

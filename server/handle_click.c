@@ -78,11 +78,13 @@ static long mint_visit(struct worker *w, const struct token *click, uint32_t now
     return token_encode(w->signer, visit, out, outsize);
 }
 
-static void record_click(struct worker *w, const struct token *visit)
+static void record_click(struct worker *w, const struct http_request *req,
+                         const struct token *visit)
 {
     struct event ev;
 
     memset(&ev, 0, sizeof(ev));
+    handle_set_device(&ev, req);
     ev.kind = EVENT_CLICK;
     ev.time = visit->issued;
     memcpy(ev.u.touch.campaign, visit->campaign, sizeof(visit->campaign));
@@ -138,5 +140,5 @@ void handle_click(struct worker *w, struct http_request *req)
     http_respond(req, 302, NULL, headers, 2, NULL, 0);
 
     if (record)
-        record_click(w, &visit);
+        record_click(w, req, &visit);
 }

@@ -83,6 +83,7 @@ void handle_pixel(struct worker *w, struct http_request *req)
         return;
 
     memset(&ev, 0, sizeof(ev));
+    handle_set_device(&ev, req);
     ev.kind = EVENT_OPEN;
     ev.time = (uint32_t)time(NULL);
     memcpy(ev.u.touch.campaign, tok.campaign, sizeof(tok.campaign));

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "device.h"
 #include "ident.h"
 #include "log.h"
 #include "store_scripts.h"
@@ -81,6 +82,7 @@ void store_op_finish(struct store_op *op, bool ok)
         st->stats.written++;
     else
         st->stats.failed++;
+    json_decref(op->journey);
     free(op);
 
     st->in_flight--;
@@ -309,7 +311,7 @@ static void send_campaign_touch(struct store_op *op)
 {
     const struct event_touch *t = &op->ev.u.touch;
     bool is_click = op->ev.kind == EVENT_CLICK;
-    char keys[5][SCHEMA_KEY_MAX];
+    char keys[6][SCHEMA_KEY_MAX];
     char link_field[TOKEN_ID_MAX + 12];
     struct store_args a;
 
@@ -318,11 +320,12 @@ static void send_campaign_touch(struct store_op *op)
     schema_hour(keys[2], t->campaign, t->time);
     schema_applied(keys[3], t->campaign);
     schema_links(keys[4], t->campaign);
+    schema_message_set(keys[5], t->campaign);
     snprintf(link_field, sizeof(link_field), "%s:%u", t->message, (unsigned)t->link);
 
     store_args_init(&a);
-    store_args_evalsha(&a, SCRIPT_CAMPAIGN_TOUCH, 5);
-    for (int i = 0; i < 5; i++)
+    store_args_evalsha(&a, SCRIPT_CAMPAIGN_TOUCH, 6);
+    for (int i = 0; i < 6; i++)
         store_args_str(&a, keys[i]);
     store_args_str(&a, is_click ? "clicks" : "opens");
     store_args_u64(&a, op->unique_mask);
@@ -330,6 +333,7 @@ static void send_campaign_touch(struct store_op *op)
     store_args_u64(&a, op->seq);
     store_args_u64(&a, op->st->opts.campaign_retention_s);
     store_args_str(&a, link_field);
+    store_args_str(&a, t->message);
     store_send(op, on_campaign_touch, &a);
 }
 
@@ -351,8 +355,9 @@ static void send_reader_touch(struct store_op *op)
 {
     const struct event_touch *t = &op->ev.u.touch;
     bool is_click = op->ev.kind == EVENT_CLICK;
-    char touches[SCHEMA_KEY_MAX], marks[SCHEMA_KEY_MAX];
+    char touches[SCHEMA_KEY_MAX], marks[SCHEMA_KEY_MAX], devices[SCHEMA_KEY_MAX];
     char member[TOUCH_MEMBER_MAX];
+    char device[32];
     char campaign_mark[TOKEN_ID_MAX + 3];
     char message_mark[2 * TOKEN_ID_MAX + 4];
     size_t member_len;
@@ -360,6 +365,10 @@ static void send_reader_touch(struct store_op *op)
 
     schema_reader_touches(touches, t->reader);
     schema_reader_marks(marks, t->reader);
+    schema_reader_devices(devices, t->reader);
+    snprintf(device, sizeof(device), "%s|%s",
+             device_class_name((enum device_class)op->ev.device),
+             device_client_name((enum client_family)op->ev.client));
     member_len = touch_member(t, is_click, member);
     snprintf(campaign_mark, sizeof(campaign_mark), "%c|%s", is_click ? 'c' : 'o',
              t->campaign);
@@ -367,9 +376,10 @@ static void send_reader_touch(struct store_op *op)
              t->campaign, t->message);
 
     store_args_init(&a);
-    store_args_evalsha(&a, SCRIPT_READER_TOUCH, 2);
+    store_args_evalsha(&a, SCRIPT_READER_TOUCH, 3);
     store_args_str(&a, touches);
     store_args_str(&a, marks);
+    store_args_str(&a, devices);
     store_args_buf(&a, member, member_len);
     store_args_u64(&a, t->time);
     store_args_str(&a, campaign_mark);
@@ -377,6 +387,7 @@ static void send_reader_touch(struct store_op *op)
     store_args_str(&a, op->event_id);
     store_args_u64(&a, op->st->opts.reader_retention_s);
     store_args_u64(&a, op->st->opts.max_touches);
+    store_args_str(&a, device);
     store_send(op, on_reader_touch, &a);
 }
 

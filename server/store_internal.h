@@ -6,12 +6,13 @@
 #define TALLY_STORE_INTERNAL_H
 
 #include <hiredis/async.h>
+#include <jansson.h>
 
 #include "attribution.h"
 #include "schema.h"
 #include "store.h"
 
-#define STORE_ARGS_MAX 20
+#define STORE_ARGS_MAX 32
 #define STORE_SEEN_CAMPAIGNS 64
 
 struct store {
@@ -47,6 +48,7 @@ struct store_op {
     int n_candidates;
     int next_candidate;
     struct attr_decision decision;
+    json_t *journey; /* touchpoints read for the recent-conversions entry */
 };
 
 /* Argument vector of one command; numbers are formatted into text. */
@@ -79,5 +81,13 @@ bool store_reply_failed(struct store_op *op, const redisReply *reply,
 
 /* Starts the checkout chain of store_checkout.c. */
 void store_checkout_start(struct store_op *op);
+
+/* Reads the journey of a credited order (store_journey.c), then sends
+ * CAMPAIGN_CONVERT through store_campaign_convert. */
+void store_journey_start(struct store_op *op);
+
+/* Sends CAMPAIGN_CONVERT for op's decision with entry (JSON text) for the
+ * campaign's recent-conversions list. */
+void store_campaign_convert(struct store_op *op, const char *entry);
 
 #endif

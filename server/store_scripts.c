@@ -14,9 +14,11 @@
 
 /*
  * Records an open or a click in the reader's slot.
- * KEYS: touchpoints zset, first-touch marks hash.
+ * KEYS: touchpoints zset, first-touch marks hash, touchpoint devices hash.
  * ARGV: member, time, campaign mark, message mark, event id, retention,
- *       max touchpoints kept.
+ *       max touchpoints kept, "device|client" of the touch.
+ * The devices hash has a field per touchpoint member and loses it when the
+ * member is trimmed, so both stay within the same bound.
  * Returns a bit mask: 1 when the event is the reader's first of its kind in
  * the campaign, 2 when it is the first in the message. A replay finds its
  * own event id in the marks and returns the same mask.
@@ -25,7 +27,13 @@ static const char reader_touch[] =
     "redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])\n"
     "local keep = tonumber(ARGV[7])\n"
     "local n = redis.call('ZCARD', KEYS[1])\n"
-    "if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - keep - 1) end\n"
+    "if n > keep then\n"
+    "  local old = redis.call('ZRANGE', KEYS[1], 0, n - keep - 1)\n"
+    "  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - keep - 1)\n"
+    "  redis.call('HDEL', KEYS[3], unpack(old))\n"
+    "end\n"
+    "redis.call('HSET', KEYS[3], ARGV[1], ARGV[8])\n"
+    "redis.call('EXPIRE', KEYS[3], ARGV[6])\n"
     "redis.call('HSETNX', KEYS[2], ARGV[3], ARGV[5])\n"
     "redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[5])\n"
     "local marks = redis.call('HMGET', KEYS[2], ARGV[3], ARGV[4])\n"
@@ -38,9 +46,10 @@ static const char reader_touch[] =
 
 /*
  * Counts an open or a click in the campaign's slot.
- * KEYS: campaign totals, message totals, hour, applied marks, link clicks.
+ * KEYS: campaign totals, message totals, hour, applied marks, link clicks,
+ *       message id set.
  * ARGV: "opens" or "clicks", unique mask, writer id, sequence number,
- *       retention, link field "message:link".
+ *       retention, link field "message:link", message id.
  * A writer (one store connection) sends its events in sequence order, and
  * Redis runs a connection's commands in order, so the events of a writer
  * that reached Redis are always a prefix of what it sent: remembering the
@@ -60,6 +69,8 @@ static const char campaign_touch[] =
     "end\n"
     "if mask % 2 == 1 then redis.call('HINCRBY', KEYS[1], 'unique_' .. kind, 1) end\n"
     "if mask >= 2 then redis.call('HINCRBY', KEYS[2], 'unique_' .. kind, 1) end\n"
+    "redis.call('SADD', KEYS[6], ARGV[7])\n"
+    "redis.call('EXPIRE', KEYS[6], ARGV[5])\n"
     "if kind == 'clicks' then\n"
     "  redis.call('HINCRBY', KEYS[5], ARGV[6], 1)\n"
     "  redis.call('EXPIRE', KEYS[5], ARGV[5])\n"
@@ -103,9 +114,11 @@ static const char order_claim[] =
 
 /*
  * Credits a claimed order to its campaign and keeps the decision record.
- * KEYS: campaign totals, message totals, hour, campaign's order record.
+ * KEYS: campaign totals, message totals, hour, campaign's order record,
+ *       conversions per path, per time-to-conversion bucket, recent list.
  * ARGV: cross-device (0 or 1), revenue, currency, retention, shop, order id,
- *       message, link, path, click time, order time.
+ *       message, link, path, click time, order time, time-to-conversion
+ *       bucket, recent-list entry (JSON), recent-list length.
  * The record doubles as the mark that makes a replay a no-op.
  * Returns 1 when credited, 0 when already credited.
  */
@@ -124,6 +137,11 @@ static const char campaign_convert[] =
     "  redis.call('HINCRBY', KEYS[i], 'revenue:' .. ARGV[3], ARGV[2])\n"
     "  redis.call('EXPIRE', KEYS[i], ARGV[4])\n"
     "end\n"
+    "redis.call('HINCRBY', KEYS[5], ARGV[9], 1)\n"
+    "redis.call('HINCRBY', KEYS[6], ARGV[12], 1)\n"
+    "redis.call('LPUSH', KEYS[7], ARGV[13])\n"
+    "redis.call('LTRIM', KEYS[7], 0, tonumber(ARGV[14]) - 1)\n"
+    "for i = 5, 7 do redis.call('EXPIRE', KEYS[i], ARGV[4]) end\n"
     "return 1\n";
 
 static const char *const sources[SCRIPT_COUNT] = {

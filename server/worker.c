@@ -14,6 +14,7 @@
 #include "http.h"
 #include "log.h"
 #include "signer.h"
+#include "stats_reader.h"
 #include "store.h"
 
 #define STOP_DEADLINE_S 10
@@ -49,11 +50,13 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
         return -1;
     }
     w->store = store_new(w->base, redis, &opts);
+    w->reader = stats_reader_new(w->base, redis);
     w->http = http_server_new(w->base, &cfg->http, worker_route, w);
-    if (w->store == NULL || w->http == NULL) {
+    if (w->store == NULL || w->reader == NULL || w->http == NULL) {
         LOG_ERROR("worker.init_failed", "worker=%d error=\"out of memory\"", index);
         return -1;
     }
+    http_server_set_observer(w->http, metrics_observe, w);
     if (http_server_listen(w->http, cfg->listen, true) != 0)
         return -1;
     return 0;
@@ -130,6 +133,10 @@ void worker_join(struct worker *w)
 
 void worker_free(struct worker *w)
 {
+    /* The reader goes first: its pending callbacks answer their API
+     * requests (503) before the HTTP server is freed. */
+    if (w->reader != NULL)
+        stats_reader_free(w->reader);
     if (w->http != NULL)
         http_server_free(w->http);
     if (w->store != NULL)

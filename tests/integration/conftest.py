@@ -61,15 +61,17 @@ class RedisServer:
 
 
 class Tallyd:
-    def __init__(self, directory, redis_url, extra_args=()):
+    def __init__(self, directory, redis_url, extra_args=(), extra_keys=""):
         self.keys = os.path.join(directory, "keys.conf")
         with open(self.keys, "w") as f:
             subprocess.run([TALLYCTL, "keygen"], stdout=f, check=True)
+            f.write(extra_keys)
         os.chmod(self.keys, 0o600)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = os.path.join(directory, "tallyd.log")
         self.log = open(self.log_path, "w")
+        self.read_token = api_token(self.keys, "dashboard")
         self.proc = subprocess.Popen(
             [TALLYD, "--listen", f"127.0.0.1:{self.port}", "--redis", redis_url,
              "--keys", self.keys, "--threads", "2", *extra_args],
@@ -126,6 +128,16 @@ class Tallyd:
             self.proc.terminate()
             self.proc.wait(timeout=20)
         self.log.close()
+
+
+def api_token(keys_path, name):
+    """The hex of api_token.<name> in a keys file, or None."""
+    with open(keys_path) as f:
+        for line in f:
+            key, _, value = line.partition("=")
+            if key.strip() == f"api_token.{name}":
+                return value.split()[1]
+    return None
 
 
 def path_of(url):
