@@ -10,6 +10,8 @@
 
 #include <openssl/crypto.h>
 
+#include "ident.h"
+
 static const struct {
     const char *name;
     enum auth_scope scope;
@@ -18,6 +20,8 @@ static const struct {
     {"sign", AUTH_SCOPE_SIGN},
     {"admin", AUTH_SCOPE_ADMIN},
 };
+
+_Static_assert(AUTH_TOKEN_LEN == IDENT_SHA256_LEN, "token and hash sizes differ");
 
 #define SCOPE_COUNT (sizeof(scope_names) / sizeof(scope_names[0]))
 
@@ -77,31 +81,11 @@ void auth_format_scopes(unsigned scopes, char *out, size_t outsize)
     }
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Decodes exactly 2 * AUTH_TOKEN_LEN hex digits. Returns 0, or -1. */
+/* Decodes exactly 2 * AUTH_TOKEN_LEN hex digits, with the 64-digit parser
+ * that email hashes use (AUTH_TOKEN_LEN is the same 32 bytes). */
 static int decode_secret(const char *hex, size_t len, uint8_t out[AUTH_TOKEN_LEN])
 {
-    if (len != 2 * AUTH_TOKEN_LEN)
-        return -1;
-    for (size_t i = 0; i < AUTH_TOKEN_LEN; i++) {
-        int hi = hex_digit(hex[2 * i]);
-        int lo = hex_digit(hex[2 * i + 1]);
-
-        if (hi < 0 || lo < 0)
-            return -1;
-        out[i] = (uint8_t)(hi * 16 + lo);
-    }
-    return 0;
+    return ident_parse_sha256_hex(hex, len, out);
 }
 
 int auth_parse_token_line(const char *value, struct auth_token *token,

@@ -8,7 +8,7 @@
  * recent-conversions list: the order, then its touchpoints oldest first.
  * The entry names campaigns, messages, links, times and device classes,
  * never a reader id. Both reads only read, so a replayed checkout may run
- * them again. A checkout replayed after its claim no longer knows its
+ * them again. A checkout replayed after its claim has lost its
  * reader and sends an entry with an empty journey; CAMPAIGN_CONVERT keeps
  * only the first entry of an order in any case.
  */
@@ -36,7 +36,7 @@ static bool reader_known(const uint8_t reader[TOKEN_READER_LEN])
 }
 
 /* Orders touches by time, an open before a click of the same second:
- * Redis returns equal scores in member order, which says nothing about
+ * Redis returns equal scores in member order, which does not tell
  * which came first. The journey is short, so an insertion sort does. */
 static bool touch_before(json_t *a, json_t *b)
 {
