@@ -169,6 +169,7 @@ void handle_beacon(struct worker *w, struct http_request *req)
     }
 
     memset(&ev, 0, sizeof(ev));
+    handle_set_device(&ev, req);
     ev.time = (uint32_t)time(NULL);
     if (b.type == BEACON_IDENTIFY) {
         ev.kind = EVENT_IDENTIFY;

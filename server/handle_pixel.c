@@ -76,6 +76,8 @@ void handle_pixel(struct worker *w, struct http_request *req)
     /* Judged before answering, because the answer invalidates req. */
     if (status == TOKEN_OK)
         verdict = intake_classify(w, req, false, &tok, now);
+    memset(&ev, 0, sizeof(ev));
+    handle_set_device(&ev, req);
 
     http_respond(req, 200, "image/gif", pixel_headers,
                  sizeof(pixel_headers) / sizeof(pixel_headers[0]), transparent_gif,
@@ -96,7 +98,6 @@ void handle_pixel(struct worker *w, struct http_request *req)
         return;
     }
 
-    memset(&ev, 0, sizeof(ev));
     ev.kind = EVENT_OPEN;
     ev.time = now;
     memcpy(ev.u.touch.campaign, tok.campaign, sizeof(tok.campaign));

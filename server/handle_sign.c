@@ -27,7 +27,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "auth.h"
+#include "auth_request.h"
 #include "handlers.h"
 #include "log.h"
 #include "store.h"
@@ -36,8 +36,6 @@
 
 #define SIGN_RECIPIENTS_MAX STORE_SENT_BATCH_MAX
 #define SIGN_DESTINATIONS_MAX 100
-
-#define HDR(n, v) {n, sizeof(n) - 1, v, sizeof(v) - 1}
 
 /* A parsed request. */
 struct sign_request {
@@ -59,28 +57,6 @@ static void reject(struct worker *w, struct http_request *req, int status,
     atomic_fetch_add_explicit(&w->counters.sign_rejected, 1, memory_order_relaxed);
     LOG_LIMITED(LOG_LEVEL_INFO, "sign.rejected", "status=%d reason=\"%s\"",
                 status, reason);
-}
-
-/* Checks the bearer token. Returns 0, or -1 after sending 401 or 403. */
-static int authorize(struct worker *w, struct http_request *req)
-{
-    static const struct http_header challenge[] = {
-        HDR("WWW-Authenticate", "Bearer realm=\"tally\""),
-    };
-    static const char unauthorized[] = "{\"error\":\"missing or invalid bearer token\"}\n";
-    int status = auth_check(req, "sign");
-
-    if (status == 0)
-        return 0;
-    if (status == 403) {
-        reject(w, req, 403, "the token lacks the sign scope");
-        return -1;
-    }
-    http_respond(req, 401, "application/json", challenge, 1, unauthorized,
-                 sizeof(unauthorized) - 1);
-    atomic_fetch_add_explicit(&w->counters.sign_rejected, 1, memory_order_relaxed);
-    LOG_LIMITED(LOG_LEVEL_INFO, "sign.unauthorized", "status=401");
-    return -1;
 }
 
 static bool id_field(json_t *root, const char *key, const char **out)
@@ -240,7 +216,7 @@ void handle_sign(struct worker *w, struct http_request *req)
         handle_text(req, 405, "method not allowed\n");
         return;
     }
-    if (authorize(w, req) != 0)
+    if (!auth_request(w, req, AUTH_SCOPE_SIGN))
         return;
 
     root = json_loadb(req->body != NULL ? req->body : "", req->body_len,

@@ -112,8 +112,8 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
     (void)sig;
     (void)what;
     LOG_NOTICE("tallyd.signal", "signal=SIGHUP action=reload");
-    /* TODO: API tokens are read once at start (auth.c keeps one
-     * process-wide table), so a new api_token line needs a restart. */
+    /* TODO: API tokens are loaded once at start into a table the workers
+     * share read-only, so a new api_token line still needs a restart. */
     reload_keys(sv);
 
     d = load_refdata(sv->cfg, sv->signer);
@@ -153,7 +153,7 @@ static int thread_count(const struct config *cfg)
 /* Loads keys and the Redis target named by cfg. Returns 0, or -1 after
  * printing why. */
 static int load_settings(const struct config *cfg, struct keyring *ring,
-                         struct redis_target *redis)
+                         struct auth_tokens *tokens, struct redis_target *redis)
 {
     char err[512];
 
@@ -166,20 +166,16 @@ static int load_settings(const struct config *cfg, struct keyring *ring,
         fprintf(stderr, "tallyd: invalid --redis: %s\n", err);
         return -1;
     }
-    if (keys_file_load(cfg->keys, ring, err, sizeof(err)) != 0) {
+    if (keys_file_load_all(cfg->keys, ring, tokens, err, sizeof(err)) != 0) {
         fprintf(stderr, "tallyd: %s\n(create a keys file with: tallyctl keygen > %s)\n",
                 err, cfg->keys);
-        return -1;
-    }
-    if (auth_load(cfg->keys, err, sizeof(err)) != 0) {
-        fprintf(stderr, "tallyd: %s\n", err);
         return -1;
     }
     return 0;
 }
 
 static int serve(const struct config *cfg, struct keyring *ring,
-                 const struct redis_target *redis)
+                 const struct auth_tokens *tokens, const struct redis_target *redis)
 {
     struct supervisor sv = {0};
     struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
@@ -206,9 +202,16 @@ static int serve(const struct config *cfg, struct keyring *ring,
     if (refdata == NULL)
         goto cleanup;
 
-    for (int i = 0; i < sv.n_workers; i++)
+    for (int i = 0; i < sv.n_workers; i++) {
         if (worker_init(&sv.workers[i], i, cfg, ring, redis, refdata) != 0)
             goto cleanup;
+        sv.workers[i].tokens = tokens;
+        sv.workers[i].peers = sv.workers;
+        sv.workers[i].n_peers = sv.n_workers;
+    }
+    if (tokens->count == 0)
+        LOG_NOTICE("tallyd.no_api_tokens", "hint=\"the stats API and dashboard "
+                   "answer 401 until the keys file has an api_token line\"");
     /* The workers and the supervisor hold their own signers now; the
      * secrets can go. */
     fingerprint(ring, sv.reader_fingerprint);
@@ -257,6 +260,7 @@ cleanup:
 int main(int argc, char **argv)
 {
     static struct config cfg;
+    static struct auth_tokens tokens;
     struct keyring ring;
     struct redis_target redis;
     char err[512];
@@ -272,11 +276,13 @@ int main(int argc, char **argv)
     }
     log_min_level = cfg.log_level;
 
-    if (load_settings(&cfg, &ring, &redis) != 0)
+    if (load_settings(&cfg, &ring, &tokens, &redis) != 0)
         return 1;
     if (evthread_use_pthreads() != 0) {
         fprintf(stderr, "tallyd: libevent has no pthreads support\n");
         return 1;
     }
-    return serve(&cfg, &ring, &redis);
+    rc = serve(&cfg, &ring, &tokens, &redis);
+    auth_tokens_wipe(&tokens);
+    return rc;
 }

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "refdata.h"
 #include "signer.h"
+#include "stats_reader.h"
 #include "store.h"
 
 #define STOP_DEADLINE_S 10
@@ -86,11 +87,13 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
         return -1;
     }
     w->store = store_new(w->base, redis, &opts);
+    w->reader = stats_reader_new(w->base, redis);
     w->http = http_server_new(w->base, &cfg->http, worker_route, w);
-    if (w->store == NULL || w->http == NULL) {
+    if (w->store == NULL || w->reader == NULL || w->http == NULL) {
         LOG_ERROR("worker.init_failed", "worker=%d error=\"out of memory\"", index);
         return -1;
     }
+    http_server_set_observer(w->http, metrics_observe, w);
     if (http_server_listen(w->http, cfg->listen, true) != 0)
         return -1;
     return 0;
@@ -221,9 +224,11 @@ void worker_join(struct worker *w)
 
 void worker_free(struct worker *w)
 {
-    /* The store first: freeing it ends pending Redis commands, and a
-     * request that waits on one (a forget) is answered while its
-     * connection still exists. */
+    /* The stats reader and the store first: freeing them ends pending Redis
+     * commands, whose callbacks answer their requests (an API read, a
+     * forget) while the connections still exist. */
+    if (w->reader != NULL)
+        stats_reader_free(w->reader);
     if (w->store != NULL)
         store_free(w->store);
     if (w->http != NULL)

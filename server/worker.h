@@ -9,8 +9,10 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "config.h"
 #include "keyring.h"
+#include "metrics.h"
 #include "redis_url.h"
 
 struct event;
@@ -18,6 +20,7 @@ struct event_base;
 struct http_server;
 struct refdata;
 struct signer;
+struct stats_reader;
 struct store;
 
 /* Requests the handlers turned away or could not use; read by /metrics. */
@@ -48,6 +51,13 @@ struct worker {
     struct event *refdata_event;
     pthread_t thread;
     struct worker_counters counters;
+    struct metrics metrics;
+    struct stats_reader *reader; /* stats API reads, see stats_reader.h */
+    /* Shared read-only, owned by main(): the API tokens, and every worker
+     * (this one included) for /metrics and /readyz. */
+    const struct auth_tokens *tokens;
+    const struct worker *peers;
+    int n_peers;
 };
 
 /* Sets up a worker: loop, signer, store (connecting) and a listening HTTP

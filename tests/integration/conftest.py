@@ -73,16 +73,17 @@ class RedisServer:
 
 
 class Tallyd:
-    def __init__(self, directory, redis_url, extra_args=(), keys_extra=""):
+    def __init__(self, directory, redis_url, extra_args=(), extra_keys=""):
         self.keys = os.path.join(directory, "keys.conf")
         with open(self.keys, "w") as f:
             subprocess.run([TALLYCTL, "keygen"], stdout=f, check=True)
-            f.write(keys_extra)
+            f.write(extra_keys)
         os.chmod(self.keys, 0o600)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = os.path.join(directory, "tallyd.log")
         self.log = open(self.log_path, "w")
+        self.read_token = api_token(self.keys, "dashboard")
         self.proc = subprocess.Popen(
             self._command(redis_url, extra_args), stdout=self.log,
             stderr=subprocess.STDOUT)
@@ -204,6 +205,16 @@ def namespaces_available():
                           capture_output=True).returncode == 0
 
 
+def api_token(keys_path, name):
+    """The hex of api_token.<name> in a keys file, or None."""
+    with open(keys_path) as f:
+        for line in f:
+            key, _, value = line.partition("=")
+            if key.strip() == f"api_token.{name}":
+                return value.split()[1]
+    return None
+
+
 def path_of(url):
     """The path of an absolute tally URL, for http.client."""
     return "/" + url.split("/", 3)[3]
@@ -236,13 +247,13 @@ def make_tally(tmp_path, redis_server):
     runs it in its own network namespace."""
     servers = []
 
-    def start(extra_args=(), namespaced=False, keys_extra=""):
+    def start(extra_args=(), namespaced=False, extra_keys=""):
         if namespaced and not namespaces_available():
             pytest.skip("needs root to create a network namespace (unshare --net)")
         directory = tmp_path / f"tallyd{len(servers)}"
         directory.mkdir()
         kind = NamespacedTallyd if namespaced else Tallyd
-        server = kind(str(directory), redis_server.url, extra_args, keys_extra)
+        server = kind(str(directory), redis_server.url, extra_args, extra_keys)
         servers.append(server)
         return server
 

@@ -14,7 +14,7 @@ TOKENS = f"api_token.sender = sign {SIGN}\napi_token.viewer = read {READ}\n"
 
 @pytest.fixture
 def signer(tmp_path, redis_server):
-    server = Tallyd(str(tmp_path), redis_server.url, keys_extra=TOKENS)
+    server = Tallyd(str(tmp_path), redis_server.url, extra_keys=TOKENS)
     yield server
     server.stop()
 

@@ -124,14 +124,20 @@ static void count_until_rejected(void **state)
 static void end_dates_beside_api_tokens(void **state)
 {
     struct fixture *f = *state;
+    static struct auth_tokens tokens;
 
     write_keys(f, BASE_FILE "api_token.sender = sign " HEX_A "\n"
                   "signing_key.2 = " HEX_A "\nactive_signing_key = 2\n"
                   "signing_key.1.count_until = 2027-01-01\n");
     assert_int_equal(load(f), 0);
     assert_int_equal(f->ring.keys[1].count_until, 1798761600);
-    assert_int_equal(auth_load(f->path, f->err, sizeof(f->err)), 0);
-    auth_clear();
+
+    assert_int_equal(keys_file_load_all(f->path, &f->ring, &tokens, f->err,
+                                        sizeof(f->err)), 0);
+    assert_int_equal(tokens.count, 1);
+    assert_string_equal(tokens.tokens[0].name, "sender");
+    assert_int_equal(f->ring.keys[1].count_until, 1798761600);
+    auth_tokens_wipe(&tokens);
 }
 
 static void edit_add_and_retire(void **state)
