@@ -47,7 +47,8 @@ TRACKING_SRC := $(wildcard tracking/*.c)
 SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
 # The parts of server/ that tallyctl also uses: no event loop among them.
 SHARED_SRC := server/log.c server/config.c server/keys_file.c server/redis_url.c \
-              server/http_limits.c server/auth.c
+              server/http_limits.c server/auth.c server/store_scripts.c \
+              server/keys_edit.c
 CLI_SRC := $(wildcard cli/*.c)
 
 TRACKING_OBJ := $(TRACKING_SRC:%.c=$(BUILD)/%.o)
@@ -91,7 +92,7 @@ $(BIN)/tallyd: $(BUILD)/server/main.o $(SERVER_OBJ) $(LIBTRACKING)
 
 $(BIN)/tallyctl: $(CLI_OBJ) $(SHARED_OBJ) $(LIBTRACKING)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ -lhiredis $(LIBS_TRACKING) -lpthread
+	$(CC) $(LDFLAGS) -o $@ $^ -lhiredis -lcsv $(LIBS_TRACKING) -lpthread
 
 # A unit test links the library and the server objects it needs; tests of
 # server parts name them in TEST_OBJ_<name>.

@@ -10,6 +10,10 @@
  * does not wait for Redis: the click is recorded after the answer, with its
  * verdict (intake.h); a HEAD counts as a prefetch. Readers on the
  * suppression list are redirected the same way and record nothing.
+ *
+ * A token whose key has passed its end date (count_until) still redirects,
+ * to the destination exactly as signed and without tly: the click is not
+ * counted, so no visit token may later credit a sale to it.
  */
 #include <http_parser.h>
 #include <openssl/rand.h>
@@ -121,6 +125,16 @@ void handle_click(struct worker *w, struct http_request *req)
         status = token_decode(w->signer, text, text_len, TOKEN_CLICK, scratch, &click);
     if (status != TOKEN_OK) {
         reject(w, req, token_status_name(status), text_len);
+        return;
+    }
+
+    if (!signer_key_counts(w->signer, click.key_id, now)) {
+        atomic_fetch_add_explicit(&w->counters.token_retired, 1, memory_order_relaxed);
+        LOG_LIMITED(LOG_LEVEL_INFO, "click.key_retired", "key=%u campaign=%s",
+                    (unsigned)click.key_id, click.campaign);
+        headers[1].value = click.dest;
+        headers[1].value_len = click.dest_len;
+        http_respond(req, 302, NULL, headers, 2, NULL, 0);
         return;
     }
 

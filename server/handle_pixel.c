@@ -6,7 +6,8 @@
  * a broken image. A request with a valid open token records an open with
  * its verdict (intake.h): a HEAD from a link checker or prefetcher counts
  * as a prefetch, apart from people. Readers on the suppression list get the
- * same GIF and record nothing. The response is static, so this path
+ * same GIF and record nothing, and so does a token whose key has passed
+ * its end date (count_until). The response is static, so this path
  * allocates nothing.
  */
 #include <http_parser.h>
@@ -90,6 +91,12 @@ void handle_pixel(struct worker *w, struct http_request *req)
     }
     if (intake_suppressed(w, tok.reader))
         return;
+    if (!signer_key_counts(w->signer, tok.key_id, now)) {
+        atomic_fetch_add_explicit(&w->counters.token_retired, 1, memory_order_relaxed);
+        LOG_LIMITED(LOG_LEVEL_INFO, "pixel.key_retired", "key=%u campaign=%s",
+                    (unsigned)tok.key_id, tok.campaign);
+        return;
+    }
 
     ev.kind = EVENT_OPEN;
     ev.time = now;

@@ -23,6 +23,9 @@ void handle_reader_delete(struct worker *w, struct http_request *req);
 /* POST /b: identify and checkout beacons. */
 void handle_beacon(struct worker *w, struct http_request *req);
 
+/* POST /v1/sign: pixel and click URLs for a batch of recipients, behind
+ * a bearer token with the sign scope. */
+void handle_sign(struct worker *w, struct http_request *req);
 /* GET /v1/campaigns...: the stats API, read scope (handle_api.c). */
 void handle_api(struct worker *w, struct http_request *req);
 

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -31,6 +32,7 @@ static const char reader_name[] = "reader_secret";
 static const char active_name[] = "active_signing_key";
 static const char signing_prefix[] = "signing_key.";
 static const char token_prefix[] = "api_token.";
+static const char count_until_suffix[] = ".count_until";
 
 /* Line numbers where each key was set (0 = not yet), for the duplicate and
  * missing-key checks. */
@@ -38,6 +40,7 @@ struct keys_seen {
     int reader_line;
     int active_line;
     int key_line[KEYRING_MAX_KEYS];
+    int until_line[KEYRING_MAX_KEYS];
     struct auth_tokens *tokens; /* NULL: api_token lines are checked, not kept */
     struct auth_tokens scratch; /* where unkept tokens are parsed */
     int token_line[AUTH_TOKENS_MAX];
@@ -175,6 +178,75 @@ static int set_signing_key(const char *path, int line, const char *name,
     return 0;
 }
 
+/* Parses an end date: YYYY-MM-DD (midnight UTC) or YYYY-MM-DDTHH:MM:SSZ,
+ * from 1970 to 2105 (the range of the token's 32-bit times). */
+static int parse_until(const char *s, uint32_t *out)
+{
+    struct tm tm;
+    const char *end;
+    time_t t;
+    int day;
+    int month;
+
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(s, "%Y-%m-%d", &tm);
+    if (end != NULL && *end == 'T')
+        end = strptime(end, "T%H:%M:%SZ", &tm);
+    if (end == NULL || *end != '\0' || strlen(s) < 10 || s[4] != '-')
+        return -1;
+
+    /* timegm moves 2027-02-31 to March 3; the date must stay as written. */
+    day = tm.tm_mday;
+    month = tm.tm_mon;
+    t = timegm(&tm);
+    if (t <= 0 || (uint64_t)t > UINT32_MAX || tm.tm_mday != day ||
+        tm.tm_mon != month)
+        return -1;
+    *out = (uint32_t)t;
+    return 0;
+}
+
+/* signing_key.N.count_until = DATE: the time from which opens and clicks
+ * on tokens of key N stop counting. Checked against the key in
+ * check_complete, because the key's line may come later. */
+static int set_count_until(const char *path, int line, const char *name,
+                           const char *value, struct keyring *ring,
+                           struct keys_seen *seen, char *err, size_t errsize)
+{
+    char id_text[8];
+    size_t id_len = strlen(name) - (sizeof(signing_prefix) - 1) -
+                    (sizeof(count_until_suffix) - 1);
+    int id;
+
+    if (id_len >= sizeof(id_text))
+        id_len = sizeof(id_text) - 1;
+    memcpy(id_text, name + sizeof(signing_prefix) - 1, id_len);
+    id_text[id_len] = '\0';
+    if (parse_key_id(id_text, &id) != 0)
+        return fail(err, errsize,
+                    "%s:%d: key id of '%.64s' is invalid: use "
+                    "signing_key.N.count_until with N from 1 to 255",
+                    path, line, name);
+    if (seen->until_line[id] != 0)
+        return fail(err, errsize,
+                    "%s:%d: %s is set twice (first on line %d); keep one",
+                    path, line, name, seen->until_line[id]);
+    if (parse_until(value, &ring->keys[id].count_until) != 0)
+        return fail(err, errsize,
+                    "%s:%d: %s '%.40s' is invalid: use a UTC date YYYY-MM-DD "
+                    "or YYYY-MM-DDTHH:MM:SSZ", path, line, name, value);
+    seen->until_line[id] = line;
+    return 0;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s);
+    size_t m = strlen(suffix);
+
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
 /* A token name: 1 to AUTH_NAME_MAX of A-Z a-z 0-9 . _ - */
 static bool token_name_valid(const char *name)
 {
@@ -248,6 +320,10 @@ static int parse_line(const char *path, int line, char *text,
         return set_reader_secret(path, line, value, ring, seen, err, errsize);
     if (strcmp(name, active_name) == 0)
         return set_active(path, line, value, ring, seen, err, errsize);
+    if (strncmp(name, signing_prefix, sizeof(signing_prefix) - 1) == 0 &&
+        ends_with(name, count_until_suffix))
+        return set_count_until(path, line, name, value, ring, seen, err,
+                               errsize);
     if (strncmp(name, signing_prefix, sizeof(signing_prefix) - 1) == 0)
         return set_signing_key(path, line, name, value, ring, seen, err,
                                errsize);
@@ -255,8 +331,8 @@ static int parse_line(const char *path, int line, char *text,
         return set_api_token(path, line, name, value, seen, err, errsize);
     return fail(err, errsize,
                 "%s:%d: unknown key '%.64s': expected reader_secret, "
-                "signing_key.N, active_signing_key or api_token.NAME", path,
-                line, name);
+                "signing_key.N, signing_key.N.count_until, active_signing_key "
+                "or api_token.NAME", path, line, name);
 }
 
 /* Checks what only the whole file can tell. */
@@ -278,6 +354,20 @@ static int check_complete(const char *path, const struct keyring *ring,
                     "%s:%d: active_signing_key = %u but signing_key.%u is not "
                     "in the file", path, seen->active_line, ring->active_id,
                     ring->active_id);
+    if (ring->keys[ring->active_id].count_until != 0)
+        return fail(err, errsize,
+                    "%s:%d: signing_key.%u.count_until is set, but key %u is "
+                    "active: new links would stop counting; give the end date "
+                    "to a retired key only", path,
+                    seen->until_line[ring->active_id], ring->active_id,
+                    ring->active_id);
+    for (int id = 1; id < KEYRING_MAX_KEYS; id++) {
+        if (seen->until_line[id] != 0 && !ring->keys[id].present)
+            return fail(err, errsize,
+                        "%s:%d: signing_key.%d.count_until is set, but "
+                        "signing_key.%d is not in the file", path,
+                        seen->until_line[id], id, id);
+    }
     return 0;
 }
 
@@ -400,8 +490,11 @@ int keys_file_generate(FILE *out)
             "reader_secret = %s\n"
             "\n"
             "# signing_key.N (N from 1 to 255) signs and verifies tokens. To\n"
-            "# rotate, add signing_key.2 and make it active; keep signing_key.1\n"
-            "# for as long as emails signed with it should still work.\n"
+            "# rotate, run 'tallyctl keys add --activate' (or add signing_key.2\n"
+            "# and make it active), then send tallyd SIGHUP; keep signing_key.1\n"
+            "# for as long as emails signed with it should still work. A line\n"
+            "# signing_key.1.count_until = 2027-01-01 keeps its links working\n"
+            "# but stops counting their opens and clicks from that UTC date.\n"
             "signing_key.1 = %s\n"
             "\n"
             "# The key that signs new tokens; every key above verifies.\n"

@@ -4,6 +4,7 @@
  *   /o/<token>.gif   pixel        GET, HEAD
  *   /c/<token>       click        GET, HEAD
  *   /b               beacon       POST
+ *   /v1/sign         minting      POST, bearer token with the sign scope
  *   /v1/readers/<h>  forget       DELETE (admin token)
  *   /healthz         liveness     GET, HEAD
  *   /readyz          readiness    GET, HEAD
@@ -68,6 +69,10 @@ void worker_route(struct http_request *req, void *arg)
     }
     if (path_is(req, "/b")) {
         handle_beacon(w, req);
+        return;
+    }
+    if (path_is(req, "/v1/sign")) {
+        handle_sign(w, req);
         return;
     }
     if (path_starts(req, "/v1/readers/") && req->method == HTTP_DELETE) {

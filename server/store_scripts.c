@@ -233,6 +233,30 @@ static const char campaign_convert[] =
     "return 1\n";
 
 /*
+ * Counts minted emails as sent, in the campaign's slot. Both counters are
+ * HyperLogLogs, so minting the same recipient twice for one message counts
+ * once, a replay changes nothing, and no reader id is stored in campaign
+ * data (a HyperLogLog keeps only register maxima of element hashes).
+ * KEYS: message sent HLL, campaign sent HLL.
+ * ARGV: retention, message id, then the reader ids (hex) of the batch.
+ * The campaign HLL counts "message|reader" pairs: one per email.
+ * Returns the number of reader ids added.
+ */
+static const char sent[] =
+    "local readers = {}\n"
+    "local emails = {}\n"
+    "for i = 3, #ARGV do\n"
+    "  readers[#readers + 1] = ARGV[i]\n"
+    "  emails[#emails + 1] = ARGV[2] .. '|' .. ARGV[i]\n"
+    "end\n"
+    "if #readers == 0 then return 0 end\n"
+    "redis.call('PFADD', KEYS[1], unpack(readers))\n"
+    "redis.call('PFADD', KEYS[2], unpack(emails))\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
+    "redis.call('EXPIRE', KEYS[2], ARGV[1])\n"
+    "return #readers\n";
+
+/*
  * Records in the reader's slot that a link (a key elsewhere whose value is
  * the reader id) points at the reader, so that forgetting the reader finds
  * it without a scan.
@@ -248,6 +272,7 @@ static const char *const sources[SCRIPT_COUNT] = {
     [SCRIPT_CAMPAIGN_TOUCH] = campaign_touch,
     [SCRIPT_ORDER_CLAIM] = order_claim,
     [SCRIPT_CAMPAIGN_CONVERT] = campaign_convert,
+    [SCRIPT_SENT] = sent,
     [SCRIPT_READER_LINK] = reader_link,
     [SCRIPT_FORGET_LINK] = STORE_FORGET_LINK_LUA,
 };

@@ -30,6 +30,8 @@ struct worker_counters {
     _Atomic uint64_t beacon_rejected; /* 4xx to a beacon */
     _Atomic uint64_t beacon_token_invalid; /* beacon kept, its token ignored */
     _Atomic uint64_t not_found;
+    _Atomic uint64_t token_retired;   /* valid, but its key stopped counting */
+    _Atomic uint64_t sign_rejected;   /* 4xx to POST /v1/sign */
     _Atomic uint64_t suppressed;      /* answered, not recorded: opted out */
 };
 
@@ -40,6 +42,8 @@ struct worker {
     struct http_server *http;
     struct store *store;
     struct signer *signer;
+    _Atomic(struct keyring *) pending_keys; /* set by the main thread */
+    struct event *reload_event; /* activated from the main thread */
     struct event *stop_event;  /* activated from the main thread */
     struct event *stop_deadline;
     struct refdata *refdata;  /* read by this thread's handlers only */
@@ -67,6 +71,13 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
  * its own reference now and switches to it in its loop thread before the
  * next request, releasing the old one. The caller keeps its reference. */
 void worker_set_refdata(struct worker *w, struct refdata *d);
+
+/* Hands a copy of ring to the worker, from the main thread. The worker
+ * builds a new signer from it in its own thread, between requests, and
+ * swaps it in, so requests in progress finish with the old one. A copy the
+ * worker has not taken yet is replaced. On failure the worker logs an
+ * error and keeps its keys. */
+void worker_reload_keys(struct worker *w, const struct keyring *ring);
 
 /* Runs the worker's loop on a new thread. Returns 0, or -1. */
 int worker_start(struct worker *w);

@@ -55,6 +55,17 @@ size_t schema_applied(char *out, const char *campaign)
     return written(snprintf(out, SCHEMA_KEY_MAX, "c:{%s}:w", campaign));
 }
 
+size_t schema_campaign_sent(char *out, const char *campaign)
+{
+    return written(snprintf(out, SCHEMA_KEY_MAX, "c:{%s}:sent", campaign));
+}
+
+size_t schema_message_sent(char *out, const char *campaign, const char *message)
+{
+    return written(snprintf(out, SCHEMA_KEY_MAX, "c:{%s}:m:%s:sent", campaign,
+                            message));
+}
+
 static size_t hex_key(char *out, const char *prefix, const uint8_t id[TOKEN_READER_LEN],
                       const char *suffix)
 {

@@ -11,6 +11,8 @@
  *   c:{C}:l                  clicks per "M:link"       (hash)
  *   c:{C}:o:SHOP:ORDER       decision record of an order credited to C (hash)
  *   c:{C}:w                  applied-event marks, internal (hash)
+ *   c:{C}:sent               emails minted, as "M|R" pairs (HyperLogLog)
+ *   c:{C}:m:M:sent           readers minted for message M (HyperLogLog)
  *   r:{R}:t                  touchpoints of reader R   (sorted set)
  *   r:{R}:u                  first-touch marks of R    (hash)
  *   r:{R}:l                  keys of links to R        (set)
@@ -46,6 +48,8 @@ size_t schema_links(char *out, const char *campaign);
 size_t schema_campaign_order(char *out, const char *campaign,
                              const char *shop, const char *order_id);
 size_t schema_applied(char *out, const char *campaign);
+size_t schema_campaign_sent(char *out, const char *campaign);
+size_t schema_message_sent(char *out, const char *campaign, const char *message);
 size_t schema_reader_touches(char *out, const uint8_t reader[TOKEN_READER_LEN]);
 size_t schema_reader_marks(char *out, const uint8_t reader[TOKEN_READER_LEN]);
 size_t schema_reader_links(char *out, const uint8_t reader[TOKEN_READER_LEN]);
