@@ -8,7 +8,7 @@
 set -eu
 
 packages="gcc make pkg-config libevent-dev libhiredis-dev libhttp-parser-dev
-libjansson-dev libssl-dev redis-server redis-tools curl"
+libjansson-dev libssl-dev zlib1g-dev redis-server redis-tools curl"
 if [ "${1:-}" = test ]; then
     packages="$packages libcmocka-dev clang libclang-rt-14-dev python3
 python3-pytest python3-redis valgrind"

@@ -32,6 +32,7 @@ enum option_type {
     OPT_DURATION,    /* int64_t milliseconds, unit required */
     OPT_DURATION_INT,/* int milliseconds, unit required */
     OPT_LOG_LEVEL,   /* enum log_level */
+    OPT_FSYNC,       /* enum journal_fsync */
 };
 
 /* Extra check of a string value. Returns 0, or -1 with a reason in err. */
@@ -106,6 +107,24 @@ static const struct option options[] = {
      "open connections per event loop; more get 503 and are closed"},
     {"log_level", OPT_LOG_LEVEL, FIELD(log_level), "info", 0, 0, false, NULL,
      "LEVEL", "lowest level logged: debug, info, notice, warn or error"},
+    {"journal_fsync", OPT_FSYNC, FIELD(journal_fsync), "everysec", 0, 0, false,
+     NULL, "POLICY",
+     "when journaled events are forced to disk: always (after each event), "
+     "everysec (once a second) or no (left to the kernel)"},
+    {"journal_max_size", OPT_SIZE, FIELD(journal_max_size), "256M", 4096,
+     SIZE_LIMIT, false, NULL, "BYTES",
+     "largest journal file of one event loop; events beyond it are dropped "
+     "and counted"},
+    {"redis_timeout", OPT_DURATION_INT, FIELD(redis_timeout_ms), "2s", 10,
+     3600 * 1000, false, NULL, "DURATION",
+     "time a write may wait for Redis before the connection is dropped and "
+     "its events go to the journal"},
+};
+
+static const char *const fsync_names[] = {
+    [JOURNAL_FSYNC_ALWAYS] = "always",
+    [JOURNAL_FSYNC_EVERYSEC] = "everysec",
+    [JOURNAL_FSYNC_NO] = "no",
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -268,6 +287,18 @@ static int set_option(struct config *cfg, const struct option *opt,
                         "log_level '%s' is invalid: use debug, info, notice, "
                         "warn or error", value);
         return 0;
+    }
+
+    if (opt->type == OPT_FSYNC) {
+        for (size_t i = 0; i < sizeof(fsync_names) / sizeof(fsync_names[0]); i++) {
+            if (strcmp(value, fsync_names[i]) == 0) {
+                *(enum journal_fsync *)(void *)field = (enum journal_fsync)i;
+                return 0;
+            }
+        }
+        return fail(err, errsize,
+                    "journal_fsync '%s' is invalid: use always, everysec or no",
+                    value);
     }
 
     if (parse_number(opt, value, &number, err, errsize) != 0)
@@ -608,6 +639,10 @@ static void format_value(const struct option *opt, const struct config *cfg,
         snprintf(out, outsize, "%s", names[*(const enum log_level *)(const void *)field]);
         return;
     }
+    case OPT_FSYNC:
+        snprintf(out, outsize, "%s",
+                 fsync_names[*(const enum journal_fsync *)(const void *)field]);
+        return;
     case OPT_INT:
         snprintf(out, outsize, "%d", *(const int *)(const void *)field);
         return;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "http.h"
+#include "journal.h"
 #include "log.h"
 
 #define CONFIG_STR_MAX 1024
@@ -36,6 +37,9 @@ struct config {
                                         idle_timeout, write_timeout,
                                         max_connections */
     enum log_level log_level;        /* log_level: info */
+    enum journal_fsync journal_fsync; /* journal_fsync: everysec */
+    size_t journal_max_size;         /* journal_max_size: 256M per loop */
+    int redis_timeout_ms;            /* redis_timeout: 2s */
 };
 
 /* Sets every field to its default. */

@@ -70,9 +70,11 @@ class Tallyd:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = os.path.join(directory, "tallyd.log")
         self.log = open(self.log_path, "w")
+        self.state_dir = os.path.join(directory, "state")
         self.proc = subprocess.Popen(
             [TALLYD, "--listen", f"127.0.0.1:{self.port}", "--redis", redis_url,
-             "--keys", self.keys, "--threads", "2", *extra_args],
+             "--keys", self.keys, "--threads", "2", "--state-dir", self.state_dir,
+             *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT)
         wait_until(self._healthy, "tallyd to serve /healthz")
 
