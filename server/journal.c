@@ -32,7 +32,6 @@ struct journal {
     uint64_t max_bytes;
     uint64_t read_off; /* first record not consumed */
     uint64_t end_off;  /* end of the last valid record */
-    uint64_t peeked_len; /* frame plus payload of the peeked record, or 0 */
     uint64_t pending;
     bool dirty;        /* appended since the last sync */
 };
@@ -244,44 +243,47 @@ enum journal_result journal_append(struct journal *j, const struct event_record 
     return JOURNAL_OK;
 }
 
-int journal_peek(struct journal *j, struct event_record *rec, uint64_t *skipped)
+uint64_t journal_head(const struct journal *j)
+{
+    return j->read_off;
+}
+
+int journal_read(struct journal *j, uint64_t *cursor, struct event_record *rec,
+                 uint64_t *frames)
 {
     uint8_t payload[EVENT_RECORD_MAX];
     size_t len;
 
-    while (j->read_off < j->end_off) {
-        enum frame_status status = read_frame(j->fd, j->read_off, payload, &len);
+    *frames = 0;
+    while (*cursor < j->end_off) {
+        enum frame_status status = read_frame(j->fd, *cursor, payload, &len);
         enum event_codec_status decoded;
 
         if (status != FRAME_OK) {
             /* recover() checked every frame up to end_off. */
             LOG_LIMITED(LOG_LEVEL_ERROR, "journal.read_failed",
                         "path=%s offset=%llu error=\"%s\"", j->path,
-                        (unsigned long long)j->read_off,
+                        (unsigned long long)*cursor,
                         status == FRAME_READ_ERROR ? strerror(errno) : "changed on disk");
             return -1;
         }
         decoded = event_record_decode(payload, len, rec);
-        if (decoded == EVENT_CODEC_OK) {
-            j->peeked_len = FRAME_LEN + len;
+        *cursor += FRAME_LEN + len;
+        (*frames)++;
+        if (decoded == EVENT_CODEC_OK)
             return 1;
-        }
-        LOG_ERROR("journal.record_skipped", "path=%s offset=%llu reason=%s", j->path,
-                  (unsigned long long)j->read_off, event_codec_status_name(decoded));
-        j->read_off += FRAME_LEN + len;
-        j->pending--;
-        (*skipped)++;
+        LOG_LIMITED(LOG_LEVEL_ERROR, "journal.record_undecodable",
+                    "path=%s offset=%llu reason=%s", j->path,
+                    (unsigned long long)(*cursor - FRAME_LEN - len),
+                    event_codec_status_name(decoded));
     }
     return 0;
 }
 
-void journal_consume(struct journal *j)
+void journal_consume_to(struct journal *j, uint64_t offset, uint64_t frames)
 {
-    if (j->peeked_len == 0)
-        return;
-    j->read_off += j->peeked_len;
-    j->peeked_len = 0;
-    j->pending--;
+    j->read_off = offset;
+    j->pending -= frames;
 }
 
 uint64_t journal_pending(const struct journal *j)
@@ -304,7 +306,6 @@ int journal_reset(struct journal *j)
     }
     j->read_off = MAGIC_LEN;
     j->end_off = MAGIC_LEN;
-    j->peeked_len = 0;
     j->dirty = true;
     return 0;
 }

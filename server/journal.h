@@ -51,15 +51,22 @@ struct journal *journal_open(const char *path, enum journal_fsync fsync,
  * failure the file is left as it was before the call. */
 enum journal_result journal_append(struct journal *j, const struct event_record *rec);
 
-/* Reads the first record not yet consumed into *rec without consuming it.
- * Records whose checksum matches but which do not decode (written by a
- * newer version, or damaged in a way the checksum missed) are consumed,
- * logged and counted in *skipped. Returns 1 with a record, 0 when none is
- * left, or -1 after logging a read error. */
-int journal_peek(struct journal *j, struct event_record *rec, uint64_t *skipped);
+/* Returns the offset of the first record not yet consumed: where a
+ * reading cursor starts. */
+uint64_t journal_head(const struct journal *j);
 
-/* Consumes the record journal_peek returned. */
-void journal_consume(struct journal *j);
+/* Reads the record at *cursor into *rec and moves *cursor past it, without
+ * consuming anything. A record whose checksum matches but which does not
+ * decode (written by a newer version, or damaged in a way the checksum
+ * missed) is logged, stepped over and counted in *frames, which counts
+ * every record the cursor passed (at least 1 on success). Returns 1 with a
+ * record, 0 at the end, or -1 after logging a read error. */
+int journal_read(struct journal *j, uint64_t *cursor, struct event_record *rec,
+                 uint64_t *frames);
+
+/* Consumes the records before offset, a cursor position; frames is how
+ * many records that is. */
+void journal_consume_to(struct journal *j, uint64_t offset, uint64_t frames);
 
 /* Number of records appended or found at open and not yet consumed. */
 uint64_t journal_pending(const struct journal *j);

@@ -398,11 +398,12 @@ static void send_campaign_touch(struct store_op *op)
         store_args_str(&a, keys[i]);
     store_args_str(&a, is_click ? "clicks" : "opens");
     store_args_u64(&a, op->unique_mask);
-    store_args_str(&a, op->writer_hex);
+    store_args_str(&a, op->touch_writer_hex);
     store_args_u64(&a, op->touch_seq);
     store_args_u64(&a, op->st->opts.campaign_retention_s);
     store_args_str(&a, link_field);
-    if (!op->replay && op->touch_seq > op->st->touch_sent_max)
+    if (memcmp(op->touch_writer, op->st->writer_bytes, EVENT_WRITER_LEN) == 0 &&
+        op->touch_seq > op->st->touch_sent_max)
         op->st->touch_sent_max = op->touch_seq;
     op->touch_pending = true;
     store_send(op, on_campaign_touch, &a);
@@ -524,6 +525,8 @@ void store_submit(struct store *st, const struct event *ev)
     memcpy(op->writer, st->writer_bytes, EVENT_WRITER_LEN);
     strcpy(op->writer_hex, st->writer);
     op->seq = st->next_seq++;
+    memcpy(op->touch_writer, st->writer_bytes, EVENT_WRITER_LEN);
+    strcpy(op->touch_writer_hex, st->writer);
     op->touch_seq = op->seq;
     snprintf(op->event_id, sizeof(op->event_id), "%s-%llu", st->writer,
              (unsigned long long)op->seq);

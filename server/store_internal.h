@@ -16,6 +16,7 @@
 #define STORE_ARGS_MAX 20
 #define STORE_SEEN_CAMPAIGNS 64
 #define STORE_ADOPTED_MAX 64 /* journals of earlier runs one store replays */
+#define STORE_REPLAY_WINDOW 128 /* journal records sent together */
 
 struct store {
     struct event_base *base;
@@ -48,9 +49,15 @@ struct store {
     struct event *spool_event;  /* runs spool_flush outside hiredis callbacks */
     bool drop_requested;        /* spool_flush drops the connection first */
     struct event *tick;         /* timeouts, fsync everysec, replay restart */
-    struct store_op *replaying; /* the journal record on its way, or NULL */
+    /* Journal records on their way, in journal order, with the cursor
+     * after each and the records each one stands for (see journal_read). */
+    struct store_op *window[STORE_REPLAY_WINDOW];
+    uint64_t window_end[STORE_REPLAY_WINDOW];
+    uint64_t window_frames[STORE_REPLAY_WINDOW];
+    int window_len, window_done;
+    bool window_starting;
     struct journal *replay_source;
-    int replay_attempts;        /* failed attempts of the current record */
+    int replay_attempts;        /* failed attempts of the first record */
     uint64_t touch_sent_max;    /* highest touch_seq sent live by this writer */
     int64_t last_sync_ms;
 };
@@ -71,9 +78,12 @@ struct store_op {
     uint8_t writer[EVENT_WRITER_LEN]; /* of the event id, not always st's */
     char writer_hex[17];
     uint64_t seq;
-    uint64_t touch_seq; /* sent with CAMPAIGN_TOUCH, see event_codec.h */
+    uint8_t touch_writer[EVENT_WRITER_LEN]; /* sent with CAMPAIGN_TOUCH, */
+    char touch_writer_hex[17];              /* see event_codec.h */
+    uint64_t touch_seq;
     char event_id[40]; /* "<writer>-<seq>" */
     bool replay;        /* read from a journal, not submitted live */
+    bool finished, succeeded; /* replay: the outcome, kept for the window */
     bool touch_pending; /* CAMPAIGN_TOUCH sent and no reply yet */
     enum store_failure failure;
     int64_t sent_ms;    /* monotonic, when its first command was sent */
@@ -137,7 +147,7 @@ void store_spool_failed(struct store_op *op);
 /* Writes a new event to the journal while the store is spooling. */
 void store_spool_submit(struct store_op *op);
 
-/* Ends a replayed op: consumes its record when ok, else retries later. */
+/* Records a replayed op's outcome; the window's last one settles them all. */
 void store_replay_done(struct store_op *op, bool ok);
 
 /* Starts replaying journal records if connected and idle. */

@@ -8,16 +8,18 @@
  * campaign writes reach Redis in sequence order. So once a live event
  * fails, the store spools: it drops the connection (every event still on
  * it fails at once), writes the failed events to its journal in sequence
- * order, and journals every new event behind them. Replay sends one
- * record at a time, each through the same code as a live event, and the
- * store writes directly again only when its journal is empty.
+ * order, and journals every new event behind them. Replay sends a window
+ * of records at once, each through the same code as a live event, consumes
+ * the records up to the first one that failed, and starts over from there.
+ * The store writes directly again only when its journal is empty.
  *
  * An event whose CAMPAIGN_TOUCH certainly did not run (never sent, or
  * answered with an error) while a later one of the same writer may have
- * run gets a new campaign sequence number above every one sent so far
- * before it is journaled. Its event id stays, so READER_TOUCH and
- * ORDER_CLAIM still recognise it. An event whose campaign write may have
- * run keeps its number, and the high-water mark then skips it if it did.
+ * run gets a new campaign identity: this store's writer and a sequence
+ * number above every one it sent so far. Its event id stays, so
+ * READER_TOUCH and ORDER_CLAIM still recognise it. An event whose campaign
+ * write may have run keeps its identity, and the high-water mark then
+ * skips it if it did.
  */
 #include "store_internal.h"
 
@@ -109,6 +111,7 @@ static void journal_op(struct store *st, struct store_op *op)
     memset(&rec, 0, sizeof(rec));
     memcpy(rec.writer, op->writer, EVENT_WRITER_LEN);
     rec.seq = op->seq;
+    memcpy(rec.touch_writer, op->touch_writer, EVENT_WRITER_LEN);
     rec.touch_seq = op->touch_seq;
     rec.ev = op->ev;
     if (j != NULL)
@@ -201,8 +204,11 @@ static void write_failed(struct store *st)
     for (size_t i = 0; i < n; i++) {
         struct store_op *op = st->failed[i];
 
-        if (is_touch(op) && !op->touch_pending && op->touch_seq <= st->touch_sent_max)
+        if (is_touch(op) && !op->touch_pending && op->touch_seq <= st->touch_sent_max) {
+            memcpy(op->touch_writer, st->writer_bytes, EVENT_WRITER_LEN);
+            strcpy(op->touch_writer_hex, st->writer);
             op->touch_seq = st->next_seq++;
+        }
     }
     qsort(st->failed, n, sizeof(st->failed[0]), by_touch_seq);
 
@@ -280,49 +286,119 @@ static struct store_op *op_from_record(struct store *st, const struct event_reco
     memcpy(op->writer, rec->writer, EVENT_WRITER_LEN);
     ident_hex(rec->writer, EVENT_WRITER_LEN, op->writer_hex);
     op->seq = rec->seq;
+    memcpy(op->touch_writer, rec->touch_writer, EVENT_WRITER_LEN);
+    ident_hex(rec->touch_writer, EVENT_WRITER_LEN, op->touch_writer_hex);
     op->touch_seq = rec->touch_seq;
     snprintf(op->event_id, sizeof(op->event_id), "%s-%llu", op->writer_hex,
              (unsigned long long)op->seq);
     return op;
 }
 
+/* Reads up to a window of records from src. Undecodable records at the
+ * front are consumed on the spot. Returns the number read. */
+static int fill_window(struct store *st, struct journal *src)
+{
+    uint64_t cursor = journal_head(src);
+    struct event_record rec;
+    uint64_t frames;
+
+    while (st->window_len < STORE_REPLAY_WINDOW) {
+        int got = journal_read(src, &cursor, &rec, &frames);
+        struct store_op *op;
+
+        if (got <= 0) {
+            if (got == 0 && st->window_len == 0 && frames > 0) {
+                journal_consume_to(src, cursor, frames);
+                st->stats.journal_skipped += frames;
+                st->stats.failed += frames;
+            }
+            break;
+        }
+        op = op_from_record(st, &rec);
+        if (op == NULL)
+            break;
+        st->window[st->window_len] = op;
+        st->window_end[st->window_len] = cursor;
+        st->window_frames[st->window_len] = frames;
+        st->window_len++;
+    }
+    return st->window_len;
+}
+
+static void process_window(struct store *st);
+
 void store_replay_kick(struct store *st)
 {
-    struct event_record rec;
     struct journal *src;
-    struct store_op *op;
-    int got = 0;
 
-    if (st->replaying != NULL || st->ac == NULL || !st->stats.connected || st->closing ||
+    if (st->window_len > 0 || st->ac == NULL || !st->stats.connected || st->closing ||
         st->n_failed > 0)
         return;
 
-    while ((src = next_source(st)) != NULL) {
-        uint64_t skipped = 0;
-
-        got = journal_peek(src, &rec, &skipped);
-        st->stats.journal_skipped += skipped;
-        st->stats.failed += skipped;
-        if (got != 0)
-            break;
+    while ((src = next_source(st)) != NULL && fill_window(st, src) == 0) {
+        if (journal_pending(src) > 0)
+            return; /* a read error, logged; the tick tries again */
     }
     if (src == NULL) {
         finish_spooling(st);
         return;
     }
-    if (got < 0)
-        return; /* logged; the tick tries again */
 
-    op = op_from_record(st, &rec);
-    if (op == NULL)
-        return;
-    st->replaying = op;
     st->replay_source = src;
-    store_op_start(op);
+    st->window_done = 0;
+    st->window_starting = true;
+    for (int i = 0; i < st->window_len; i++)
+        store_op_start(st->window[i]);
+    st->window_starting = false;
+    if (st->window_done == st->window_len)
+        process_window(st);
 }
 
-/* Gives the current record up when Redis keeps rejecting it for a reason
- * other than being unavailable, so one bad record cannot block the
+void store_replay_done(struct store_op *op, bool ok)
+{
+    struct store *st = op->st;
+
+    op->finished = true;
+    op->succeeded = ok;
+    st->window_done++;
+    if (st->window_done == st->window_len && !st->window_starting)
+        process_window(st);
+}
+
+/* Tells whether window[i] failed with an error reply before its campaign
+ * write ran, while a later record of the same campaign writer succeeded:
+ * then that writer's high-water mark is above it for good, and a retry
+ * with the same identity would be skipped. */
+static bool is_shadowed(const struct store *st, int i)
+{
+    const struct store_op *op = st->window[i];
+
+    if (!is_touch(op) || op->touch_pending || op->failure == STORE_FAIL_LOST)
+        return false;
+    for (int k = i + 1; k < st->window_len; k++) {
+        const struct store_op *later = st->window[k];
+
+        if (later->succeeded && is_touch(later) &&
+            memcmp(later->touch_writer, op->touch_writer, EVENT_WRITER_LEN) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Hands a shadowed record to the spool as a failed live event with no
+ * campaign identity, so write_failed gives it a new one. */
+static void renumber(struct store *st, struct store_op *op)
+{
+    LOG_NOTICE("journal.event_renumbered", "event=%s", op->event_id);
+    op->replay = false;
+    op->touch_seq = 0;
+    op->finished = false;
+    st->in_flight++;
+    store_spool_failed(op);
+}
+
+/* Gives the first failed record up when Redis keeps rejecting it for a
+ * reason other than being unavailable, so one bad record cannot block the
  * journal. */
 static bool give_up(struct store *st, const struct store_op *op)
 {
@@ -337,32 +413,66 @@ static bool give_up(struct store *st, const struct store_op *op)
     return true;
 }
 
-void store_replay_done(struct store_op *op, bool ok)
+/* Settles a finished window: consumes the records that were applied (or
+ * renumbered) up to the first one that must be sent again, which is then
+ * retried after a reconnect. Later records go again too, and the scripts
+ * skip the ones already applied. */
+static void process_window(struct store *st)
 {
-    struct store *st = op->st;
+    struct journal *src = st->replay_source;
+    uint64_t offset = journal_head(src);
+    uint64_t frames = 0;
+    int blocked = -1;
+    bool retry = false;
 
-    st->replaying = NULL;
-    if (!ok)
-        st->replay_attempts++;
+    for (int i = 0; i < st->window_len; i++) {
+        struct store_op *op = st->window[i];
 
-    if (ok || give_up(st, op)) {
-        journal_consume(st->replay_source);
-        if (ok)
+        if (!op->succeeded && !is_shadowed(st, i)) {
+            blocked = i;
+            break;
+        }
+        if (op->succeeded)
             st->stats.replayed++;
-        st->replay_attempts = 0;
-        free(op);
-        store_replay_kick(st);
-        return;
+        else {
+            renumber(st, op);
+            st->window[i] = NULL;
+        }
+        st->stats.journal_skipped += st->window_frames[i] - 1;
+        offset = st->window_end[i];
+        frames += st->window_frames[i];
     }
 
-    LOG_LIMITED(LOG_LEVEL_WARN, "journal.replay_failed", "event=%s attempt=%d",
-                op->event_id, st->replay_attempts);
-    free(op);
-    /* Reconnect with backoff before the next attempt: that reloads the
-     * scripts after NOSCRIPT and waits out LOADING or BUSY. */
-    st->drop_requested = true;
-    if (!st->closing)
-        event_active(st->spool_event, 0, 0);
+    if (blocked >= 0) {
+        st->replay_attempts++;
+        if (give_up(st, st->window[blocked])) {
+            offset = st->window_end[blocked];
+            frames += st->window_frames[blocked];
+            st->replay_attempts = 0;
+        } else {
+            LOG_LIMITED(LOG_LEVEL_WARN, "journal.replay_failed", "event=%s attempt=%d",
+                        st->window[blocked]->event_id, st->replay_attempts);
+            retry = true;
+        }
+    } else {
+        st->replay_attempts = 0;
+    }
+    journal_consume_to(src, offset, frames);
+
+    for (int i = 0; i < st->window_len; i++)
+        free(st->window[i]);
+    st->window_len = 0;
+    st->window_done = 0;
+
+    if (retry) {
+        /* Reconnect with backoff before the next attempt: that reloads the
+         * scripts after NOSCRIPT and waits out LOADING or BUSY. */
+        st->drop_requested = true;
+        if (!st->closing)
+            event_active(st->spool_event, 0, 0);
+        return;
+    }
+    store_replay_kick(st);
 }
 
 /* ---- timeouts and fsync ---------------------------------------------- */

@@ -130,7 +130,9 @@ static bool record_ok(const struct event_record *rec)
 
     if (rec->seq == 0 || rec->touch_seq == 0)
         return false;
-    if (!kind_is_touch(ev->kind) && rec->touch_seq != rec->seq)
+    if (!kind_is_touch(ev->kind) &&
+        (rec->touch_seq != rec->seq ||
+         memcmp(rec->touch_writer, rec->writer, EVENT_WRITER_LEN) != 0))
         return false;
 
     switch (ev->kind) {
@@ -161,6 +163,7 @@ size_t event_record_encode(const struct event_record *rec, uint8_t *out,
     put_u8(&w, (uint8_t)ev->kind);
     put_bytes(&w, rec->writer, EVENT_WRITER_LEN);
     put_u64(&w, rec->seq);
+    put_bytes(&w, rec->touch_writer, EVENT_WRITER_LEN);
     put_u64(&w, rec->touch_seq);
     put_u32(&w, ev->time);
 
@@ -315,6 +318,7 @@ enum event_codec_status event_record_decode(const uint8_t *in, size_t len,
     kind = get_u8(&r);
     get_bytes(&r, rec->writer, EVENT_WRITER_LEN);
     rec->seq = get_u64(&r);
+    get_bytes(&r, rec->touch_writer, EVENT_WRITER_LEN);
     rec->touch_seq = get_u64(&r);
     ev->time = get_u32(&r);
 

@@ -3,16 +3,17 @@
  * stores it.
  *
  * A record is a struct event plus the ids that make its replay count once:
- * the writer id and sequence number that form its event id, and the
- * sequence number that CAMPAIGN_TOUCH checks against the writer's
- * high-water mark. The two sequence numbers are equal unless the store
- * gave the event a new campaign sequence number after a write that Redis
- * rejected (see store_spool.c).
+ * the writer id and sequence number that form its event id, and the writer
+ * and sequence number that CAMPAIGN_TOUCH checks against that writer's
+ * high-water mark. The two pairs are equal unless the store gave the event
+ * a new campaign identity after a write that Redis rejected (see
+ * store_spool.c).
  *
  * Version 1 layout, integers big-endian, strings as a length byte and
  * that many bytes (no NUL):
  *
- *   u8 version (1), u8 kind, writer[8], u64 seq, u64 touch_seq, u32 time
+ *   u8 version (1), u8 kind, writer[8], u64 seq, touch_writer[8],
+ *   u64 touch_seq, u32 time
  *   open, click:  touch
  *   identify:     customer[12], reader[12]
  *   checkout:     str shop, str order_id, i64 revenue_minor, currency[3],
@@ -41,7 +42,8 @@
 struct event_record {
     uint8_t writer[EVENT_WRITER_LEN];
     uint64_t seq;       /* with writer, the event id: "<writer hex>-<seq>" */
-    uint64_t touch_seq; /* what CAMPAIGN_TOUCH compares with the writer's
+    uint8_t touch_writer[EVENT_WRITER_LEN];
+    uint64_t touch_seq; /* what CAMPAIGN_TOUCH compares with touch_writer's
                            high-water mark; opens and clicks only */
     struct event ev;
 };

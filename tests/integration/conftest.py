@@ -142,6 +142,20 @@ def email_sha256(address):
     return hashlib.sha256(lowered).hexdigest()
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes a minute or more; runs only with "
+                            "TALLY_SLOW_TESTS=1")
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("TALLY_SLOW_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: set TALLY_SLOW_TESTS=1 to run")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def redis_server(tmp_path):
     server = RedisServer(str(tmp_path))

@@ -27,6 +27,7 @@ static void base_record(struct event_record *rec, enum event_kind kind)
 {
     memset(rec, 0, sizeof(*rec));
     memcpy(rec->writer, "\x01\x02\x03\x04\x05\x06\x07\x08", EVENT_WRITER_LEN);
+    memcpy(rec->touch_writer, rec->writer, EVENT_WRITER_LEN);
     rec->seq = 42;
     rec->touch_seq = 42;
     rec->ev.kind = kind;
@@ -80,6 +81,7 @@ static void codec_round_trips_open_and_click(void **state)
 
     base_record(&rec, EVENT_CLICK);
     fill_touch(&rec.ev.u.touch, "A.b_c-9");
+    memset(rec.touch_writer, 0x77, EVENT_WRITER_LEN);
     rec.touch_seq = 99;
     rec.seq = UINT64_MAX;
     assert_round_trip(&rec, buf);
@@ -196,8 +198,9 @@ static void codec_rejects_bad_fields(void **state)
     struct event_record rec, back;
     uint8_t buf[EVENT_RECORD_MAX];
     size_t len;
-    /* Offsets in an open record: kind 1, seq 10, touch_seq 18, time 26,
-     * campaign length 30, campaign bytes from 31 ("spring", 6 bytes). */
+    /* Offsets in an open record: kind 1, seq 10, touch_writer 18,
+     * touch_seq 26, time 34, campaign length 38, campaign bytes from 39
+     * ("spring", 6 bytes). */
     static const struct {
         size_t offset;
         uint8_t value;
@@ -205,11 +208,11 @@ static void codec_rejects_bad_fields(void **state)
     } edits[] = {
         {1, 0, "kind 0"},
         {1, 5, "kind 5"},
-        {30, 0, "empty campaign"},
-        {30, 33, "campaign length over 32"},
-        {31, ':', "':' in campaign"},
-        {31, '{', "brace in campaign"},
-        {31, 0, "NUL in campaign"},
+        {38, 0, "empty campaign"},
+        {38, 33, "campaign length over 32"},
+        {39, ':', "':' in campaign"},
+        {39, '{', "brace in campaign"},
+        {39, 0, "NUL in campaign"},
     };
 
     (void)state;
@@ -227,10 +230,13 @@ static void codec_rejects_bad_fields(void **state)
     memset(buf + 10, 0, 8);
     assert_int_equal(event_record_decode(buf, len, &back), EVENT_CODEC_MALFORMED);
 
-    /* A checkout's touch_seq must equal its seq. */
+    /* A checkout's touch identity must equal its event id. */
     checkout_record(&rec);
     len = event_record_encode(&rec, buf, sizeof(buf));
-    buf[25] ^= 1;
+    buf[33] ^= 1;
+    assert_int_equal(event_record_decode(buf, len, &back), EVENT_CODEC_MALFORMED);
+    buf[33] ^= 1;
+    buf[18] ^= 1;
     assert_int_equal(event_record_decode(buf, len, &back), EVENT_CODEC_MALFORMED);
 }
 
