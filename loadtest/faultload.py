@@ -116,7 +116,7 @@ def _answer_is_correct(req, status, headers, body):
 
 class Load:
     """Runs a plan at rate requests per second over `connections` threads,
-    stopping at the deadline (seconds from start). progress() tells how
+    stopping at the deadline (seconds from start). progress() returns how
     many requests have been taken so far."""
 
     def __init__(self, port, plan, rate=1500, connections=4, deadline=60):

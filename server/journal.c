@@ -2,8 +2,8 @@
  * journal.c - the journal file: framing, checksums, crash recovery.
  *
  * Appends go straight to the file with one write(2) each and no user-space
- * buffer, so a record that journal_append returned JOURNAL_OK for survives
- * a crash of tallyd itself; fsync only matters for a crash of the machine.
+ * buffer. A record that journal_append accepted therefore survives a crash
+ * of tallyd itself, and fsync only matters for a crash of the machine.
  * Reads use pread at the consumed offset, so appending and replaying share
  * one descriptor without seeking.
  */

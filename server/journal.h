@@ -56,11 +56,11 @@ enum journal_result journal_append(struct journal *j, const struct event_record 
 uint64_t journal_head(const struct journal *j);
 
 /* Reads the record at *cursor into *rec and moves *cursor past it, without
- * consuming anything. A record whose checksum matches but which does not
+ * consuming anything. *frames counts every record the cursor passed, at
+ * least 1 on success. A record whose checksum matches but which does not
  * decode (written by a newer version, or damaged in a way the checksum
- * missed) is logged, stepped over and counted in *frames, which counts
- * every record the cursor passed (at least 1 on success). Returns 1 with a
- * record, 0 at the end, or -1 after logging a read error. */
+ * missed) is logged and stepped over. Returns 1 with a record, 0 at the
+ * end, or -1 after logging a read error. */
 int journal_read(struct journal *j, uint64_t *cursor, struct event_record *rec,
                  uint64_t *frames);
 

@@ -366,9 +366,9 @@ void store_replay_done(struct store_op *op, bool ok)
 }
 
 /* Tells whether window[i] failed with an error reply before its campaign
- * write ran, while a later record of the same campaign writer succeeded:
- * then that writer's high-water mark is above it for good, and a retry
- * with the same identity would be skipped. */
+ * write ran while a later record of the same campaign writer succeeded.
+ * That writer's high-water mark is then above it for good, so a retry with
+ * the same identity would be skipped. */
 static bool is_shadowed(const struct store *st, int i)
 {
     const struct store_op *op = st->window[i];

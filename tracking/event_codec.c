@@ -71,6 +71,7 @@ static void put_touch(struct writer *w, const struct event_touch *t)
     put_bytes(w, t->reader, TOKEN_READER_LEN);
     put_bytes(w, t->click_id, TOKEN_CLICK_ID_LEN);
     put_u32(w, t->time);
+    put_u8(w, t->verdict);
 }
 
 /* ---- field checks, shared by both directions ------------------------ */
@@ -113,7 +114,8 @@ static bool revenue_ok(int64_t v)
 
 static bool touch_ok(const struct event_touch *t)
 {
-    return id_ok(t->campaign, TOKEN_ID_MAX) && id_ok(t->message, TOKEN_ID_MAX);
+    return id_ok(t->campaign, TOKEN_ID_MAX) && id_ok(t->message, TOKEN_ID_MAX) &&
+           t->verdict < EVENT_VERDICT_LIMIT;
 }
 
 static bool kind_is_touch(enum event_kind kind)
@@ -252,7 +254,7 @@ static uint64_t get_u64(struct reader *r)
 }
 
 /* Reads a length byte and the string into out (max bytes plus a NUL).
- * Returns false when the length exceeds max or the string holds a NUL. */
+ * Returns false when the length exceeds max or the string contains a NUL. */
 static bool get_str(struct reader *r, char *out, size_t max)
 {
     size_t len = get_u8(r);
@@ -272,6 +274,7 @@ static bool get_touch(struct reader *r, struct event_touch *t)
     get_bytes(r, t->reader, TOKEN_READER_LEN);
     get_bytes(r, t->click_id, TOKEN_CLICK_ID_LEN);
     t->time = get_u32(r);
+    t->verdict = get_u8(r);
     return true;
 }
 

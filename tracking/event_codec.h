@@ -21,7 +21,7 @@
  *                 then touch if visit, customer[12] if customer,
  *                 email_reader[12] if email reader
  *   touch:        str campaign, str message, u32 link, reader[12],
- *                 click_id[8], u32 time
+ *                 click_id[8], u32 time, u8 verdict
  *
  * No I/O here: the journal adds the length and checksum around it.
  */
@@ -35,6 +35,11 @@
 
 #define EVENT_CODEC_VERSION 1
 #define EVENT_WRITER_LEN 8 /* random writer id, bytes */
+
+/* Verdicts (enum verdict of classify.h) the decoder accepts: below this.
+ * NOTE: a bound, not the list, so that adding a verdict does not make
+ * journals undecodable; it must stay above classify.h's VERDICT_COUNT. */
+#define EVENT_VERDICT_LIMIT 32
 
 /* Upper bound of an encoded record: a checkout with every optional part. */
 #define EVENT_RECORD_MAX 512

@@ -21,6 +21,7 @@ static void fill_touch(struct event_touch *t, const char *campaign)
     memset(t->reader, 0xab, sizeof(t->reader));
     memset(t->click_id, 0x5c, sizeof(t->click_id));
     t->time = 1796000000;
+    t->verdict = 3;
 }
 
 static void base_record(struct event_record *rec, enum event_kind kind)
@@ -240,6 +241,25 @@ static void codec_rejects_bad_fields(void **state)
     assert_int_equal(event_record_decode(buf, len, &back), EVENT_CODEC_MALFORMED);
 }
 
+static void codec_rejects_unknown_verdict(void **state)
+{
+    struct event_record rec, back;
+    uint8_t buf[EVENT_RECORD_MAX];
+    size_t len;
+
+    (void)state;
+    open_record(&rec);
+    rec.ev.u.touch.verdict = EVENT_VERDICT_LIMIT - 1;
+    len = assert_round_trip(&rec, buf);
+
+    /* The verdict is the last byte of an open record. */
+    buf[len - 1] = EVENT_VERDICT_LIMIT;
+    assert_int_equal(event_record_decode(buf, len, &back), EVENT_CODEC_MALFORMED);
+
+    rec.ev.u.touch.verdict = EVENT_VERDICT_LIMIT;
+    assert_int_equal(event_record_encode(&rec, buf, sizeof(buf)), 0);
+}
+
 static void codec_rejects_bad_checkout_fields(void **state)
 {
     struct event_record rec;
@@ -312,6 +332,7 @@ int main(void)
         cmocka_unit_test(codec_rejects_trailing_byte),
         cmocka_unit_test(codec_rejects_unknown_version),
         cmocka_unit_test(codec_rejects_bad_fields),
+        cmocka_unit_test(codec_rejects_unknown_verdict),
         cmocka_unit_test(codec_rejects_bad_checkout_fields),
         cmocka_unit_test(codec_rejects_unknown_checkout_flag),
         cmocka_unit_test(codec_encode_reports_small_buffer),
