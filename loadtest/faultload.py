@@ -30,12 +30,13 @@ class Request:
     """One planned request and, after the run, its outcome."""
 
     __slots__ = ("index", "kind", "method", "path", "body", "order_id", "attributed",
-                 "status", "correct", "error")
+                 "reader", "status", "correct", "error")
 
     def __init__(self, index, kind, method, path, body=None, order_id=None,
-                 attributed=False):
+                 attributed=False, reader=None):
         self.index = index
         self.kind = kind  # "open", "click" or "checkout"
+        self.reader = reader  # opens and clicks: the reader's number
         self.method = method
         self.path = path
         self.body = body
@@ -86,9 +87,9 @@ def build_plan(tallyctl, keys, port, requests, campaign="fault", readers=8, run_
     for i in range(requests):
         slot = i % 20
         if slot < 10:
-            plan.append(Request(i, "open", "GET", opens[i % readers]))
+            plan.append(Request(i, "open", "GET", opens[i % readers], reader=i % readers))
         elif slot < 16:
-            plan.append(Request(i, "click", "GET", clicks[i % readers]))
+            plan.append(Request(i, "click", "GET", clicks[i % readers], reader=i % readers))
         else:
             if orders and len(orders) % 10 == 9:
                 order_id, token = orders[len(orders) // 2]
@@ -103,6 +104,11 @@ def build_plan(tallyctl, keys, port, requests, campaign="fault", readers=8, run_
             plan.append(Request(i, "checkout", "POST", "/b", json.dumps(beacon), order_id,
                                 token is not None))
     return plan, len(tokens)
+
+
+def _setup_readers(setup_clicks):
+    """Readers whose click build_plan followed to get a token."""
+    return set(range(setup_clicks))
 
 
 def _answer_is_correct(req, status, headers, body):
@@ -213,7 +219,10 @@ def expected_counts(plan, setup_clicks=0, include_unanswered=False):
             orders[r.order_id] = r.attributed
     return {
         "opens": sum(1 for r in answered if r.kind == "open"),
+        "unique_opens": len({r.reader for r in answered if r.kind == "open"}),
         "clicks": setup_clicks + sum(1 for r in answered if r.kind == "click"),
+        "unique_clicks": len({r.reader for r in answered if r.kind == "click"} |
+                             _setup_readers(setup_clicks)),
         "orders": len(orders),
         "conversions": sum(1 for attributed in orders.values() if attributed),
     }

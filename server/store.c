@@ -124,7 +124,7 @@ static bool error_is_transient(const redisReply *reply)
 {
     static const char *const prefixes[] = {
         "LOADING", "BUSY", "OOM", "READONLY", "NOSCRIPT", "MASTERDOWN", "TRYAGAIN",
-        "CLUSTERDOWN", "MISCONF", "NOREPLICAS", "NOAUTH", "WRONGPASS",
+        "CLUSTERDOWN", "MISCONF", "NOREPLICAS", "NOAUTH", "WRONGPASS", "NOPERM",
     };
 
     for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {

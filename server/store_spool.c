@@ -389,7 +389,7 @@ static bool is_shadowed(const struct store *st, int i)
  * campaign identity, so write_failed gives it a new one. */
 static void renumber(struct store *st, struct store_op *op)
 {
-    LOG_NOTICE("journal.event_renumbered", "event=%s", op->event_id);
+    LOG_LIMITED(LOG_LEVEL_NOTICE, "journal.event_renumbered", "event=%s", op->event_id);
     op->replay = false;
     op->touch_seq = 0;
     op->finished = false;

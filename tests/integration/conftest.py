@@ -143,8 +143,8 @@ def email_sha256(address):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: takes a minute or more; runs only with "
-                            "TALLY_SLOW_TESTS=1")
+    config.addinivalue_line("markers", "slow: a load of 20 s or more, too long for "
+                            "make test; runs only with TALLY_SLOW_TESTS=1")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -164,7 +164,9 @@ def counters(client):
     shop = client.hgetall("s:{default}")
     return {
         "opens": int(campaign.get("opens", 0)),
+        "unique_opens": int(campaign.get("unique_opens", 0)),
         "clicks": int(campaign.get("clicks", 0)),
+        "unique_clicks": int(campaign.get("unique_clicks", 0)),
         "orders": int(shop.get("orders", 0)),
         "conversions": int(campaign.get("conversions", 0)),
     }
@@ -288,6 +290,125 @@ def test_redis_debug_sleep_under_load(tmp_path, aof_redis):
         assert_all_answered(plan)
         assert_counted_exactly(aof_redis, faultload.expected_counts(plan, setup_clicks))
         assert "redis.timeout" in tally.read_log()
+    finally:
+        tally.stop()
+    assert tally.proc.returncode == 0
+
+
+def test_redis_out_of_memory_under_load(tmp_path, aof_redis):
+    """Redis answers OOM to every write for a while: the events are
+    journaled, and replayed once writes are allowed again."""
+    tally = start_tallyd(tmp_path, aof_redis)
+    admin = redis_client.Redis(unix_socket_path=aof_redis.socket)
+    try:
+        plan, setup_clicks = make_plan(tally)
+        plan = run_load_with(tally, plan, [
+            (REQUESTS // 4, lambda: admin.config_set("maxmemory", 1)),
+            (REQUESTS * 3 // 5, lambda: admin.config_set("maxmemory", 0)),
+        ])
+        assert_all_answered(plan)
+        assert_counted_exactly(aof_redis, faultload.expected_counts(plan, setup_clicks))
+        log = tally.read_log()
+        assert "OOM command not allowed" in log
+        assert "journal.record_skipped" not in log
+    finally:
+        tally.stop()
+    assert tally.proc.returncode == 0
+
+
+def test_redis_scripts_flushed_under_load(tmp_path, aof_redis):
+    """SCRIPT FLUSH makes every EVALSHA fail with NOSCRIPT until tallyd
+    reconnects and loads its scripts again."""
+    tally = start_tallyd(tmp_path, aof_redis)
+    admin = redis_client.Redis(unix_socket_path=aof_redis.socket)
+    try:
+        plan, setup_clicks = make_plan(tally)
+        plan = run_load_with(tally, plan, [
+            (REQUESTS // 3, lambda: admin.script_flush()),
+        ])
+        assert_all_answered(plan)
+        assert_counted_exactly(aof_redis, faultload.expected_counts(plan, setup_clicks))
+        assert "NOSCRIPT" in tally.read_log()
+    finally:
+        tally.stop()
+    assert tally.proc.returncode == 0
+
+
+# Spins for ARGV[1] milliseconds of Redis time without writing anything.
+BUSY_SCRIPT = """
+local start = redis.call('TIME')
+local limit = tonumber(ARGV[1]) * 1000
+while true do
+  local now = redis.call('TIME')
+  if (now[1] - start[1]) * 1000000 + (now[2] - start[2]) > limit then return 1 end
+end
+"""
+
+
+def test_redis_busy_script_under_load(tmp_path, aof_redis):
+    """A long script makes Redis answer BUSY to everyone else, and ends by
+    itself: writes that straddle its end fail and succeed out of order."""
+    tally = start_tallyd(tmp_path, aof_redis)
+    admin = redis_client.Redis(unix_socket_path=aof_redis.socket)
+    admin.config_set("busy-reply-threshold", 50)
+
+    def run_busy_script():
+        client = redis_client.Redis(unix_socket_path=aof_redis.socket)
+        threading.Thread(target=client.eval, args=(BUSY_SCRIPT, 0, 800),
+                         daemon=True).start()
+
+    try:
+        plan, setup_clicks = make_plan(tally)
+        plan = run_load_with(tally, plan, [(REQUESTS // 4, run_busy_script)])
+        assert_all_answered(plan)
+        assert_counted_exactly(aof_redis, faultload.expected_counts(plan, setup_clicks))
+        assert "BUSY" in tally.read_log()
+    finally:
+        tally.stop()
+    assert tally.proc.returncode == 0
+
+
+def test_campaign_rejected_then_allowed(tmp_path, aof_redis):
+    """An ACL rejects the writes of one campaign (NOPERM) while another
+    campaign's writes succeed on the same connection, so failed campaign
+    writes are followed by successful ones of the same writer. The failed
+    events need new campaign identities, and all count once after the ACL
+    is fixed."""
+    admin = redis_client.Redis(unix_socket_path=aof_redis.socket)
+    allowed = ["~r:*", f"~c:{{{CAMPAIGN}}}*", "~campaigns", "~o:*", "~s:*", "~k:*"]
+    admin.execute_command("ACL", "SETUSER", "tally", "on", ">test-password", "+@all",
+                          *allowed)
+    url = aof_redis.url.replace("unix://", "unix://tally:test-password@")
+    directory = tmp_path / "tallyd"
+    directory.mkdir()
+    tally = RestartableTallyd(str(directory), url)
+    try:
+        plan, setup_clicks = make_plan(tally, requests=2000)
+        blocked_plan, blocked_setup = faultload.build_plan(
+            TALLYCTL, tally.keys, tally.port, 600, campaign="blocked", run_id="b")
+        mixed = []
+        for i, req in enumerate(plan):
+            mixed.append(req)
+            if i % 3 == 0 and i // 3 < len(blocked_plan):
+                mixed.append(blocked_plan[i // 3])
+
+        run_load_with(tally, mixed, [
+            (len(mixed) // 2,
+             lambda: admin.execute_command("ACL", "SETUSER", "tally", "allkeys")),
+        ])
+        assert_all_answered(mixed)
+        expected = faultload.expected_counts(plan, setup_clicks)
+        expected_blocked = faultload.expected_counts(blocked_plan, blocked_setup)
+        # Both plans order from the same shop.
+        expected["orders"] += expected_blocked["orders"]
+        assert_counted_exactly(aof_redis, expected)
+        blocked = admin.hgetall("c:{blocked}")
+        assert int(blocked[b"opens"]) == expected_blocked["opens"]
+        assert int(blocked[b"clicks"]) == expected_blocked["clicks"]
+        assert int(blocked[b"conversions"]) == expected_blocked["conversions"]
+        log = tally.read_log()
+        assert "NOPERM" in log
+        assert "journal.event_renumbered" in log
     finally:
         tally.stop()
     assert tally.proc.returncode == 0
