@@ -181,7 +181,7 @@ def assert_all_answered(plan, kinds=("open", "click", "checkout")):
 
 
 def assert_counted_exactly(redis, expected):
-    """Waits until Redis holds the expected counters, then checks that they
+    """Waits until Redis contains the expected counters, then checks that they
     stay there, so a late replay cannot double-count unseen."""
     last = {}
 
@@ -196,7 +196,7 @@ def assert_counted_exactly(redis, expected):
     try:
         wait_until(matches, f"counters {expected}", SETTLE_SECONDS)
     except AssertionError:
-        raise AssertionError(f"Redis holds {last}, expected {expected}")
+        raise AssertionError(f"Redis contains {last}, expected {expected}")
     time.sleep(STABLE_SECONDS)
     assert counters(redis.client) == expected
 
@@ -214,7 +214,7 @@ def assert_counted_between(redis, low, high):
     try:
         wait_until(settled, f"counters between {low} and {high}", SETTLE_SECONDS)
     except AssertionError:
-        raise AssertionError(f"Redis holds {last}, expected {low} to {high}")
+        raise AssertionError(f"Redis contains {last}, expected {low} to {high}")
     time.sleep(STABLE_SECONDS)
     assert counters(redis.client) == last
 
