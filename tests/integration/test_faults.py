@@ -414,6 +414,41 @@ def test_tallyd_sigterm_mid_load_replays_on_restart(tmp_path, aof_redis):
     assert tally.journal_files() == []
 
 
+def test_tallyd_sigterm_while_redis_paused(tmp_path, aof_redis):
+    """With redis_timeout longer than the 10 s stop deadline, writes still
+    waiting on a paused Redis at the deadline go to the journal when the
+    loops close, and the next tallyd replays them."""
+    admin = admin_client(aof_redis)
+    tally = start_tallyd(tmp_path, aof_redis, ["--redis-timeout", "60s"])
+    stop_codes = []
+
+    def stop_tallyd():
+        started = time.monotonic()
+        stop_codes.append(tally.signal(signal.SIGTERM))
+        stop_codes.append(time.monotonic() - started)
+
+    try:
+        plan, setup_clicks = make_plan(tally, requests=1500)
+        plan = run_load_with(tally, plan, [
+            (300, lambda: admin.execute_command("CLIENT", "PAUSE", 14000, "ALL")),
+            (600, stop_tallyd),
+            (700, tally.start),
+        ])
+        assert stop_codes[0] == 0
+        assert 9 < stop_codes[1] < 20, f"stopped after {stop_codes[1]:.1f} s"
+        log = tally.read_log()
+        assert "worker.stop_deadline" in log
+        assert "journal.adopted" in log
+        for req in plan:
+            if req.status is not None:
+                assert req.correct, f"request {req.index} ({req.kind}) got {req.status}"
+        assert_counted_exactly(aof_redis, faultload.expected_counts(plan, setup_clicks))
+    finally:
+        tally.stop()
+    assert tally.proc.returncode == 0
+    assert tally.journal_files() == []
+
+
 def test_tallyd_sigkill_with_fsync_always_loses_nothing(tmp_path, aof_redis):
     """With Redis down every event is journaled before its response leaves
     tallyd, so SIGKILL loses no answered event. Requests cut off by the
