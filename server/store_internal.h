@@ -58,7 +58,7 @@ struct store {
     bool window_starting;
     struct journal *replay_source;
     int replay_attempts;        /* failed attempts of the first record */
-    uint64_t touch_sent_max;    /* highest touch_seq sent live by this writer */
+    uint64_t touch_sent_max;    /* highest touch_seq sent with this store's writer */
     int64_t last_sync_ms;
 };
 
@@ -83,7 +83,7 @@ struct store_op {
     uint64_t touch_seq;
     char event_id[40]; /* "<writer>-<seq>" */
     bool replay;        /* read from a journal, not submitted live */
-    bool finished, succeeded; /* replay: the outcome, kept for the window */
+    bool succeeded;     /* replay: the outcome, kept for the window */
     bool touch_pending; /* CAMPAIGN_TOUCH sent and no reply yet */
     enum store_failure failure;
     int64_t sent_ms;    /* monotonic, when its first command was sent */

@@ -358,7 +358,6 @@ void store_replay_done(struct store_op *op, bool ok)
 {
     struct store *st = op->st;
 
-    op->finished = true;
     op->succeeded = ok;
     st->window_done++;
     if (st->window_done == st->window_len && !st->window_starting)
@@ -392,7 +391,6 @@ static void renumber(struct store *st, struct store_op *op)
     LOG_LIMITED(LOG_LEVEL_NOTICE, "journal.event_renumbered", "event=%s", op->event_id);
     op->replay = false;
     op->touch_seq = 0;
-    op->finished = false;
     st->in_flight++;
     store_spool_failed(op);
 }
