@@ -24,6 +24,11 @@
 #define RETENTION_S 2592000 /* 30 days, the default reader retention */
 #define MAX_TOUCHES 100     /* MAX_TOUCHES_PER_READER in server/worker.c */
 #define START_TIME 1796396400u
+/* The defaults of burst_window, burst_links and honeypot_window
+ * (server/config.c), in seconds and links. */
+#define BURST_WINDOW_S 2
+#define BURST_LINKS 3
+#define HONEYPOT_WINDOW_S 30
 
 /* splitmix64: a small, well-mixed sequence for ids. */
 static uint64_t next_random(uint64_t *state)
@@ -48,7 +53,7 @@ static void fill_random(uint64_t *state, uint8_t *out, size_t len)
 static void write_touch(struct resp_buf *out, const struct event_touch *t, bool is_click,
                         uint64_t seq)
 {
-    char touches[SCHEMA_KEY_MAX], marks[SCHEMA_KEY_MAX];
+    char touches[SCHEMA_KEY_MAX], marks[SCHEMA_KEY_MAX], devices[SCHEMA_KEY_MAX];
     char member[TOUCH_MEMBER_MAX];
     char event_id[40];
     size_t member_len = touch_member(t, is_click, member);
@@ -57,12 +62,13 @@ static void write_touch(struct resp_buf *out, const struct event_touch *t, bool 
     memcpy(event_id, "0123456789abcdef-", 17);
     resp_u64_text(seq, event_id + 17);
 
-    resp_array(out, 12);
+    resp_array(out, 19);
     resp_bulk_str(out, "EVALSHA");
     resp_bulk_str(out, store_script_sha(SCRIPT_READER_TOUCH));
-    resp_bulk_str(out, "2");
+    resp_bulk_str(out, "3");
     resp_bulk(out, touches, schema_reader_touches(touches, t->reader));
     resp_bulk(out, marks, schema_reader_marks(marks, t->reader));
+    resp_bulk(out, devices, schema_reader_devices(devices, t->reader));
     resp_bulk(out, member, member_len);
     resp_bulk_u64(out, t->time);
     resp_bulk(out, member, campaign_len);
@@ -70,6 +76,12 @@ static void write_touch(struct resp_buf *out, const struct event_touch *t, bool 
     resp_bulk_str(out, event_id);
     resp_bulk_u64(out, RETENTION_S);
     resp_bulk_u64(out, MAX_TOUCHES);
+    resp_bulk_str(out, "human");
+    resp_bulk_str(out, is_click ? "1" : "0");
+    resp_bulk_u64(out, BURST_WINDOW_S);
+    resp_bulk_u64(out, BURST_LINKS);
+    resp_bulk_u64(out, HONEYPOT_WINDOW_S);
+    resp_bulk_str(out, "desktop|gmail");
 }
 
 int main(int argc, char **argv)

@@ -19,11 +19,6 @@
 
 #include "redis_url.h"
 
-/* NOTE: tallyctl links this file without server/http.c, because it serves no
- * HTTP, so the reference is weak: there it stays NULL and the HTTP limits
- * stay zero. tallyd always links http.c. */
-#pragma weak http_limits_default
-
 enum option_type {
     OPT_STRING,      /* char[CONFIG_STR_MAX] */
     OPT_INT,         /* int, plain decimal */
@@ -32,6 +27,8 @@ enum option_type {
     OPT_DURATION,    /* int64_t milliseconds, unit required */
     OPT_DURATION_INT,/* int milliseconds, unit required */
     OPT_LOG_LEVEL,   /* enum log_level */
+    OPT_BOOL,        /* bool: yes/no, true/false, on/off, 1/0 */
+    OPT_FSYNC,       /* enum journal_fsync */
 };
 
 /* Extra check of a string value. Returns 0, or -1 with a reason in err. */
@@ -68,6 +65,9 @@ static const struct option options[] = {
      "keys file holding the signing keys and the reader secret"},
     {"state_dir", OPT_STRING, FIELD(state_dir), "./state", 0, 0, false, NULL,
      "DIR", "directory for the journal and run files"},
+    {"public_url", OPT_STRING, FIELD(public_url), "", 0, 0, true, NULL, "URL",
+     "tallyd's address as readers reach it, the base of URLs minted by POST "
+     "/v1/sign (https://t.shop.example); empty means http://LISTEN"},
     {"threads", OPT_INT, FIELD(threads), "0", 0, 1024, false, NULL, "N",
      "event loop threads; 0 means one per CPU core"},
     {"click_window", OPT_DURATION, FIELD(click_window_ms), "7d", 1,
@@ -106,6 +106,50 @@ static const struct option options[] = {
      "open connections per event loop; more get 503 and are closed"},
     {"log_level", OPT_LOG_LEVEL, FIELD(log_level), "info", 0, 0, false, NULL,
      "LEVEL", "lowest level logged: debug, info, notice, warn or error"},
+    {"classify_data", OPT_STRING, FIELD(classify_data), "./data", 0, 0, false,
+     NULL, "DIR",
+     "directory of the address ranges (ranges/VERDICT.txt) and user-agent "
+     "patterns (agents/VERDICT.txt) that classify opens and clicks; reread "
+     "on SIGHUP"},
+    {"suppression_file", OPT_STRING, FIELD(suppression_file), "", 0, 0, true,
+     NULL, "FILE",
+     "opt-out list, one email_sha256 per line: events of these readers are "
+     "answered but never recorded; reread on SIGHUP; empty means none"},
+    {"too_early", OPT_DURATION, FIELD(too_early_ms), "0s", 0, DAY_MS, false,
+     NULL, "DURATION",
+     "an open or click this soon after its token was minted is a machine's "
+     "(too_early); 0s turns the check off"},
+    {"burst_window", OPT_DURATION, FIELD(burst_window_ms), "2s", 0, 3600 * 1000LL,
+     false, NULL, "DURATION",
+     "clicks of one reader on burst_links different links of one email "
+     "within this time are a machine's (burst); 0s turns the check off"},
+    {"burst_links", OPT_INT, FIELD(burst_links), "3", 2, 1000, false, NULL, "N",
+     "different links of one email that make a burst"},
+    {"honeypot_window", OPT_DURATION, FIELD(honeypot_window_ms), "30s", 0,
+     DAY_MS, false, NULL, "DURATION",
+     "clicks of the same email this close to a honeypot click, before or "
+     "after, are marked honeypot too"},
+    {"attribute_machine_events", OPT_BOOL, FIELD(attribute_machine_events),
+     "no", 0, 0, false, NULL, "yes|no",
+     "also credit orders to clicks classified as machines"},
+    {"journal_fsync", OPT_FSYNC, FIELD(journal_fsync), "everysec", 0, 0, false,
+     NULL, "POLICY",
+     "when journaled events are forced to disk: always (after each event), "
+     "everysec (once a second) or no (left to the kernel)"},
+    {"journal_max_size", OPT_SIZE, FIELD(journal_max_size), "256M", 4096,
+     SIZE_LIMIT, false, NULL, "BYTES",
+     "largest journal file of one event loop; events beyond it are dropped "
+     "and counted"},
+    {"redis_timeout", OPT_DURATION_INT, FIELD(redis_timeout_ms), "2s", 10,
+     3600 * 1000, false, NULL, "DURATION",
+     "time a write may wait for Redis before the connection is dropped and "
+     "its events go to the journal"},
+};
+
+static const char *const fsync_names[] = {
+    [JOURNAL_FSYNC_ALWAYS] = "always",
+    [JOURNAL_FSYNC_EVERYSEC] = "everysec",
+    [JOURNAL_FSYNC_NO] = "no",
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -253,6 +297,26 @@ static int set_string(const struct option *opt, char *field, const char *value,
     return 0;
 }
 
+static int set_bool(const struct option *opt, bool *field, const char *value,
+                    char *err, size_t errsize)
+{
+    static const char *const truths[] = {"yes", "true", "on", "1"};
+    static const char *const falsehoods[] = {"no", "false", "off", "0"};
+
+    for (size_t i = 0; i < sizeof(truths) / sizeof(truths[0]); i++) {
+        if (strcmp(value, truths[i]) == 0) {
+            *field = true;
+            return 0;
+        }
+        if (strcmp(value, falsehoods[i]) == 0) {
+            *field = false;
+            return 0;
+        }
+    }
+    return fail(err, errsize, "%s '%s' is invalid: use yes or no", opt->name,
+                value);
+}
+
 static int set_option(struct config *cfg, const struct option *opt,
                       const char *value, char *err, size_t errsize)
 {
@@ -268,6 +332,20 @@ static int set_option(struct config *cfg, const struct option *opt,
                         "log_level '%s' is invalid: use debug, info, notice, "
                         "warn or error", value);
         return 0;
+    }
+
+    if (opt->type == OPT_BOOL)
+        return set_bool(opt, (bool *)(void *)field, value, err, errsize);
+    if (opt->type == OPT_FSYNC) {
+        for (size_t i = 0; i < sizeof(fsync_names) / sizeof(fsync_names[0]); i++) {
+            if (strcmp(value, fsync_names[i]) == 0) {
+                *(enum journal_fsync *)(void *)field = (enum journal_fsync)i;
+                return 0;
+            }
+        }
+        return fail(err, errsize,
+                    "journal_fsync '%s' is invalid: use always, everysec or no",
+                    value);
     }
 
     if (parse_number(opt, value, &number, err, errsize) != 0)
@@ -356,8 +434,7 @@ void config_defaults(struct config *cfg)
     char err[256];
 
     memset(cfg, 0, sizeof(*cfg));
-    if (http_limits_default != NULL)
-        http_limits_default(&cfg->http);
+    http_limits_default(&cfg->http);
     for (size_t i = 0; i < OPTION_COUNT; i++) {
         const struct option *opt = &options[i];
 
@@ -608,6 +685,13 @@ static void format_value(const struct option *opt, const struct config *cfg,
         snprintf(out, outsize, "%s", names[*(const enum log_level *)(const void *)field]);
         return;
     }
+    case OPT_BOOL:
+        snprintf(out, outsize, "%s", *(const bool *)(const void *)field ? "yes" : "no");
+        break;
+    case OPT_FSYNC:
+        snprintf(out, outsize, "%s",
+                 fsync_names[*(const enum journal_fsync *)(const void *)field]);
+        return;
     case OPT_INT:
         snprintf(out, outsize, "%d", *(const int *)(const void *)field);
         return;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "http.h"
+#include "journal.h"
 #include "log.h"
 
 #define CONFIG_STR_MAX 1024
@@ -27,6 +28,7 @@ struct config {
     char redis[CONFIG_STR_MAX];      /* redis: URL, see redis_url.h */
     char keys[CONFIG_STR_MAX];       /* keys: path of the keys file */
     char state_dir[CONFIG_STR_MAX];  /* state_dir: journal and run files (./state) */
+    char public_url[CONFIG_STR_MAX]; /* public_url: base of minted URLs; "" = http://<listen> */
     int threads;                     /* threads: event loops; 0 = one per core */
     int64_t click_window_ms;         /* click_window: 7d */
     int64_t reader_retention_ms;     /* reader_retention: 30d */
@@ -36,6 +38,16 @@ struct config {
                                         idle_timeout, write_timeout,
                                         max_connections */
     enum log_level log_level;        /* log_level: info */
+    char classify_data[CONFIG_STR_MAX];    /* classify_data: ./data */
+    char suppression_file[CONFIG_STR_MAX]; /* suppression_file: none */
+    int64_t too_early_ms;            /* too_early: 0s (off) */
+    int64_t burst_window_ms;         /* burst_window: 2s */
+    int burst_links;                 /* burst_links: 3 */
+    int64_t honeypot_window_ms;      /* honeypot_window: 30s */
+    bool attribute_machine_events;   /* attribute_machine_events: no */
+    enum journal_fsync journal_fsync; /* journal_fsync: everysec */
+    size_t journal_max_size;         /* journal_max_size: 256M per loop */
+    int redis_timeout_ms;            /* redis_timeout: 2s */
 };
 
 /* Sets every field to its default. */

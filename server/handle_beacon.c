@@ -6,7 +6,9 @@
  * answered 204 and recorded; one that does not gets 400 with a one-line
  * reason. A checkout whose tly token does not verify is still recorded, as
  * if it had come without a token: the order happened, and identity lookups
- * may still credit it.
+ * may still credit it. A reader on the suppression list gets the same
+ * answers, but its identify links are not stored and its clicks credit
+ * nothing.
  */
 #include <http_parser.h>
 #include <stdatomic.h>
@@ -18,6 +20,7 @@
 #include "beacon.h"
 #include "handlers.h"
 #include "ident.h"
+#include "intake.h"
 #include "log.h"
 #include "store.h"
 #include "token.h"
@@ -124,6 +127,21 @@ static int build_checkout(struct worker *w, const struct beacon *b,
     return 0;
 }
 
+/* Removes what names a suppressed reader from ev. Returns true when
+ * nothing of ev may be recorded. */
+static bool drop_suppressed(struct worker *w, struct event *ev)
+{
+    struct event_checkout *co = &ev->u.checkout;
+
+    if (ev->kind == EVENT_IDENTIFY)
+        return intake_suppressed(w, ev->u.identify.reader);
+    if (co->has_visit && intake_suppressed(w, co->visit.reader))
+        co->has_visit = false;
+    if (co->has_email_reader && intake_suppressed(w, co->email_reader))
+        co->has_email_reader = false;
+    return false;
+}
+
 void handle_beacon(struct worker *w, struct http_request *req)
 {
     const struct http_header *type = http_request_header(req, "Content-Type");
@@ -151,6 +169,7 @@ void handle_beacon(struct worker *w, struct http_request *req)
     }
 
     memset(&ev, 0, sizeof(ev));
+    handle_set_device(&ev, req);
     ev.time = (uint32_t)time(NULL);
     if (b.type == BEACON_IDENTIFY) {
         ev.kind = EVENT_IDENTIFY;
@@ -165,5 +184,7 @@ void handle_beacon(struct worker *w, struct http_request *req)
     }
 
     http_respond(req, 204, NULL, NULL, 0, NULL, 0);
+    if (drop_suppressed(w, &ev))
+        return;
     store_submit(w->store, &ev);
 }

@@ -1,20 +1,34 @@
 /*
  * main.c - tallyd: reads the configuration and keys, starts one event loop
- * thread per core (or --threads), and stops them in order on SIGTERM or
- * SIGINT. The main thread only waits for signals.
+ * thread per core (or --threads), hands journals left by an earlier run to
+ * them, and stops them in order on SIGTERM or SIGINT. On SIGHUP it rereads
+ * the classification data, the suppression list and the keys file and
+ * hands them to the workers. Each worker swaps its signer in its own
+ * thread, and listeners and connections stay open. A file that fails to
+ * load keeps the old data or keys in place. The main thread only waits
+ * for signals.
  */
+#include <dirent.h>
+#include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "config.h"
 #include "keys_file.h"
 #include "log.h"
 #include "redis_url.h"
+#include "refdata.h"
+#include "signer.h"
+#include "store.h"
 #include "worker.h"
 
 #define TALLYD_VERSION "0.1.0"
@@ -24,7 +38,98 @@ struct supervisor {
     struct worker *workers;
     int n_workers;
     struct event_base *base;
+    const struct config *cfg;
+    struct signer *signer; /* derives suppressed reader ids on reload */
+    /* SHA-256 of the reader secret in use: a reload must not change it. */
+    uint8_t reader_fingerprint[32];
 };
+
+static void fingerprint(const struct keyring *ring, uint8_t out[32])
+{
+    unsigned len = 0;
+
+    EVP_Digest(ring->reader_secret, sizeof(ring->reader_secret), out, &len,
+               EVP_sha256(), NULL);
+}
+
+/* Loads the signing keys from the keys file into *ring. Returns 0, or -1
+ * after logging why. */
+static int load_keys(const struct supervisor *sv, struct keyring *ring)
+{
+    char err[512];
+    uint8_t fp[32];
+
+    if (keys_file_load(sv->cfg->keys, ring, err, sizeof(err)) != 0) {
+        LOG_ERROR("keys.reload_failed", "error=\"%s\" hint=\"the old keys "
+                  "stay in use; fix the file and send SIGHUP again\"", err);
+        return -1;
+    }
+    fingerprint(ring, fp);
+    if (CRYPTO_memcmp(fp, sv->reader_fingerprint, sizeof(fp)) != 0) {
+        LOG_ERROR("keys.reload_failed", "path=%s error=\"reader_secret "
+                  "changed\" hint=\"a new reader secret gives every reader a "
+                  "new id; restore the old one, or restart tallyd if the "
+                  "change is deliberate\"", sv->cfg->keys);
+        return -1;
+    }
+    return 0;
+}
+
+/* Loads the reference data named by cfg. Returns NULL after logging why. */
+static struct refdata *load_refdata(const struct config *cfg, struct signer *s)
+{
+    char err[1400];
+    struct refdata *d = refdata_load(cfg->classify_data, cfg->suppression_file, s,
+                                     err, sizeof(err));
+
+    if (d == NULL)
+        LOG_ERROR("refdata.load_failed", "error=\"%s\"", err);
+    return d;
+}
+
+/* Hands the signing keys of the keys file to every worker. */
+static void reload_keys(struct supervisor *sv)
+{
+    struct keyring *ring = calloc(1, sizeof(*ring));
+    int n_keys = 0;
+
+    if (ring == NULL) {
+        LOG_ERROR("keys.reload_failed", "error=\"out of memory\"");
+        return;
+    }
+    if (load_keys(sv, ring) == 0) {
+        for (int i = 0; i < sv->n_workers; i++)
+            worker_reload_keys(&sv->workers[i], ring);
+        for (int id = 1; id < KEYRING_MAX_KEYS; id++)
+            n_keys += ring->keys[id].present;
+        LOG_NOTICE("keys.reloaded", "path=%s active_key=%u signing_keys=%d",
+                   sv->cfg->keys, (unsigned)ring->active_id, n_keys);
+    }
+    keyring_wipe(ring);
+    free(ring);
+}
+
+static void on_reload(evutil_socket_t sig, short what, void *arg)
+{
+    struct supervisor *sv = arg;
+    struct refdata *d;
+
+    (void)sig;
+    (void)what;
+    LOG_NOTICE("tallyd.signal", "signal=SIGHUP action=reload");
+    /* TODO: API tokens are loaded once at start into a table the workers
+     * share read-only, so a new api_token line still needs a restart. */
+    reload_keys(sv);
+
+    d = load_refdata(sv->cfg, sv->signer);
+    if (d == NULL) {
+        LOG_WARN("tallyd.reload_failed", "hint=\"the data loaded before stays in use\"");
+        return;
+    }
+    for (int i = 0; i < sv->n_workers; i++)
+        worker_set_refdata(&sv->workers[i], d);
+    refdata_release(d);
+}
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -53,7 +158,7 @@ static int thread_count(const struct config *cfg)
 /* Loads keys and the Redis target named by cfg. Returns 0, or -1 after
  * printing why. */
 static int load_settings(const struct config *cfg, struct keyring *ring,
-                         struct redis_target *redis)
+                         struct auth_tokens *tokens, struct redis_target *redis)
 {
     char err[512];
 
@@ -66,7 +171,7 @@ static int load_settings(const struct config *cfg, struct keyring *ring,
         fprintf(stderr, "tallyd: invalid --redis: %s\n", err);
         return -1;
     }
-    if (keys_file_load(cfg->keys, ring, err, sizeof(err)) != 0) {
+    if (keys_file_load_all(cfg->keys, ring, tokens, err, sizeof(err)) != 0) {
         fprintf(stderr, "tallyd: %s\n(create a keys file with: tallyctl keygen > %s)\n",
                 err, cfg->keys);
         return -1;
@@ -74,11 +179,58 @@ static int load_settings(const struct config *cfg, struct keyring *ring,
     return 0;
 }
 
+/* Creates state_dir when missing and checks that the journal can be
+ * written there. Returns 0, or -1 after printing why. */
+static int prepare_state_dir(const char *dir)
+{
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "tallyd: cannot create state_dir %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    if (access(dir, R_OK | W_OK | X_OK) != 0) {
+        fprintf(stderr, "tallyd: state_dir %s is not writable: %s\n", dir,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int is_journal(const struct dirent *d)
+{
+    size_t len = strlen(d->d_name);
+    size_t suffix = strlen(JOURNAL_SUFFIX);
+
+    return len > suffix && strcmp(d->d_name + len - suffix, JOURNAL_SUFFIX) == 0;
+}
+
+/* Hands each journal file in state_dir to a worker, round robin. Their
+ * events keep their writer ids and sequence numbers, so the replay checks
+ * still recognise the ones that reached Redis before the earlier run
+ * ended. */
+static void adopt_journals(struct supervisor *sv, const char *dir)
+{
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, is_journal, alphasort);
+    char path[2048];
+
+    if (n < 0) {
+        LOG_ERROR("journal.scan_failed", "state_dir=%s error=\"%s\"", dir, strerror(errno));
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
+        store_adopt_journal(sv->workers[i % sv->n_workers].store, path);
+        free(names[i]);
+    }
+    free(names);
+}
+
 static int serve(const struct config *cfg, struct keyring *ring,
-                 const struct redis_target *redis)
+                 const struct auth_tokens *tokens, const struct redis_target *redis)
 {
     struct supervisor sv = {0};
-    struct event *sigterm = NULL, *sigint = NULL;
+    struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
+    struct refdata *refdata = NULL;
     char where[512];
     int started = 0;
     int rc = 1;
@@ -93,16 +245,36 @@ static int serve(const struct config *cfg, struct keyring *ring,
     LOG_NOTICE("tallyd.start", "version=%s pid=%d listen=%s threads=%d redis=%s",
                TALLYD_VERSION, (int)getpid(), cfg->listen, sv.n_workers, where);
 
-    for (int i = 0; i < sv.n_workers; i++)
-        if (worker_init(&sv.workers[i], i, cfg, ring, redis) != 0)
+    sv.cfg = cfg;
+    sv.signer = signer_new(ring);
+    if (sv.signer == NULL)
+        goto cleanup;
+    refdata = load_refdata(cfg, sv.signer);
+    if (refdata == NULL)
+        goto cleanup;
+
+    for (int i = 0; i < sv.n_workers; i++) {
+        if (worker_init(&sv.workers[i], i, cfg, ring, redis, refdata) != 0)
             goto cleanup;
-    /* The workers hold their own signers now; the secrets can go. */
+        sv.workers[i].tokens = tokens;
+        sv.workers[i].peers = sv.workers;
+        sv.workers[i].n_peers = sv.n_workers;
+    }
+    if (tokens->count == 0)
+        LOG_NOTICE("tallyd.no_api_tokens", "hint=\"the stats API and dashboard "
+                   "answer 401 until the keys file has an api_token line\"");
+    adopt_journals(&sv, cfg->state_dir);
+    /* The workers and the supervisor hold their own signers now; the
+     * secrets can go. */
+    fingerprint(ring, sv.reader_fingerprint);
     keyring_wipe(ring);
 
     sigterm = evsignal_new(sv.base, SIGTERM, on_signal, &sv);
     sigint = evsignal_new(sv.base, SIGINT, on_signal, &sv);
-    if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) != 0 ||
-        evsignal_add(sigint, NULL) != 0)
+    sighup = evsignal_new(sv.base, SIGHUP, on_reload, &sv);
+    if (sigterm == NULL || sigint == NULL || sighup == NULL ||
+        evsignal_add(sigterm, NULL) != 0 || evsignal_add(sigint, NULL) != 0 ||
+        evsignal_add(sighup, NULL) != 0)
         goto cleanup;
 
     for (; started < sv.n_workers; started++)
@@ -125,6 +297,11 @@ cleanup:
         event_free(sigterm);
     if (sigint != NULL)
         event_free(sigint);
+    if (sighup != NULL)
+        event_free(sighup);
+    refdata_release(refdata);
+    if (sv.signer != NULL)
+        signer_free(sv.signer);
     if (sv.base != NULL)
         event_base_free(sv.base);
     free(sv.workers);
@@ -135,6 +312,7 @@ cleanup:
 int main(int argc, char **argv)
 {
     static struct config cfg;
+    static struct auth_tokens tokens;
     struct keyring ring;
     struct redis_target redis;
     char err[512];
@@ -150,11 +328,14 @@ int main(int argc, char **argv)
     }
     log_min_level = cfg.log_level;
 
-    if (load_settings(&cfg, &ring, &redis) != 0)
+    if (load_settings(&cfg, &ring, &tokens, &redis) != 0 ||
+        prepare_state_dir(cfg.state_dir) != 0)
         return 1;
     if (evthread_use_pthreads() != 0) {
         fprintf(stderr, "tallyd: libevent has no pthreads support\n");
         return 1;
     }
-    return serve(&cfg, &ring, &redis);
+    rc = serve(&cfg, &ring, &tokens, &redis);
+    auth_tokens_wipe(&tokens);
+    return rc;
 }

@@ -3,11 +3,16 @@
  * clicks and identifies.
  *
  * An open or a click takes two scripts: READER_TOUCH in the reader's slot,
- * whose reply tells whether it was the reader's first, then CAMPAIGN_TOUCH in
+ * whose reply tells whether it was the reader's first and gives the final
+ * verdict (burst and honeypot are decided there), then CAMPAIGN_TOUCH in
  * the campaign's slot. Both are sent on this store's one connection. The
  * event joins its campaign's batch (store_batch.c) from the first one's
  * reply callback, so the campaign writes leave in sequence order: what
  * CAMPAIGN_TOUCH's replay check relies on.
+ *
+ * At most STORE_PIPELINE_MAX live events are started at once; the rest
+ * wait in a FIFO queue, which store_spool_failed moves to the journal
+ * when the store starts spooling.
  */
 #include "store_internal.h"
 
@@ -18,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "classify.h"
+#include "device.h"
 #include "ident.h"
 #include "log.h"
 #include "resp.h"
@@ -28,8 +35,6 @@
 #define BACKOFF_MAX_MS 5000
 
 static void connect_redis(struct store *st);
-static void send_queued(struct store *st);
-static void fail_queued(struct store *st);
 
 /* ---- command building ---------------------------------------------- */
 
@@ -78,23 +83,51 @@ void store_args_evalsha(struct store_args *a, int script, int numkeys)
 
 /* ---- op lifecycle -------------------------------------------------- */
 
+static void unlink_op(struct store_op *op)
+{
+    struct store *st = op->st;
+
+    if (op->prev != NULL)
+        op->prev->next = op->next;
+    else if (st->ops_head == op)
+        st->ops_head = op->next;
+    if (op->next != NULL)
+        op->next->prev = op->prev;
+    else if (st->ops_tail == op)
+        st->ops_tail = op->prev;
+    op->prev = op->next = NULL;
+}
+
 void store_op_finish(struct store_op *op, bool ok)
 {
     struct store *st = op->st;
 
-    if (ok)
-        st->stats.written++;
-    else
-        st->stats.failed++;
-    if (op->started)
+    /* The journey is read again when a failed checkout is replayed. */
+    json_decref(op->journey);
+    op->journey = NULL;
+    unlink_op(op);
+    if (op->started) {
+        op->started = false;
         st->started--;
-    free(op);
-
-    /* After a failure the connection may be going away; the queue then
-     * waits for the next one (on_connect). */
+    }
     if (ok)
-        send_queued(st);
+        st->backoff_ms = BACKOFF_MIN_MS;
+    if (op->replay) {
+        store_replay_done(op, ok);
+        return;
+    }
+    if (!ok) {
+        store_spool_failed(op);
+        return;
+    }
+    st->stats.written++;
+    free(op);
+    store_send_queued(st);
+    store_event_done(st);
+}
 
+void store_event_done(struct store *st)
+{
     st->in_flight--;
     if (st->in_flight == 0 && st->drained != NULL) {
         void (*done)(void *) = st->drained;
@@ -103,24 +136,50 @@ void store_op_finish(struct store_op *op, bool ok)
     }
 }
 
+/* Error replies that say Redis cannot take writes right now, as opposed
+ * to ones about the command itself. */
+static bool error_is_transient(const redisReply *reply)
+{
+    static const char *const prefixes[] = {
+        "LOADING", "BUSY", "OOM", "READONLY", "NOSCRIPT", "MASTERDOWN", "TRYAGAIN",
+        "CLUSTERDOWN", "MISCONF", "NOREPLICAS", "NOAUTH", "WRONGPASS", "NOPERM",
+    };
+
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        size_t n = strlen(prefixes[i]);
+
+        if (reply->len >= n && memcmp(reply->str, prefixes[i], n) == 0 &&
+            (reply->len == n || reply->str[n] == ' '))
+            return true;
+    }
+    return false;
+}
+
 bool store_reply_failed(struct store_op *op, const redisReply *reply,
                         const char *step)
 {
     if (reply == NULL) {
-        /* TODO: spool the event to the local journal and replay it once
-         * Redis is back; until then an event in flight during a lost
-         * connection is counted as failed. */
+        /* The command may or may not have run: the op is retried from the
+         * journal with the same ids. */
+        op->failure = STORE_FAIL_LOST;
         LOG_LIMITED(LOG_LEVEL_WARN, "store.event_failed",
                     "step=%s event=%s error=\"connection lost\"", step,
                     op->event_id);
         return true;
     }
     if (reply->type == REDIS_REPLY_ERROR) {
+        /* An error reply means the command did not run, so a
+         * CAMPAIGN_TOUCH that failed certainly did not count. */
+        op->touch_pending = false;
+        op->failure = error_is_transient(reply) ? STORE_FAIL_TRANSIENT
+                                                : STORE_FAIL_PERMANENT;
         LOG_LIMITED(LOG_LEVEL_ERROR, "store.event_failed",
                     "step=%s event=%s error=\"%.*s\"", step, op->event_id,
                     (int)reply->len, reply->str);
         return true;
     }
+    if (strcmp(step, "campaign_touch") == 0)
+        op->touch_pending = false;
     return false;
 }
 
@@ -137,6 +196,7 @@ int store_send(struct store_op *op, redisCallbackFn *cb, struct store_args *a)
         redisAsyncFormattedCommand(st->ac, cb, op, st->resp.data, st->resp.len) != REDIS_OK) {
         LOG_LIMITED(LOG_LEVEL_WARN, "store.event_failed",
                     "event=%s error=\"not connected to redis\"", op->event_id);
+        op->failure = STORE_FAIL_LOST;
         store_op_finish(op, false);
         return -1;
     }
@@ -186,8 +246,10 @@ static void on_connect(const redisAsyncContext *ac, int status)
     }
     LOG_NOTICE("redis.connected", "redis=%s writer=%s", where, st->writer);
     st->stats.connected = true;
-    st->backoff_ms = BACKOFF_MIN_MS;
-    send_queued(st);
+    /* The backoff resets on the first successful write, not here: a Redis
+     * that accepts connections but answers LOADING is not back yet. */
+    store_replay_kick(st);
+    store_send_queued(st);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -253,6 +315,24 @@ static void connect_redis(struct store *st)
     send_setup(st);
 }
 
+void store_drop_connection(struct store *st)
+{
+    redisAsyncContext *ac = st->ac;
+
+    /* The events waiting in a batch fail too, so the spool sees every
+     * started event at once, whether or not a connection is left. */
+    store_batch_fail_pending(st);
+    if (ac == NULL)
+        return;
+    st->ac = NULL;
+    st->stats.connected = false;
+    /* Fails every pending command with a NULL reply, then calls
+     * on_disconnect if the socket had connected. */
+    redisAsyncFree(ac);
+    if (!evtimer_pending(st->reconnect_timer, NULL))
+        schedule_reconnect(st);
+}
+
 static void on_reconnect_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -274,15 +354,28 @@ struct store *store_new(struct event_base *base, const struct redis_target *targ
     st->backoff_ms = BACKOFF_MIN_MS;
     st->next_seq = 1;
     st->reconnect_timer = evtimer_new(base, on_reconnect_timer, st);
-    if (st->reconnect_timer == NULL || store_batch_init(st) != 0 ||
+    if (st->reconnect_timer == NULL || store_spool_init(st) != 0 ||
+        store_batch_init(st) != 0 ||
         RAND_bytes(writer, sizeof(writer)) != 1) {
         store_free(st);
         return NULL;
     }
     ident_hex(writer, sizeof(writer), st->writer);
+    memcpy(st->writer_bytes, writer, sizeof(writer));
 
     connect_redis(st);
     return st;
+}
+
+/* Hands every queued live event to the spool, in order. */
+static void spill_queue(struct store *st)
+{
+    struct store_op *op;
+
+    while ((op = store_queue_pop(st)) != NULL) {
+        op->failure = STORE_FAIL_LOST;
+        store_spool_failed(op);
+    }
 }
 
 void store_free(struct store *st)
@@ -290,13 +383,12 @@ void store_free(struct store *st)
     if (st == NULL)
         return;
     st->closing = true;
-    if (st->ac != NULL) {
-        /* Runs pending callbacks with NULL replies, which finish their ops. */
-        redisAsyncFree(st->ac);
-        st->ac = NULL;
-    }
-    fail_queued(st);
+    /* Runs pending callbacks with NULL replies, which hand their ops to
+     * the spool; store_spool_close then journals them. */
+    store_drop_connection(st);
     store_batch_free(st);
+    spill_queue(st);
+    store_spool_close(st);
     if (st->reconnect_timer != NULL)
         event_free(st->reconnect_timer);
     resp_free(&st->resp);
@@ -319,73 +411,31 @@ static void register_campaign(struct store *st, const char *campaign)
     st->seen_next = (st->seen_next + 1) % STORE_SEEN_CAMPAIGNS;
 }
 
-static void send_reader_touch(struct store_op *op);
-static void send_identify(struct store_op *op);
-
-static void start_op(struct store_op *op)
+/* Reads READER_TOUCH's reply {mask, verdict, moved times...} into op.
+ * Returns 0, or -1 when it has another shape. */
+static int take_reader_reply(struct store_op *op, const redisReply *reply)
 {
-    op->started = true;
-    op->st->started++;
-    switch (op->ev.kind) {
-    case EVENT_OPEN:
-    case EVENT_CLICK:
-        send_reader_touch(op);
-        break;
-    case EVENT_IDENTIFY:
-        send_identify(op);
-        break;
-    case EVENT_CHECKOUT:
-        store_checkout_start(op);
-        break;
+    const redisReply *verdict;
+    enum verdict v;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
+        reply->elements > 2 + STORE_MOVED_MAX ||
+        reply->element[0]->type != REDIS_REPLY_INTEGER)
+        return -1;
+    verdict = reply->element[1];
+    if (verdict->type != REDIS_REPLY_STRING ||
+        verdict_parse(verdict->str, verdict->len, &v) != 0)
+        return -1;
+
+    op->unique_mask = (unsigned)reply->element[0]->integer;
+    op->ev.u.touch.verdict = (uint8_t)v;
+    op->n_moved = 0;
+    for (size_t i = 2; i < reply->elements; i++) {
+        if (reply->element[i]->type != REDIS_REPLY_INTEGER)
+            return -1;
+        op->moved[op->n_moved++] = (uint32_t)reply->element[i]->integer;
     }
-}
-
-/* Sends queued events, in order, while the connection is up and fewer
- * than STORE_PIPELINE_MAX are started. A send that fails finishes its
- * event at once, which calls this again: the flag stops that recursion. */
-static void send_queued(struct store *st)
-{
-    if (st->sending_queued)
-        return;
-    st->sending_queued = true;
-    while (st->queue_head != NULL && st->started < STORE_PIPELINE_MAX &&
-           st->ac != NULL && !(st->ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING))) {
-        struct store_op *op = st->queue_head;
-
-        st->queue_head = op->next_queued;
-        if (st->queue_head == NULL)
-            st->queue_tail = NULL;
-        start_op(op);
-    }
-    st->sending_queued = false;
-}
-
-/* Queues an event and sends what the pipeline allows. While Redis is
- * unreachable the queue keeps the events for the next connection.
- * TODO: past a limit, spool them to the journal instead of memory. */
-static void queue_op(struct store_op *op)
-{
-    struct store *st = op->st;
-
-    op->next_queued = NULL;
-    if (st->queue_tail != NULL)
-        st->queue_tail->next_queued = op;
-    else
-        st->queue_head = op;
-    st->queue_tail = op;
-    send_queued(st);
-}
-
-/* Ends every queued event as failed; for store_free. */
-static void fail_queued(struct store *st)
-{
-    while (st->queue_head != NULL) {
-        struct store_op *op = st->queue_head;
-
-        st->queue_head = op->next_queued;
-        store_op_finish(op, false);
-    }
-    st->queue_tail = NULL;
+    return 0;
 }
 
 static void on_reader_touch(redisAsyncContext *ac, void *r, void *privdata)
@@ -398,21 +448,47 @@ static void on_reader_touch(redisAsyncContext *ac, void *r, void *privdata)
         store_op_finish(op, false);
         return;
     }
-    op->unique_mask = reply->type == REDIS_REPLY_INTEGER ? (unsigned)reply->integer : 0;
+    if (take_reader_reply(op, reply) != 0) {
+        LOG_ERROR("store.event_failed", "step=reader_touch event=%s "
+                  "error=\"unexpected reply type %d\"", op->event_id, reply->type);
+        store_op_finish(op, false);
+        return;
+    }
     store_batch_add(op);
+}
+
+/* Writes "class|client" to out, which holds DEVICE_TEXT_MAX bytes; the
+ * names are short constants of device.c. Returns the length. */
+#define DEVICE_TEXT_MAX 32
+static size_t device_text(const struct event *ev, char out[DEVICE_TEXT_MAX])
+{
+    const char *class_name = device_class_name((enum device_class)ev->device);
+    const char *client_name = device_client_name((enum client_family)ev->client);
+    size_t class_len = strlen(class_name);
+    size_t client_len = strlen(client_name);
+
+    if (class_len + 1 + client_len >= DEVICE_TEXT_MAX)
+        abort(); /* a programming error: a name in device.c grew */
+    memcpy(out, class_name, class_len);
+    out[class_len] = '|';
+    memcpy(out + class_len + 1, client_name, client_len);
+    return class_len + 1 + client_len;
 }
 
 static void send_reader_touch(struct store_op *op)
 {
     const struct event_touch *t = &op->ev.u.touch;
     bool is_click = op->ev.kind == EVENT_CLICK;
-    char touches[SCHEMA_KEY_MAX], marks[SCHEMA_KEY_MAX];
+    char touches[SCHEMA_KEY_MAX], marks[SCHEMA_KEY_MAX], devices[SCHEMA_KEY_MAX];
     char member[TOUCH_MEMBER_MAX];
-    size_t member_len, touches_len, marks_len, campaign_len;
+    char device[DEVICE_TEXT_MAX];
+    size_t touches_len, marks_len, devices_len, member_len, device_len, campaign_len;
     struct store_args a;
 
     touches_len = schema_reader_touches(touches, t->reader);
     marks_len = schema_reader_marks(marks, t->reader);
+    devices_len = schema_reader_devices(devices, t->reader);
+    device_len = device_text(&op->ev, device);
     member_len = touch_member(t, is_click, member);
 
     /* The marks are prefixes of the member. An open's member "o|C|M" is
@@ -421,9 +497,10 @@ static void send_reader_touch(struct store_op *op)
     campaign_len = 2 + strlen(t->campaign);
 
     store_args_init(&a);
-    store_args_evalsha(&a, SCRIPT_READER_TOUCH, 2);
+    store_args_evalsha(&a, SCRIPT_READER_TOUCH, 3);
     store_args_buf(&a, touches, touches_len);
     store_args_buf(&a, marks, marks_len);
+    store_args_buf(&a, devices, devices_len);
     store_args_buf(&a, member, member_len);
     store_args_u64(&a, t->time);
     store_args_buf(&a, member, campaign_len);
@@ -431,6 +508,12 @@ static void send_reader_touch(struct store_op *op)
     store_args_str(&a, op->event_id);
     store_args_u64(&a, op->st->opts.reader_retention_s);
     store_args_u64(&a, op->st->opts.max_touches);
+    store_args_str(&a, verdict_name((enum verdict)t->verdict));
+    store_args_str(&a, is_click ? "1" : "0");
+    store_args_u64(&a, op->st->opts.burst_window_s);
+    store_args_u64(&a, op->st->opts.burst_links);
+    store_args_u64(&a, op->st->opts.honeypot_window_s);
+    store_args_buf(&a, device, device_len);
     store_send(op, on_reader_touch, &a);
 }
 
@@ -442,7 +525,7 @@ static void on_identify(redisAsyncContext *ac, void *r, void *privdata)
     store_op_finish(op, !store_reply_failed(op, r, "identify"));
 }
 
-static void send_identify(struct store_op *op)
+static void send_customer_link(struct store_op *op)
 {
     const struct event_identify *id = &op->ev.u.identify;
     char key[SCHEMA_KEY_MAX];
@@ -461,9 +544,114 @@ static void send_identify(struct store_op *op)
     store_send(op, on_identify, &a);
 }
 
+static void on_reader_link(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct store_op *op = privdata;
+
+    (void)ac;
+    if (store_reply_failed(op, r, "reader_link")) {
+        store_op_finish(op, false);
+        return;
+    }
+    send_customer_link(op);
+}
+
+/* The reader's link set learns of the customer link before the link
+ * exists, so forgetting the reader can never miss it. */
+static void send_identify(struct store_op *op)
+{
+    const struct event_identify *id = &op->ev.u.identify;
+    char links[SCHEMA_KEY_MAX], customer[SCHEMA_KEY_MAX];
+    struct store_args a;
+
+    schema_reader_links(links, id->reader);
+    schema_customer(customer, id->customer);
+
+    store_args_init(&a);
+    store_args_evalsha(&a, SCRIPT_READER_LINK, 1);
+    store_args_str(&a, links);
+    store_args_str(&a, customer);
+    store_args_u64(&a, op->st->opts.reader_retention_s);
+    store_send(op, on_reader_link, &a);
+}
+
+void store_op_start(struct store_op *op)
+{
+    struct store *st = op->st;
+
+    op->sent_ms = store_now_ms();
+    op->prev = st->ops_tail;
+    op->next = NULL;
+    if (st->ops_tail != NULL)
+        st->ops_tail->next = op;
+    else
+        st->ops_head = op;
+    st->ops_tail = op;
+    op->started = true;
+    st->started++;
+
+    switch (op->ev.kind) {
+    case EVENT_OPEN:
+    case EVENT_CLICK:
+        register_campaign(st, op->ev.u.touch.campaign);
+        send_reader_touch(op);
+        break;
+    case EVENT_IDENTIFY:
+        send_identify(op);
+        break;
+    case EVENT_CHECKOUT:
+        store_checkout_start(op);
+        break;
+    }
+}
+
+struct store_op *store_queue_pop(struct store *st)
+{
+    struct store_op *op = st->queue_head;
+
+    if (op == NULL)
+        return NULL;
+    st->queue_head = op->next_queued;
+    if (st->queue_head == NULL)
+        st->queue_tail = NULL;
+    op->next_queued = NULL;
+    return op;
+}
+
+/* A start that fails finishes its event at once, which calls this again:
+ * the flag stops that recursion. While the store spools the queue is
+ * empty, because store_spool_failed moved it to the journal. */
+void store_send_queued(struct store *st)
+{
+    if (st->sending_queued)
+        return;
+    st->sending_queued = true;
+    while (st->queue_head != NULL && st->started < STORE_PIPELINE_MAX && !st->spooling)
+        store_op_start(store_queue_pop(st));
+    st->sending_queued = false;
+}
+
+/* Queues a live event behind those already waiting and starts what the
+ * pipeline bound allows. The queue holds events only while Redis answers
+ * slower than they arrive: when it stops answering, the redis_timeout
+ * watchdog drops the connection and the queue moves to the journal. */
+static void queue_op(struct store_op *op)
+{
+    struct store *st = op->st;
+
+    op->next_queued = NULL;
+    if (st->queue_tail != NULL)
+        st->queue_tail->next_queued = op;
+    else
+        st->queue_head = op;
+    st->queue_tail = op;
+    store_send_queued(st);
+}
+
 void store_submit(struct store *st, const struct event *ev)
 {
     struct store_op *op = calloc(1, sizeof(*op));
+    size_t writer_len = sizeof(st->writer) - 1;
 
     if (op == NULL) {
         LOG_LIMITED(LOG_LEVEL_ERROR, "store.event_failed", "error=\"out of memory\"");
@@ -472,15 +660,22 @@ void store_submit(struct store *st, const struct event *ev)
     }
     op->st = st;
     op->ev = *ev;
+    memcpy(op->writer, st->writer_bytes, EVENT_WRITER_LEN);
+    strcpy(op->writer_hex, st->writer);
     op->seq = st->next_seq++;
-    memcpy(op->event_id, st->writer, sizeof(st->writer) - 1);
-    op->event_id[sizeof(st->writer) - 1] = '-';
-    resp_u64_text(op->seq, op->event_id + sizeof(st->writer));
+    memcpy(op->touch_writer, st->writer_bytes, EVENT_WRITER_LEN);
+    strcpy(op->touch_writer_hex, st->writer);
+    op->touch_seq = op->seq;
+    memcpy(op->event_id, st->writer, writer_len);
+    op->event_id[writer_len] = '-';
+    resp_u64_text(op->seq, op->event_id + writer_len + 1);
     st->in_flight++;
     st->stats.submitted++;
 
-    if (ev->kind == EVENT_OPEN || ev->kind == EVENT_CLICK)
-        register_campaign(st, ev->u.touch.campaign);
+    if (st->spooling) {
+        store_spool_submit(op);
+        return;
+    }
     queue_op(op);
 }
 

@@ -11,9 +11,16 @@
  * Ordering: READER_TOUCH replies arrive in sequence order (one connection),
  * events join their batch in that order, and batches are sent in the order
  * they are closed, so each campaign still receives a writer's events in
- * sequence order. CAMPAIGN_TOUCH checks every event's sequence number
- * against the highest one applied for the writer, so an event sent again,
- * alone or in a batch of a different make-up, counts once.
+ * sequence order. CAMPAIGN_TOUCH checks every event's campaign identity
+ * (touch_writer, touch_seq) against the highest sequence number applied
+ * for that writer, so an event sent again, alone or in a batch of a
+ * different make-up, counts once.
+ *
+ * Failure: a batch that fails, is lost with its connection or is never
+ * sent fails every event in it, each with the reason a single command
+ * would have given it, and store_op_finish hands them to the spool (or
+ * back to the replay), which orders them by touch_seq as it does single
+ * events.
  */
 #include "store_internal.h"
 
@@ -21,14 +28,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "classify.h"
 #include "log.h"
 #include "store_scripts.h"
 
-/* Keys before the message and hour keys: totals, applied marks, links. */
-#define FIXED_KEYS 3
-/* Arguments per event: seq, counter, unique mask, message key, hour key,
- * link field. */
-#define EVENT_ARGS 6
+/* Keys before the message and hour keys: totals, applied marks, links,
+ * message id set. */
+#define FIXED_KEYS 4
+/* Arguments per event before its moved-click hours: writer, sequence
+ * number, counter, verdict, unique mask, message key, hour key, link
+ * field, number of moved clicks. */
+#define EVENT_ARGS 9
 
 static bool same_hour(uint32_t a, uint32_t b)
 {
@@ -53,11 +63,38 @@ static int find_hour(const struct campaign_batch *b, uint32_t time)
     return -1;
 }
 
-static bool batch_fits(const struct campaign_batch *b, const struct event_touch *t)
+/* Counts the hours of op (its own and those of its moved clicks) that
+ * are not among b's hour keys yet. */
+static size_t new_hours(const struct campaign_batch *b, const struct store_op *op)
 {
+    uint32_t seen[1 + STORE_MOVED_MAX];
+    size_t n_seen = 0;
+
+    for (int i = -1; i < op->n_moved; i++) {
+        uint32_t time = i < 0 ? op->ev.u.touch.time : op->moved[i];
+        bool known = find_hour(b, time) >= 0;
+
+        for (size_t k = 0; k < n_seen && !known; k++)
+            known = same_hour(seen[k], time);
+        if (!known)
+            seen[n_seen++] = time;
+    }
+    return n_seen;
+}
+
+static bool batch_fits(const struct campaign_batch *b, const struct store_op *op)
+{
+    const struct event_touch *t = &op->ev.u.touch;
+
     return b->n_ops < STORE_BATCH_EVENTS &&
            (find_message(b, t->message) >= 0 || b->n_messages < STORE_BATCH_MESSAGES) &&
-           (find_hour(b, t->time) >= 0 || b->n_hours < STORE_BATCH_HOURS);
+           b->n_hours + new_hours(b, op) <= STORE_BATCH_HOURS;
+}
+
+static void add_hour(struct campaign_batch *b, uint32_t time)
+{
+    if (find_hour(b, time) < 0)
+        b->hours[b->n_hours++] = time;
 }
 
 static void batch_release(struct campaign_batch *b)
@@ -68,24 +105,55 @@ static void batch_release(struct campaign_batch *b)
     st->free_batches = b;
 }
 
-/* Ends every event of b as written or failed and releases b. */
+/* Ends every event of b as written or failed, in sequence order, and
+ * releases b. The ops are copied out first: finishing one may start
+ * others (a replay window, the queue), which may reuse b. */
 static void batch_finish(struct campaign_batch *b, bool ok)
 {
+    struct store_op *ops[STORE_BATCH_EVENTS];
     size_t n = b->n_ops;
 
+    memcpy(ops, b->ops, n * sizeof(ops[0]));
     b->n_ops = 0;
     batch_release(b);
     for (size_t i = 0; i < n; i++)
-        store_op_finish(b->ops[i], ok);
+        store_op_finish(ops[i], ok);
+}
+
+/* Fails every event of b with the outcome store_reply_failed gave the
+ * first one: whether the script may have run (touch_pending) and whether a
+ * retry can succeed. Only the first event is logged. */
+static void batch_fail(struct campaign_batch *b, const redisReply *reply)
+{
+    const struct store_op *first = b->ops[0];
+
+    store_reply_failed(b->ops[0], reply, "campaign_touch");
+    for (size_t i = 1; i < b->n_ops; i++) {
+        b->ops[i]->failure = first->failure;
+        b->ops[i]->touch_pending = first->touch_pending;
+    }
+    batch_finish(b, false);
 }
 
 static void on_campaign_touch(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct campaign_batch *b = privdata;
+    const redisReply *reply = r;
 
     (void)ac;
-    /* The log line names the batch's first event. */
-    batch_finish(b, !store_reply_failed(b->ops[0], r, "campaign_touch"));
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        batch_fail(b, reply);
+        return;
+    }
+    for (size_t i = 0; i < b->n_ops; i++)
+        b->ops[i]->touch_pending = false;
+    batch_finish(b, true);
+}
+
+/* Returns the index in KEYS (from 1) of the hour key of time. */
+static size_t hour_key(const struct campaign_batch *b, uint32_t time)
+{
+    return FIXED_KEYS + 1 + b->n_messages + (size_t)find_hour(b, time);
 }
 
 static void encode_event(struct resp_buf *out, const struct campaign_batch *b,
@@ -94,7 +162,6 @@ static void encode_event(struct resp_buf *out, const struct campaign_batch *b,
     const struct event_touch *t = &op->ev.u.touch;
     bool is_click = op->ev.kind == EVENT_CLICK;
     size_t message_key = FIXED_KEYS + 1 + (size_t)find_message(b, t->message);
-    size_t hour_key = FIXED_KEYS + 1 + b->n_messages + (size_t)find_hour(b, t->time);
     char link_field[TOKEN_ID_MAX + 1 + RESP_U64_MAX];
     size_t link_len = 0;
 
@@ -105,12 +172,52 @@ static void encode_event(struct resp_buf *out, const struct campaign_batch *b,
         link_len += resp_u64_text(t->link, link_field + link_len);
     }
 
-    resp_bulk_u64(out, op->seq);
+    resp_bulk(out, op->touch_writer_hex, 2 * EVENT_WRITER_LEN);
+    resp_bulk_u64(out, op->touch_seq);
     resp_bulk_str(out, is_click ? "clicks" : "opens");
+    resp_bulk_str(out, verdict_name((enum verdict)t->verdict));
     resp_bulk_u64(out, op->unique_mask);
     resp_bulk_u64(out, message_key);
-    resp_bulk_u64(out, hour_key);
+    resp_bulk_u64(out, hour_key(b, t->time));
     resp_bulk(out, link_field, link_len);
+    resp_bulk_u64(out, (uint64_t)op->n_moved);
+    for (int i = 0; i < op->n_moved; i++)
+        resp_bulk_u64(out, hour_key(b, op->moved[i]));
+}
+
+/* Counts the arguments of b's events. */
+static size_t event_args(const struct campaign_batch *b)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < b->n_ops; i++)
+        n += EVENT_ARGS + (size_t)b->ops[i]->n_moved;
+    return n;
+}
+
+/* Marks b's events as possibly applied from now on, and raises the store's
+ * highest sent touch_seq, which store_spool.c uses to renumber events
+ * whose campaign write certainly did not run. */
+static void mark_sent(struct campaign_batch *b)
+{
+    struct store *st = b->st;
+
+    for (size_t i = 0; i < b->n_ops; i++) {
+        struct store_op *op = b->ops[i];
+
+        if (memcmp(op->touch_writer, st->writer_bytes, EVENT_WRITER_LEN) == 0 &&
+            op->touch_seq > st->touch_sent_max)
+            st->touch_sent_max = op->touch_seq;
+        op->touch_pending = true;
+    }
+}
+
+/* Fails the events of a batch that was never handed to hiredis. */
+static void fail_unsent(struct campaign_batch *b)
+{
+    for (size_t i = 0; i < b->n_ops; i++)
+        b->ops[i]->failure = STORE_FAIL_LOST;
+    batch_finish(b, false);
 }
 
 /* Removes b from the pending batches and sends it. */
@@ -129,36 +236,53 @@ static void batch_send(struct campaign_batch *b)
     }
 
     resp_reset(out);
-    resp_array(out, 3 + n_keys + 2 + EVENT_ARGS * b->n_ops);
+    resp_array(out, 3 + n_keys + 2 + b->n_messages + event_args(b));
     resp_bulk_str(out, "EVALSHA");
     resp_bulk_str(out, store_script_sha(SCRIPT_CAMPAIGN_TOUCH));
     resp_bulk_u64(out, n_keys);
     resp_bulk(out, key, schema_campaign(key, b->campaign));
     resp_bulk(out, key, schema_applied(key, b->campaign));
     resp_bulk(out, key, schema_links(key, b->campaign));
+    resp_bulk(out, key, schema_message_set(key, b->campaign));
     for (size_t i = 0; i < b->n_messages; i++)
         resp_bulk(out, key, schema_message(key, b->campaign, b->messages[i]));
     for (size_t i = 0; i < b->n_hours; i++)
         resp_bulk(out, key, schema_hour(key, b->campaign, b->hours[i]));
-    resp_bulk_str(out, st->writer);
     resp_bulk_u64(out, st->opts.campaign_retention_s);
+    resp_bulk_u64(out, b->n_messages);
+    for (size_t i = 0; i < b->n_messages; i++)
+        resp_bulk_str(out, b->messages[i]);
     for (size_t i = 0; i < b->n_ops; i++)
         encode_event(out, b, b->ops[i]);
 
+    /* Not sent: no event of b can have been applied, so touch_pending
+     * stays false and the spool may renumber them. */
     if (st->ac == NULL || out->failed ||
         redisAsyncFormattedCommand(st->ac, on_campaign_touch, b, out->data,
                                    out->len) != REDIS_OK) {
         LOG_LIMITED(LOG_LEVEL_WARN, "store.event_failed",
                     "step=campaign_touch campaign=%s events=%zu "
                     "error=\"not connected to redis\"", b->campaign, b->n_ops);
-        batch_finish(b, false);
+        fail_unsent(b);
+        return;
     }
+    mark_sent(b);
 }
 
 void store_batch_flush(struct store *st)
 {
     while (st->n_batches > 0)
         batch_send(st->batches[0]);
+}
+
+void store_batch_fail_pending(struct store *st)
+{
+    while (st->n_batches > 0) {
+        struct campaign_batch *b = st->batches[0];
+
+        st->batches[0] = st->batches[--st->n_batches];
+        fail_unsent(b);
+    }
 }
 
 static void on_flush(evutil_socket_t fd, short what, void *arg)
@@ -199,7 +323,7 @@ void store_batch_add(struct store_op *op)
     for (size_t i = 0; i < st->n_batches && b == NULL; i++)
         if (strcmp(st->batches[i]->campaign, t->campaign) == 0)
             b = st->batches[i];
-    if (b != NULL && !batch_fits(b, t)) {
+    if (b != NULL && !batch_fits(b, op)) {
         batch_send(b);
         b = NULL;
     }
@@ -219,8 +343,9 @@ void store_batch_add(struct store_op *op)
     b->ops[b->n_ops++] = op;
     if (find_message(b, t->message) < 0)
         b->messages[b->n_messages++] = t->message;
-    if (find_hour(b, t->time) < 0)
-        b->hours[b->n_hours++] = t->time;
+    add_hour(b, t->time);
+    for (int i = 0; i < op->n_moved; i++)
+        add_hour(b, op->moved[i]);
 
     if (!st->flush_scheduled) {
         /* Runs after the callbacks already active in this loop iteration,
@@ -240,11 +365,8 @@ void store_batch_free(struct store *st)
 {
     struct campaign_batch *b;
 
-    /* Batches not sent yet: their events are lost, like those in flight. */
-    while (st->n_batches > 0) {
-        b = st->batches[--st->n_batches];
-        batch_finish(b, false);
-    }
+    /* Batches not sent yet go to the spool with the events in flight. */
+    store_batch_fail_pending(st);
     while ((b = st->free_batches) != NULL) {
         st->free_batches = b->next_free;
         free(b);

@@ -7,28 +7,103 @@
  */
 #include "store_scripts.h"
 
+#include "forget.h"
+
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 /*
- * Records an open or a click in the reader's slot.
- * KEYS: touchpoints zset, first-touch marks hash.
+ * Records an open or a click in the reader's slot, and decides the two
+ * verdicts that need the reader's earlier clicks.
+ * KEYS: touchpoints zset, first-touch marks hash, touchpoint devices hash.
  * ARGV: member, time, campaign mark, message mark, event id, retention,
- *       max touchpoints kept.
- * Returns a bit mask: 1 when the event is the reader's first of its kind in
- * the campaign, 2 when it is the first in the message. A replay finds its
- * own event id in the marks and returns the same mask.
- * The set is trimmed only when ZADD added a member, since only that makes
- * it grow; a repeated open of a message costs four calls.
+ *       max touchpoints kept, verdict, "1" for a click, burst window (s),
+ *       burst links, honeypot window (s), "device|client" of the touch.
+ * The devices hash has a field per touchpoint member, renamed with it and
+ * dropped when the member is trimmed, so both stay within the same bound.
+ * A person's click (verdict human) becomes honeypot when it lies within
+ * the honeypot window of a honeypot click of the same email (field
+ * h|C|M of the marks holds that time), and burst when clicks on at least
+ * burst-links different links of the email fall within the burst window.
+ * A honeypot or burst click also marks the email's human clicks in its
+ * window: their members get the verdict as a suffix, and their times are
+ * returned so the campaign counters can move them. A machine's click is
+ * stored with "|verdict" after its member, which attribution skips.
+ * Returns {mask, verdict, moved click times...}. mask has 1 when the event
+ * is the reader's first of its kind in the campaign, 2 when it is the
+ * first in the message. A replay finds its own event id in the marks and
+ * returns the same mask; one that moved clicks finds its whole reply in
+ * the field x|<event id>. One HMGET reads both marks and one HSET sets
+ * those still unset, which HSETNX twice and HMGET did before.
  */
 static const char reader_touch[] =
-    "if redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1]) > 0 then\n"
-    "  local keep = tonumber(ARGV[7])\n"
-    "  local n = redis.call('ZCARD', KEYS[1])\n"
-    "  if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - keep - 1) end\n"
+    "local saved = redis.call('HGET', KEYS[2], 'x|' .. ARGV[5])\n"
+    "if saved then return cjson.decode(saved) end\n"
+    "local t = tonumber(ARGV[2])\n"
+    "local member = ARGV[1]\n"
+    "local verdict = ARGV[8]\n"
+    "local moved = {}\n"
+    "if ARGV[9] == '1' then\n"
+    "  local email = string.sub(ARGV[4], 3)\n"
+    "  local prefix = 'c|' .. email .. '|'\n"
+    "  local function link_of(m)\n"
+    "    if string.sub(m, 1, #prefix) ~= prefix then return nil end\n"
+    "    local e = string.find(m, '|', #prefix + 1, true)\n"
+    "    if not e then return nil end\n"
+    "    return string.sub(m, #prefix + 1, e - 1), string.sub(m, e + 1)\n"
+    "  end\n"
+    "  local hw = tonumber(ARGV[12])\n"
+    "  local hp = tonumber(redis.call('HGET', KEYS[2], 'h|' .. email) or '')\n"
+    "  if verdict == 'human' and hp and math.abs(t - hp) <= hw then\n"
+    "    verdict = 'honeypot'\n"
+    "  end\n"
+    "  local window = nil\n"
+    "  if verdict == 'honeypot' then\n"
+    "    redis.call('HSET', KEYS[2], 'h|' .. email, t)\n"
+    "    window = hw\n"
+    "  elseif verdict == 'human' and tonumber(ARGV[10]) > 0 then\n"
+    "    local bw = tonumber(ARGV[10])\n"
+    "    local links = {}\n"
+    "    local n = 1\n"
+    "    links[link_of(member)] = true\n"
+    "    for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], t - bw, t + bw)) do\n"
+    "      local l = link_of(m)\n"
+    "      if l and not links[l] then links[l] = true; n = n + 1 end\n"
+    "    end\n"
+    "    if n >= tonumber(ARGV[11]) then verdict = 'burst'; window = bw end\n"
+    "  end\n"
+    "  if window then\n"
+    "    local near = redis.call('ZRANGEBYSCORE', KEYS[1], t - window, t + window,\n"
+    "                            'WITHSCORES')\n"
+    "    for i = 1, #near, 2 do\n"
+    "      local l, rest = link_of(near[i])\n"
+    "      if l and #moved < 8 and not string.find(rest, '|', 1, true) then\n"
+    "        local renamed = near[i] .. '|' .. verdict\n"
+    "        redis.call('ZREM', KEYS[1], near[i])\n"
+    "        redis.call('ZADD', KEYS[1], near[i + 1], renamed)\n"
+    "        local device = redis.call('HGET', KEYS[3], near[i])\n"
+    "        if device then\n"
+    "          redis.call('HDEL', KEYS[3], near[i])\n"
+    "          redis.call('HSET', KEYS[3], renamed, device)\n"
+    "        end\n"
+    "        moved[#moved + 1] = tonumber(near[i + 1])\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "  if verdict ~= 'human' then member = member .. '|' .. verdict end\n"
     "end\n"
+    "redis.call('ZADD', KEYS[1], 'GT', ARGV[2], member)\n"
+    "local keep = tonumber(ARGV[7])\n"
+    "local n = redis.call('ZCARD', KEYS[1])\n"
+    "if n > keep then\n"
+    "  local old = redis.call('ZRANGE', KEYS[1], 0, n - keep - 1)\n"
+    "  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - keep - 1)\n"
+    "  redis.call('HDEL', KEYS[3], unpack(old))\n"
+    "end\n"
+    "redis.call('HSET', KEYS[3], member, ARGV[13])\n"
+    "redis.call('EXPIRE', KEYS[3], ARGV[6])\n"
     "local marks = redis.call('HMGET', KEYS[2], ARGV[3], ARGV[4])\n"
     "local mask = 0\n"
     "local unset = {}\n"
@@ -42,18 +117,28 @@ static const char reader_touch[] =
     "  end\n"
     "end\n"
     "if #unset > 0 then redis.call('HSET', KEYS[2], unpack(unset)) end\n"
+    "local reply = {mask, verdict}\n"
+    "for _, m in ipairs(moved) do reply[#reply + 1] = m end\n"
+    "if #moved > 0 then\n"
+    "  redis.call('HSET', KEYS[2], 'x|' .. ARGV[5], cjson.encode(reply))\n"
+    "end\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[6])\n"
     "redis.call('EXPIRE', KEYS[2], ARGV[6])\n"
-    "return mask\n";
+    "return reply\n";
 
 /*
  * Counts a batch of opens and clicks of one campaign, in its slot.
- * KEYS: campaign totals, applied marks, link clicks, then the batch's
- *       message totals and hour keys.
- * ARGV: writer id, retention, then six per event in sequence order:
- *       sequence number, "opens" or "clicks", unique mask, index in KEYS of
- *       its message key, index of its hour key, link field "message:link"
- *       (empty for an open).
+ * KEYS: campaign totals, applied marks, link clicks, message id set, then
+ *       the batch's message totals and hour keys.
+ * ARGV: retention, number of messages M, the M message ids (in the order
+ *       of their keys), then per event in sequence order: writer id,
+ *       sequence number, "opens" or "clicks", verdict, unique mask, index in
+ *       KEYS of its message key, index of its hour key, link field
+ *       "message:link" (empty for an open), number N of clicks READER_TOUCH
+ *       moved, and the index of each one's hour key.
+ * Totals (opens, clicks) count every verdict; the field "kind:verdict"
+ * next to them counts one verdict. A moved click leaves clicks:human for
+ * clicks:<verdict> in the campaign, the message and its hour.
  * A writer (one store connection) sends its events in sequence order, and
  * Redis runs a connection's commands in order, so the events of a writer
  * that reached Redis are always a prefix of what it sent: remembering the
@@ -63,34 +148,59 @@ static const char reader_touch[] =
  * Returns the number of events counted (0 when all were counted before).
  */
 static const char campaign_touch[] =
-    "local last = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')\n"
+    "local retention = ARGV[1]\n"
+    "local first_event = 3 + tonumber(ARGV[2])\n"
     "local counts = {}\n"
-    "local function add(k, field)\n"
+    "local function add(k, field, n)\n"
     "  local c = counts[k]\n"
     "  if c == nil then c = {}; counts[k] = c end\n"
-    "  c[field] = (c[field] or 0) + 1\n"
+    "  c[field] = (c[field] or 0) + n\n"
     "end\n"
-    "local top = nil\n"
+    "local last = {}\n"
+    "local top = {}\n"
+    "local ids = {}\n"
     "local applied = 0\n"
-    "for i = 3, #ARGV, 6 do\n"
-    "  if tonumber(ARGV[i]) > last then\n"
-    "    local kind, mask = ARGV[i + 1], tonumber(ARGV[i + 2])\n"
-    "    local m = tonumber(ARGV[i + 3])\n"
-    "    add(1, kind); add(m, kind); add(tonumber(ARGV[i + 4]), kind)\n"
-    "    if mask % 2 == 1 then add(1, 'unique_' .. kind) end\n"
-    "    if mask >= 2 then add(m, 'unique_' .. kind) end\n"
-    "    if kind == 'clicks' then add(3, ARGV[i + 5]) end\n"
-    "    top = ARGV[i]\n"
+    "local i = first_event\n"
+    "while i <= #ARGV do\n"
+    "  local writer, seq = ARGV[i], tonumber(ARGV[i + 1])\n"
+    "  local n_moved = tonumber(ARGV[i + 8])\n"
+    "  if last[writer] == nil then\n"
+    "    last[writer] = tonumber(redis.call('HGET', KEYS[2], writer) or '0')\n"
+    "  end\n"
+    "  if seq > last[writer] then\n"
+    "    local kind, verdict = ARGV[i + 2], ARGV[i + 3]\n"
+    "    local mask, m = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])\n"
+    "    for _, k in ipairs({1, m, tonumber(ARGV[i + 6])}) do\n"
+    "      add(k, kind, 1)\n"
+    "      add(k, kind .. ':' .. verdict, 1)\n"
+    "    end\n"
+    "    if mask % 2 == 1 then add(1, 'unique_' .. kind, 1) end\n"
+    "    if mask >= 2 then add(m, 'unique_' .. kind, 1) end\n"
+    "    if kind == 'clicks' then add(3, ARGV[i + 7], 1) end\n"
+    "    for j = 1, n_moved do\n"
+    "      for _, k in ipairs({1, m, tonumber(ARGV[i + 8 + j])}) do\n"
+    "        add(k, 'clicks:human', -1)\n"
+    "        add(k, 'clicks:' .. verdict, 1)\n"
+    "      end\n"
+    "    end\n"
+    "    ids[ARGV[m - 2]] = true\n"
+    "    last[writer] = seq\n"
+    "    top[writer] = ARGV[i + 1]\n"
     "    applied = applied + 1\n"
     "  end\n"
+    "  i = i + 9 + n_moved\n"
     "end\n"
     "if applied == 0 then return 0 end\n"
-    "redis.call('HSET', KEYS[2], ARGV[1], top)\n"
-    "redis.call('EXPIRE', KEYS[2], ARGV[2])\n"
+    "for writer, seq in pairs(top) do redis.call('HSET', KEYS[2], writer, seq) end\n"
+    "redis.call('EXPIRE', KEYS[2], retention)\n"
     "for k, fields in pairs(counts) do\n"
     "  for field, n in pairs(fields) do redis.call('HINCRBY', KEYS[k], field, n) end\n"
-    "  redis.call('EXPIRE', KEYS[k], ARGV[2])\n"
+    "  redis.call('EXPIRE', KEYS[k], retention)\n"
     "end\n"
+    "local members = {}\n"
+    "for id in pairs(ids) do members[#members + 1] = id end\n"
+    "redis.call('SADD', KEYS[4], unpack(members))\n"
+    "redis.call('EXPIRE', KEYS[4], retention)\n"
     "return applied\n";
 
 /*
@@ -130,9 +240,13 @@ static const char order_claim[] =
 
 /*
  * Credits a claimed order to its campaign and keeps the decision record.
- * KEYS: campaign totals, message totals, hour, campaign's order record.
+ * KEYS: campaign totals, message totals, hour, campaign's order record,
+ *       conversions per path, per time-to-conversion bucket, recent list.
  * ARGV: cross-device (0 or 1), revenue, currency, retention, shop, order id,
- *       message, link, path, click time, order time.
+ *       message, link, path, click time, order time, machine events
+ *       ("ignored" or "included": whether machine clicks could be credited),
+ *       time-to-conversion bucket, recent-list entry (JSON), recent-list
+ *       length.
  * The record doubles as the mark that makes a replay a no-op.
  * Returns 1 when credited, 0 when already credited.
  */
@@ -141,7 +255,8 @@ static const char campaign_convert[] =
     "redis.call('HSET', KEYS[4], 'shop', ARGV[5], 'order', ARGV[6],\n"
     "           'message', ARGV[7], 'link', ARGV[8], 'path', ARGV[9],\n"
     "           'cross_device', ARGV[1], 'click_time', ARGV[10],\n"
-    "           'time', ARGV[11], 'revenue', ARGV[2], 'currency', ARGV[3])\n"
+    "           'time', ARGV[11], 'revenue', ARGV[2], 'currency', ARGV[3],\n"
+    "           'machine_events', ARGV[12])\n"
     "redis.call('EXPIRE', KEYS[4], ARGV[4])\n"
     "for i = 1, 3 do\n"
     "  redis.call('HINCRBY', KEYS[i], 'conversions', 1)\n"
@@ -151,6 +266,46 @@ static const char campaign_convert[] =
     "  redis.call('HINCRBY', KEYS[i], 'revenue:' .. ARGV[3], ARGV[2])\n"
     "  redis.call('EXPIRE', KEYS[i], ARGV[4])\n"
     "end\n"
+    "redis.call('HINCRBY', KEYS[5], ARGV[9], 1)\n"
+    "redis.call('HINCRBY', KEYS[6], ARGV[13], 1)\n"
+    "redis.call('LPUSH', KEYS[7], ARGV[14])\n"
+    "redis.call('LTRIM', KEYS[7], 0, tonumber(ARGV[15]) - 1)\n"
+    "for i = 5, 7 do redis.call('EXPIRE', KEYS[i], ARGV[4]) end\n"
+    "return 1\n";
+
+/*
+ * Counts minted emails as sent, in the campaign's slot. Both counters are
+ * HyperLogLogs, so minting the same recipient twice for one message counts
+ * once, a replay changes nothing, and no reader id is stored in campaign
+ * data (a HyperLogLog keeps only register maxima of element hashes).
+ * KEYS: message sent HLL, campaign sent HLL.
+ * ARGV: retention, message id, then the reader ids (hex) of the batch.
+ * The campaign HLL counts "message|reader" pairs: one per email.
+ * Returns the number of reader ids added.
+ */
+static const char sent[] =
+    "local readers = {}\n"
+    "local emails = {}\n"
+    "for i = 3, #ARGV do\n"
+    "  readers[#readers + 1] = ARGV[i]\n"
+    "  emails[#emails + 1] = ARGV[2] .. '|' .. ARGV[i]\n"
+    "end\n"
+    "if #readers == 0 then return 0 end\n"
+    "redis.call('PFADD', KEYS[1], unpack(readers))\n"
+    "redis.call('PFADD', KEYS[2], unpack(emails))\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
+    "redis.call('EXPIRE', KEYS[2], ARGV[1])\n"
+    "return #readers\n";
+
+/*
+ * Records in the reader's slot that a link (a key elsewhere whose value is
+ * the reader id) points at the reader, so that forgetting the reader finds
+ * it without a scan.
+ * KEYS: the reader's link set. ARGV: the link's key name, retention.
+ */
+static const char reader_link[] =
+    "redis.call('SADD', KEYS[1], ARGV[1])\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
     "return 1\n";
 
 static const char *const sources[SCRIPT_COUNT] = {
@@ -158,6 +313,9 @@ static const char *const sources[SCRIPT_COUNT] = {
     [SCRIPT_CAMPAIGN_TOUCH] = campaign_touch,
     [SCRIPT_ORDER_CLAIM] = order_claim,
     [SCRIPT_CAMPAIGN_CONVERT] = campaign_convert,
+    [SCRIPT_SENT] = sent,
+    [SCRIPT_READER_LINK] = reader_link,
+    [SCRIPT_FORGET_LINK] = STORE_FORGET_LINK_LUA,
 };
 
 static char shas[SCRIPT_COUNT][41];

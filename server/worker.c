@@ -4,16 +4,20 @@
  * Stopping runs in the worker's own thread, in this order: the HTTP server
  * stops accepting and finishes the requests it has, then the store finishes
  * writing the events those requests recorded, then the loop ends. A
- * deadline ends the loop anyway if Redis does not answer in time.
+ * deadline ends the loop anyway if Redis does not answer in time; the
+ * events still on their way then go to the journal when store_free runs.
  */
 #include "worker.h"
 
 #include <event2/event.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http.h"
 #include "log.h"
+#include "refdata.h"
 #include "signer.h"
+#include "stats_reader.h"
 #include "store.h"
 
 #define STOP_DEADLINE_S 10
@@ -24,23 +28,62 @@ static uint32_t ms_to_s(int64_t ms)
     return (uint32_t)(ms / 1000);
 }
 
+/* Switches to the reference data posted last, in the worker's thread. */
+static void on_refdata(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    struct refdata *next = atomic_exchange(&w->next_refdata, NULL);
+
+    (void)fd;
+    (void)what;
+    if (next == NULL)
+        return;
+    refdata_release(w->refdata);
+    w->refdata = next;
+    LOG_DEBUG("worker.refdata_switched", "worker=%d", w->index);
+}
+
+void worker_set_refdata(struct worker *w, struct refdata *d)
+{
+    refdata_retain(d);
+    /* A reload that the worker has not picked up yet is replaced. */
+    refdata_release(atomic_exchange(&w->next_refdata, d));
+    event_active(w->refdata_event, 0, 0);
+}
+
 int worker_init(struct worker *w, int index, const struct config *cfg,
-                const struct keyring *ring, const struct redis_target *redis)
+                const struct keyring *ring, const struct redis_target *redis,
+                struct refdata *refdata)
 {
     struct store_options opts = {
         .click_window_s = ms_to_s(cfg->click_window_ms),
         .reader_retention_s = ms_to_s(cfg->reader_retention_ms),
         .campaign_retention_s = ms_to_s(cfg->campaign_retention_ms),
         .max_touches = MAX_TOUCHES_PER_READER,
+        .burst_window_s = ms_to_s(cfg->burst_window_ms),
+        .burst_links = (unsigned)cfg->burst_links,
+        .honeypot_window_s = ms_to_s(cfg->honeypot_window_ms),
+        .attribute_machine_events = cfg->attribute_machine_events,
+        .state_dir = cfg->state_dir,
+        .journal_fsync = cfg->journal_fsync,
+        .journal_max_bytes = cfg->journal_max_size,
+        .redis_timeout_ms = cfg->redis_timeout_ms,
     };
 
     memset(w, 0, sizeof(*w));
     w->index = index;
     w->cfg = cfg;
+    refdata_retain(refdata);
+    w->refdata = refdata;
 
     w->base = event_base_new();
     if (w->base == NULL) {
         LOG_ERROR("worker.init_failed", "worker=%d error=\"event_base_new failed\"", index);
+        return -1;
+    }
+    w->refdata_event = event_new(w->base, -1, 0, on_refdata, w);
+    if (w->refdata_event == NULL) {
+        LOG_ERROR("worker.init_failed", "worker=%d error=\"event_new failed\"", index);
         return -1;
     }
     w->signer = signer_new(ring);
@@ -49,11 +92,13 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
         return -1;
     }
     w->store = store_new(w->base, redis, &opts);
+    w->reader = stats_reader_new(w->base, redis);
     w->http = http_server_new(w->base, &cfg->http, worker_route, w);
-    if (w->store == NULL || w->http == NULL) {
+    if (w->store == NULL || w->reader == NULL || w->http == NULL) {
         LOG_ERROR("worker.init_failed", "worker=%d error=\"out of memory\"", index);
         return -1;
     }
+    http_server_set_observer(w->http, metrics_observe, w);
     if (http_server_listen(w->http, cfg->listen, true) != 0)
         return -1;
     return 0;
@@ -96,6 +141,58 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
     http_server_drain(w->http, on_http_drained, w);
 }
 
+static void free_keys(struct keyring *ring)
+{
+    if (ring == NULL)
+        return;
+    keyring_wipe(ring);
+    free(ring);
+}
+
+/* Runs in the worker's thread: swaps in the signer of the latest pending
+ * keys. Handlers use the signer only while they run, so
+ * no request is handled half with the old keys and half with the new. */
+static void on_reload(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    struct keyring *keys = atomic_exchange(&w->pending_keys, NULL);
+    struct signer *fresh;
+
+    (void)fd;
+    (void)what;
+    if (keys == NULL)
+        return;
+
+    fresh = signer_new(keys);
+    if (fresh == NULL) {
+        LOG_ERROR("keys.reload_failed", "worker=%d error=\"out of memory or "
+                  "OpenSSL failed\" hint=\"the old keys stay in use\"",
+                  w->index);
+        free_keys(keys);
+        return;
+    }
+    signer_free(w->signer);
+    w->signer = fresh;
+    LOG_DEBUG("keys.reloaded", "worker=%d active_key=%u", w->index,
+              (unsigned)keys->active_id);
+    free_keys(keys);
+}
+
+void worker_reload_keys(struct worker *w, const struct keyring *ring)
+{
+    struct keyring *copy = malloc(sizeof(*copy));
+
+    if (copy == NULL) {
+        LOG_ERROR("keys.reload_failed", "worker=%d error=\"out of memory\" "
+                  "hint=\"the old keys stay in use\"", w->index);
+        return;
+    }
+    memcpy(copy, ring, sizeof(*copy));
+    free_keys(atomic_exchange(&w->pending_keys, copy));
+    /* Thread-safe because main() called evthread_use_pthreads() first. */
+    event_active(w->reload_event, 0, 0);
+}
+
 static void *run_loop(void *arg)
 {
     struct worker *w = arg;
@@ -104,14 +201,18 @@ static void *run_loop(void *arg)
     event_base_dispatch(w->base);
 
     /* The totals let an operator (and the benchmark's loss check) compare
-     * what was answered with what reached Redis. */
+     * what was answered with what reached Redis. events_in_flight are
+     * still unsettled at the stop deadline and go to the journal when the
+     * store closes. */
     ss = store_stats(w->store);
     LOG_NOTICE("worker.stopped",
                "worker=%d requests=%llu events_submitted=%llu events_written=%llu "
-               "events_failed=%llu",
+               "events_failed=%llu events_journaled=%llu events_replayed=%llu "
+               "events_in_flight=%zu",
                w->index, (unsigned long long)http_server_stats(w->http)->requests,
                (unsigned long long)ss->submitted, (unsigned long long)ss->written,
-               (unsigned long long)ss->failed);
+               (unsigned long long)ss->failed, (unsigned long long)ss->journaled,
+               (unsigned long long)ss->replayed, store_in_flight(w->store));
     return NULL;
 }
 
@@ -119,7 +220,9 @@ int worker_start(struct worker *w)
 {
     w->stop_event = event_new(w->base, -1, 0, on_stop, w);
     w->stop_deadline = evtimer_new(w->base, on_stop_deadline, w);
-    if (w->stop_event == NULL || w->stop_deadline == NULL)
+    w->reload_event = event_new(w->base, -1, 0, on_reload, w);
+    if (w->stop_event == NULL || w->stop_deadline == NULL ||
+        w->reload_event == NULL)
         return -1;
     if (pthread_create(&w->thread, NULL, run_loop, w) != 0) {
         LOG_ERROR("worker.start_failed", "worker=%d", w->index);
@@ -141,16 +244,28 @@ void worker_join(struct worker *w)
 
 void worker_free(struct worker *w)
 {
-    if (w->http != NULL)
-        http_server_free(w->http);
+    /* The stats reader and the store first: freeing them ends pending Redis
+     * commands, whose callbacks answer their requests (an API read, a
+     * forget) while the connections still exist. */
+    if (w->reader != NULL)
+        stats_reader_free(w->reader);
     if (w->store != NULL)
         store_free(w->store);
+    if (w->http != NULL)
+        http_server_free(w->http);
     if (w->signer != NULL)
         signer_free(w->signer);
     if (w->stop_event != NULL)
         event_free(w->stop_event);
     if (w->stop_deadline != NULL)
         event_free(w->stop_deadline);
+    if (w->reload_event != NULL)
+        event_free(w->reload_event);
+    free_keys(atomic_exchange(&w->pending_keys, NULL));
+    if (w->refdata_event != NULL)
+        event_free(w->refdata_event);
+    refdata_release(w->refdata);
+    refdata_release(atomic_exchange(&w->next_refdata, NULL));
     if (w->base != NULL)
         event_base_free(w->base);
     memset(w, 0, sizeof(*w));

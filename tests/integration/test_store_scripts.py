@@ -24,49 +24,78 @@ def script_source(name):
     return "".join(pieces).encode().decode("unicode_escape")
 
 
-def campaign_touch(client, writer, events, message_keys=("c:{spring}:m:a", "c:{spring}:m:b")):
-    """Runs CAMPAIGN_TOUCH for events [(seq, kind, mask, message index,
-    link field)], all in HOUR_KEY."""
-    keys = ["c:{spring}", "c:{spring}:w", "c:{spring}:l", *message_keys, HOUR_KEY]
-    hour_index = len(keys)
-    args = [writer, 3600]
-    for seq, kind, mask, message, link in events:
-        args += [seq, kind, mask, 4 + message, hour_index, link]
+MESSAGE_IDS = ("a", "b")
+
+
+def campaign_touch(client, events, extra_hours=()):
+    """Runs CAMPAIGN_TOUCH for events, each a dict with writer, seq, kind,
+    mask, message (index into MESSAGE_IDS) and optionally verdict, link and
+    moved (indexes into the hour keys, 0 being HOUR_KEY). All events are in
+    HOUR_KEY; extra_hours adds hour keys for moved clicks."""
+    message_keys = [f"c:{{spring}}:m:{m}" for m in MESSAGE_IDS]
+    hour_keys = [HOUR_KEY, *extra_hours]
+    keys = ["c:{spring}", "c:{spring}:w", "c:{spring}:l", "c:{spring}:m",
+            *message_keys, *hour_keys]
+    first_message = 5
+    first_hour = first_message + len(message_keys)
+    args = [3600, len(MESSAGE_IDS), *MESSAGE_IDS]
+    for e in events:
+        moved = [first_hour + h for h in e.get("moved", ())]
+        args += [e["writer"], e["seq"], e["kind"], e.get("verdict", "human"), e["mask"],
+                 first_message + e["message"], first_hour, e.get("link", ""),
+                 len(moved), *moved]
     return client.eval(script_source("campaign_touch"), len(keys), *keys, *args)
+
+
+def opened(seq, mask=0, message=0, writer="w1", verdict="human"):
+    return {"writer": writer, "seq": seq, "kind": "opens", "mask": mask,
+            "message": message, "verdict": verdict}
+
+
+def clicked(seq, link, mask=0, message=0, writer="w1", verdict="human", moved=()):
+    return {"writer": writer, "seq": seq, "kind": "clicks", "mask": mask,
+            "message": message, "verdict": verdict, "link": link, "moved": moved}
 
 
 def test_campaign_batch_counts_each_event(redis_server):
     client = redis_server.client
-    applied = campaign_touch(client, "w1", [
-        (1, "opens", 3, 0, ""),
-        (2, "opens", 0, 0, ""),
-        (3, "opens", 2, 1, ""),
-        (4, "clicks", 3, 1, "b:2"),
+    applied = campaign_touch(client, [
+        opened(1, mask=3),
+        opened(2, verdict="image_proxy"),
+        opened(3, mask=2, message=1),
+        clicked(4, "b:2", mask=3, message=1),
     ])
 
     assert applied == 4
     assert client.hgetall("c:{spring}") == {
-        "opens": "3", "unique_opens": "1", "clicks": "1", "unique_clicks": "1"}
-    assert client.hgetall("c:{spring}:m:a") == {"opens": "2", "unique_opens": "1"}
+        "opens": "3", "opens:human": "2", "opens:image_proxy": "1", "unique_opens": "1",
+        "clicks": "1", "clicks:human": "1", "unique_clicks": "1"}
+    assert client.hgetall("c:{spring}:m:a") == {
+        "opens": "2", "opens:human": "1", "opens:image_proxy": "1", "unique_opens": "1"}
     assert client.hgetall("c:{spring}:m:b") == {
-        "opens": "1", "unique_opens": "1", "clicks": "1", "unique_clicks": "1"}
-    assert client.hgetall(HOUR_KEY) == {"opens": "3", "clicks": "1"}
+        "opens": "1", "opens:human": "1", "unique_opens": "1",
+        "clicks": "1", "clicks:human": "1", "unique_clicks": "1"}
+    assert client.hgetall(HOUR_KEY) == {
+        "opens": "3", "opens:human": "2", "opens:image_proxy": "1",
+        "clicks": "1", "clicks:human": "1"}
     assert client.hgetall("c:{spring}:l") == {"b:2": "1"}
+    assert client.smembers("c:{spring}:m") == {"a", "b"}
     assert client.hget("c:{spring}:w", "w1") == "4"
     assert 0 < client.ttl("c:{spring}:m:b") <= 3600
+    assert 0 < client.ttl("c:{spring}:m") <= 3600
 
 
 def test_campaign_batch_replay_regrouped_counts_once(redis_server):
     client = redis_server.client
-    assert campaign_touch(client, "w1", [(1, "opens", 1, 0, ""), (2, "opens", 0, 0, "")]) == 2
+    assert campaign_touch(client, [opened(1, mask=1), opened(2)]) == 2
 
     # A replay that groups events 2 and 3 together counts only event 3.
-    assert campaign_touch(client, "w1", [(2, "opens", 0, 0, ""), (3, "opens", 0, 1, "")]) == 1
+    assert campaign_touch(client, [opened(2), opened(3, message=1)]) == 1
     # Replaying everything again counts nothing.
-    assert campaign_touch(client, "w1", [(1, "opens", 1, 0, ""), (2, "opens", 0, 0, ""),
-                                         (3, "opens", 0, 1, "")]) == 0
+    assert campaign_touch(client, [opened(1, mask=1), opened(2), opened(3, message=1)]) == 0
 
     assert client.hget("c:{spring}", "opens") == "3"
+    assert client.hget("c:{spring}", "opens:human") == "3"
     assert client.hget("c:{spring}", "unique_opens") == "1"
     assert client.hget("c:{spring}:m:b", "opens") == "1"
     assert client.hget("c:{spring}:w", "w1") == "3"
@@ -74,48 +103,112 @@ def test_campaign_batch_replay_regrouped_counts_once(redis_server):
 
 def test_campaign_batch_writers_are_independent(redis_server):
     client = redis_server.client
-    assert campaign_touch(client, "w1", [(7, "opens", 0, 0, "")]) == 1
-    assert campaign_touch(client, "w2", [(1, "opens", 0, 0, "")]) == 1
+    assert campaign_touch(client, [opened(7)]) == 1
+    assert campaign_touch(client, [opened(1, writer="w2")]) == 1
     assert client.hget("c:{spring}", "opens") == "2"
     assert client.hgetall("c:{spring}:w") == {"w1": "7", "w2": "1"}
 
 
-def reader_touch(client, member, time, event_id, keep=100):
+def test_campaign_batch_mixed_writers(redis_server):
+    """A replay batch can hold events of several writers (an adopted
+    journal, a renumbered event); each is checked against its own mark."""
+    client = redis_server.client
+    assert campaign_touch(client, [opened(5, writer="w1")]) == 1
+
+    applied = campaign_touch(client, [
+        opened(4, writer="w1"), opened(1, writer="w2"), opened(6, writer="w1"),
+        opened(2, writer="w2"),
+    ])
+
+    assert applied == 3
+    assert client.hget("c:{spring}", "opens") == "4"
+    assert client.hgetall("c:{spring}:w") == {"w1": "6", "w2": "2"}
+
+
+def test_campaign_batch_moves_clicks(redis_server):
+    """A burst click moves two earlier human clicks, one in the same hour
+    and one in the hour before, from clicks:human to clicks:burst."""
+    client = redis_server.client
+    earlier_hour = "c:{spring}:h:2026120413"
+    assert campaign_touch(client, [clicked(1, "a:1"), clicked(2, "a:2")]) == 2
+
+    applied = campaign_touch(client, [clicked(3, "a:3", verdict="burst", moved=(0, 1))],
+                             extra_hours=(earlier_hour,))
+    assert applied == 1
+    assert client.hgetall("c:{spring}") == {
+        "clicks": "3", "clicks:human": "0", "clicks:burst": "3"}
+    assert client.hgetall("c:{spring}:m:a") == {
+        "clicks": "3", "clicks:human": "0", "clicks:burst": "3"}
+    assert client.hgetall(HOUR_KEY) == {
+        "clicks": "3", "clicks:human": "1", "clicks:burst": "2"}
+    assert client.hgetall(earlier_hour) == {"clicks:human": "-1", "clicks:burst": "1"}
+    assert 0 < client.ttl(earlier_hour) <= 3600
+
+    # Sent again, the event moves nothing a second time.
+    assert campaign_touch(client, [clicked(3, "a:3", verdict="burst", moved=(0, 1))],
+                          extra_hours=(earlier_hour,)) == 0
+    assert client.hget("c:{spring}", "clicks:burst") == "3"
+
+
+def reader_touch(client, member, time, event_id, keep=100, verdict="human",
+                 device="desktop|gmail"):
     parts = member.split("|")
     campaign_mark = "|".join(parts[:2])
     message_mark = "|".join(parts[:3])
-    return client.eval(script_source("reader_touch"), 2, "r:{r1}:t", "r:{r1}:u",
-                       member, time, campaign_mark, message_mark, event_id, 3600, keep)
+    is_click = "1" if parts[0] == "c" else "0"
+    return client.eval(script_source("reader_touch"), 3, "r:{r1}:t", "r:{r1}:u", "r:{r1}:d",
+                       member, time, campaign_mark, message_mark, event_id, 3600, keep,
+                       verdict, is_click, 2, 3, 30, device)
 
 
 def test_reader_touch_masks_and_replay(redis_server):
     client = redis_server.client
-    assert reader_touch(client, "o|spring|a", 100, "w-1") == 3
+    assert reader_touch(client, "o|spring|a", 100, "w-1") == [3, "human"]
     # The same event again (a replay) returns the same mask.
-    assert reader_touch(client, "o|spring|a", 100, "w-1") == 3
+    assert reader_touch(client, "o|spring|a", 100, "w-1") == [3, "human"]
     # Another open of the same message is not a first.
-    assert reader_touch(client, "o|spring|a", 200, "w-2") == 0
+    assert reader_touch(client, "o|spring|a", 200, "w-2") == [0, "human"]
     # A first open of another message of the campaign.
-    assert reader_touch(client, "o|spring|b", 300, "w-3") == 2
-    assert reader_touch(client, "o|spring|b", 300, "w-3") == 2
+    assert reader_touch(client, "o|spring|b", 300, "w-3", device="mobile|apple_mail") \
+        == [2, "human"]
+    assert reader_touch(client, "o|spring|b", 300, "w-3") == [2, "human"]
 
     assert client.hgetall("r:{r1}:u") == {
         "o|spring": "w-1", "o|spring|a": "w-1", "o|spring|b": "w-3"}
     assert client.zrange("r:{r1}:t", 0, -1, withscores=True) == [
         ("o|spring|a", 200.0), ("o|spring|b", 300.0)]
+    assert client.hgetall("r:{r1}:d") == {
+        "o|spring|a": "desktop|gmail", "o|spring|b": "desktop|gmail"}
     assert 0 < client.ttl("r:{r1}:u") <= 3600
     assert 0 < client.ttl("r:{r1}:t") <= 3600
+    assert 0 < client.ttl("r:{r1}:d") <= 3600
+
+
+def test_reader_touch_burst_reply_replays(redis_server):
+    """The third link clicked within the burst window is a burst and moves
+    the two earlier clicks; a replay of it returns the same reply."""
+    client = redis_server.client
+    assert reader_touch(client, f"c|spring|a|1|{1:016x}", 100, "w-1") == [3, "human"]
+    assert reader_touch(client, f"c|spring|a|2|{2:016x}", 101, "w-2") == [0, "human"]
+
+    reply = reader_touch(client, f"c|spring|a|3|{3:016x}", 102, "w-3")
+    assert reply == [0, "burst", 100, 101]
+    assert reader_touch(client, f"c|spring|a|3|{3:016x}", 102, "w-3") == reply
+    assert client.zrange("r:{r1}:t", 0, -1) == [
+        f"c|spring|a|1|{1:016x}|burst", f"c|spring|a|2|{2:016x}|burst",
+        f"c|spring|a|3|{3:016x}|burst"]
 
 
 def test_reader_touch_keeps_latest_touches(redis_server):
     client = redis_server.client
     for i in range(6):
-        reader_touch(client, f"c|spring|a|1|{i:016x}", 100 + i, f"w-{i}", keep=3)
-    # A repeated open updates its member without adding one.
-    reader_touch(client, f"c|spring|a|1|{5:016x}", 200, "w-9", keep=3)
+        reader_touch(client, f"c|spring|{i}|1|{i:016x}", 100 + 100 * i, f"w-{i}", keep=3)
+    # A repeated touch updates its member without adding one.
+    reader_touch(client, f"c|spring|5|1|{5:016x}", 900, "w-9", keep=3)
 
-    assert client.zrange("r:{r1}:t", 0, -1) == [
-        f"c|spring|a|1|{3:016x}", f"c|spring|a|1|{4:016x}", f"c|spring|a|1|{5:016x}"]
+    members = [f"c|spring|{i}|1|{i:016x}" for i in (3, 4, 5)]
+    assert client.zrange("r:{r1}:t", 0, -1) == members
+    assert sorted(client.hkeys("r:{r1}:d")) == sorted(members)
 
 
 def test_concurrent_opens_all_counted(tally, redis_server):
@@ -138,11 +231,11 @@ def test_concurrent_opens_all_counted(tally, redis_server):
     assert client.hget("c:{spring}:m:a", "opens") == "100"
     assert client.hget("c:{spring}:m:b", "opens") == "100"
     assert client.hget("c:{spring}:m:a", "unique_opens") == "20"
-
+    assert client.smembers("c:{spring}:m") == {"a", "b"}
 
 
 def test_opens_wait_for_redis_restart(tmp_path, redis_server, tally):
-    """Opens served while Redis is down wait in tallyd's queue and are
+    """Opens served while Redis is down go to tallyd's journal and are
     written once it is back."""
     url = path_of(tally.open_url("spring", "a", "reader@example.com"))
     redis_server.stop()

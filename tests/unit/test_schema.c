@@ -32,6 +32,12 @@ static void schema_campaign_keys(void **state)
     check_key(out, schema_message(out, "spring", "a"), "c:{spring}:m:a");
     check_key(out, schema_links(out, "spring"), "c:{spring}:l");
     check_key(out, schema_applied(out, "spring"), "c:{spring}:w");
+    check_key(out, schema_message_set(out, "spring"), "c:{spring}:m");
+    check_key(out, schema_campaign_sent(out, "spring"), "c:{spring}:sent");
+    check_key(out, schema_message_sent(out, "spring", "a"), "c:{spring}:m:a:sent");
+    check_key(out, schema_paths(out, "spring"), "c:{spring}:p");
+    check_key(out, schema_conversion_times(out, "spring"), "c:{spring}:ttc");
+    check_key(out, schema_recent_conversions(out, "spring"), "c:{spring}:r");
     check_key(out, schema_campaign_order(out, "spring", "shop-1", "1001"),
               "c:{spring}:o:shop-1:1001");
 }
@@ -54,6 +60,7 @@ static void schema_reader_keys(void **state)
     (void)state;
     check_key(out, schema_reader_touches(out, reader), "r:{00112233445566778899aaff}:t");
     check_key(out, schema_reader_marks(out, reader), "r:{00112233445566778899aaff}:u");
+    check_key(out, schema_reader_devices(out, reader), "r:{00112233445566778899aaff}:d");
     check_key(out, schema_customer(out, reader), "k:{00112233445566778899aaff}");
 }
 
