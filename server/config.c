@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client_addr.h"
 #include "redis_url.h"
 
 /* NOTE: tallyctl links this file without server/http.c, because it serves no
@@ -51,6 +52,8 @@ struct option {
 
 static int check_listen(const char *value, char *err, size_t errsize);
 static int check_redis(const char *value, char *err, size_t errsize);
+static int check_trusted_proxies(const char *value, char *err, size_t errsize);
+static int check_proxy_header(const char *value, char *err, size_t errsize);
 
 #define FIELD(member) offsetof(struct config, member)
 #define DAY_MS (24LL * 3600 * 1000)
@@ -106,6 +109,21 @@ static const struct option options[] = {
      "open connections per event loop; more get 503 and are closed"},
     {"log_level", OPT_LOG_LEVEL, FIELD(log_level), "info", 0, 0, false, NULL,
      "LEVEL", "lowest level logged: debug, info, notice, warn or error"},
+    {"trusted_proxies", OPT_STRING, FIELD(trusted_proxies), "", 0, 0, true,
+     check_trusted_proxies, "CIDRS",
+     "comma-separated addresses and CIDR blocks of reverse proxies whose "
+     "proxy_header names the client; empty trusts none"},
+    {"proxy_header", OPT_STRING, FIELD(proxy_header), "x-forwarded-for", 0, 0,
+     false, check_proxy_header, "NAME",
+     "header the trusted proxies add the client address to: "
+     "x-forwarded-for or forwarded (RFC 7239)"},
+    {"beacon_rate", OPT_INT, FIELD(beacon_rate), "10", 0, 1000000, false,
+     NULL, "N",
+     "beacons per second one client address (IPv4, or IPv6 /64) may send "
+     "on average; more get 429; 0 turns the limit off"},
+    {"beacon_burst", OPT_INT, FIELD(beacon_burst), "40", 1, 1000000, false,
+     NULL, "N", "beacons one client address may send at once before "
+     "beacon_rate applies"},
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -314,6 +332,31 @@ int config_set(struct config *cfg, const char *key, const char *value,
     if (opt == NULL)
         return fail(err, errsize, "unknown key '%.64s'", key);
     return set_option(cfg, opt, value, err, errsize);
+}
+
+static int check_trusted_proxies(const char *value, char *err, size_t errsize)
+{
+    struct netset set;
+    char reason[256];
+    int rc;
+
+    netset_init(&set);
+    rc = client_addr_parse_proxies(value, &set, reason, sizeof(reason));
+    netset_free(&set);
+    if (rc != 0)
+        return fail(err, errsize, "trusted_proxies entry %s", reason);
+    return 0;
+}
+
+static int check_proxy_header(const char *value, char *err, size_t errsize)
+{
+    enum client_addr_header header;
+
+    if (client_addr_parse_header_name(value, &header) != 0)
+        return fail(err, errsize,
+                    "proxy_header '%.64s' is invalid: use x-forwarded-for or "
+                    "forwarded", value);
+    return 0;
 }
 
 /* Accepts host:port or [ipv6]:port, port 0..65535 (0 picks a free port). */

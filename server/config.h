@@ -36,6 +36,10 @@ struct config {
                                         idle_timeout, write_timeout,
                                         max_connections */
     enum log_level log_level;        /* log_level: info */
+    char trusted_proxies[CONFIG_STR_MAX]; /* trusted_proxies: CIDRs, none */
+    char proxy_header[CONFIG_STR_MAX];    /* proxy_header: x-forwarded-for */
+    int beacon_rate;                 /* beacon_rate: per client per second */
+    int beacon_burst;                /* beacon_burst: bucket size */
 };
 
 /* Sets every field to its default. */

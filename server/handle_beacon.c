@@ -7,6 +7,10 @@
  * reason. A checkout whose tly token does not verify is still recorded, as
  * if it had come without a token: the order happened, and identity lookups
  * may still credit it.
+ *
+ * Beacons are limited per client address (see ratelimit.h), before their
+ * body is parsed, so that one script cannot invent orders in bulk; a client
+ * over its limit gets 429 with Retry-After.
  */
 #include <http_parser.h>
 #include <stdatomic.h>
@@ -19,6 +23,7 @@
 #include "handlers.h"
 #include "ident.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "store.h"
 #include "token.h"
 
@@ -36,11 +41,56 @@ static void reject(struct worker *w, struct http_request *req, int status,
 {
     char line[256];
     int n = snprintf(line, sizeof(line), "%s\n", reason);
+    unsigned long long id = (unsigned long long)req->id;
 
     http_respond(req, status, "text/plain; charset=utf-8", NULL, 0, line, (size_t)n);
     atomic_fetch_add_explicit(&w->counters.beacon_rejected, 1, memory_order_relaxed);
-    LOG_LIMITED(LOG_LEVEL_INFO, "beacon.rejected", "status=%d reason=\"%s\"", status,
-                reason);
+    LOG_LIMITED(LOG_LEVEL_INFO, "beacon.rejected", "id=%llu status=%d reason=\"%s\"",
+                id, status, reason);
+}
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+}
+
+/* Takes a token from the client's bucket. Returns true when the beacon may
+ * go on; otherwise it has been answered with 429. */
+static bool within_rate(struct worker *w, struct http_request *req)
+{
+    static const char body[] = "too many beacons from this address; retry later\n";
+    struct http_header retry = {"Retry-After", 11, NULL, 0};
+    unsigned long long id = (unsigned long long)req->id;
+    char client_text[NETADDR_TEXT_MAX];
+    char seconds[16];
+    struct netaddr client;
+    uint32_t retry_after = 0;
+
+    if (client_addr_resolve(&w->client_addr, req, &client) == CLIENT_ADDR_MALFORMED) {
+        atomic_fetch_add_explicit(&w->counters.client_addr_malformed, 1,
+                                  memory_order_relaxed);
+        netaddr_format_truncated(&client, client_text);
+        LOG_LIMITED(LOG_LEVEL_INFO, "client_addr.malformed",
+                    "id=%llu peer=%s header=%s", id, client_text,
+                    w->cfg->proxy_header);
+    }
+    if (ratelimit_take(w->beacon_limit, &client, monotonic_ms(), &retry_after))
+        return true;
+
+    retry.value = seconds;
+    retry.value_len = (size_t)snprintf(seconds, sizeof(seconds), "%u", retry_after);
+    http_respond(req, 429, "text/plain; charset=utf-8", &retry, 1, body,
+                 sizeof(body) - 1);
+
+    atomic_fetch_add_explicit(&w->counters.beacon_rate_limited, 1,
+                              memory_order_relaxed);
+    netaddr_format_truncated(&client, client_text);
+    LOG_LIMITED(LOG_LEVEL_INFO, "beacon.rate_limited",
+                "id=%llu client=%s retry_after=%u", id, client_text, retry_after);
+    return false;
 }
 
 /* Verifies the beacon's tly token into *visit. Returns true when valid. */
@@ -136,6 +186,8 @@ void handle_beacon(struct worker *w, struct http_request *req)
         reject(w, req, 405, "beacons are sent with POST");
         return;
     }
+    if (!within_rate(w, req))
+        return;
     if (type != NULL && !media_type_is(type, "text/plain") &&
         !media_type_is(type, "application/json")) {
         reject(w, req, 415, "Content-Type must be text/plain or application/json");

@@ -64,6 +64,7 @@ void handle_pixel(struct worker *w, struct http_request *req)
     enum token_status status = TOKEN_MALFORMED;
     bool record = req->method == HTTP_GET;
     struct event ev;
+    unsigned long long id = (unsigned long long)req->id;
 
     text_len = pixel_token(req, &text);
     if (text_len > 0)
@@ -75,8 +76,8 @@ void handle_pixel(struct worker *w, struct http_request *req)
 
     if (status != TOKEN_OK) {
         atomic_fetch_add_explicit(&w->counters.pixel_invalid, 1, memory_order_relaxed);
-        LOG_LIMITED(LOG_LEVEL_INFO, "pixel.invalid_token", "status=%s length=%zu",
-                    token_status_name(status), text_len);
+        LOG_LIMITED(LOG_LEVEL_INFO, "pixel.invalid_token", "id=%llu status=%s length=%zu",
+                    id, token_status_name(status), text_len);
         return;
     }
     if (!record)

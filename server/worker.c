@@ -13,6 +13,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "signer.h"
 #include "store.h"
 
@@ -22,6 +23,27 @@
 static uint32_t ms_to_s(int64_t ms)
 {
     return (uint32_t)(ms / 1000);
+}
+
+/* Sets up what tells clients apart: trusted proxies and beacon limits. */
+static int worker_init_clients(struct worker *w, const struct config *cfg)
+{
+    char err[256];
+
+    if (client_addr_config_init(&w->client_addr, cfg->trusted_proxies,
+                                cfg->proxy_header, err, sizeof(err)) != 0) {
+        LOG_ERROR("worker.init_failed", "worker=%d error=\"%s\"", w->index, err);
+        return -1;
+    }
+    w->beacon_limit = ratelimit_new((uint32_t)cfg->beacon_rate,
+                                    (uint32_t)cfg->beacon_burst);
+    if (w->beacon_limit == NULL) {
+        LOG_ERROR("worker.init_failed",
+                  "worker=%d error=\"no memory or randomness for the beacon "
+                  "rate limit\"", w->index);
+        return -1;
+    }
+    return 0;
 }
 
 int worker_init(struct worker *w, int index, const struct config *cfg,
@@ -54,6 +76,8 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
         LOG_ERROR("worker.init_failed", "worker=%d error=\"out of memory\"", index);
         return -1;
     }
+    if (worker_init_clients(w, cfg) != 0)
+        return -1;
     if (http_server_listen(w->http, cfg->listen, true) != 0)
         return -1;
     return 0;
@@ -136,6 +160,8 @@ void worker_free(struct worker *w)
         store_free(w->store);
     if (w->signer != NULL)
         signer_free(w->signer);
+    ratelimit_free(w->beacon_limit);
+    client_addr_config_free(&w->client_addr);
     if (w->stop_event != NULL)
         event_free(w->stop_event);
     if (w->stop_deadline != NULL)

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "client_addr.h"
 #include "config.h"
 #include "keyring.h"
 #include "redis_url.h"
@@ -16,6 +17,7 @@
 struct event;
 struct event_base;
 struct http_server;
+struct ratelimit;
 struct signer;
 struct store;
 
@@ -26,6 +28,8 @@ struct worker_counters {
     _Atomic uint64_t beacon_rejected; /* 4xx to a beacon */
     _Atomic uint64_t beacon_token_invalid; /* beacon kept, its token ignored */
     _Atomic uint64_t not_found;
+    _Atomic uint64_t beacon_rate_limited;  /* 429 to a beacon */
+    _Atomic uint64_t client_addr_malformed; /* forwarding header unreadable */
 };
 
 struct worker {
@@ -35,6 +39,8 @@ struct worker {
     struct http_server *http;
     struct store *store;
     struct signer *signer;
+    struct client_addr_config client_addr; /* trusted proxies */
+    struct ratelimit *beacon_limit;        /* per client address */
     struct event *stop_event;  /* activated from the main thread */
     struct event *stop_deadline;
     pthread_t thread;
