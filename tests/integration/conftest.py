@@ -60,21 +60,41 @@ class RedisServer:
         self.proc.wait(timeout=10)
 
 
+def free_port_v6():
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+        s.bind(("::1", 0))
+        return s.getsockname()[1]
+
+
+# What AddressSanitizer, LeakSanitizer and UBSan print when they find
+# something; an instrumented tallyd that printed one fails its test.
+SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "runtime error:")
+
+
 class Tallyd:
-    def __init__(self, directory, redis_url, extra_args=()):
+    """A tallyd on a free port of 127.0.0.1, or of ::1 with host="::1".
+    extra_args are more command-line flags, such as ("--beacon-rate", "0").
+    Later flags win, so extra_args may also replace --threads. prefix runs
+    tallyd under another program, such as valgrind."""
+
+    def __init__(self, directory, redis_url, extra_args=(), host="127.0.0.1",
+                 prefix=(), start_seconds=WAIT_SECONDS):
         self.keys = os.path.join(directory, "keys.conf")
         with open(self.keys, "w") as f:
             subprocess.run([TALLYCTL, "keygen"], stdout=f, check=True)
         os.chmod(self.keys, 0o600)
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.host = host
+        self.port = free_port_v6() if ":" in host else free_port()
+        netloc = f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+        self.base = f"http://{netloc}"
         self.log_path = os.path.join(directory, "tallyd.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [TALLYD, "--listen", f"127.0.0.1:{self.port}", "--redis", redis_url,
+            [*prefix, TALLYD, "--listen", netloc, "--redis", redis_url,
              "--keys", self.keys, "--threads", "2", *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT)
-        wait_until(self._healthy, "tallyd to serve /healthz")
+        wait_until(self._healthy, "tallyd to serve /healthz", start_seconds)
 
     def _healthy(self):
         if self.proc.poll() is not None:
@@ -87,7 +107,7 @@ class Tallyd:
 
     def request(self, method, path, body=None, headers=None):
         """Sends one request; returns (status, headers dict, body bytes)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
         try:
             conn.request(method, path, body=body, headers=headers or {})
             resp = conn.getresponse()
@@ -121,11 +141,28 @@ class Tallyd:
             args += ["--link", str(link)]
         return self.ctl(*args).stdout.strip()
 
+    def log_text(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait(timeout=20)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("tallyd did not stop within 20 s of SIGTERM")
+            finally:
+                self.log.close()
         self.log.close()
+        log = self.log_text()
+        for report in SANITIZER_REPORTS:
+            assert report not in log, f"tallyd reported a sanitizer error:\n{log}"
+        # A negative code is a signal; SIGKILL is the only one a test sends.
+        assert self.proc.returncode >= 0 or self.proc.returncode == -9, \
+            f"tallyd died of signal {-self.proc.returncode}:\n{log[-4000:]}"
 
 
 def path_of(url):
@@ -152,3 +189,27 @@ def tally(tmp_path, redis_server):
     server = Tallyd(str(tmp_path), redis_server.url)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def tally_with(tmp_path, redis_server):
+    """Starts tallyd with extra flags: tally_with("--beacon-rate", "0").
+    host="::1" serves on IPv6 loopback. Every server started is stopped
+    and checked at teardown."""
+    started = []
+
+    def start(*extra_args, host="127.0.0.1"):
+        directory = tmp_path / f"tallyd{len(started)}"
+        directory.mkdir()
+        server = Tallyd(str(directory), redis_server.url, extra_args, host=host)
+        started.append(server)
+        return server
+
+    yield start
+    failures = []
+    for server in started:
+        try:
+            server.stop()
+        except AssertionError as e:
+            failures.append(str(e))
+    assert not failures, "\n".join(failures)
