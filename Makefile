@@ -105,7 +105,8 @@ test-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 test-integration: all
-	TALLY_BIN=$(CURDIR)/$(BIN) /usr/bin/python3 -m pytest -q tests/integration
+	TALLY_BIN=$(CURDIR)/$(BIN) TALLY_SANITIZER=$(SANITIZER) \
+	    /usr/bin/python3 -m pytest -q tests/integration
 
 test: test-deps
 	@$(MAKE) --no-print-directory all

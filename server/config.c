@@ -120,10 +120,10 @@ static const struct option options[] = {
     {"beacon_rate", OPT_INT, FIELD(beacon_rate), "10", 0, 1000000, false,
      NULL, "N",
      "beacons per second one client address (IPv4, or IPv6 /64) may send "
-     "on average; more get 429; 0 turns the limit off"},
+     "to each event loop on average; more get 429; 0 turns the limit off"},
     {"beacon_burst", OPT_INT, FIELD(beacon_burst), "40", 1, 1000000, false,
-     NULL, "N", "beacons one client address may send at once before "
-     "beacon_rate applies"},
+     NULL, "N", "beacons one client address may send to each event loop at "
+     "once before beacon_rate applies"},
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
