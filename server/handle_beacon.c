@@ -45,8 +45,17 @@ static void reject(struct worker *w, struct http_request *req, int status,
 
     http_respond(req, status, "text/plain; charset=utf-8", NULL, 0, line, (size_t)n);
     atomic_fetch_add_explicit(&w->counters.beacon_rejected, 1, memory_order_relaxed);
+
+    /* Reasons quote field values ("identify"); single quotes keep the
+     * quoted log value in one piece. */
+    for (char *q = line; *q != '\0'; q++) {
+        if (*q == '"')
+            *q = '\'';
+        else if (*q == '\n')
+            *q = '\0';
+    }
     LOG_LIMITED(LOG_LEVEL_INFO, "beacon.rejected", "id=%llu status=%d reason=\"%s\"",
-                id, status, reason);
+                id, status, line);
 }
 
 static uint64_t monotonic_ms(void)
@@ -94,7 +103,7 @@ static bool within_rate(struct worker *w, struct http_request *req)
 }
 
 /* Verifies the beacon's tly token into *visit. Returns true when valid. */
-static bool verify_visit(struct worker *w, const struct beacon *b,
+static bool verify_visit(struct worker *w, uint64_t req_id, const struct beacon *b,
                          struct event_touch *visit)
 {
     uint8_t scratch[TOKEN_BINARY_MAX];
@@ -108,8 +117,8 @@ static bool verify_visit(struct worker *w, const struct beacon *b,
     if (status != TOKEN_OK) {
         atomic_fetch_add_explicit(&w->counters.beacon_token_invalid, 1,
                                   memory_order_relaxed);
-        LOG_LIMITED(LOG_LEVEL_INFO, "beacon.invalid_token", "status=%s",
-                    token_status_name(status));
+        LOG_LIMITED(LOG_LEVEL_INFO, "beacon.invalid_token", "id=%llu status=%s",
+                    (unsigned long long)req_id, token_status_name(status));
         return false;
     }
 
@@ -124,7 +133,7 @@ static bool verify_visit(struct worker *w, const struct beacon *b,
 }
 
 /* Builds the identify event; returns 0, or -1 with a reason. */
-static int build_identify(struct worker *w, const struct beacon *b,
+static int build_identify(struct worker *w, uint64_t req_id, const struct beacon *b,
                           struct event *ev, const char **reason)
 {
     struct event_identify *id = &ev->u.identify;
@@ -135,7 +144,7 @@ static int build_identify(struct worker *w, const struct beacon *b,
         *reason = "customer_id is not usable";
         return -1;
     }
-    if (verify_visit(w, b, &visit)) {
+    if (verify_visit(w, req_id, b, &visit)) {
         memcpy(id->reader, visit.reader, sizeof(id->reader));
         return 0;
     }
@@ -145,7 +154,7 @@ static int build_identify(struct worker *w, const struct beacon *b,
     return -1;
 }
 
-static int build_checkout(struct worker *w, const struct beacon *b,
+static int build_checkout(struct worker *w, uint64_t req_id, const struct beacon *b,
                           struct event *ev, const char **reason)
 {
     struct event_checkout *co = &ev->u.checkout;
@@ -154,7 +163,7 @@ static int build_checkout(struct worker *w, const struct beacon *b,
     memcpy(co->order_id, b->order_id, sizeof(co->order_id));
     memcpy(co->currency, b->currency, sizeof(co->currency));
     co->revenue_minor = b->revenue_minor;
-    co->has_visit = verify_visit(w, b, &co->visit);
+    co->has_visit = verify_visit(w, req_id, b, &co->visit);
 
     if (b->has_customer) {
         if (ident_customer_id(w->signer, b->shop, b->customer_id,
@@ -206,10 +215,10 @@ void handle_beacon(struct worker *w, struct http_request *req)
     ev.time = (uint32_t)time(NULL);
     if (b.type == BEACON_IDENTIFY) {
         ev.kind = EVENT_IDENTIFY;
-        rc = build_identify(w, &b, &ev, &reason);
+        rc = build_identify(w, req->id, &b, &ev, &reason);
     } else {
         ev.kind = EVENT_CHECKOUT;
-        rc = build_checkout(w, &b, &ev, &reason);
+        rc = build_checkout(w, req->id, &b, &ev, &reason);
     }
     if (rc != 0) {
         reject(w, req, 400, reason);

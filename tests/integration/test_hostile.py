@@ -5,6 +5,7 @@ nothing may have been counted in Redis."""
 import base64
 import http.client
 import json
+import re
 import time
 
 from conftest import path_of
@@ -460,12 +461,17 @@ def test_logs_name_request_ids_and_no_full_address(tally):
     exchange(tally, request("GET", "/o/" + "A" * MAX_URL + ".gif"))
     exchange(tally, request("GET", "/c/garbage"))
     exchange(tally, post_beacon(b"{"))
+    exchange(tally, post_beacon(b"{}"))  # its reason quotes "identify"
     log = tally.log_text()
     for event in ("http.reject", "click.rejected", "beacon.rejected"):
         lines = [line for line in log.splitlines() if f"event={event} " in line]
         assert lines, event
         assert all(" id=" in line for line in lines), lines
     assert "peer=127.0.0.0/24" in log
+    rejected = [line for line in log.splitlines() if "event=beacon.rejected " in line]
+    assert len(rejected) == 2
+    for line in rejected:  # one quoted value, readable by a key=value parser
+        assert re.search(r' reason="[^"]*"$', line), line
     for line in log.splitlines():
         if "127.0.0.1" in line:
             assert "event=tallyd.start" in line or "event=tallyd.ready" in line, line
