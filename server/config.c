@@ -63,7 +63,7 @@ static const struct option options[] = {
     {"listen", OPT_STRING, FIELD(listen), "127.0.0.1:8080", 0, 0, false,
      check_listen, "HOST:PORT",
      "address and TCP port to serve HTTP on; [::1]:8080 for IPv6, port 0 "
-     "picks a free one"},
+     "picks a free one; up to 4, separated by commas"},
     {"redis", OPT_STRING, FIELD(redis), "", 0, 0, true, check_redis, "URL",
      "Redis to store events in: redis://[user:password@]host:port[/db] or "
      "unix:///path/to/redis.sock[?db=N]; empty means none is configured"},
@@ -359,8 +359,52 @@ static int check_proxy_header(const char *value, char *err, size_t errsize)
     return 0;
 }
 
-/* Accepts host:port or [ipv6]:port, port 0..65535 (0 picks a free port). */
+int config_list_next(const char **list, char *out, size_t outsize)
+{
+    const char *start = *list;
+    const char *comma = NULL;
+    const char *end = NULL;
+
+    if (start == NULL)
+        return 0;
+    comma = strchr(start, ',');
+    end = comma != NULL ? comma : start + strlen(start);
+    *list = comma != NULL ? comma + 1 : NULL;
+
+    while (start < end && (*start == ' ' || *start == '\t'))
+        start++;
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    if ((size_t)(end - start) >= outsize)
+        return -1;
+    memcpy(out, start, (size_t)(end - start));
+    out[end - start] = '\0';
+    return 1;
+}
+
+static int check_listen_one(const char *value, char *err, size_t errsize);
+
+/* Accepts one address or a comma-separated list of at most
+ * HTTP_MAX_LISTENERS (4). */
 static int check_listen(const char *value, char *err, size_t errsize)
+{
+    char one[CONFIG_STR_MAX];
+    const char *cursor = value;
+    int count = 0;
+    int rc;
+
+    while ((rc = config_list_next(&cursor, one, sizeof(one))) == 1) {
+        if (++count > 4)
+            return fail(err, errsize,
+                        "listen '%s' is invalid: give at most 4 addresses", value);
+        if (check_listen_one(one, err, errsize) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Accepts host:port or [ipv6]:port, port 0..65535 (0 picks a free port). */
+static int check_listen_one(const char *value, char *err, size_t errsize)
 {
     const char *colon = strrchr(value, ':');
     int64_t port;

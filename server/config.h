@@ -66,6 +66,12 @@ int config_load_file(struct config *cfg, const char *path, char *err,
 int config_set(struct config *cfg, const char *key, const char *value,
                char *err, size_t errsize);
 
+/* Copies the next entry of the comma-separated *list, without surrounding
+ * spaces, into out and advances *list past it (to NULL after the last).
+ * Returns 1 when an entry was copied (possibly empty), 0 when the list is
+ * used up, -1 when the entry does not fit in outsize. */
+int config_list_next(const char **list, char *out, size_t outsize);
+
 /* Prints the flags with their defaults and units to out. */
 void config_print_help(const char *program, void *out_file);
 

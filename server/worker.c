@@ -25,6 +25,20 @@ static uint32_t ms_to_s(int64_t ms)
     return (uint32_t)(ms / 1000);
 }
 
+/* Listens on every address of the comma-separated list (checked by
+ * config.c). */
+static int worker_listen(struct worker *w, const char *list)
+{
+    char addr[CONFIG_STR_MAX];
+    const char *cursor = list;
+
+    while (config_list_next(&cursor, addr, sizeof(addr)) == 1) {
+        if (http_server_listen(w->http, addr, true) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Sets up what tells clients apart: trusted proxies and beacon limits. */
 static int worker_init_clients(struct worker *w, const struct config *cfg)
 {
@@ -78,9 +92,7 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
     }
     if (worker_init_clients(w, cfg) != 0)
         return -1;
-    if (http_server_listen(w->http, cfg->listen, true) != 0)
-        return -1;
-    return 0;
+    return worker_listen(w, cfg->listen);
 }
 
 static void on_store_drained(void *arg)

@@ -75,11 +75,12 @@ SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
 class Tallyd:
     """A tallyd on a free port of 127.0.0.1, or of ::1 with host="::1".
     extra_args are more command-line flags, such as ("--beacon-rate", "0").
-    Later flags win, so extra_args may also replace --threads. prefix runs
-    tallyd under another program, such as valgrind."""
+    Later flags win, so extra_args may also replace --threads. also_listen
+    adds addresses ("[::1]:PORT") to --listen. prefix runs tallyd under
+    another program, such as valgrind."""
 
     def __init__(self, directory, redis_url, extra_args=(), host="127.0.0.1",
-                 prefix=(), start_seconds=WAIT_SECONDS):
+                 prefix=(), start_seconds=WAIT_SECONDS, also_listen=()):
         self.keys = os.path.join(directory, "keys.conf")
         with open(self.keys, "w") as f:
             subprocess.run([TALLYCTL, "keygen"], stdout=f, check=True)
@@ -91,7 +92,8 @@ class Tallyd:
         self.log_path = os.path.join(directory, "tallyd.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [*prefix, TALLYD, "--listen", netloc, "--redis", redis_url,
+            [*prefix, TALLYD, "--listen", ",".join([netloc, *also_listen]),
+             "--redis", redis_url,
              "--keys", self.keys, "--threads", "2", *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT)
         wait_until(self._healthy, "tallyd to serve /healthz", start_seconds)
@@ -198,10 +200,11 @@ def tally_with(tmp_path, redis_server):
     and checked at teardown."""
     started = []
 
-    def start(*extra_args, host="127.0.0.1"):
+    def start(*extra_args, host="127.0.0.1", also_listen=()):
         directory = tmp_path / f"tallyd{len(started)}"
         directory.mkdir()
-        server = Tallyd(str(directory), redis_server.url, extra_args, host=host)
+        server = Tallyd(str(directory), redis_server.url, extra_args, host=host,
+                        also_listen=also_listen)
         started.append(server)
         return server
 

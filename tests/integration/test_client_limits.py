@@ -6,8 +6,8 @@ import subprocess
 import time
 import urllib.parse
 
-from conftest import TALLYD, path_of, wait_until
-from rawhttp import exchange, request, responses
+from conftest import TALLYD, free_port_v6, path_of, wait_until
+from rawhttp import exchange, request, responses, status_of
 
 SETTLE_SECONDS = 0.5
 
@@ -145,3 +145,13 @@ def test_ipv6_client_journey(tally_with, redis_server):
     assert beacon(server, "v6-2")[0] == 204
     assert beacon(server, "v6-3")[0] == 429
     assert "client=::/48" in server.log_text()
+
+
+def test_listens_on_ipv4_and_ipv6_at_once(tally_with):
+    port6 = free_port_v6()
+    server = tally_with("--threads", "2", also_listen=[f"[::1]:{port6}"])
+    assert status_of(exchange(server, request("GET", "/healthz"))) == 200
+    server.host, server.port = "::1", port6
+    assert status_of(exchange(server, request("GET", "/healthz"))) == 200
+    status, _, body = server.request("GET", path_of(server.open_url("c", "m", "r@example.com")))
+    assert status == 200 and body.startswith(b"GIF89a")
