@@ -8,7 +8,7 @@ import json
 import re
 import time
 
-from conftest import path_of
+from conftest import path_of, wait_until
 from rawhttp import (closed_within, connect, exchange, read_response,
                      read_until_close, request, responses, status_of, statuses)
 
@@ -434,6 +434,23 @@ def test_huge_valid_beacon_within_limit_counts_once(tally, redis_server):
     while redis_server.client.hget("s:{default}", "orders") != "1":
         assert time.monotonic() < deadline, "order was not recorded"
         time.sleep(0.02)
+
+
+def test_json_depth_limit(tally_with, redis_server):
+    """jansson 2.14 parses up to 2048 levels; a beacon may carry a deep
+    unknown field below that and is rejected above it."""
+    server = tally_with("--beacon-rate", "0")
+
+    def nested(levels):
+        body = json.dumps(order(f"deep-{levels}")).encode()
+        return body[:-1] + b', "deep": ' + b"[" * levels + b"]" * levels + b"}"
+
+    assert status_of(exchange(server, post_beacon(nested(2000)))) == 204
+    raw = exchange(server, post_beacon(nested(2100)))
+    assert status_of(raw) == 400 and b"JSON" in raw
+    wait_until(lambda: redis_server.client.hget("s:{default}", "orders") == "1",
+               "the order within the depth limit")
+    assert not redis_server.client.exists("o:{default}:deep-2100")
 
 
 def test_odd_urls_get_clear_answers(tally, redis_server):
