@@ -15,7 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* Longest node text kept: "[IPv6]:port" with room to spare. */
+/* Maximum length of one node's text, "[IPv6]:port" with room to spare. */
 #define NODE_TEXT_MAX 80
 
 static bool is_ows(char c)
@@ -107,24 +107,24 @@ static int append_hop(const struct netaddr *node, struct netaddr *hops,
 }
 
 /* X-Forwarded-For: "client, proxy1, proxy2". */
-static int parse_xff(const char *v, size_t len, struct netaddr *hops,
+static int parse_xff(const char *text, size_t len, struct netaddr *hops,
                      size_t *n_hops, size_t max_hops)
 {
     size_t pos = 0;
 
     while (pos <= len) {
-        const char *comma = memchr(v + pos, ',', len - pos);
-        size_t end = comma != NULL ? (size_t)(comma - v) : len;
+        const char *comma = memchr(text + pos, ',', len - pos);
+        size_t end = comma != NULL ? (size_t)(comma - text) : len;
         size_t start = pos;
         size_t stop = end;
         struct netaddr node;
 
-        while (start < stop && is_ows(v[start]))
+        while (start < stop && is_ows(text[start]))
             start++;
-        while (stop > start && is_ows(v[stop - 1]))
+        while (stop > start && is_ows(text[stop - 1]))
             stop--;
         if (stop > start) {
-            if (parse_node(v + start, stop - start, &node) != 0 ||
+            if (parse_node(text + start, stop - start, &node) != 0 ||
                 append_hop(&node, hops, n_hops, max_hops) != 0)
                 return -1;
         }
@@ -133,23 +133,23 @@ static int parse_xff(const char *v, size_t len, struct netaddr *hops,
     return 0;
 }
 
-/* Reads a token or a quoted string at v[*pos] into out (unescaped).
+/* Reads a token or a quoted string at text[*pos] into out (unescaped).
  * Returns its length, or -1. */
-static long read_value(const char *v, size_t len, size_t *pos, char *out,
+static long read_value(const char *text, size_t len, size_t *pos, char *out,
                        size_t outsize)
 {
     size_t n = 0;
     size_t p = *pos;
 
-    if (p < len && v[p] == '"') {
-        for (p++; p < len && v[p] != '"'; p++) {
-            if (v[p] == '\\' && ++p == len)
+    if (p < len && text[p] == '"') {
+        for (p++; p < len && text[p] != '"'; p++) {
+            if (text[p] == '\\' && ++p == len)
                 return -1;
-            if ((unsigned char)v[p] < 0x20 && v[p] != '\t')
+            if ((unsigned char)text[p] < 0x20 && text[p] != '\t')
                 return -1;
             if (n == outsize)
                 return -1;
-            out[n++] = v[p];
+            out[n++] = text[p];
         }
         if (p == len)
             return -1; /* no closing quote */
@@ -157,10 +157,10 @@ static long read_value(const char *v, size_t len, size_t *pos, char *out,
         return (long)n;
     }
 
-    for (; p < len && is_tchar(v[p]); p++) {
+    for (; p < len && is_tchar(text[p]); p++) {
         if (n == outsize)
             return -1;
-        out[n++] = v[p];
+        out[n++] = text[p];
     }
     if (n == 0)
         return -1;
@@ -169,7 +169,7 @@ static long read_value(const char *v, size_t len, size_t *pos, char *out,
 }
 
 /* Forwarded: 'for=192.0.2.60;proto=http, for="[2001:db8::17]:4711"'. */
-static int parse_forwarded(const char *v, size_t len, struct netaddr *hops,
+static int parse_forwarded(const char *text, size_t len, struct netaddr *hops,
                            size_t *n_hops, size_t max_hops)
 {
     size_t pos = 0;
@@ -178,48 +178,48 @@ static int parse_forwarded(const char *v, size_t len, struct netaddr *hops,
         struct netaddr node;
         bool has_for = false;
 
-        while (pos < len && is_ows(v[pos]))
+        while (pos < len && is_ows(text[pos]))
             pos++;
         if (pos == len)
             return 0;
-        if (v[pos] == ',') {
+        if (text[pos] == ',') {
             pos++; /* an empty element */
             continue;
         }
 
         memset(&node, 0, sizeof(node));
         for (;;) {
-            char value[NODE_TEXT_MAX];
+            char node_text[NODE_TEXT_MAX];
             size_t name_start = pos;
             size_t name_len;
             long value_len;
 
-            while (pos < len && is_tchar(v[pos]))
+            while (pos < len && is_tchar(text[pos]))
                 pos++;
             name_len = pos - name_start;
-            if (name_len == 0 || pos == len || v[pos] != '=')
+            if (name_len == 0 || pos == len || text[pos] != '=')
                 return -1;
             pos++;
-            value_len = read_value(v, len, &pos, value, sizeof(value));
+            value_len = read_value(text, len, &pos, node_text, sizeof(node_text));
             if (value_len < 0)
                 return -1;
 
-            if (name_len == 3 && strncasecmp(v + name_start, "for", 3) == 0) {
+            if (name_len == 3 && strncasecmp(text + name_start, "for", 3) == 0) {
                 if (has_for ||
-                    parse_node(value, (size_t)value_len, &node) != 0)
+                    parse_node(node_text, (size_t)value_len, &node) != 0)
                     return -1;
                 has_for = true;
             }
 
-            while (pos < len && is_ows(v[pos]))
+            while (pos < len && is_ows(text[pos]))
                 pos++;
-            if (pos < len && v[pos] == ';') {
+            if (pos < len && text[pos] == ';') {
                 pos++;
-                while (pos < len && is_ows(v[pos]))
+                while (pos < len && is_ows(text[pos]))
                     pos++;
                 continue;
             }
-            if (pos == len || v[pos] == ',')
+            if (pos == len || text[pos] == ',')
                 break;
             return -1;
         }

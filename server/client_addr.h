@@ -43,11 +43,11 @@ struct client_addr_config {
 };
 
 /*
- * Parses a comma-separated list of addresses and CIDR blocks
- * ("10.0.0.0/8, 2001:db8::/32, 192.0.2.7"; spaces around entries are
- * allowed, an empty list is valid) into set, which the caller has
- * initialised, and finishes the set. Returns 0, or -1 with a reason naming
- * the bad entry in err; set then holds the entries before it.
+ * Parses a comma-separated list of addresses and CIDR blocks such as
+ * "10.0.0.0/8, 2001:db8::/32, 192.0.2.7" into set, which the caller has
+ * initialised, and finishes the set. Spaces around entries are allowed, and
+ * an empty list is valid. Returns 0, or -1 with a reason naming the bad
+ * entry in err; set then contains the entries before it.
  */
 int client_addr_parse_proxies(const char *list, struct netset *set, char *err,
                               size_t errsize);

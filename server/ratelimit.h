@@ -2,7 +2,7 @@
  * ratelimit.h - token buckets per client network, in a table of fixed size.
  *
  * A client is an IPv4 address (/32) or an IPv6 /64, because one IPv6 host
- * usually holds a whole /64 and could otherwise change its address per
+ * usually gets a whole /64 and could otherwise change its address per
  * request. Each client has a bucket of burst tokens that refills at rate
  * tokens per second; a request takes one token or is limited.
  *

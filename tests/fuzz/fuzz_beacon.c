@@ -2,11 +2,11 @@
  * fuzz_beacon.c - libFuzzer target for beacon_parse, the JSON body of
  * POST /b.
  *
- * The input is the body. Checked: no crash or sanitizer report; a rejected
- * body comes with a non-empty reason; an accepted one holds only values the
- * handler may store (a known type, a valid shop id, printable ids,
- * an ISO 4217 currency, revenue within 0..MONEY_MINOR_MAX, a token of at
- * most BEACON_TOKEN_MAX bytes). An accepted beacon is also written back as
+ * The input is the body. Checked: no crash or sanitizer report, and a
+ * rejected body comes with a non-empty reason. An accepted body contains
+ * only values the handler may store: a known type, a valid shop id,
+ * printable ids, an ISO 4217 currency, revenue within 0..MONEY_MINOR_MAX
+ * and a token of at most BEACON_TOKEN_MAX bytes. It is also written back as
  * JSON from its parsed fields and parsed again, which must give the same
  * fields.
  */

@@ -3,7 +3,7 @@
  * server/client_addr.c.
  *
  * The first input byte picks the header (bit 0: X-Forwarded-For or
- * Forwarded) and whether the TCP peer is a trusted proxy (bit 1); the rest,
+ * Forwarded) and whether the TCP peer is a trusted proxy (bit 1). The rest,
  * split at '\n', gives up to four fields of that header. The request is
  * resolved with trusted proxies 10.0.0.0/8 and 2001:db8::/32.
  *
@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg = &configs[data[0] & 1];
     trusted_peer = (data[0] & 2) != 0;
 
-    /* An exact-size copy, so ASan sees reads past the end of a field. */
+    /* An exact-size copy, so ASan reports reads past the end of a field. */
     copy = malloc(size);
     if (copy == NULL)
         abort();
