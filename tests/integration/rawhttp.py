@@ -66,7 +66,7 @@ def exchange(server, data, seconds=READ_SECONDS):
         try:
             sock.sendall(data)
         except (BrokenPipeError, ConnectionResetError):
-            pass  # the server answered and closed before reading it all
+            pass  # the server responded and closed before reading it all
         return read_until_close(sock, seconds)
 
 

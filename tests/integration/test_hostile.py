@@ -1,6 +1,6 @@
 """Hostile and broken input against the real tallyd over raw sockets: HTTP
 limits and timeouts, request smuggling shapes, forged tokens and broken
-beacon bodies. After each batch the server must still answer /healthz, and
+beacon bodies. After each batch the server must still serve /healthz, and
 nothing may have been counted in Redis."""
 import base64
 import http.client
@@ -65,7 +65,7 @@ def test_big_or_many_headers_get_431(tally):
 
 
 def test_big_body_gets_413_before_it_is_sent(tally):
-    # Only the headers go out: the answer must not wait for the body.
+    # Only the headers go out, so the 413 must not wait for the body.
     head = request("POST", "/b", [("Content-Type", "text/plain"),
                                   ("Content-Length", str(MAX_BODY + 1))])
     with connect(tally) as sock:
@@ -174,7 +174,8 @@ def test_pipelined_requests_answered_in_order(tally):
     got = responses(raw)
     assert [status for status, _, _ in got] == [200, 200, 204, 404, 200]
     assert got[0][2] == b"ok\n"
-    assert got[1][1]["content-type"] == "image/gif" and len(got[1][2]) == GIF_LENGTH
+    assert got[1][1]["content-type"] == "image/gif"
+    assert len(got[1][2]) == GIF_LENGTH
     assert got[4][1]["connection"] == "close"
 
 
@@ -281,7 +282,8 @@ def test_forged_pixel_tokens_get_gif_count_nothing(tally, redis_server):
                 continue
             status, _, body = client.get("/o/" + forged + ".gif")
             assert status == 200, forged
-            assert len(body) == GIF_LENGTH and body.startswith(b"GIF89a"), forged
+            assert len(body) == GIF_LENGTH, forged
+            assert body.startswith(b"GIF89a"), forged
             tried += 1
     finally:
         client.close()
@@ -324,9 +326,11 @@ def test_token_of_wrong_kind_is_rejected(tally, redis_server):
     click_token = path_of(tally.click_url("spring", "a", "r@example.com",
                                           "https://shop.example/"))[3:]
     status, headers, _ = tally.request("GET", "/c/" + open_token)
-    assert status == 400 and "location" not in headers
+    assert status == 400
+    assert "location" not in headers
     status, _, body = tally.request("GET", "/o/" + click_token + ".gif")
-    assert status == 200 and len(body) == GIF_LENGTH
+    assert status == 200
+    assert len(body) == GIF_LENGTH
     time.sleep(SETTLE_SECONDS)
     assert redis_server.client.dbsize() == 0
 
@@ -447,7 +451,8 @@ def test_json_depth_limit(tally_with, redis_server):
 
     assert status_of(exchange(server, post_beacon(nested(2000)))) == 204
     raw = exchange(server, post_beacon(nested(2100)))
-    assert status_of(raw) == 400 and b"JSON" in raw
+    assert status_of(raw) == 400
+    assert b"JSON" in raw
     wait_until(lambda: redis_server.client.hget("s:{default}", "orders") == "1",
                "the order within the depth limit")
     assert not redis_server.client.exists("o:{default}:deep-2100")
