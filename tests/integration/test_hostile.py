@@ -484,8 +484,9 @@ def test_logs_name_request_ids_and_no_full_address(tally):
     exchange(tally, request("GET", "/c/garbage"))
     exchange(tally, post_beacon(b"{"))
     exchange(tally, post_beacon(b"{}"))  # its reason quotes "identify"
+    exchange(tally, request("GET", "/nowhere"))
     log = tally.log_text()
-    for event in ("http.reject", "click.rejected", "beacon.rejected"):
+    for event in ("http.reject", "click.rejected", "beacon.rejected", "http.not_found"):
         lines = [line for line in log.splitlines() if f"event={event} " in line]
         assert lines, event
         assert all(" id=" in line for line in lines), lines
