@@ -3,6 +3,8 @@ limits and timeouts, request smuggling shapes, forged tokens and broken
 beacon bodies. After each batch the server must still serve /healthz, and
 nothing may have been counted in Redis."""
 import base64
+import hashlib
+import hmac
 import http.client
 import json
 import re
@@ -317,6 +319,56 @@ def test_forged_click_tokens_never_redirect(tally, redis_server):
     clicks = redis_server.client.hget("c:{spring}", "clicks")
     assert clicks == "1"  # the one real click, and no forged one
     assert_healthy(tally)
+
+
+def signing_key(server, key_id=1):
+    with open(server.keys) as f:
+        for line in f:
+            name, _, value = line.partition("=")
+            if name.strip() == f"signing_key.{key_id}":
+                return bytes.fromhex(value.strip())
+    raise AssertionError(f"no signing_key.{key_id} in {server.keys}")
+
+
+def resign(key, body):
+    """A token of body with a valid MAC: HMAC-SHA256 cut to 12 bytes."""
+    return b64url_encode(body + hmac.new(key, body, hashlib.sha256).digest()[:12])
+
+
+def test_validly_signed_forgeries_get_400(tally, redis_server):
+    """Fields the MAC cannot catch, because the forger signed them with
+    the real key: the decoder's own checks must reject them."""
+    path = path_of(tally.click_url("spring", "a", "reader@example.com",
+                                   "https://shop.example/"))
+    body = b64url_decode(path[len("/c/"):])[:-12]
+    key = signing_key(tally)
+    assert resign(key, body) == path[len("/c/"):]  # the forger's signer is right
+
+    def changed(offset, value):
+        forged = bytearray(body)
+        forged[offset] = value
+        return bytes(forged)
+
+    forgeries = {
+        "version 2": changed(0, 2),
+        "version 0": changed(0, 0),
+        "unknown key id": changed(2, 9),
+        "key id 0": changed(2, 0),
+        "open kind": changed(1, 1),
+        "unknown kind": changed(1, 7),
+        "byte before MAC": body + b"\x00",
+        "short body": body[:-1],
+        "empty campaign": body[:7] + b"\x00" + body[8 + body[7]:],
+    }
+    for name, forged in forgeries.items():
+        status, headers, _ = tally.request("GET", "/c/" + resign(key, forged))
+        assert status == 400, name
+        assert "location" not in headers, name
+        status, _, gif = tally.request("GET", "/o/" + resign(key, forged) + ".gif")
+        assert status == 200, name
+        assert len(gif) == GIF_LENGTH, name
+    time.sleep(SETTLE_SECONDS)
+    assert redis_server.client.dbsize() == 0
 
 
 def test_token_of_wrong_kind_is_rejected(tally, redis_server):
