@@ -46,7 +46,7 @@ TRACKING_SRC := $(wildcard tracking/*.c)
 SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
 # The parts of server/ that tallyctl also uses: no event loop among them.
 SHARED_SRC := server/log.c server/config.c server/keys_file.c server/redis_url.c \
-              server/client_addr.c
+              server/http_limits.c server/client_addr.c
 CLI_SRC := $(wildcard cli/*.c)
 
 TRACKING_OBJ := $(TRACKING_SRC:%.c=$(BUILD)/%.o)

@@ -5,8 +5,10 @@
  * The hash contains integer counters and one "revenue:CUR" field per currency
  * in integer minor units; revenue is printed as a decimal string at the
  * currency's ISO 4217 exponent, so no amount passes through floating point.
- * Fields this version does not know are ignored, so newer servers can add
- * fields without breaking it.
+ * Fields "opens:VERDICT" and "clicks:VERDICT" split the totals by verdict
+ * (classify.h); they are shown side by side, with the machine verdicts
+ * summed. Fields this version does not know are ignored, so newer servers
+ * can add fields without breaking it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -18,6 +20,7 @@
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 
+#include "classify.h"
 #include "cli.h"
 #include "money.h"
 #include "redis_url.h"
@@ -50,8 +53,13 @@ struct revenue {
     char amount[24]; /* decimal at the currency's exponent */
 };
 
+/* Columns of the split by verdict. */
+enum { SPLIT_OPENS, SPLIT_CLICKS, SPLIT_COUNT };
+static const char *const split_names[SPLIT_COUNT] = {"opens", "clicks"};
+
 struct campaign_stats {
     long long counters[COUNTER_COUNT];
+    long long by_verdict[VERDICT_COUNT][SPLIT_COUNT];
     struct revenue revenue[STATS_MAX_CURRENCIES];
     size_t n_revenue;
 };
@@ -87,11 +95,40 @@ static int add_revenue(struct campaign_stats *st, const char *currency,
     return 0;
 }
 
+/* Reads a field "opens:VERDICT" or "clicks:VERDICT" into st. Returns 1
+ * when name is one, 0 when not, -1 when its value is not an integer. */
+static int take_verdict_field(struct campaign_stats *st, const char *key,
+                              const char *name, const char *value)
+{
+    const char *colon = strchr(name, ':');
+    enum verdict v;
+    long long number;
+
+    for (int split = 0; colon != NULL && split < SPLIT_COUNT; split++) {
+        size_t len = strlen(split_names[split]);
+
+        if ((size_t)(colon - name) != len || strncmp(name, split_names[split], len) != 0 ||
+            verdict_parse(colon + 1, strlen(colon + 1), &v) != 0)
+            continue;
+        if (parse_integer(value, &number) != 0) {
+            cli_error("stats: field %s of %s is not an integer", name, key);
+            return -1;
+        }
+        st->by_verdict[v][split] = number;
+        return 1;
+    }
+    return 0;
+}
+
 /* Reads one field of the hash into st. */
 static int take_field(struct campaign_stats *st, const char *key,
                       const char *name, const char *value)
 {
     long long number;
+    int rc = take_verdict_field(st, key, name, value);
+
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
 
     for (size_t i = 0; i < COUNTER_COUNT; i++) {
         if (strcmp(name, counter_names[i]) != 0)
@@ -130,7 +167,7 @@ static int prepare_connection(redisContext *c, const struct redis_target *t)
         else
             reply = redisCommand(c, "AUTH %s", t->password);
         if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-            cli_error("stats: Redis rejected AUTH: %s",
+            cli_error("Redis rejected AUTH: %s",
                       reply != NULL ? reply->str : c->errstr);
             freeReplyObject(reply);
             return -1;
@@ -142,7 +179,7 @@ static int prepare_connection(redisContext *c, const struct redis_target *t)
         return 0;
     reply = redisCommand(c, "SELECT %d", t->db);
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        cli_error("stats: Redis rejected SELECT %d: %s", t->db,
+        cli_error("Redis rejected SELECT %d: %s", t->db,
                   reply != NULL ? reply->str : c->errstr);
         freeReplyObject(reply);
         return -1;
@@ -151,7 +188,7 @@ static int prepare_connection(redisContext *c, const struct redis_target *t)
     return 0;
 }
 
-static redisContext *connect_target(const struct redis_target *t)
+redisContext *cli_redis_connect(const struct redis_target *t)
 {
     struct timeval timeout = {STATS_TIMEOUT_S, 0};
     char where[512];
@@ -164,7 +201,7 @@ static redisContext *connect_target(const struct redis_target *t)
 
     redis_url_describe(t, where, sizeof(where));
     if (c == NULL || c->err != 0) {
-        cli_error("stats: cannot connect to Redis at %s: %s; check that it "
+        cli_error("cannot connect to Redis at %s: %s; check that it "
                   "runs and the URL is right", where,
                   c != NULL ? c->errstr : "out of memory");
         redisFree(c);
@@ -212,6 +249,37 @@ static int read_stats(redisContext *c, const char *campaign,
     return rc;
 }
 
+/* Sums the machine verdicts (classify.h) of one column. */
+static long long machine_total(const struct campaign_stats *st, int split)
+{
+    long long sum = 0;
+
+    for (int v = 0; v < VERDICT_COUNT; v++) {
+        if (verdict_is_machine((enum verdict)v))
+            sum += st->by_verdict[v][split];
+    }
+    return sum;
+}
+
+/* {"human": {"opens": N, "clicks": N}, ..., "machine": {...}}: every
+ * verdict, zeros included, so a dashboard finds each key. */
+static json_t *verdict_json(const struct campaign_stats *st)
+{
+    json_t *by = json_object();
+
+    for (int v = 0; by != NULL && v <= VERDICT_COUNT; v++) {
+        json_t *row = json_object();
+
+        for (int split = 0; split < SPLIT_COUNT; split++)
+            json_object_set_new(row, split_names[split],
+                                json_integer(v < VERDICT_COUNT ? st->by_verdict[v][split]
+                                                               : machine_total(st, split)));
+        json_object_set_new(by, v < VERDICT_COUNT ? verdict_name((enum verdict)v)
+                                                  : "machine", row);
+    }
+    return by;
+}
+
 static int print_json(const char *campaign, const struct campaign_stats *st)
 {
     json_t *root = json_object();
@@ -221,6 +289,7 @@ static int print_json(const char *campaign, const struct campaign_stats *st)
 
     if (root == NULL || revenue == NULL)
         goto done;
+    json_object_set_new(root, "by_verdict", verdict_json(st));
     json_object_set_new(root, "campaign", json_string(campaign));
     for (size_t i = 0; i < COUNTER_COUNT; i++)
         json_object_set_new(root, counter_names[i],
@@ -256,6 +325,13 @@ static void print_table(const char *campaign, const struct campaign_stats *st)
         snprintf(label, sizeof(label), "revenue %s", st->revenue[i].currency);
         printf("%-26s %s\n", label, st->revenue[i].amount);
     }
+
+    printf("\n%-26s %12s %12s\n", "by verdict", "opens", "clicks");
+    for (int v = 0; v < VERDICT_COUNT; v++)
+        printf("%-26s %12lld %12lld\n", verdict_name((enum verdict)v),
+               st->by_verdict[v][SPLIT_OPENS], st->by_verdict[v][SPLIT_CLICKS]);
+    printf("%-26s %12lld %12lld\n", "machine (sum)", machine_total(st, SPLIT_OPENS),
+           machine_total(st, SPLIT_CLICKS));
 }
 
 int cmd_stats(const struct cli_globals *g, int argc, char **argv)
@@ -296,7 +372,7 @@ int cmd_stats(const struct cli_globals *g, int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
 
-    c = connect_target(&target);
+    c = cli_redis_connect(&target);
     memset(&target, 0, sizeof(target)); /* drops the password */
     if (c == NULL)
         return CLI_EXIT_FAILURE;

@@ -11,7 +11,7 @@ packages="gcc make pkg-config libevent-dev libhiredis-dev libhttp-parser-dev
 libjansson-dev libssl-dev redis-server redis-tools curl"
 if [ "${1:-}" = test ]; then
     packages="$packages libcmocka-dev clang libclang-rt-14-dev python3
-python3-pytest python3-redis valgrind"
+python3-pytest python3-redis valgrind iproute2 util-linux"
 fi
 
 missing=""

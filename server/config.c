@@ -20,11 +20,6 @@
 #include "client_addr.h"
 #include "redis_url.h"
 
-/* NOTE: tallyctl links this file without server/http.c, because it serves no
- * HTTP, so the reference is weak: there it stays NULL and the HTTP limits
- * stay zero. tallyd always links http.c. */
-#pragma weak http_limits_default
-
 enum option_type {
     OPT_STRING,      /* char[CONFIG_STR_MAX] */
     OPT_INT,         /* int, plain decimal */
@@ -33,6 +28,7 @@ enum option_type {
     OPT_DURATION,    /* int64_t milliseconds, unit required */
     OPT_DURATION_INT,/* int milliseconds, unit required */
     OPT_LOG_LEVEL,   /* enum log_level */
+    OPT_BOOL,        /* bool: yes/no, true/false, on/off, 1/0 */
 };
 
 /* Extra check of a string value. Returns 0, or -1 with a reason in err. */
@@ -124,6 +120,32 @@ static const struct option options[] = {
     {"beacon_burst", OPT_INT, FIELD(beacon_burst), "40", 1, 1000000, false,
      NULL, "N", "beacons one client address may send to each event loop at "
      "once before beacon_rate applies"},
+    {"classify_data", OPT_STRING, FIELD(classify_data), "./data", 0, 0, false,
+     NULL, "DIR",
+     "directory of the address ranges (ranges/VERDICT.txt) and user-agent "
+     "patterns (agents/VERDICT.txt) that classify opens and clicks; reread "
+     "on SIGHUP"},
+    {"suppression_file", OPT_STRING, FIELD(suppression_file), "", 0, 0, true,
+     NULL, "FILE",
+     "opt-out list, one email_sha256 per line: events of these readers are "
+     "answered but never recorded; reread on SIGHUP; empty means none"},
+    {"too_early", OPT_DURATION, FIELD(too_early_ms), "0s", 0, DAY_MS, false,
+     NULL, "DURATION",
+     "an open or click this soon after its token was minted is a machine's "
+     "(too_early); 0s turns the check off"},
+    {"burst_window", OPT_DURATION, FIELD(burst_window_ms), "2s", 0, 3600 * 1000LL,
+     false, NULL, "DURATION",
+     "clicks of one reader on burst_links different links of one email "
+     "within this time are a machine's (burst); 0s turns the check off"},
+    {"burst_links", OPT_INT, FIELD(burst_links), "3", 2, 1000, false, NULL, "N",
+     "different links of one email that make a burst"},
+    {"honeypot_window", OPT_DURATION, FIELD(honeypot_window_ms), "30s", 0,
+     DAY_MS, false, NULL, "DURATION",
+     "clicks of the same email this close to a honeypot click, before or "
+     "after, are marked honeypot too"},
+    {"attribute_machine_events", OPT_BOOL, FIELD(attribute_machine_events),
+     "no", 0, 0, false, NULL, "yes|no",
+     "also credit orders to clicks classified as machines"},
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -271,6 +293,26 @@ static int set_string(const struct option *opt, char *field, const char *value,
     return 0;
 }
 
+static int set_bool(const struct option *opt, bool *field, const char *value,
+                    char *err, size_t errsize)
+{
+    static const char *const truths[] = {"yes", "true", "on", "1"};
+    static const char *const falsehoods[] = {"no", "false", "off", "0"};
+
+    for (size_t i = 0; i < sizeof(truths) / sizeof(truths[0]); i++) {
+        if (strcmp(value, truths[i]) == 0) {
+            *field = true;
+            return 0;
+        }
+        if (strcmp(value, falsehoods[i]) == 0) {
+            *field = false;
+            return 0;
+        }
+    }
+    return fail(err, errsize, "%s '%s' is invalid: use yes or no", opt->name,
+                value);
+}
+
 static int set_option(struct config *cfg, const struct option *opt,
                       const char *value, char *err, size_t errsize)
 {
@@ -287,6 +329,9 @@ static int set_option(struct config *cfg, const struct option *opt,
                         "warn or error", value);
         return 0;
     }
+
+    if (opt->type == OPT_BOOL)
+        return set_bool(opt, (bool *)(void *)field, value, err, errsize);
 
     if (parse_number(opt, value, &number, err, errsize) != 0)
         return -1;
@@ -443,8 +488,7 @@ void config_defaults(struct config *cfg)
     char err[256];
 
     memset(cfg, 0, sizeof(*cfg));
-    if (http_limits_default != NULL)
-        http_limits_default(&cfg->http);
+    http_limits_default(&cfg->http);
     for (size_t i = 0; i < OPTION_COUNT; i++) {
         const struct option *opt = &options[i];
 
@@ -695,6 +739,9 @@ static void format_value(const struct option *opt, const struct config *cfg,
         snprintf(out, outsize, "%s", names[*(const enum log_level *)(const void *)field]);
         return;
     }
+    case OPT_BOOL:
+        snprintf(out, outsize, "%s", *(const bool *)(const void *)field ? "yes" : "no");
+        return;
     case OPT_INT:
         snprintf(out, outsize, "%d", *(const int *)(const void *)field);
         return;

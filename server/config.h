@@ -40,6 +40,13 @@ struct config {
     char proxy_header[CONFIG_STR_MAX];    /* proxy_header: x-forwarded-for */
     int beacon_rate;                 /* beacon_rate: per client per second */
     int beacon_burst;                /* beacon_burst: bucket size */
+    char classify_data[CONFIG_STR_MAX];    /* classify_data: ./data */
+    char suppression_file[CONFIG_STR_MAX]; /* suppression_file: none */
+    int64_t too_early_ms;            /* too_early: 0s (off) */
+    int64_t burst_window_ms;         /* burst_window: 2s */
+    int burst_links;                 /* burst_links: 3 */
+    int64_t honeypot_window_ms;      /* honeypot_window: 30s */
+    bool attribute_machine_events;   /* attribute_machine_events: no */
 };
 
 /* Sets every field to its default. */

@@ -6,7 +6,9 @@
  * answered 204 and recorded; one that does not gets 400 with a one-line
  * reason. A checkout whose tly token does not verify is still recorded, as
  * if it had come without a token: the order happened, and identity lookups
- * may still credit it.
+ * may still credit it. A reader on the suppression list gets the same
+ * answers, but its identify links are not stored and its clicks credit
+ * nothing.
  *
  * Beacons are limited per client address (see ratelimit.h), before their
  * body is parsed, so that one script cannot invent orders in bulk; a client
@@ -22,6 +24,7 @@
 #include "beacon.h"
 #include "handlers.h"
 #include "ident.h"
+#include "intake.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "store.h"
@@ -78,14 +81,8 @@ static bool within_rate(struct worker *w, struct http_request *req)
     struct netaddr client;
     uint32_t retry_after = 0;
 
-    if (client_addr_resolve(&w->client_addr, req, &client) == CLIENT_ADDR_MALFORMED) {
-        atomic_fetch_add_explicit(&w->counters.client_addr_malformed, 1,
-                                  memory_order_relaxed);
-        netaddr_format_truncated(&client, client_text);
-        LOG_LIMITED(LOG_LEVEL_INFO, "client_addr.malformed",
-                    "id=%llu peer=%s header=%s", id, client_text,
-                    w->cfg->proxy_header);
-    }
+    /* A peer that is not an IP address is limited as "::". */
+    worker_client_addr(w, req, &client);
     if (ratelimit_take(w->beacon_limit, &client, monotonic_ms(), &retry_after))
         return true;
 
@@ -183,6 +180,21 @@ static int build_checkout(struct worker *w, uint64_t req_id, const struct beacon
     return 0;
 }
 
+/* Removes what names a suppressed reader from ev. Returns true when
+ * nothing of ev may be recorded. */
+static bool drop_suppressed(struct worker *w, struct event *ev)
+{
+    struct event_checkout *co = &ev->u.checkout;
+
+    if (ev->kind == EVENT_IDENTIFY)
+        return intake_suppressed(w, ev->u.identify.reader);
+    if (co->has_visit && intake_suppressed(w, co->visit.reader))
+        co->has_visit = false;
+    if (co->has_email_reader && intake_suppressed(w, co->email_reader))
+        co->has_email_reader = false;
+    return false;
+}
+
 void handle_beacon(struct worker *w, struct http_request *req)
 {
     const struct http_header *type = http_request_header(req, "Content-Type");
@@ -226,5 +238,7 @@ void handle_beacon(struct worker *w, struct http_request *req)
     }
 
     http_respond(req, 204, NULL, NULL, 0, NULL, 0);
+    if (drop_suppressed(w, &ev))
+        return;
     store_submit(w->store, &ev);
 }

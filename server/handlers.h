@@ -8,12 +8,16 @@
 #include "http.h"
 #include "worker.h"
 
-/* GET|HEAD /o/<token>.gif: the GIF, always; a valid GET records an open. */
+/* GET|HEAD /o/<token>.gif: the GIF, always; a valid token records an open
+ * with its verdict (HEAD is a prefetch). */
 void handle_pixel(struct worker *w, struct http_request *req);
 
 /* GET|HEAD /c/<token>: 302 to the signed destination with tly added; a
- * valid GET records a click. 400 for a token that does not verify. */
+ * valid token records a click with its verdict (HEAD is a prefetch). 400 for a token that does not verify. */
 void handle_click(struct worker *w, struct http_request *req);
+
+/* DELETE /v1/readers/<email_sha256>: forget a reader; admin scope. */
+void handle_reader_delete(struct worker *w, struct http_request *req);
 
 /* POST /b: identify and checkout beacons. */
 void handle_beacon(struct worker *w, struct http_request *req);

@@ -159,19 +159,6 @@ static void conn_arm_deadline(struct http_conn *conn, int timeout_ms);
 /* Limits, lookups and small helpers                                   */
 /* ------------------------------------------------------------------ */
 
-void http_limits_default(struct http_limits *limits)
-{
-    limits->max_url_bytes = 16384;
-    limits->max_header_bytes = 16384;
-    limits->max_headers = 64;
-    limits->max_body_bytes = 65536;
-    limits->header_timeout_ms = 10000;
-    limits->body_timeout_ms = 10000;
-    limits->idle_timeout_ms = 60000;
-    limits->write_timeout_ms = 30000;
-    limits->max_connections = 10000;
-}
-
 const struct http_server_stats *http_server_stats(const struct http_server *srv)
 {
     return &srv->stats;

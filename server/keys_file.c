@@ -29,6 +29,7 @@
 static const char reader_name[] = "reader_secret";
 static const char active_name[] = "active_signing_key";
 static const char signing_prefix[] = "signing_key.";
+static const char api_token_prefix[] = "api_token.";
 
 /* Line numbers where each key was set (0 = not yet), for the duplicate and
  * missing-key checks. */
@@ -197,9 +198,12 @@ static int parse_line(const char *path, int line, char *text,
     if (strncmp(name, signing_prefix, sizeof(signing_prefix) - 1) == 0)
         return set_signing_key(path, line, name, value, ring, seen, err,
                                errsize);
+    /* API tokens share the file; auth.c reads and checks them. */
+    if (strncmp(name, api_token_prefix, sizeof(api_token_prefix) - 1) == 0)
+        return 0;
     return fail(err, errsize,
                 "%s:%d: unknown key '%.64s': expected reader_secret, "
-                "signing_key.N or active_signing_key", path, line, name);
+                "signing_key.N, active_signing_key or api_token.NAME", path, line, name);
 }
 
 /* Checks what only the whole file can tell. */

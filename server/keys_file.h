@@ -6,6 +6,7 @@
  *   signing_key.1 = <64 hex digits>
  *   signing_key.2 = <64 hex digits>
  *   active_signing_key = 2
+ *   api_token.NAME = SCOPES <64 hex digits>   (read by auth.h)
  *
  * Key ids are 1..255. The active key must be present. The reader secret is
  * never rotated casually: changing it gives every reader a new id.

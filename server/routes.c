@@ -4,6 +4,7 @@
  *   /o/<token>.gif   pixel        GET, HEAD
  *   /c/<token>       click        GET, HEAD
  *   /b               beacon       POST
+ *   /v1/readers/<h>  forget       DELETE (admin token)
  *   /healthz         liveness     GET, HEAD
  */
 #include <http_parser.h>
@@ -54,6 +55,10 @@ void worker_route(struct http_request *req, void *arg)
         handle_beacon(w, req);
         return;
     }
+    if (path_starts(req, "/v1/readers/") && req->method == HTTP_DELETE) {
+        handle_reader_delete(w, req);
+        return;
+    }
     if (path_is(req, "/healthz") && is_get_or_head(req)) {
         handle_text(req, 200, "ok\n");
         return;
@@ -64,7 +69,8 @@ void worker_route(struct http_request *req, void *arg)
     LOG_LIMITED(LOG_LEVEL_INFO, "http.not_found", "id=%llu method=%s path_length=%zu",
                 (unsigned long long)req->id, http_method_str(req->method),
                 req->path_len);
-    if (path_starts(req, "/o/") || path_starts(req, "/c/") || path_is(req, "/healthz"))
+    if (path_starts(req, "/o/") || path_starts(req, "/c/") || path_is(req, "/healthz") ||
+        path_starts(req, "/v1/readers/"))
         handle_text(req, 405, "method not allowed\n");
     else
         handle_text(req, 404, "not found\n");

@@ -3,7 +3,8 @@
  * clicks and identifies.
  *
  * An open or a click takes two scripts: READER_TOUCH in the reader's slot,
- * whose reply tells whether it was the reader's first, then CAMPAIGN_TOUCH in
+ * whose reply tells whether it was the reader's first and gives the final
+ * verdict (burst and honeypot are decided there), then CAMPAIGN_TOUCH in
  * the campaign's slot. Both are sent on this store's one connection, and the
  * second is sent from the first one's reply callback, so the campaign writes
  * leave in sequence order: what CAMPAIGN_TOUCH's replay check relies on.
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "classify.h"
 #include "ident.h"
 #include "log.h"
 #include "store_scripts.h"
@@ -309,7 +311,8 @@ static void send_campaign_touch(struct store_op *op)
 {
     const struct event_touch *t = &op->ev.u.touch;
     bool is_click = op->ev.kind == EVENT_CLICK;
-    char keys[5][SCHEMA_KEY_MAX];
+    char keys[5 + STORE_MOVED_MAX][SCHEMA_KEY_MAX];
+    int n_keys = 5 + op->n_moved;
     char link_field[TOKEN_ID_MAX + 12];
     struct store_args a;
 
@@ -318,11 +321,13 @@ static void send_campaign_touch(struct store_op *op)
     schema_hour(keys[2], t->campaign, t->time);
     schema_applied(keys[3], t->campaign);
     schema_links(keys[4], t->campaign);
+    for (int i = 0; i < op->n_moved; i++)
+        schema_hour(keys[5 + i], t->campaign, op->moved[i]);
     snprintf(link_field, sizeof(link_field), "%s:%u", t->message, (unsigned)t->link);
 
     store_args_init(&a);
-    store_args_evalsha(&a, SCRIPT_CAMPAIGN_TOUCH, 5);
-    for (int i = 0; i < 5; i++)
+    store_args_evalsha(&a, SCRIPT_CAMPAIGN_TOUCH, n_keys);
+    for (int i = 0; i < n_keys; i++)
         store_args_str(&a, keys[i]);
     store_args_str(&a, is_click ? "clicks" : "opens");
     store_args_u64(&a, op->unique_mask);
@@ -330,7 +335,35 @@ static void send_campaign_touch(struct store_op *op)
     store_args_u64(&a, op->seq);
     store_args_u64(&a, op->st->opts.campaign_retention_s);
     store_args_str(&a, link_field);
+    store_args_str(&a, verdict_name((enum verdict)t->verdict));
     store_send(op, on_campaign_touch, &a);
+}
+
+/* Reads READER_TOUCH's reply {mask, verdict, moved times...} into op.
+ * Returns 0, or -1 when it has another shape. */
+static int take_reader_reply(struct store_op *op, const redisReply *reply)
+{
+    const redisReply *verdict;
+    enum verdict v;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
+        reply->elements > 2 + STORE_MOVED_MAX ||
+        reply->element[0]->type != REDIS_REPLY_INTEGER)
+        return -1;
+    verdict = reply->element[1];
+    if (verdict->type != REDIS_REPLY_STRING ||
+        verdict_parse(verdict->str, verdict->len, &v) != 0)
+        return -1;
+
+    op->unique_mask = (unsigned)reply->element[0]->integer;
+    op->ev.u.touch.verdict = (uint8_t)v;
+    op->n_moved = 0;
+    for (size_t i = 2; i < reply->elements; i++) {
+        if (reply->element[i]->type != REDIS_REPLY_INTEGER)
+            return -1;
+        op->moved[op->n_moved++] = (uint32_t)reply->element[i]->integer;
+    }
+    return 0;
 }
 
 static void on_reader_touch(redisAsyncContext *ac, void *r, void *privdata)
@@ -343,7 +376,12 @@ static void on_reader_touch(redisAsyncContext *ac, void *r, void *privdata)
         store_op_finish(op, false);
         return;
     }
-    op->unique_mask = reply->type == REDIS_REPLY_INTEGER ? (unsigned)reply->integer : 0;
+    if (take_reader_reply(op, reply) != 0) {
+        LOG_ERROR("store.event_failed", "step=reader_touch event=%s "
+                  "error=\"unexpected reply type %d\"", op->event_id, reply->type);
+        store_op_finish(op, false);
+        return;
+    }
     send_campaign_touch(op);
 }
 
@@ -377,6 +415,11 @@ static void send_reader_touch(struct store_op *op)
     store_args_str(&a, op->event_id);
     store_args_u64(&a, op->st->opts.reader_retention_s);
     store_args_u64(&a, op->st->opts.max_touches);
+    store_args_str(&a, verdict_name((enum verdict)t->verdict));
+    store_args_str(&a, is_click ? "1" : "0");
+    store_args_u64(&a, op->st->opts.burst_window_s);
+    store_args_u64(&a, op->st->opts.burst_links);
+    store_args_u64(&a, op->st->opts.honeypot_window_s);
     store_send(op, on_reader_touch, &a);
 }
 
@@ -388,7 +431,7 @@ static void on_identify(redisAsyncContext *ac, void *r, void *privdata)
     store_op_finish(op, !store_reply_failed(op, r, "identify"));
 }
 
-static void send_identify(struct store_op *op)
+static void send_customer_link(struct store_op *op)
 {
     const struct event_identify *id = &op->ev.u.identify;
     char key[SCHEMA_KEY_MAX];
@@ -405,6 +448,37 @@ static void send_identify(struct store_op *op)
     store_args_str(&a, "EX");
     store_args_u64(&a, op->st->opts.reader_retention_s);
     store_send(op, on_identify, &a);
+}
+
+static void on_reader_link(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct store_op *op = privdata;
+
+    (void)ac;
+    if (store_reply_failed(op, r, "reader_link")) {
+        store_op_finish(op, false);
+        return;
+    }
+    send_customer_link(op);
+}
+
+/* The reader's link set learns of the customer link before the link
+ * exists, so forgetting the reader can never miss it. */
+static void send_identify(struct store_op *op)
+{
+    const struct event_identify *id = &op->ev.u.identify;
+    char links[SCHEMA_KEY_MAX], customer[SCHEMA_KEY_MAX];
+    struct store_args a;
+
+    schema_reader_links(links, id->reader);
+    schema_customer(customer, id->customer);
+
+    store_args_init(&a);
+    store_args_evalsha(&a, SCRIPT_READER_LINK, 1);
+    store_args_str(&a, links);
+    store_args_str(&a, customer);
+    store_args_u64(&a, op->st->opts.reader_retention_s);
+    store_send(op, on_reader_link, &a);
 }
 
 void store_submit(struct store *st, const struct event *ev)

@@ -66,6 +66,7 @@ static void send_campaign_convert(struct store_op *op)
     store_args_str(&a, attribution_path_name(d->path));
     store_args_u64(&a, d->touch.time);
     store_args_u64(&a, op->ev.time);
+    store_args_str(&a, op->st->opts.attribute_machine_events ? "included" : "ignored");
     store_send(op, on_campaign_convert, &a);
 }
 
@@ -186,6 +187,16 @@ static void send_order_claim(struct store_op *op)
     store_send(op, on_order_claim, &a);
 }
 
+/* Machine clicks carry a verdict suffix that touch_parse_click rejects, so
+ * they are credited only when attribute_machine_events is set. */
+static int parse_click(const struct store_op *op, const redisReply *member,
+                       double score, struct event_touch *out)
+{
+    if (op->st->opts.attribute_machine_events)
+        return touch_parse_click_any(member->str, member->len, score, out);
+    return touch_parse_click(member->str, member->len, score, out);
+}
+
 static void on_clicks(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct store_op *op = privdata;
@@ -209,8 +220,7 @@ static void on_clicks(redisAsyncContext *ac, void *r, void *privdata)
 
         if (member->type != REDIS_REPLY_STRING || score->type != REDIS_REPLY_STRING)
             continue;
-        if (touch_parse_click(member->str, member->len, strtod(score->str, NULL),
-                              &clicks[n]) == 0)
+        if (parse_click(op, member, strtod(score->str, NULL), &clicks[n]) == 0)
             n++;
     }
 

@@ -11,7 +11,8 @@
 #include "schema.h"
 #include "store.h"
 
-#define STORE_ARGS_MAX 20
+#define STORE_ARGS_MAX 32
+#define STORE_MOVED_MAX 8 /* clicks one event may reclassify; see READER_TOUCH */
 #define STORE_SEEN_CAMPAIGNS 64
 
 struct store {
@@ -41,6 +42,10 @@ struct store_op {
     uint64_t seq;
     char event_id[40]; /* "<writer>-<seq>" */
     unsigned unique_mask;
+    /* Open or click: times of the reader's clicks that READER_TOUCH moved
+     * from human to this event's verdict (burst or honeypot). */
+    uint32_t moved[STORE_MOVED_MAX];
+    int n_moved;
     /* Checkout: reader candidates still to look up, and the decision. */
     uint8_t candidates[2][TOKEN_READER_LEN];
     enum attr_path candidate_paths[2];

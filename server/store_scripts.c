@@ -7,40 +7,112 @@
  */
 #include "store_scripts.h"
 
+#include "forget.h"
+
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 /*
- * Records an open or a click in the reader's slot.
+ * Records an open or a click in the reader's slot, and decides the two
+ * verdicts that need the reader's earlier clicks.
  * KEYS: touchpoints zset, first-touch marks hash.
  * ARGV: member, time, campaign mark, message mark, event id, retention,
- *       max touchpoints kept.
- * Returns a bit mask: 1 when the event is the reader's first of its kind in
- * the campaign, 2 when it is the first in the message. A replay finds its
- * own event id in the marks and returns the same mask.
+ *       max touchpoints kept, verdict, "1" for a click, burst window (s),
+ *       burst links, honeypot window (s).
+ * A person's click (verdict human) becomes honeypot when it lies within
+ * the honeypot window of a honeypot click of the same email (field
+ * h|C|M of the marks holds that time), and burst when clicks on at least
+ * burst-links different links of the email fall within the burst window.
+ * A honeypot or burst click also marks the email's human clicks in its
+ * window: their members get the verdict as a suffix, and their times are
+ * returned so the campaign counters can move them. A machine's click is
+ * stored with "|verdict" after its member, which attribution skips.
+ * Returns {mask, verdict, moved click times...}. mask has 1 when the event
+ * is the reader's first of its kind in the campaign, 2 when it is the
+ * first in the message. A replay finds its own event id in the marks and
+ * returns the same mask; one that moved clicks finds its whole reply in
+ * the field x|<event id>.
  */
 static const char reader_touch[] =
-    "redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])\n"
+    "local saved = redis.call('HGET', KEYS[2], 'x|' .. ARGV[5])\n"
+    "if saved then return cjson.decode(saved) end\n"
+    "local t = tonumber(ARGV[2])\n"
+    "local member = ARGV[1]\n"
+    "local verdict = ARGV[8]\n"
+    "local moved = {}\n"
+    "if ARGV[9] == '1' then\n"
+    "  local email = string.sub(ARGV[4], 3)\n"
+    "  local prefix = 'c|' .. email .. '|'\n"
+    "  local function link_of(m)\n"
+    "    if string.sub(m, 1, #prefix) ~= prefix then return nil end\n"
+    "    local e = string.find(m, '|', #prefix + 1, true)\n"
+    "    if not e then return nil end\n"
+    "    return string.sub(m, #prefix + 1, e - 1), string.sub(m, e + 1)\n"
+    "  end\n"
+    "  local hw = tonumber(ARGV[12])\n"
+    "  local hp = tonumber(redis.call('HGET', KEYS[2], 'h|' .. email) or '')\n"
+    "  if verdict == 'human' and hp and math.abs(t - hp) <= hw then\n"
+    "    verdict = 'honeypot'\n"
+    "  end\n"
+    "  local window = nil\n"
+    "  if verdict == 'honeypot' then\n"
+    "    redis.call('HSET', KEYS[2], 'h|' .. email, t)\n"
+    "    window = hw\n"
+    "  elseif verdict == 'human' and tonumber(ARGV[10]) > 0 then\n"
+    "    local bw = tonumber(ARGV[10])\n"
+    "    local links = {}\n"
+    "    local n = 1\n"
+    "    links[link_of(member)] = true\n"
+    "    for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], t - bw, t + bw)) do\n"
+    "      local l = link_of(m)\n"
+    "      if l and not links[l] then links[l] = true; n = n + 1 end\n"
+    "    end\n"
+    "    if n >= tonumber(ARGV[11]) then verdict = 'burst'; window = bw end\n"
+    "  end\n"
+    "  if window then\n"
+    "    local near = redis.call('ZRANGEBYSCORE', KEYS[1], t - window, t + window,\n"
+    "                            'WITHSCORES')\n"
+    "    for i = 1, #near, 2 do\n"
+    "      local l, rest = link_of(near[i])\n"
+    "      if l and #moved < 8 and not string.find(rest, '|', 1, true) then\n"
+    "        redis.call('ZREM', KEYS[1], near[i])\n"
+    "        redis.call('ZADD', KEYS[1], near[i + 1], near[i] .. '|' .. verdict)\n"
+    "        moved[#moved + 1] = tonumber(near[i + 1])\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "  if verdict ~= 'human' then member = member .. '|' .. verdict end\n"
+    "end\n"
+    "redis.call('ZADD', KEYS[1], 'GT', ARGV[2], member)\n"
     "local keep = tonumber(ARGV[7])\n"
     "local n = redis.call('ZCARD', KEYS[1])\n"
     "if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - keep - 1) end\n"
     "redis.call('HSETNX', KEYS[2], ARGV[3], ARGV[5])\n"
     "redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[5])\n"
     "local marks = redis.call('HMGET', KEYS[2], ARGV[3], ARGV[4])\n"
-    "redis.call('EXPIRE', KEYS[1], ARGV[6])\n"
-    "redis.call('EXPIRE', KEYS[2], ARGV[6])\n"
     "local mask = 0\n"
     "if marks[1] == ARGV[5] then mask = mask + 1 end\n"
     "if marks[2] == ARGV[5] then mask = mask + 2 end\n"
-    "return mask\n";
+    "local reply = {mask, verdict}\n"
+    "for _, m in ipairs(moved) do reply[#reply + 1] = m end\n"
+    "if #moved > 0 then\n"
+    "  redis.call('HSET', KEYS[2], 'x|' .. ARGV[5], cjson.encode(reply))\n"
+    "end\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[6])\n"
+    "redis.call('EXPIRE', KEYS[2], ARGV[6])\n"
+    "return reply\n";
 
 /*
  * Counts an open or a click in the campaign's slot.
- * KEYS: campaign totals, message totals, hour, applied marks, link clicks.
+ * KEYS: campaign totals, message totals, hour, applied marks, link clicks,
+ *       then the hour of each click that reader_touch moved.
  * ARGV: "opens" or "clicks", unique mask, writer id, sequence number,
- *       retention, link field "message:link".
+ *       retention, link field "message:link", verdict.
+ * Totals (opens, clicks) count every verdict; the field "kind:verdict"
+ * next to them counts one verdict. A moved click leaves clicks:human for
+ * clicks:<verdict> in the campaign, message and its hour.
  * A writer (one store connection) sends its events in sequence order, and
  * Redis runs a connection's commands in order, so the events of a writer
  * that reached Redis are always a prefix of what it sent: remembering the
@@ -56,6 +128,7 @@ static const char campaign_touch[] =
     "local mask = tonumber(ARGV[2])\n"
     "for i = 1, 3 do\n"
     "  redis.call('HINCRBY', KEYS[i], kind, 1)\n"
+    "  redis.call('HINCRBY', KEYS[i], kind .. ':' .. ARGV[7], 1)\n"
     "  redis.call('EXPIRE', KEYS[i], ARGV[5])\n"
     "end\n"
     "if mask % 2 == 1 then redis.call('HINCRBY', KEYS[1], 'unique_' .. kind, 1) end\n"
@@ -63,6 +136,13 @@ static const char campaign_touch[] =
     "if kind == 'clicks' then\n"
     "  redis.call('HINCRBY', KEYS[5], ARGV[6], 1)\n"
     "  redis.call('EXPIRE', KEYS[5], ARGV[5])\n"
+    "end\n"
+    "for i = 6, #KEYS do\n"
+    "  for _, key in ipairs({KEYS[1], KEYS[2], KEYS[i]}) do\n"
+    "    redis.call('HINCRBY', key, 'clicks:human', -1)\n"
+    "    redis.call('HINCRBY', key, 'clicks:' .. ARGV[7], 1)\n"
+    "  end\n"
+    "  redis.call('EXPIRE', KEYS[i], ARGV[5])\n"
     "end\n"
     "return 1\n";
 
@@ -105,7 +185,8 @@ static const char order_claim[] =
  * Credits a claimed order to its campaign and keeps the decision record.
  * KEYS: campaign totals, message totals, hour, campaign's order record.
  * ARGV: cross-device (0 or 1), revenue, currency, retention, shop, order id,
- *       message, link, path, click time, order time.
+ *       message, link, path, click time, order time, machine events
+ *       ("ignored" or "included": whether machine clicks could be credited).
  * The record doubles as the mark that makes a replay a no-op.
  * Returns 1 when credited, 0 when already credited.
  */
@@ -114,7 +195,8 @@ static const char campaign_convert[] =
     "redis.call('HSET', KEYS[4], 'shop', ARGV[5], 'order', ARGV[6],\n"
     "           'message', ARGV[7], 'link', ARGV[8], 'path', ARGV[9],\n"
     "           'cross_device', ARGV[1], 'click_time', ARGV[10],\n"
-    "           'time', ARGV[11], 'revenue', ARGV[2], 'currency', ARGV[3])\n"
+    "           'time', ARGV[11], 'revenue', ARGV[2], 'currency', ARGV[3],\n"
+    "           'machine_events', ARGV[12])\n"
     "redis.call('EXPIRE', KEYS[4], ARGV[4])\n"
     "for i = 1, 3 do\n"
     "  redis.call('HINCRBY', KEYS[i], 'conversions', 1)\n"
@@ -126,11 +208,24 @@ static const char campaign_convert[] =
     "end\n"
     "return 1\n";
 
+/*
+ * Records in the reader's slot that a link (a key elsewhere whose value is
+ * the reader id) points at the reader, so that forgetting the reader finds
+ * it without a scan.
+ * KEYS: the reader's link set. ARGV: the link's key name, retention.
+ */
+static const char reader_link[] =
+    "redis.call('SADD', KEYS[1], ARGV[1])\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
+    "return 1\n";
+
 static const char *const sources[SCRIPT_COUNT] = {
     [SCRIPT_READER_TOUCH] = reader_touch,
     [SCRIPT_CAMPAIGN_TOUCH] = campaign_touch,
     [SCRIPT_ORDER_CLAIM] = order_claim,
     [SCRIPT_CAMPAIGN_CONVERT] = campaign_convert,
+    [SCRIPT_READER_LINK] = reader_link,
+    [SCRIPT_FORGET_LINK] = STORE_FORGET_LINK_LUA,
 };
 
 static char shas[SCRIPT_COUNT][41];

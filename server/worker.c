@@ -14,6 +14,7 @@
 #include "http.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "refdata.h"
 #include "signer.h"
 #include "store.h"
 
@@ -60,23 +61,58 @@ static int worker_init_clients(struct worker *w, const struct config *cfg)
     return 0;
 }
 
+/* Switches to the reference data posted last, in the worker's thread. */
+static void on_refdata(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    struct refdata *next = atomic_exchange(&w->next_refdata, NULL);
+
+    (void)fd;
+    (void)what;
+    if (next == NULL)
+        return;
+    refdata_release(w->refdata);
+    w->refdata = next;
+    LOG_DEBUG("worker.refdata_switched", "worker=%d", w->index);
+}
+
+void worker_set_refdata(struct worker *w, struct refdata *d)
+{
+    refdata_retain(d);
+    /* A reload that the worker has not picked up yet is replaced. */
+    refdata_release(atomic_exchange(&w->next_refdata, d));
+    event_active(w->refdata_event, 0, 0);
+}
+
 int worker_init(struct worker *w, int index, const struct config *cfg,
-                const struct keyring *ring, const struct redis_target *redis)
+                const struct keyring *ring, const struct redis_target *redis,
+                struct refdata *refdata)
 {
     struct store_options opts = {
         .click_window_s = ms_to_s(cfg->click_window_ms),
         .reader_retention_s = ms_to_s(cfg->reader_retention_ms),
         .campaign_retention_s = ms_to_s(cfg->campaign_retention_ms),
         .max_touches = MAX_TOUCHES_PER_READER,
+        .burst_window_s = ms_to_s(cfg->burst_window_ms),
+        .burst_links = (unsigned)cfg->burst_links,
+        .honeypot_window_s = ms_to_s(cfg->honeypot_window_ms),
+        .attribute_machine_events = cfg->attribute_machine_events,
     };
 
     memset(w, 0, sizeof(*w));
     w->index = index;
     w->cfg = cfg;
+    refdata_retain(refdata);
+    w->refdata = refdata;
 
     w->base = event_base_new();
     if (w->base == NULL) {
         LOG_ERROR("worker.init_failed", "worker=%d error=\"event_base_new failed\"", index);
+        return -1;
+    }
+    w->refdata_event = event_new(w->base, -1, 0, on_refdata, w);
+    if (w->refdata_event == NULL) {
+        LOG_ERROR("worker.init_failed", "worker=%d error=\"event_new failed\"", index);
         return -1;
     }
     w->signer = signer_new(ring);
@@ -93,6 +129,23 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
     if (worker_init_clients(w, cfg) != 0)
         return -1;
     return worker_listen(w, cfg->listen);
+}
+
+int worker_client_addr(struct worker *w, const struct http_request *req,
+                       struct netaddr *out)
+{
+    static const struct netaddr unspecified;
+    char network[NETADDR_TEXT_MAX];
+
+    if (client_addr_resolve(&w->client_addr, req, out) == CLIENT_ADDR_MALFORMED) {
+        atomic_fetch_add_explicit(&w->counters.client_addr_malformed, 1,
+                                  memory_order_relaxed);
+        netaddr_format_truncated(out, network);
+        LOG_LIMITED(LOG_LEVEL_INFO, "client_addr.malformed",
+                    "id=%llu peer=%s header=%s", (unsigned long long)req->id,
+                    network, w->cfg->proxy_header);
+    }
+    return memcmp(out, &unspecified, sizeof(unspecified)) == 0 ? -1 : 0;
 }
 
 static void on_store_drained(void *arg)
@@ -166,10 +219,13 @@ void worker_join(struct worker *w)
 
 void worker_free(struct worker *w)
 {
-    if (w->http != NULL)
-        http_server_free(w->http);
+    /* The store first: freeing it ends pending Redis commands, and a
+     * request that waits on one (a forget) is answered while its
+     * connection still exists. */
     if (w->store != NULL)
         store_free(w->store);
+    if (w->http != NULL)
+        http_server_free(w->http);
     if (w->signer != NULL)
         signer_free(w->signer);
     ratelimit_free(w->beacon_limit);
@@ -178,6 +234,10 @@ void worker_free(struct worker *w)
         event_free(w->stop_event);
     if (w->stop_deadline != NULL)
         event_free(w->stop_deadline);
+    if (w->refdata_event != NULL)
+        event_free(w->refdata_event);
+    refdata_release(w->refdata);
+    refdata_release(atomic_exchange(&w->next_refdata, NULL));
     if (w->base != NULL)
         event_base_free(w->base);
     memset(w, 0, sizeof(*w));

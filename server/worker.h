@@ -18,6 +18,7 @@ struct event;
 struct event_base;
 struct http_server;
 struct ratelimit;
+struct refdata;
 struct signer;
 struct store;
 
@@ -30,6 +31,7 @@ struct worker_counters {
     _Atomic uint64_t not_found;
     _Atomic uint64_t beacon_rate_limited;  /* 429 to a beacon */
     _Atomic uint64_t client_addr_malformed; /* forwarding header unreadable */
+    _Atomic uint64_t suppressed;      /* answered, not recorded: opted out */
 };
 
 struct worker {
@@ -43,6 +45,9 @@ struct worker {
     struct ratelimit *beacon_limit;        /* per client address */
     struct event *stop_event;  /* activated from the main thread */
     struct event *stop_deadline;
+    struct refdata *refdata;  /* read by this thread's handlers only */
+    _Atomic(struct refdata *) next_refdata; /* posted by worker_set_refdata */
+    struct event *refdata_event;
     pthread_t thread;
     struct worker_counters counters;
 };
@@ -51,7 +56,13 @@ struct worker {
  * server. Returns 0, or -1 after logging why; worker_free cleans up either
  * way. */
 int worker_init(struct worker *w, int index, const struct config *cfg,
-                const struct keyring *ring, const struct redis_target *redis);
+                const struct keyring *ring, const struct redis_target *redis,
+                struct refdata *refdata);
+
+/* Hands the worker new reference data from any thread: the worker takes
+ * its own reference now and switches to it in its loop thread before the
+ * next request, releasing the old one. The caller keeps its reference. */
+void worker_set_refdata(struct worker *w, struct refdata *d);
 
 /* Runs the worker's loop on a new thread. Returns 0, or -1. */
 int worker_start(struct worker *w);
@@ -64,6 +75,14 @@ void worker_request_stop(struct worker *w);
 void worker_join(struct worker *w);
 
 void worker_free(struct worker *w);
+
+/* Finds the address of the client that sent req: the TCP peer, or the
+ * address a trusted proxy forwarded (client_addr.h). A malformed forwarding
+ * header is counted and logged, and the peer is used. Returns 0, or -1 when
+ * the peer is not an IP address (a socket pair in tests); *out is then
+ * "::". */
+int worker_client_addr(struct worker *w, const struct http_request *req,
+                       struct netaddr *out);
 
 /* Serves one request; the HTTP server's handler. */
 void worker_route(struct http_request *req, void *arg);

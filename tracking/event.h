@@ -31,6 +31,7 @@ struct event_touch {
     uint8_t reader[TOKEN_READER_LEN];
     uint8_t click_id[TOKEN_CLICK_ID_LEN]; /* clicks only */
     uint32_t time;                        /* of the open or click, Unix s */
+    uint8_t verdict; /* enum verdict of classify.h; 0 is human */
 };
 
 struct event_checkout {

@@ -74,6 +74,11 @@ size_t schema_reader_marks(char *out, const uint8_t reader[TOKEN_READER_LEN])
     return hex_key(out, "r", reader, ":u");
 }
 
+size_t schema_reader_links(char *out, const uint8_t reader[TOKEN_READER_LEN])
+{
+    return hex_key(out, "r", reader, ":l");
+}
+
 size_t schema_customer(char *out, const uint8_t customer[TOKEN_READER_LEN])
 {
     return hex_key(out, "k", customer, "");

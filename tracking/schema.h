@@ -13,6 +13,7 @@
  *   c:{C}:w                  applied-event marks, internal (hash)
  *   r:{R}:t                  touchpoints of reader R   (sorted set)
  *   r:{R}:u                  first-touch marks of R    (hash)
+ *   r:{R}:l                  keys of links to R        (set)
  *   k:{K}                    reader linked to customer hash K (string)
  *   o:{SHOP}:ORDER           the order's claim and outcome (hash)
  *   s:{SHOP}                 shop totals, attributed or not (hash)
@@ -42,6 +43,7 @@ size_t schema_campaign_order(char *out, const char *campaign,
 size_t schema_applied(char *out, const char *campaign);
 size_t schema_reader_touches(char *out, const uint8_t reader[TOKEN_READER_LEN]);
 size_t schema_reader_marks(char *out, const uint8_t reader[TOKEN_READER_LEN]);
+size_t schema_reader_links(char *out, const uint8_t reader[TOKEN_READER_LEN]);
 size_t schema_customer(char *out, const uint8_t customer[TOKEN_READER_LEN]);
 size_t schema_order(char *out, const char *shop, const char *order_id);
 size_t schema_shop(char *out, const char *shop);

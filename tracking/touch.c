@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "classify.h"
 #include "ident.h"
 
 size_t touch_member(const struct event_touch *t, bool is_click, char *out)
@@ -70,11 +71,13 @@ static int parse_click_id(const char *hex, uint8_t out[TOKEN_CLICK_ID_LEN])
     return 0;
 }
 
-int touch_parse_click(const char *member, size_t len, double score,
-                      struct event_touch *out)
+static int parse_click(const char *member, size_t len, double score,
+                       bool allow_verdict, struct event_touch *out)
 {
     char link[11];
     char click_hex[2 * TOKEN_CLICK_ID_LEN + 1];
+    char verdict[32];
+    enum verdict v;
     size_t pos = 2;
 
     memset(out, 0, sizeof(*out));
@@ -84,9 +87,16 @@ int touch_parse_click(const char *member, size_t len, double score,
         next_field(member, len, &pos, out->message, sizeof(out->message)) < 0 ||
         next_field(member, len, &pos, link, sizeof(link)) < 0 ||
         next_field(member, len, &pos, click_hex, sizeof(click_hex)) !=
-            2 * TOKEN_CLICK_ID_LEN ||
-        pos != len)
+            2 * TOKEN_CLICK_ID_LEN)
         return -1;
+    if (pos != len) {
+        long n = next_field(member, len, &pos, verdict, sizeof(verdict));
+
+        if (!allow_verdict || n < 0 || pos != len ||
+            verdict_parse(verdict, (size_t)n, &v) != 0)
+            return -1;
+        out->verdict = (uint8_t)v;
+    }
     if (parse_uint32(link, &out->link) != 0 ||
         parse_click_id(click_hex, out->click_id) != 0)
         return -1;
@@ -94,4 +104,16 @@ int touch_parse_click(const char *member, size_t len, double score,
         return -1;
     out->time = (uint32_t)score;
     return 0;
+}
+
+int touch_parse_click(const char *member, size_t len, double score,
+                      struct event_touch *out)
+{
+    return parse_click(member, len, score, false, out);
+}
+
+int touch_parse_click_any(const char *member, size_t len, double score,
+                          struct event_touch *out)
+{
+    return parse_click(member, len, score, true, out);
 }

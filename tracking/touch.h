@@ -5,6 +5,8 @@
  *
  *   o|<campaign>|<message>                   the latest open of a message
  *   c|<campaign>|<message>|<link>|<click id> one click (click id: 16 hex)
+ *   c|<campaign>|<message>|<link>|<click id>|<verdict>
+ *                                            one click by a machine
  *
  * Opens of one message share a member, so a reader who opens an email ten
  * times costs one entry; clicks stay apart because a beacon's tly token names
@@ -25,9 +27,15 @@
  * returns its length. out has TOUCH_MEMBER_MAX bytes. */
 size_t touch_member(const struct event_touch *t, bool is_click, char *out);
 
-/* Parses the member of a click with its score into *out (reader left zero).
- * Returns 0, or -1 when member is not a well-formed click member. */
+/* Parses the member of a person's click with its score into *out (reader
+ * left zero). Returns 0, or -1 when member is not a well-formed click
+ * member or carries a verdict: a machine's click is never credited here. */
 int touch_parse_click(const char *member, size_t len, double score,
                       struct event_touch *out);
+
+/* Same as touch_parse_click, but also accepts a machine's click and sets
+ * out->verdict from its suffix (classify.h); -1 for an unknown verdict. */
+int touch_parse_click_any(const char *member, size_t len, double score,
+                          struct event_touch *out);
 
 #endif

@@ -3,19 +3,31 @@ socket, a real tallyd on a free loopback port, and tallyctl.
 
 Every test talks to tallyd over real HTTP (http.client, which does not
 follow redirects) and reads the results from the real Redis.
+
+Tests of classification need requests from chosen addresses: they run
+tallyd in a network namespace of its own (unshare, root only) whose
+loopback also carries the documentation networks 192.0.2.0/24,
+198.51.100.0/24 and 203.0.113.0/24, and send requests from inside it
+with replay.py. Redis stays on its unix socket, reachable from both sides.
 """
 import hashlib
 import http.client
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
 import redis as redis_client
 
-BIN = os.environ.get("TALLY_BIN", os.path.join(os.path.dirname(__file__), "../../bin"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+BIN = os.environ.get("TALLY_BIN", os.path.join(HERE, "../../bin"))
+CLASSIFY_DATA = os.path.join(HERE, "data", "classify")
+DOC_NETWORKS = ("192.0.2.1/24", "198.51.100.1/24", "203.0.113.1/24")
 TALLYD = os.path.join(BIN, "tallyd")
 TALLYCTL = os.path.join(BIN, "tallyctl")
 WAIT_SECONDS = 10
@@ -75,28 +87,48 @@ SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
 class Tallyd:
     """A tallyd on a free port of 127.0.0.1, or of ::1 with host="::1".
     extra_args are more command-line flags, such as ("--beacon-rate", "0").
-    Later flags win, so extra_args may also replace --threads. also_listen
-    adds addresses ("[::1]:PORT") to --listen. prefix runs tallyd under
-    another program, such as valgrind."""
+    Later flags win, so extra_args may also replace --threads. keys_extra
+    is appended to the keys file. also_listen adds addresses ("[::1]:PORT")
+    to --listen. prefix runs tallyd under another program, such as
+    valgrind."""
 
-    def __init__(self, directory, redis_url, extra_args=(), host="127.0.0.1",
-                 prefix=(), start_seconds=WAIT_SECONDS, also_listen=()):
+    def __init__(self, directory, redis_url, extra_args=(), keys_extra="",
+                 host="127.0.0.1", prefix=(), start_seconds=WAIT_SECONDS,
+                 also_listen=()):
         self.keys = os.path.join(directory, "keys.conf")
         with open(self.keys, "w") as f:
             subprocess.run([TALLYCTL, "keygen"], stdout=f, check=True)
+            f.write(keys_extra)
         os.chmod(self.keys, 0o600)
         self.host = host
         self.port = free_port_v6() if ":" in host else free_port()
-        netloc = f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
-        self.base = f"http://{netloc}"
+        self.netloc = f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+        self.base = f"http://{self.netloc}"
+        self.listen = ",".join([self.netloc, *also_listen])
+        self.prefix = list(prefix)
         self.log_path = os.path.join(directory, "tallyd.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [*prefix, TALLYD, "--listen", ",".join([netloc, *also_listen]),
-             "--redis", redis_url,
-             "--keys", self.keys, "--threads", "2", *extra_args],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            self._command(redis_url, extra_args), stdout=self.log,
+            stderr=subprocess.STDOUT)
         wait_until(self._healthy, "tallyd to serve /healthz", start_seconds)
+
+    def _command(self, redis_url, extra_args):
+        return [*self.prefix, TALLYD, "--listen", self.listen, "--redis", redis_url,
+                "--keys", self.keys, "--threads", "2", *extra_args]
+
+    def reload(self):
+        """Sends SIGHUP and waits for the new data to be loaded."""
+        loaded = self.log_text().count("refdata.loaded")
+        self.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: self.log_text().count("refdata.loaded") > loaded,
+                   "tallyd to reload its data")
+
+    def log_text(self):
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
 
     def _healthy(self):
         if self.proc.poll() is not None:
@@ -143,10 +175,6 @@ class Tallyd:
             args += ["--link", str(link)]
         return self.ctl(*args).stdout.strip()
 
-    def log_text(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
-
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -165,6 +193,54 @@ class Tallyd:
         # A negative code is a signal; SIGKILL is the only one a test sends.
         assert self.proc.returncode >= 0 or self.proc.returncode == -9, \
             f"tallyd died of signal {-self.proc.returncode}:\n{log[-4000:]}"
+
+
+class NamespacedTallyd(Tallyd):
+    """tallyd in a network namespace of its own; see the module comment.
+    request() goes through replay.py inside the namespace."""
+
+    def _command(self, redis_url, extra_args):
+        setup = " && ".join(["ip link set lo up"] +
+                            [f"ip addr add {net} dev lo" for net in DOC_NETWORKS])
+        return ["unshare", "--net", "sh", "-c", setup + ' && exec "$@"', "tallyd",
+                *super()._command(redis_url, extra_args)]
+
+    def replay(self, requests, wait=True):
+        """Sends requests (dicts, see replay.py) from inside the namespace;
+        returns the results, or the running process when wait is false."""
+        proc = subprocess.Popen(
+            ["nsenter", f"--net=/proc/{self.proc.pid}/ns/net", sys.executable,
+             os.path.join(HERE, "replay.py")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+        proc.stdin.write(json.dumps({"port": self.port, "requests": requests}))
+        proc.stdin.close()
+        if not wait:
+            return proc
+        return self.results(proc)
+
+    @staticmethod
+    def results(proc):
+        out = proc.stdout.read()
+        err = proc.stderr.read()
+        if proc.wait(timeout=30) != 0:
+            raise OSError("replay.py failed: " + err.strip().splitlines()[-1])
+        return json.loads(out)
+
+    def request(self, method, path, body=None, headers=None, source=None):
+        if self.proc.poll() is not None:
+            raise OSError("tallyd has exited")
+        result = self.replay([{"method": method, "path": path, "body": body,
+                               "headers": headers or {}, "source": source}])[0]
+        return (result["status"], {"location": result["location"]},
+                result["body"].encode("latin-1"))
+
+
+def namespaces_available():
+    if shutil.which("unshare") is None or shutil.which("nsenter") is None:
+        return False
+    return subprocess.run(["unshare", "--net", "true"],
+                          capture_output=True).returncode == 0
 
 
 def path_of(url):
@@ -194,23 +270,28 @@ def tally(tmp_path, redis_server):
 
 
 @pytest.fixture
-def tally_with(tmp_path, redis_server):
-    """Starts tallyd with extra flags: tally_with("--beacon-rate", "0").
-    host="::1" serves on IPv6 loopback. Every server started is stopped
-    and checked at teardown."""
-    started = []
+def make_tally(tmp_path, redis_server):
+    """Starts tallyd with extra flags: make_tally(["--beacon-rate", "0"]).
+    namespaced=True runs it in its own network namespace, host="::1" serves
+    on IPv6 loopback, and also_listen adds listen addresses. Every server
+    started is stopped and checked at teardown."""
+    servers = []
 
-    def start(*extra_args, host="127.0.0.1", also_listen=()):
-        directory = tmp_path / f"tallyd{len(started)}"
+    def start(extra_args=(), namespaced=False, keys_extra="", host="127.0.0.1",
+              also_listen=()):
+        if namespaced and not namespaces_available():
+            pytest.skip("needs root to create a network namespace (unshare --net)")
+        directory = tmp_path / f"tallyd{len(servers)}"
         directory.mkdir()
-        server = Tallyd(str(directory), redis_server.url, extra_args, host=host,
-                        also_listen=also_listen)
-        started.append(server)
+        kind = NamespacedTallyd if namespaced else Tallyd
+        server = kind(str(directory), redis_server.url, extra_args, keys_extra,
+                      host=host, also_listen=also_listen)
+        servers.append(server)
         return server
 
     yield start
     failures = []
-    for server in started:
+    for server in servers:
         try:
             server.stop()
         except AssertionError as e:

@@ -6,7 +6,7 @@ import subprocess
 import time
 import urllib.parse
 
-from conftest import TALLYD, free_port_v6, path_of, wait_until
+from conftest import CLASSIFY_DATA, TALLYD, free_port_v6, path_of, wait_until
 from rawhttp import exchange, request, responses, status_of
 
 SETTLE_SECONDS = 0.5
@@ -26,8 +26,11 @@ def order_exists(redis_server, order_id):
     return redis_server.client.exists(f"o:{{default}}:{order_id}") == 1
 
 
-def test_beacons_over_rate_get_429(tally_with, redis_server):
-    server = tally_with("--beacon-rate", "1", "--beacon-burst", "3", "--threads", "1")
+def test_beacons_over_rate_get_429(make_tally, redis_server):
+    server = make_tally(["--beacon-rate", "1", "--beacon-burst", "3",
+                         "--threads", "1"])
+    pixel = path_of(server.open_url("c", "m", "r@example.com"))
+    click = path_of(server.click_url("c", "m", "r@example.com", "https://shop.example/"))
     for i in range(3):
         assert beacon(server, f"ok-{i}")[0] == 204
     status, headers, body = beacon(server, "limited-1")
@@ -36,43 +39,50 @@ def test_beacons_over_rate_get_429(tally_with, redis_server):
     assert b"retry" in body
 
     # Pixels and clicks are never limited.
-    assert server.request("GET", path_of(server.open_url("c", "m", "r@example.com")))[0] == 200
-    click = server.click_url("c", "m", "r@example.com", "https://shop.example/")
-    assert server.request("GET", path_of(click))[0] == 302
+    assert server.request("GET", pixel)[0] == 200
+    assert server.request("GET", click)[0] == 302
 
-    time.sleep(1.1)  # one token refills
-    assert beacon(server, "ok-3")[0] == 204
-    assert beacon(server, "limited-2")[0] == 429
+    # A token refills each second; the bucket empties again at once.
+    time.sleep(1.1)
+    refilled = []
+    for i in range(5):
+        status = beacon(server, f"refill-{i}")[0]
+        if status == 429:
+            break
+        assert status == 204
+        refilled.append(f"refill-{i}")
+    assert 1 <= len(refilled) < 5
 
-    wait_until(lambda: redis_server.client.hget("s:{default}", "orders") == "4",
-               "4 orders")
+    orders = str(3 + len(refilled))
+    wait_until(lambda: redis_server.client.hget("s:{default}", "orders") == orders,
+               f"{orders} orders")
     time.sleep(SETTLE_SECONDS)
-    assert redis_server.client.hget("s:{default}", "orders") == "4"
+    assert redis_server.client.hget("s:{default}", "orders") == orders
     assert not order_exists(redis_server, "limited-1")
-    assert not order_exists(redis_server, "limited-2")
+    assert not order_exists(redis_server, f"refill-{len(refilled)}")
 
     log = server.log_text()
     assert "event=beacon.rate_limited" in log
     assert "client=127.0.0.0/24" in log
 
 
-def test_rate_limit_off_at_zero(tally_with):
-    server = tally_with("--beacon-rate", "0", "--beacon-burst", "1")
+def test_rate_limit_off_at_zero(make_tally):
+    server = make_tally(["--beacon-rate", "0", "--beacon-burst", "1"])
     for i in range(60):
         assert beacon(server, f"free-{i}")[0] == 204
 
 
-def test_forwarded_for_ignored_from_untrusted_peer(tally_with):
-    server = tally_with("--beacon-rate", "1", "--beacon-burst", "1", "--threads", "1")
+def test_forwarded_for_ignored_from_untrusted_peer(make_tally):
+    server = make_tally(["--beacon-rate", "1", "--beacon-burst", "1", "--threads", "1"])
     assert beacon(server, "a", [("X-Forwarded-For", "198.51.100.7")])[0] == 204
     # Another invented address does not buy a new bucket.
     assert beacon(server, "b", [("X-Forwarded-For", "198.51.100.8")])[0] == 429
     assert beacon(server, "c", [("Forwarded", "for=198.51.100.9")])[0] == 429
 
 
-def test_trusted_proxy_x_forwarded_for(tally_with):
-    server = tally_with("--beacon-rate", "1", "--beacon-burst", "1", "--threads", "1",
-                        "--trusted-proxies", "127.0.0.0/8, 10.0.0.0/8")
+def test_trusted_proxy_x_forwarded_for(make_tally):
+    server = make_tally(["--beacon-rate", "1", "--beacon-burst", "1", "--threads", "1",
+                         "--trusted-proxies", "127.0.0.0/8, 10.0.0.0/8"])
     xff = "X-Forwarded-For"
     assert beacon(server, "a1", [(xff, "198.51.100.7")])[0] == 204
     assert beacon(server, "a2", [(xff, "198.51.100.7")])[0] == 429
@@ -98,9 +108,9 @@ def test_trusted_proxy_x_forwarded_for(tally_with):
     assert "2001:db8:1:2::" not in log
 
 
-def test_trusted_proxy_forwarded_header(tally_with):
-    server = tally_with("--beacon-rate", "1", "--beacon-burst", "1", "--threads", "1",
-                        "--trusted-proxies", "127.0.0.1", "--proxy-header", "forwarded")
+def test_trusted_proxy_forwarded_header(make_tally):
+    server = make_tally(["--beacon-rate", "1", "--beacon-burst", "1", "--threads", "1",
+                         "--trusted-proxies", "127.0.0.1", "--proxy-header", "forwarded"])
     fwd = "Forwarded"
     assert beacon(server, "a1", [(fwd, 'for="[2001:db8::17]:4711";proto=https')])[0] == 204
     assert beacon(server, "a2", [(fwd, "for=198.51.100.7")])[0] == 204
@@ -122,8 +132,8 @@ def test_bad_proxy_settings_stop_start(tmp_path):
         assert word in result.stderr, (flags, result.stderr)
 
 
-def test_ipv6_client_journey(tally_with, redis_server):
-    server = tally_with("--beacon-burst", "2", "--threads", "1", host="::1")
+def test_ipv6_client_journey(make_tally, redis_server):
+    server = make_tally(["--beacon-burst", "2", "--threads", "1"], host="::1")
     assert server.base.startswith("http://[::1]:")
 
     status, _, body = server.request("GET", path_of(server.open_url("v6", "m", "r@example.com")))
@@ -149,12 +159,32 @@ def test_ipv6_client_journey(tally_with, redis_server):
     assert "client=::/48" in server.log_text()
 
 
-def test_listens_on_ipv4_and_ipv6_at_once(tally_with):
+def test_listens_on_ipv4_and_ipv6_at_once(make_tally):
     port6 = free_port_v6()
-    server = tally_with("--threads", "2", also_listen=[f"[::1]:{port6}"])
+    server = make_tally(["--threads", "2"], also_listen=[f"[::1]:{port6}"])
     assert status_of(exchange(server, request("GET", "/healthz"))) == 200
     server.host, server.port = "::1", port6
     assert status_of(exchange(server, request("GET", "/healthz"))) == 200
     status, _, body = server.request("GET", path_of(server.open_url("c", "m", "r@example.com")))
     assert status == 200
     assert body.startswith(b"GIF89a")
+
+
+def test_classification_uses_forwarded_address(make_tally, redis_server):
+    """An open relayed by a trusted proxy is judged by the address the
+    proxy saw; from an untrusted peer the header changes nothing."""
+    behind_proxy = make_tally(["--classify-data", CLASSIFY_DATA,
+                               "--trusted-proxies", "127.0.0.1"])
+    direct = make_tally(["--classify-data", CLASSIFY_DATA])
+    image_proxy = {"X-Forwarded-For": "198.51.100.6"}  # in ranges/image_proxy.txt
+
+    pixel = path_of(behind_proxy.open_url("fwd", "a", "r@example.com"))
+    assert behind_proxy.request("GET", pixel, headers=image_proxy)[0] == 200
+    pixel = path_of(direct.open_url("direct", "a", "r@example.com"))
+    assert direct.request("GET", pixel, headers=image_proxy)[0] == 200
+
+    wait_until(lambda: redis_server.client.hget("c:{fwd}", "opens") == "1", "open")
+    wait_until(lambda: redis_server.client.hget("c:{direct}", "opens") == "1", "open")
+    assert redis_server.client.hget("c:{fwd}", "opens:image_proxy") == "1"
+    assert redis_server.client.hget("c:{direct}", "opens:image_proxy") is None
+    assert redis_server.client.hget("c:{direct}", "opens:human") == "1"

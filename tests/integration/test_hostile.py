@@ -91,9 +91,9 @@ def test_big_chunked_body_gets_413(tally):
     assert_healthy(tally)
 
 
-def test_header_timeout_cuts_off_trickling_client(tally_with):
+def test_header_timeout_cuts_off_trickling_client(make_tally):
     """Slowloris: one byte a second never extends the header deadline."""
-    server = tally_with("--header-timeout", "2s")
+    server = make_tally(["--header-timeout", "2s"])
     data = request("GET", "/healthz")
     started = time.monotonic()
     with connect(server) as sock:
@@ -110,16 +110,16 @@ def test_header_timeout_cuts_off_trickling_client(tally_with):
     assert_healthy(server)
 
 
-def test_silent_connection_is_closed_at_header_timeout(tally_with):
-    server = tally_with("--header-timeout", "1s")
+def test_silent_connection_is_closed_at_header_timeout(make_tally):
+    server = make_tally(["--header-timeout", "1s"])
     with connect(server) as sock:
         closed, raw = closed_within(sock, 4)
     assert closed
     assert raw == b""
 
 
-def test_body_timeout_gets_408(tally_with):
-    server = tally_with("--body-timeout", "1s")
+def test_body_timeout_gets_408(make_tally):
+    server = make_tally(["--body-timeout", "1s"])
     started = time.monotonic()
     with connect(server) as sock:
         sock.sendall(request("POST", "/b", [("Content-Type", "text/plain"),
@@ -129,8 +129,8 @@ def test_body_timeout_gets_408(tally_with):
     assert time.monotonic() - started < 3.5
 
 
-def test_idle_keep_alive_connection_is_closed(tally_with):
-    server = tally_with("--idle-timeout", "1s")
+def test_idle_keep_alive_connection_is_closed(make_tally):
+    server = make_tally(["--idle-timeout", "1s"])
     with connect(server) as sock:
         sock.sendall(request("GET", "/healthz", close=False))
         status, headers, _ = read_response(sock)
@@ -142,8 +142,8 @@ def test_idle_keep_alive_connection_is_closed(tally_with):
     assert 0.5 <= time.monotonic() - started < 3.5
 
 
-def test_connections_over_limit_get_503(tally_with):
-    server = tally_with("--max-connections", "4", "--threads", "1")
+def test_connections_over_limit_get_503(make_tally):
+    server = make_tally(["--max-connections", "4", "--threads", "1"])
     held = []
     try:
         for _ in range(4):
@@ -447,8 +447,8 @@ def beacon_cases():
     ]
 
 
-def test_broken_beacon_bodies_get_400_with_reason(tally_with, redis_server):
-    server = tally_with("--beacon-rate", "0")
+def test_broken_beacon_bodies_get_400_with_reason(make_tally, redis_server):
+    server = make_tally(["--beacon-rate", "0"])
     cases = beacon_cases()
     with connect(server) as sock:
         for body, word in cases:
@@ -490,10 +490,10 @@ def test_huge_valid_beacon_within_limit_counts_once(tally, redis_server):
         time.sleep(0.02)
 
 
-def test_json_depth_limit(tally_with, redis_server):
+def test_json_depth_limit(make_tally, redis_server):
     """jansson 2.14 parses up to 2048 levels; a beacon may carry a deep
     unknown field below that and is rejected above it."""
-    server = tally_with("--beacon-rate", "0")
+    server = make_tally(["--beacon-rate", "0"])
 
     def nested(levels):
         body = json.dumps(order(f"deep-{levels}")).encode()
