@@ -26,6 +26,7 @@
 struct cli_globals {
     const char *keys;  /* keys file; "keys.conf" unless --keys or --config */
     const char *redis; /* Redis URL; NULL unless --redis or --config */
+    uint32_t campaign_retention_s; /* campaign_retention of --config, or its default */
 };
 
 /* One option of a command. A value option stores its text in *value; a
@@ -58,6 +59,8 @@ int cli_email_hash(const char *command, const char *email,
 /* The commands. argv[0] is the first argument after the command's name. */
 int cmd_url(const struct cli_globals *g, int argc, char **argv);
 int cmd_stats(const struct cli_globals *g, int argc, char **argv);
+int cmd_rewrite(const struct cli_globals *g, int argc, char **argv);
+int cmd_keys(const struct cli_globals *g, int argc, char **argv);
 int cmd_forget(const struct cli_globals *g, int argc, char **argv);
 
 #endif

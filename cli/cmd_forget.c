@@ -77,19 +77,17 @@ static int run_counted(redisContext *c, int argc, const char **argv, long *delet
 static int forget_reader(redisContext *c, const uint8_t reader[TOKEN_READER_LEN],
                          long *deleted)
 {
-    char keys[3][SCHEMA_KEY_MAX];
+    char keys[SCHEMA_READER_KEYS][SCHEMA_KEY_MAX];
     char reader_hex[2 * TOKEN_READER_LEN + 1];
     redisReply *links;
     int rc = 0;
 
-    schema_reader_touches(keys[0], reader);
-    schema_reader_marks(keys[1], reader);
-    schema_reader_links(keys[2], reader);
+    schema_reader_all(keys, reader);
     ident_hex(reader, TOKEN_READER_LEN, reader_hex);
 
-    links = redisCommand(c, "SMEMBERS %s", keys[2]);
+    links = redisCommand(c, "SMEMBERS %s", keys[SCHEMA_READER_KEYS - 1]);
     if (links == NULL || links->type != REDIS_REPLY_ARRAY) {
-        cli_error("forget: SMEMBERS %s failed: %s", keys[2],
+        cli_error("forget: SMEMBERS %s failed: %s", keys[SCHEMA_READER_KEYS - 1],
                   links == NULL ? c->errstr
                   : links->type == REDIS_REPLY_ERROR ? links->str : "not a set");
         freeReplyObject(links);
@@ -106,8 +104,9 @@ static int forget_reader(redisContext *c, const uint8_t reader[TOKEN_READER_LEN]
     if (rc != 0)
         return -1;
 
-    const char *del[] = {"DEL", keys[0], keys[1], keys[2]};
-    return run_counted(c, 4, del, deleted);
+    _Static_assert(SCHEMA_READER_KEYS == 4, "list every reader key below");
+    const char *del[] = {"DEL", keys[0], keys[1], keys[2], keys[3]};
+    return run_counted(c, 1 + SCHEMA_READER_KEYS, del, deleted);
 }
 
 int cmd_forget(const struct cli_globals *g, int argc, char **argv)

@@ -36,6 +36,10 @@ static const char usage[] =
     "  url open          print the open pixel URL for one recipient\n"
     "  url click         print the click URL of one link for one recipient\n"
     "  stats             print a campaign's counters from Redis\n"
+    "  rewrite           write one tracked copy of an HTML email per recipient\n"
+    "  keys add          add a signing key to the keys file (key rotation)\n"
+    "  keys retire       give a retired key the date its links stop counting\n"
+    "  keys list         print the key ids, the active one and end dates\n"
     "  forget            remove every trace of one reader from Redis\n"
     "\n"
     "Run 'tallyctl COMMAND --help' for the options of a command.\n";
@@ -156,6 +160,7 @@ static int load_config(const char *path, struct config *cfg,
         return -1;
     }
     g->keys = cfg->keys;
+    g->campaign_retention_s = (uint32_t)(cfg->campaign_retention_ms / 1000);
     if (cfg->redis[0] != '\0')
         g->redis = cfg->redis;
     return 0;
@@ -223,8 +228,12 @@ int main(int argc, char **argv)
     static struct config cfg;
     struct cli_globals g = {.keys = "keys.conf", .redis = NULL};
     int next = 0;
-    int rc = parse_globals(argc, argv, &g, &cfg, &next);
+    int rc;
     const char *command;
+
+    config_defaults(&cfg);
+    g.campaign_retention_s = (uint32_t)(cfg.campaign_retention_ms / 1000);
+    rc = parse_globals(argc, argv, &g, &cfg, &next);
 
     if (rc == 1)
         return CLI_EXIT_OK;
@@ -234,7 +243,8 @@ int main(int argc, char **argv)
         return CLI_EXIT_USAGE;
 
     if (next >= argc) {
-        cli_error("missing command: keygen, url, stats or forget; run tallyctl --help");
+        cli_error("missing command: keygen, keys, url, rewrite, stats or forget; "
+                  "run tallyctl --help");
         return CLI_EXIT_USAGE;
     }
     command = argv[next];
@@ -247,9 +257,14 @@ int main(int argc, char **argv)
         return cmd_url(&g, argc, argv);
     if (strcmp(command, "stats") == 0)
         return cmd_stats(&g, argc, argv);
+    if (strcmp(command, "rewrite") == 0)
+        return cmd_rewrite(&g, argc, argv);
+    if (strcmp(command, "keys") == 0)
+        return cmd_keys(&g, argc, argv);
     if (strcmp(command, "forget") == 0)
         return cmd_forget(&g, argc, argv);
 
-    cli_error("unknown command '%s': use keygen, url, stats or forget", command);
+    cli_error("unknown command '%s': use keygen, keys, url, rewrite, stats or "
+              "forget", command);
     return CLI_EXIT_USAGE;
 }

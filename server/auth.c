@@ -1,11 +1,9 @@
 /*
- * auth.c - the token table and checks of auth.h.
+ * auth.c - scope lists, token lines of the keys file, and the constant-time
+ * bearer check of auth.h.
  */
 #include "auth.h"
 
-#include <errno.h>
-#include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -13,174 +11,155 @@
 #include <openssl/crypto.h>
 
 #include "ident.h"
-#include "log.h"
-#include "token.h"
 
-#define SCOPE_READ 1u
-#define SCOPE_SIGN 2u
-#define SCOPE_ADMIN 4u
-#define SECRET_LEN 32
-#define LINE_MAX_BYTES 512
-
-static const char prefix[] = "api_token.";
-
-struct api_token {
-    unsigned scopes;
-    unsigned char secret[SECRET_LEN];
+static const struct {
+    const char *name;
+    enum auth_scope scope;
+} scope_names[] = {
+    {"read", AUTH_SCOPE_READ},
+    {"sign", AUTH_SCOPE_SIGN},
+    {"admin", AUTH_SCOPE_ADMIN},
 };
 
-/* Written once by auth_load before any worker thread starts, then only
- * read. */
-static struct api_token tokens[AUTH_TOKENS_MAX];
-static size_t n_tokens;
+_Static_assert(AUTH_TOKEN_LEN == IDENT_SHA256_LEN, "token and hash sizes differ");
 
-static int fail(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+#define SCOPE_COUNT (sizeof(scope_names) / sizeof(scope_names[0]))
 
-static int fail(char *err, size_t errsize, const char *fmt, ...)
+static int scope_of(const char *name, size_t len, unsigned *scope)
 {
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
+    for (size_t i = 0; i < SCOPE_COUNT; i++) {
+        if (strlen(scope_names[i].name) == len &&
+            memcmp(scope_names[i].name, name, len) == 0) {
+            *scope = scope_names[i].scope;
+            return 0;
+        }
+    }
     return -1;
 }
 
-static unsigned scope_bit(const char *name, size_t len)
+int auth_parse_scopes(const char *text, unsigned *scopes)
 {
-    if (len == 4 && strncmp(name, "read", 4) == 0)
-        return SCOPE_READ;
-    if (len == 4 && strncmp(name, "sign", 4) == 0)
-        return SCOPE_SIGN;
-    if (len == 5 && strncmp(name, "admin", 5) == 0)
-        return SCOPE_ADMIN;
+    unsigned result = 0;
+
+    while (*text != '\0') {
+        size_t len = strcspn(text, ",");
+        unsigned scope;
+
+        if (len == 0 || scope_of(text, len, &scope) != 0)
+            return -1;
+        result |= scope;
+        text += len;
+        if (*text == ',') {
+            text++;
+            if (*text == '\0')
+                return -1;
+        }
+    }
+    if (result == 0)
+        return -1;
+    *scopes = result;
     return 0;
 }
 
-/* Decodes exactly 64 hex digits; ident_parse_sha256_hex has that shape. */
-static int parse_secret(const char *hex, size_t len, unsigned char out[SECRET_LEN])
+void auth_format_scopes(unsigned scopes, char *out, size_t outsize)
+{
+    size_t used = 0;
+
+    if (outsize == 0)
+        return;
+    out[0] = '\0';
+    for (size_t i = 0; i < SCOPE_COUNT; i++) {
+        int n;
+
+        if ((scopes & scope_names[i].scope) == 0)
+            continue;
+        n = snprintf(out + used, outsize - used, "%s%s", used > 0 ? "," : "",
+                     scope_names[i].name);
+        if (n < 0 || (size_t)n >= outsize - used)
+            return;
+        used += (size_t)n;
+    }
+}
+
+/* Decodes exactly 2 * AUTH_TOKEN_LEN hex digits, with the 64-digit parser
+ * that email hashes use (AUTH_TOKEN_LEN is the same 32 bytes). */
+static int decode_secret(const char *hex, size_t len, uint8_t out[AUTH_TOKEN_LEN])
 {
     return ident_parse_sha256_hex(hex, len, out);
 }
 
-int auth_parse_line(const char *value, unsigned *scopes, unsigned char secret[SECRET_LEN])
+int auth_parse_token_line(const char *value, struct auth_token *token,
+                          char *err, size_t errsize)
 {
-    const char *space = strchr(value, ' ');
-    const char *p = value;
+    char scopes[64];
+    size_t scopes_len = strcspn(value, " \t");
+    const char *hex = value + scopes_len;
 
-    *scopes = 0;
-    if (space == NULL)
+    while (*hex == ' ' || *hex == '\t')
+        hex++;
+    if (scopes_len == 0 || scopes_len >= sizeof(scopes) || *hex == '\0') {
+        snprintf(err, errsize, "expected '<scopes> <%d hex digits>', such as "
+                 "'read <hex>'", 2 * AUTH_TOKEN_LEN);
         return -1;
-    while (p < space) {
-        const char *comma = memchr(p, ',', (size_t)(space - p));
-        const char *end = comma != NULL ? comma : space;
-        unsigned bit = scope_bit(p, (size_t)(end - p));
-
-        if (bit == 0)
-            return -1;
-        *scopes |= bit;
-        p = end + 1;
     }
-    while (*space == ' ')
-        space++;
-    return parse_secret(space, strlen(space), secret);
-}
+    memcpy(scopes, value, scopes_len);
+    scopes[scopes_len] = '\0';
 
-static char *trim(char *s)
-{
-    char *end;
-
-    while (*s == ' ' || *s == '\t')
-        s++;
-    end = s + strlen(s);
-    while (end > s && strchr(" \t\r\n", end[-1]) != NULL)
-        end--;
-    *end = '\0';
-    return s;
-}
-
-/* Takes one line; lines that are not api_token lines are skipped, because
- * keys_file.c checks them. */
-static int take_line(const char *path, int number, char *line, char *err,
-                     size_t errsize)
-{
-    char *s = trim(line);
-    char *eq = strchr(s, '=');
-    char *name;
-
-    if (strncmp(s, prefix, sizeof(prefix) - 1) != 0 || eq == NULL)
-        return 0;
-    *eq = '\0';
-    name = trim(s) + sizeof(prefix) - 1;
-    if (!token_id_valid(name, strlen(name)))
-        return fail(err, errsize, "%s:%d: api_token name '%.40s' is invalid: use 1 "
-                    "to 32 of A-Z a-z 0-9 . _ -", path, number, name);
-    if (n_tokens == AUTH_TOKENS_MAX)
-        return fail(err, errsize, "%s:%d: more than %d api_token lines", path,
-                    number, AUTH_TOKENS_MAX);
-    if (auth_parse_line(trim(eq + 1), &tokens[n_tokens].scopes,
-                        tokens[n_tokens].secret) != 0)
-        return fail(err, errsize, "%s:%d: api_token.%s must be 'SCOPES HEX': scopes "
-                    "from read, sign, admin separated by commas, then 64 hex "
-                    "digits", path, number, name);
-    n_tokens++;
+    if (auth_parse_scopes(scopes, &token->scopes) != 0) {
+        snprintf(err, errsize, "scope list '%s' is invalid: use read, sign or "
+                 "admin, comma-separated", scopes);
+        return -1;
+    }
+    if (decode_secret(hex, strlen(hex), token->secret) != 0) {
+        snprintf(err, errsize, "token must be %d hex digits (%d bytes)",
+                 2 * AUTH_TOKEN_LEN, AUTH_TOKEN_LEN);
+        return -1;
+    }
     return 0;
 }
 
-int auth_load(const char *path, char *err, size_t errsize)
+enum auth_result auth_check(const struct auth_tokens *tokens, const char *header,
+                            size_t header_len, enum auth_scope scope,
+                            const struct auth_token **matched)
 {
-    char line[LINE_MAX_BYTES];
-    FILE *f;
-    int number = 0;
-    int rc = 0;
+    static const char scheme[] = "Bearer ";
+    const size_t scheme_len = sizeof(scheme) - 1;
+    uint8_t presented[AUTH_TOKEN_LEN];
+    const struct auth_token *found = NULL;
+    const char *hex;
+    size_t hex_len;
 
-    auth_clear();
-    f = fopen(path, "r");
-    if (f == NULL)
-        return fail(err, errsize, "cannot open keys file %s: %s", path, strerror(errno));
-    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
-        number++;
-        rc = take_line(path, number, line, err, errsize);
+    if (header == NULL || header_len <= scheme_len ||
+        strncasecmp(header, scheme, scheme_len) != 0)
+        return AUTH_MISSING;
+    hex = header + scheme_len;
+    hex_len = header_len - scheme_len;
+    while (hex_len > 0 && *hex == ' ') {
+        hex++;
+        hex_len--;
     }
-    fclose(f);
-    OPENSSL_cleanse(line, sizeof(line));
-    if (rc != 0)
-        auth_clear();
-    return rc;
-}
+    if (decode_secret(hex, hex_len, presented) != 0)
+        return AUTH_INVALID;
 
-void auth_clear(void)
-{
-    OPENSSL_cleanse(tokens, sizeof(tokens));
-    n_tokens = 0;
-}
-
-int auth_check(const struct http_request *req, const char *scope)
-{
-    static const char bearer[] = "Bearer ";
-    const struct http_header *h = http_request_header(req, "Authorization");
-    unsigned char presented[SECRET_LEN];
-    unsigned want = scope_bit(scope, strlen(scope));
-    unsigned granted = 0;
-    bool matched = false;
-
-    if (h == NULL || h->value_len <= sizeof(bearer) - 1 ||
-        strncasecmp(h->value, bearer, sizeof(bearer) - 1) != 0 ||
-        parse_secret(h->value + sizeof(bearer) - 1,
-                     h->value_len - (sizeof(bearer) - 1), presented) != 0)
-        return 401;
-
-    for (size_t i = 0; i < n_tokens; i++) {
-        if (CRYPTO_memcmp(tokens[i].secret, presented, SECRET_LEN) == 0) {
-            matched = true;
-            granted = tokens[i].scopes;
-        }
+    /* Every token is compared, so the time does not tell which one matched
+     * or how many are configured before it. */
+    for (size_t i = 0; i < tokens->count; i++) {
+        if (CRYPTO_memcmp(presented, tokens->tokens[i].secret, AUTH_TOKEN_LEN) == 0)
+            found = &tokens->tokens[i];
     }
     OPENSSL_cleanse(presented, sizeof(presented));
-    if (!matched)
-        return 401;
-    if ((granted & (want | SCOPE_ADMIN)) == 0)
-        return 403;
-    return 0;
+
+    if (found == NULL)
+        return AUTH_INVALID;
+    if (matched != NULL)
+        *matched = found;
+    if ((found->scopes & (unsigned)scope) == 0 &&
+        (found->scopes & AUTH_SCOPE_ADMIN) == 0)
+        return AUTH_FORBIDDEN;
+    return AUTH_OK;
+}
+
+void auth_tokens_wipe(struct auth_tokens *tokens)
+{
+    OPENSSL_cleanse(tokens, sizeof(*tokens));
 }

@@ -1,41 +1,79 @@
 /*
- * auth.h - bearer tokens with scopes for tallyd's API.
+ * auth.h - API bearer tokens and their scopes.
  *
- * Tokens are lines of the keys file, next to the signing keys:
+ * The keys file lists each token on a line of its own:
  *
- *   api_token.NAME = SCOPES HEX
+ *   api_token.dashboard = read <64 hex digits>
+ *   api_token.mailer    = sign <64 hex digits>
+ *   api_token.ops       = read,admin <64 hex digits>
  *
- * NAME is 1 to 32 of A-Z a-z 0-9 . _ -, SCOPES a comma-separated list of
- * read, sign and admin (admin grants every scope), HEX 64 hex digits (32
- * random bytes), which a client sends as "Authorization: Bearer HEX".
- * Every configured token is compared with CRYPTO_memcmp, and all of them
- * are compared on each request, so the time taken does not reveal which
- * token or how much of one matched.
+ * A client sends the 64 hex digits in "Authorization: Bearer <hex>". A token
+ * grants exactly the scopes its line lists, except that admin grants every
+ * scope. Tokens are compared in constant time (CRYPTO_memcmp) against every
+ * configured token, so the time taken does not depend on which one matched.
+ *
+ * This file does no I/O and uses no event loop, so tallyctl links it too;
+ * auth_request.c is the HTTP side that answers 401 and 403.
  */
 #ifndef TALLY_AUTH_H
 #define TALLY_AUTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-#include "http.h"
+#define AUTH_TOKEN_LEN 32   /* bytes; 64 hex digits in the file and header */
+#define AUTH_TOKENS_MAX 64  /* tokens in one keys file */
+#define AUTH_NAME_MAX 32    /* bytes of a token's name */
 
-#define AUTH_TOKENS_MAX 64
+enum auth_scope {
+    AUTH_SCOPE_READ = 1,  /* stats API, dashboard data */
+    AUTH_SCOPE_SIGN = 2,  /* minting URLs */
+    AUTH_SCOPE_ADMIN = 4, /* forgetting readers, key management; grants all */
+};
 
-/* Reads the api_token lines of the keys file at path into the process-wide
- * table, replacing it; call before the workers start. Returns 0, or -1
- * with a reason naming path:line (never a token) in err. */
-int auth_load(const char *path, char *err, size_t errsize);
+struct auth_token {
+    char name[AUTH_NAME_MAX + 1];
+    unsigned scopes; /* bit set of enum auth_scope */
+    uint8_t secret[AUTH_TOKEN_LEN];
+};
 
-/* Checks req's bearer token for scope ("read", "sign" or "admin").
- * Returns 0 when allowed, 401 when the token is missing or unknown, 403
- * when it lacks the scope. */
-int auth_check(const struct http_request *req, const char *scope);
+struct auth_tokens {
+    struct auth_token tokens[AUTH_TOKENS_MAX];
+    size_t count;
+};
 
-/* Parses the value of one api_token line ("admin 0123...") for the keys
- * file parser. Returns 0, or -1 when it is malformed. */
-int auth_parse_line(const char *value, unsigned *scopes, unsigned char secret[32]);
+enum auth_result {
+    AUTH_OK = 0,
+    AUTH_MISSING,   /* no Authorization header, or not a Bearer one: 401 */
+    AUTH_INVALID,   /* a bearer token that matches no configured one: 401 */
+    AUTH_FORBIDDEN, /* a valid token without the scope: 403 */
+};
 
-/* Wipes the table (OPENSSL_cleanse). */
-void auth_clear(void);
+/* Parses a comma-separated scope list such as "read" or "read,admin" into
+ * *scopes. Returns 0, or -1 for an empty list or an unknown scope name. */
+int auth_parse_scopes(const char *text, unsigned *scopes);
+
+/* Writes the scope list of scopes ("read,sign") to out. */
+void auth_format_scopes(unsigned scopes, char *out, size_t outsize);
+
+/* Parses the value of a keys-file line, "<scopes> <64 hex digits>", into
+ * *token (name left alone). Returns 0, or -1 with a reason in err that never
+ * contains the secret. */
+int auth_parse_token_line(const char *value, struct auth_token *token,
+                          char *err, size_t errsize);
+
+/*
+ * Checks an Authorization header value (header, header_len; NULL when the
+ * request has none) against tokens for scope. On AUTH_OK, *matched (when
+ * not NULL) points at the token that matched. The scheme "Bearer" is
+ * matched without regard to case, as RFC 9110 says for auth schemes.
+ */
+enum auth_result auth_check(const struct auth_tokens *tokens, const char *header,
+                            size_t header_len, enum auth_scope scope,
+                            const struct auth_token **matched);
+
+/* Wipes every secret in tokens (OPENSSL_cleanse). */
+void auth_tokens_wipe(struct auth_tokens *tokens);
 
 #endif

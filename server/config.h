@@ -27,6 +27,7 @@ struct config {
     char redis[CONFIG_STR_MAX];      /* redis: URL, see redis_url.h */
     char keys[CONFIG_STR_MAX];       /* keys: path of the keys file */
     char state_dir[CONFIG_STR_MAX];  /* state_dir: journal and run files (./state) */
+    char public_url[CONFIG_STR_MAX]; /* public_url: base of minted URLs; "" = http://<listen> */
     int threads;                     /* threads: event loops; 0 = one per core */
     int64_t click_window_ms;         /* click_window: 7d */
     int64_t reader_retention_ms;     /* reader_retention: 30d */

@@ -93,6 +93,7 @@ static bool within_rate(struct worker *w, struct http_request *req)
 
     atomic_fetch_add_explicit(&w->counters.beacon_rate_limited, 1,
                               memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->counters.beacon_rejected, 1, memory_order_relaxed);
     netaddr_format_truncated(&client, client_text);
     LOG_LIMITED(LOG_LEVEL_INFO, "beacon.rate_limited",
                 "id=%llu client=%s retry_after=%u", id, client_text, retry_after);
@@ -224,6 +225,7 @@ void handle_beacon(struct worker *w, struct http_request *req)
     }
 
     memset(&ev, 0, sizeof(ev));
+    handle_set_device(&ev, req);
     ev.time = (uint32_t)time(NULL);
     if (b.type == BEACON_IDENTIFY) {
         ev.kind = EVENT_IDENTIFY;

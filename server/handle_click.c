@@ -10,6 +10,10 @@
  * does not wait for Redis: the click is recorded after the answer, with its
  * verdict (intake.h); a HEAD counts as a prefetch. Readers on the
  * suppression list are redirected the same way and record nothing.
+ *
+ * A token whose key has passed its end date (count_until) still redirects,
+ * to the destination exactly as signed and without tly: the click is not
+ * counted, so no visit token may later credit a sale to it.
  */
 #include <http_parser.h>
 #include <openssl/rand.h>
@@ -82,22 +86,21 @@ static long mint_visit(struct worker *w, const struct token *click, uint32_t now
     return token_encode(w->signer, visit, out, outsize);
 }
 
-static void record_click(struct worker *w, const struct token *visit,
-                         enum verdict verdict)
+/* Fills in the click event, whose device fields the caller set from the
+ * request before answering it, and hands it to the store. */
+static void record_click(struct worker *w, struct event *ev,
+                         const struct token *visit, enum verdict verdict)
 {
-    struct event ev;
-
-    memset(&ev, 0, sizeof(ev));
-    ev.kind = EVENT_CLICK;
-    ev.time = visit->issued;
-    memcpy(ev.u.touch.campaign, visit->campaign, sizeof(visit->campaign));
-    memcpy(ev.u.touch.message, visit->message, sizeof(visit->message));
-    memcpy(ev.u.touch.reader, visit->reader, sizeof(visit->reader));
-    memcpy(ev.u.touch.click_id, visit->click_id, sizeof(visit->click_id));
-    ev.u.touch.link = visit->link;
-    ev.u.touch.time = visit->issued;
-    ev.u.touch.verdict = (uint8_t)verdict;
-    store_submit(w->store, &ev);
+    ev->kind = EVENT_CLICK;
+    ev->time = visit->issued;
+    memcpy(ev->u.touch.campaign, visit->campaign, sizeof(visit->campaign));
+    memcpy(ev->u.touch.message, visit->message, sizeof(visit->message));
+    memcpy(ev->u.touch.reader, visit->reader, sizeof(visit->reader));
+    memcpy(ev->u.touch.click_id, visit->click_id, sizeof(visit->click_id));
+    ev->u.touch.link = visit->link;
+    ev->u.touch.time = visit->issued;
+    ev->u.touch.verdict = (uint8_t)verdict;
+    store_submit(w->store, ev);
 }
 
 void handle_click(struct worker *w, struct http_request *req)
@@ -106,6 +109,7 @@ void handle_click(struct worker *w, struct http_request *req)
     char visit_text[256];
     char location[LOCATION_MAX];
     struct token click, visit;
+    struct event ev;
     struct http_header headers[2] = {
         HDR("Cache-Control", "no-store"), /* each click must reach tally */
         {"Location", 8, NULL, 0},
@@ -125,8 +129,20 @@ void handle_click(struct worker *w, struct http_request *req)
         return;
     }
 
+    if (!signer_key_counts(w->signer, click.key_id, now)) {
+        atomic_fetch_add_explicit(&w->counters.token_retired, 1, memory_order_relaxed);
+        LOG_LIMITED(LOG_LEVEL_INFO, "click.key_retired", "key=%u campaign=%s",
+                    (unsigned)click.key_id, click.campaign);
+        headers[1].value = click.dest;
+        headers[1].value_len = click.dest_len;
+        http_respond(req, 302, NULL, headers, 2, NULL, 0);
+        return;
+    }
+
     verdict = intake_classify(w, req, true, &click, now);
     record = !intake_suppressed(w, click.reader);
+    memset(&ev, 0, sizeof(ev));
+    handle_set_device(&ev, req); /* before answering, which invalidates req */
 
     visit_len = mint_visit(w, &click, now, &visit, visit_text, sizeof(visit_text));
     location_len = visit_len < 0 ? -1
@@ -148,5 +164,5 @@ void handle_click(struct worker *w, struct http_request *req)
     http_respond(req, 302, NULL, headers, 2, NULL, 0);
 
     if (record)
-        record_click(w, &visit, verdict);
+        record_click(w, &ev, &visit, verdict);
 }

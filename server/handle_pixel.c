@@ -6,7 +6,8 @@
  * a broken image. A request with a valid open token records an open with
  * its verdict (intake.h): a HEAD from a link checker or prefetcher counts
  * as a prefetch, apart from people. Readers on the suppression list get the
- * same GIF and record nothing. The response is static, so this path
+ * same GIF and record nothing, and so does a token whose key has passed
+ * its end date (count_until). The response is static, so this path
  * allocates nothing.
  */
 #include <http_parser.h>
@@ -76,6 +77,8 @@ void handle_pixel(struct worker *w, struct http_request *req)
     /* Judged before answering, because the answer invalidates req. */
     if (status == TOKEN_OK)
         verdict = intake_classify(w, req, false, &tok, now);
+    memset(&ev, 0, sizeof(ev));
+    handle_set_device(&ev, req);
 
     http_respond(req, 200, "image/gif", pixel_headers,
                  sizeof(pixel_headers) / sizeof(pixel_headers[0]), transparent_gif,
@@ -89,8 +92,13 @@ void handle_pixel(struct worker *w, struct http_request *req)
     }
     if (intake_suppressed(w, tok.reader))
         return;
+    if (!signer_key_counts(w->signer, tok.key_id, now)) {
+        atomic_fetch_add_explicit(&w->counters.token_retired, 1, memory_order_relaxed);
+        LOG_LIMITED(LOG_LEVEL_INFO, "pixel.key_retired", "key=%u campaign=%s",
+                    (unsigned)tok.key_id, tok.campaign);
+        return;
+    }
 
-    memset(&ev, 0, sizeof(ev));
     ev.kind = EVENT_OPEN;
     ev.time = now;
     memcpy(ev.u.touch.campaign, tok.campaign, sizeof(tok.campaign));

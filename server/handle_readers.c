@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "auth.h"
+#include "auth_request.h"
 #include "handlers.h"
 #include "ident.h"
 #include "log.h"
@@ -47,25 +47,13 @@ static void on_forgotten(void *arg, long deleted)
 
 void handle_reader_delete(struct worker *w, struct http_request *req)
 {
-    static const struct http_header challenge[] = {
-        HDR("WWW-Authenticate", "Bearer"),
-    };
     const char *hex = req->path + sizeof(READERS_PREFIX) - 1;
     size_t hex_len = req->path_len - (sizeof(READERS_PREFIX) - 1);
     uint8_t hash[IDENT_SHA256_LEN];
     uint8_t reader[TOKEN_READER_LEN];
-    int denied = auth_check(req, "admin");
 
-    if (denied != 0) {
-        const char *why = denied == 401 ? "a valid bearer token is required\n"
-                                        : "the token lacks the admin scope\n";
-
-        LOG_LIMITED(LOG_LEVEL_INFO, "api.denied", "id=%llu status=%d path=/v1/readers",
-                    (unsigned long long)req->id, denied);
-        http_respond(req, denied, "text/plain; charset=utf-8", challenge, 1, why,
-                     strlen(why));
+    if (!auth_request(w, req, AUTH_SCOPE_ADMIN))
         return;
-    }
     if (ident_parse_sha256_hex(hex, hex_len, hash) != 0) {
         LOG_LIMITED(LOG_LEVEL_INFO, "api.rejected", "id=%llu path=/v1/readers reason=bad_hash",
                     (unsigned long long)req->id);

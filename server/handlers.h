@@ -5,6 +5,7 @@
 #ifndef TALLY_HANDLERS_H
 #define TALLY_HANDLERS_H
 
+#include "event.h"
 #include "http.h"
 #include "worker.h"
 
@@ -21,6 +22,22 @@ void handle_reader_delete(struct worker *w, struct http_request *req);
 
 /* POST /b: identify and checkout beacons. */
 void handle_beacon(struct worker *w, struct http_request *req);
+
+/* POST /v1/sign: pixel and click URLs for a batch of recipients, behind
+ * a bearer token with the sign scope. */
+void handle_sign(struct worker *w, struct http_request *req);
+/* GET /v1/campaigns...: the stats API, read scope (handle_api.c). */
+void handle_api(struct worker *w, struct http_request *req);
+
+/* GET /metrics and GET /readyz (handle_ops.c). */
+void handle_metrics(struct worker *w, struct http_request *req);
+void handle_readyz(struct worker *w, struct http_request *req);
+
+/* GET /dashboard and its assets (handle_dashboard.c). */
+void handle_dashboard(struct worker *w, struct http_request *req);
+
+/* Sets ev's device class and client family from req's User-Agent. */
+void handle_set_device(struct event *ev, const struct http_request *req);
 
 /* Answers with a short text/plain body and the status; for errors. */
 void handle_text(struct http_request *req, int status, const char *text);

@@ -17,10 +17,12 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "auth.h"
 #include "log.h"
 
 #define KEYS_LINE_MAX 512
@@ -29,7 +31,8 @@
 static const char reader_name[] = "reader_secret";
 static const char active_name[] = "active_signing_key";
 static const char signing_prefix[] = "signing_key.";
-static const char api_token_prefix[] = "api_token.";
+static const char token_prefix[] = "api_token.";
+static const char count_until_suffix[] = ".count_until";
 
 /* Line numbers where each key was set (0 = not yet), for the duplicate and
  * missing-key checks. */
@@ -37,6 +40,10 @@ struct keys_seen {
     int reader_line;
     int active_line;
     int key_line[KEYRING_MAX_KEYS];
+    int until_line[KEYRING_MAX_KEYS];
+    struct auth_tokens *tokens; /* NULL: api_token lines are checked, not kept */
+    struct auth_tokens scratch; /* where unkept tokens are parsed */
+    int token_line[AUTH_TOKENS_MAX];
 };
 
 static int fail(char *err, size_t errsize, const char *fmt, ...)
@@ -171,6 +178,124 @@ static int set_signing_key(const char *path, int line, const char *name,
     return 0;
 }
 
+/* Parses an end date: YYYY-MM-DD (midnight UTC) or YYYY-MM-DDTHH:MM:SSZ,
+ * from 1970 to 2105 (the range of the token's 32-bit times). */
+static int parse_until(const char *s, uint32_t *out)
+{
+    struct tm tm;
+    const char *end;
+    time_t t;
+    int day;
+    int month;
+
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(s, "%Y-%m-%d", &tm);
+    if (end != NULL && *end == 'T')
+        end = strptime(end, "T%H:%M:%SZ", &tm);
+    if (end == NULL || *end != '\0' || strlen(s) < 10 || s[4] != '-')
+        return -1;
+
+    /* timegm moves 2027-02-31 to March 3; the date must stay as written. */
+    day = tm.tm_mday;
+    month = tm.tm_mon;
+    t = timegm(&tm);
+    if (t <= 0 || (uint64_t)t > UINT32_MAX || tm.tm_mday != day ||
+        tm.tm_mon != month)
+        return -1;
+    *out = (uint32_t)t;
+    return 0;
+}
+
+/* signing_key.N.count_until = DATE: the time from which opens and clicks
+ * on tokens of key N stop counting. Checked against the key in
+ * check_complete, because the key's line may come later. */
+static int set_count_until(const char *path, int line, const char *name,
+                           const char *value, struct keyring *ring,
+                           struct keys_seen *seen, char *err, size_t errsize)
+{
+    char id_text[8];
+    size_t id_len = strlen(name) - (sizeof(signing_prefix) - 1) -
+                    (sizeof(count_until_suffix) - 1);
+    int id;
+
+    if (id_len >= sizeof(id_text))
+        id_len = sizeof(id_text) - 1;
+    memcpy(id_text, name + sizeof(signing_prefix) - 1, id_len);
+    id_text[id_len] = '\0';
+    if (parse_key_id(id_text, &id) != 0)
+        return fail(err, errsize,
+                    "%s:%d: key id of '%.64s' is invalid: use "
+                    "signing_key.N.count_until with N from 1 to 255",
+                    path, line, name);
+    if (seen->until_line[id] != 0)
+        return fail(err, errsize,
+                    "%s:%d: %s is set twice (first on line %d); keep one",
+                    path, line, name, seen->until_line[id]);
+    if (parse_until(value, &ring->keys[id].count_until) != 0)
+        return fail(err, errsize,
+                    "%s:%d: %s '%.40s' is invalid: use a UTC date YYYY-MM-DD "
+                    "or YYYY-MM-DDTHH:MM:SSZ", path, line, name, value);
+    seen->until_line[id] = line;
+    return 0;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s);
+    size_t m = strlen(suffix);
+
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* A token name: 1 to AUTH_NAME_MAX of A-Z a-z 0-9 . _ - */
+static bool token_name_valid(const char *name)
+{
+    size_t len = strlen(name);
+
+    if (len == 0 || len > AUTH_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static int set_api_token(const char *path, int line, const char *name,
+                         const char *value, struct keys_seen *seen, char *err,
+                         size_t errsize)
+{
+    struct auth_tokens *tokens = seen->tokens != NULL ? seen->tokens : &seen->scratch;
+    const char *token_name = name + sizeof(token_prefix) - 1;
+    struct auth_token *token;
+    char reason[160];
+
+    if (!token_name_valid(token_name))
+        return fail(err, errsize,
+                    "%s:%d: name of '%.64s' is invalid: use api_token.NAME with "
+                    "1 to %d of A-Z a-z 0-9 . _ -", path, line, name, AUTH_NAME_MAX);
+    for (size_t i = 0; i < tokens->count; i++) {
+        if (strcmp(tokens->tokens[i].name, token_name) == 0)
+            return fail(err, errsize,
+                        "%s:%d: %s is set twice (first on line %d); keep one",
+                        path, line, name, seen->token_line[i]);
+    }
+    if (tokens->count == AUTH_TOKENS_MAX)
+        return fail(err, errsize, "%s:%d: more than %d api_token lines", path,
+                    line, AUTH_TOKENS_MAX);
+
+    token = &tokens->tokens[tokens->count];
+    if (auth_parse_token_line(value, token, reason, sizeof(reason)) != 0)
+        return fail(err, errsize, "%s:%d: %s: %s", path, line, name, reason);
+    strcpy(token->name, token_name);
+    seen->token_line[tokens->count] = line;
+    tokens->count++;
+    return 0;
+}
+
 /* Parses one line, already stripped of its line break. */
 static int parse_line(const char *path, int line, char *text,
                       struct keyring *ring, struct keys_seen *seen, char *err,
@@ -195,15 +320,19 @@ static int parse_line(const char *path, int line, char *text,
         return set_reader_secret(path, line, value, ring, seen, err, errsize);
     if (strcmp(name, active_name) == 0)
         return set_active(path, line, value, ring, seen, err, errsize);
+    if (strncmp(name, signing_prefix, sizeof(signing_prefix) - 1) == 0 &&
+        ends_with(name, count_until_suffix))
+        return set_count_until(path, line, name, value, ring, seen, err,
+                               errsize);
     if (strncmp(name, signing_prefix, sizeof(signing_prefix) - 1) == 0)
         return set_signing_key(path, line, name, value, ring, seen, err,
                                errsize);
-    /* API tokens share the file; auth.c reads and checks them. */
-    if (strncmp(name, api_token_prefix, sizeof(api_token_prefix) - 1) == 0)
-        return 0;
+    if (strncmp(name, token_prefix, sizeof(token_prefix) - 1) == 0)
+        return set_api_token(path, line, name, value, seen, err, errsize);
     return fail(err, errsize,
                 "%s:%d: unknown key '%.64s': expected reader_secret, "
-                "signing_key.N, active_signing_key or api_token.NAME", path, line, name);
+                "signing_key.N, signing_key.N.count_until, active_signing_key "
+                "or api_token.NAME", path, line, name);
 }
 
 /* Checks what only the whole file can tell. */
@@ -225,6 +354,20 @@ static int check_complete(const char *path, const struct keyring *ring,
                     "%s:%d: active_signing_key = %u but signing_key.%u is not "
                     "in the file", path, seen->active_line, ring->active_id,
                     ring->active_id);
+    if (ring->keys[ring->active_id].count_until != 0)
+        return fail(err, errsize,
+                    "%s:%d: signing_key.%u.count_until is set, but key %u is "
+                    "active: new links would stop counting; give the end date "
+                    "to a retired key only", path,
+                    seen->until_line[ring->active_id], ring->active_id,
+                    ring->active_id);
+    for (int id = 1; id < KEYRING_MAX_KEYS; id++) {
+        if (seen->until_line[id] != 0 && !ring->keys[id].present)
+            return fail(err, errsize,
+                        "%s:%d: signing_key.%d.count_until is set, but "
+                        "signing_key.%d is not in the file", path,
+                        seen->until_line[id], id, id);
+    }
     return 0;
 }
 
@@ -241,14 +384,14 @@ static void warn_if_readable(const char *path, FILE *f)
                  path, (unsigned)(st.st_mode & 07777));
 }
 
-/* Reads every line of f; the caller owns f and the buffers. */
+/* Reads every line of f into ring and seen; the caller owns f and the
+ * buffers. */
 static int parse_stream(const char *path, FILE *f, char *line, size_t linesize,
-                        struct keyring *ring, char *err, size_t errsize)
+                        struct keyring *ring, struct keys_seen *seen,
+                        char *err, size_t errsize)
 {
-    struct keys_seen seen;
     int number = 0;
 
-    memset(&seen, 0, sizeof(seen));
     while (fgets(line, (int)linesize, f) != NULL) {
         size_t len = strlen(line);
 
@@ -256,23 +399,34 @@ static int parse_stream(const char *path, FILE *f, char *line, size_t linesize,
         if (len == linesize - 1 && line[len - 1] != '\n' && !feof(f))
             return fail(err, errsize, "%s:%d: line is longer than %zu bytes",
                         path, number, linesize - 2);
-        if (parse_line(path, number, line, ring, &seen, err, errsize) != 0)
+        if (parse_line(path, number, line, ring, seen, err, errsize) != 0)
             return -1;
     }
     if (ferror(f))
         return fail(err, errsize, "%s: read failed: %s", path, strerror(errno));
-    return check_complete(path, ring, &seen, err, errsize);
+    return check_complete(path, ring, seen, err, errsize);
 }
 
 int keys_file_load(const char *path, struct keyring *ring, char *err,
                    size_t errsize)
 {
+    return keys_file_load_all(path, ring, NULL, err, errsize);
+}
+
+int keys_file_load_all(const char *path, struct keyring *ring,
+                       struct auth_tokens *tokens, char *err, size_t errsize)
+{
     char line[KEYS_LINE_MAX];
     char iobuf[BUFSIZ];
+    struct keys_seen seen;
     FILE *f;
     int rc;
 
     keyring_wipe(ring);
+    if (tokens != NULL)
+        auth_tokens_wipe(tokens);
+    memset(&seen, 0, sizeof(seen));
+    seen.tokens = tokens;
     f = fopen(path, "r");
     if (f == NULL)
         return fail(err, errsize, "cannot open keys file %s: %s", path,
@@ -280,13 +434,17 @@ int keys_file_load(const char *path, struct keyring *ring, char *err,
     setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
     warn_if_readable(path, f);
 
-    rc = parse_stream(path, f, line, sizeof(line), ring, err, errsize);
+    rc = parse_stream(path, f, line, sizeof(line), ring, &seen, err, errsize);
 
     fclose(f);
     OPENSSL_cleanse(line, sizeof(line));
     OPENSSL_cleanse(iobuf, sizeof(iobuf));
-    if (rc != 0)
+    OPENSSL_cleanse(&seen, sizeof(seen));
+    if (rc != 0) {
         keyring_wipe(ring);
+        if (tokens != NULL)
+            auth_tokens_wipe(tokens);
+    }
     return rc;
 }
 
@@ -306,6 +464,7 @@ int keys_file_generate(FILE *out)
     uint8_t secret[KEYRING_KEY_LEN];
     char reader_hex[KEYS_HEX_LEN + 1];
     char key_hex[KEYS_HEX_LEN + 1];
+    char token_hex[2 * AUTH_TOKEN_LEN + 1];
     int rc = -1;
 
     if (RAND_bytes(secret, sizeof(secret)) != 1)
@@ -314,6 +473,9 @@ int keys_file_generate(FILE *out)
     if (RAND_bytes(secret, sizeof(secret)) != 1)
         goto done;
     hex_encode(secret, sizeof(secret), key_hex);
+    if (RAND_bytes(secret, AUTH_TOKEN_LEN) != 1)
+        goto done;
+    hex_encode(secret, AUTH_TOKEN_LEN, token_hex);
 
     fprintf(out,
             "# tally keys file, made by 'tallyctl keygen'.\n"
@@ -328,13 +490,21 @@ int keys_file_generate(FILE *out)
             "reader_secret = %s\n"
             "\n"
             "# signing_key.N (N from 1 to 255) signs and verifies tokens. To\n"
-            "# rotate, add signing_key.2 and make it active; keep signing_key.1\n"
-            "# for as long as emails signed with it should still work.\n"
+            "# rotate, run 'tallyctl keys add --activate' (or add signing_key.2\n"
+            "# and make it active), then send tallyd SIGHUP; keep signing_key.1\n"
+            "# for as long as emails signed with it should still work. A line\n"
+            "# signing_key.1.count_until = 2027-01-01 keeps its links working\n"
+            "# but stops counting their opens and clicks from that UTC date.\n"
             "signing_key.1 = %s\n"
             "\n"
             "# The key that signs new tokens; every key above verifies.\n"
-            "active_signing_key = 1\n",
-            reader_hex, key_hex);
+            "active_signing_key = 1\n"
+            "\n"
+            "# api_token.NAME = SCOPES HEX: a bearer token for tallyd's API.\n"
+            "# Scopes: read (stats API, dashboard), sign (minting URLs), admin\n"
+            "# (everything). Send it as 'Authorization: Bearer HEX'.\n"
+            "api_token.dashboard = read %s\n",
+            reader_hex, key_hex, token_hex);
     if (fflush(out) != 0 || ferror(out))
         goto done;
     rc = 0;
@@ -343,5 +513,6 @@ done:
     OPENSSL_cleanse(secret, sizeof(secret));
     OPENSSL_cleanse(reader_hex, sizeof(reader_hex));
     OPENSSL_cleanse(key_hex, sizeof(key_hex));
+    OPENSSL_cleanse(token_hex, sizeof(token_hex));
     return rc;
 }

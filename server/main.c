@@ -1,12 +1,16 @@
 /*
  * main.c - tallyd: reads the configuration and keys, starts one event loop
  * thread per core (or --threads), and stops them in order on SIGTERM or
- * SIGINT. On SIGHUP it rereads the classification data and the suppression
- * list and hands them to the workers; a file that fails to load keeps the
- * old data in place. The main thread only waits for signals.
+ * SIGINT. On SIGHUP it rereads the classification data, the suppression
+ * list and the keys file and hands them to the workers. Each worker swaps
+ * its signer in its own thread, and listeners and connections stay open.
+ * A file that fails to load keeps the old data or keys in place. The main
+ * thread only waits for signals.
  */
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +35,40 @@ struct supervisor {
     struct event_base *base;
     const struct config *cfg;
     struct signer *signer; /* derives suppressed reader ids on reload */
+    /* SHA-256 of the reader secret in use: a reload must not change it. */
+    uint8_t reader_fingerprint[32];
 };
+
+static void fingerprint(const struct keyring *ring, uint8_t out[32])
+{
+    unsigned len = 0;
+
+    EVP_Digest(ring->reader_secret, sizeof(ring->reader_secret), out, &len,
+               EVP_sha256(), NULL);
+}
+
+/* Loads the signing keys from the keys file into *ring. Returns 0, or -1
+ * after logging why. */
+static int load_keys(const struct supervisor *sv, struct keyring *ring)
+{
+    char err[512];
+    uint8_t fp[32];
+
+    if (keys_file_load(sv->cfg->keys, ring, err, sizeof(err)) != 0) {
+        LOG_ERROR("keys.reload_failed", "error=\"%s\" hint=\"the old keys "
+                  "stay in use; fix the file and send SIGHUP again\"", err);
+        return -1;
+    }
+    fingerprint(ring, fp);
+    if (CRYPTO_memcmp(fp, sv->reader_fingerprint, sizeof(fp)) != 0) {
+        LOG_ERROR("keys.reload_failed", "path=%s error=\"reader_secret "
+                  "changed\" hint=\"a new reader secret gives every reader a "
+                  "new id; restore the old one, or restart tallyd if the "
+                  "change is deliberate\"", sv->cfg->keys);
+        return -1;
+    }
+    return 0;
+}
 
 /* Loads the reference data named by cfg. Returns NULL after logging why. */
 static struct refdata *load_refdata(const struct config *cfg, struct signer *s)
@@ -45,6 +82,28 @@ static struct refdata *load_refdata(const struct config *cfg, struct signer *s)
     return d;
 }
 
+/* Hands the signing keys of the keys file to every worker. */
+static void reload_keys(struct supervisor *sv)
+{
+    struct keyring *ring = calloc(1, sizeof(*ring));
+    int n_keys = 0;
+
+    if (ring == NULL) {
+        LOG_ERROR("keys.reload_failed", "error=\"out of memory\"");
+        return;
+    }
+    if (load_keys(sv, ring) == 0) {
+        for (int i = 0; i < sv->n_workers; i++)
+            worker_reload_keys(&sv->workers[i], ring);
+        for (int id = 1; id < KEYRING_MAX_KEYS; id++)
+            n_keys += ring->keys[id].present;
+        LOG_NOTICE("keys.reloaded", "path=%s active_key=%u signing_keys=%d",
+                   sv->cfg->keys, (unsigned)ring->active_id, n_keys);
+    }
+    keyring_wipe(ring);
+    free(ring);
+}
+
 static void on_reload(evutil_socket_t sig, short what, void *arg)
 {
     struct supervisor *sv = arg;
@@ -53,6 +112,10 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
     (void)sig;
     (void)what;
     LOG_NOTICE("tallyd.signal", "signal=SIGHUP action=reload");
+    /* TODO: API tokens are loaded once at start into a table the workers
+     * share read-only, so a new api_token line still needs a restart. */
+    reload_keys(sv);
+
     d = load_refdata(sv->cfg, sv->signer);
     if (d == NULL) {
         LOG_WARN("tallyd.reload_failed", "hint=\"the data loaded before stays in use\"");
@@ -90,7 +153,7 @@ static int thread_count(const struct config *cfg)
 /* Loads keys and the Redis target named by cfg. Returns 0, or -1 after
  * printing why. */
 static int load_settings(const struct config *cfg, struct keyring *ring,
-                         struct redis_target *redis)
+                         struct auth_tokens *tokens, struct redis_target *redis)
 {
     char err[512];
 
@@ -103,20 +166,16 @@ static int load_settings(const struct config *cfg, struct keyring *ring,
         fprintf(stderr, "tallyd: invalid --redis: %s\n", err);
         return -1;
     }
-    if (keys_file_load(cfg->keys, ring, err, sizeof(err)) != 0) {
+    if (keys_file_load_all(cfg->keys, ring, tokens, err, sizeof(err)) != 0) {
         fprintf(stderr, "tallyd: %s\n(create a keys file with: tallyctl keygen > %s)\n",
                 err, cfg->keys);
-        return -1;
-    }
-    if (auth_load(cfg->keys, err, sizeof(err)) != 0) {
-        fprintf(stderr, "tallyd: %s\n", err);
         return -1;
     }
     return 0;
 }
 
 static int serve(const struct config *cfg, struct keyring *ring,
-                 const struct redis_target *redis)
+                 const struct auth_tokens *tokens, const struct redis_target *redis)
 {
     struct supervisor sv = {0};
     struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
@@ -143,11 +202,19 @@ static int serve(const struct config *cfg, struct keyring *ring,
     if (refdata == NULL)
         goto cleanup;
 
-    for (int i = 0; i < sv.n_workers; i++)
+    for (int i = 0; i < sv.n_workers; i++) {
         if (worker_init(&sv.workers[i], i, cfg, ring, redis, refdata) != 0)
             goto cleanup;
+        sv.workers[i].tokens = tokens;
+        sv.workers[i].peers = sv.workers;
+        sv.workers[i].n_peers = sv.n_workers;
+    }
+    if (tokens->count == 0)
+        LOG_NOTICE("tallyd.no_api_tokens", "hint=\"the stats API and dashboard "
+                   "answer 401 until the keys file has an api_token line\"");
     /* The workers and the supervisor hold their own signers now; the
      * secrets can go. */
+    fingerprint(ring, sv.reader_fingerprint);
     keyring_wipe(ring);
 
     sigterm = evsignal_new(sv.base, SIGTERM, on_signal, &sv);
@@ -193,6 +260,7 @@ cleanup:
 int main(int argc, char **argv)
 {
     static struct config cfg;
+    static struct auth_tokens tokens;
     struct keyring ring;
     struct redis_target redis;
     char err[512];
@@ -208,11 +276,13 @@ int main(int argc, char **argv)
     }
     log_min_level = cfg.log_level;
 
-    if (load_settings(&cfg, &ring, &redis) != 0)
+    if (load_settings(&cfg, &ring, &tokens, &redis) != 0)
         return 1;
     if (evthread_use_pthreads() != 0) {
         fprintf(stderr, "tallyd: libevent has no pthreads support\n");
         return 1;
     }
-    return serve(&cfg, &ring, &redis);
+    rc = serve(&cfg, &ring, &tokens, &redis);
+    auth_tokens_wipe(&tokens);
+    return rc;
 }

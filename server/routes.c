@@ -4,13 +4,19 @@
  *   /o/<token>.gif   pixel        GET, HEAD
  *   /c/<token>       click        GET, HEAD
  *   /b               beacon       POST
+ *   /v1/sign         minting      POST, bearer token with the sign scope
  *   /v1/readers/<h>  forget       DELETE (admin token)
  *   /healthz         liveness     GET, HEAD
+ *   /readyz          readiness    GET, HEAD
+ *   /metrics         Prometheus   GET, HEAD
+ *   /v1/...          stats API    GET, HEAD (read token)
+ *   /dashboard...    dashboard    GET, HEAD
  */
 #include <http_parser.h>
 #include <stdatomic.h>
 #include <string.h>
 
+#include "device.h"
 #include "handlers.h"
 #include "log.h"
 
@@ -34,6 +40,16 @@ void handle_text(struct http_request *req, int status, const char *text)
                  strlen(text));
 }
 
+void handle_set_device(struct event *ev, const struct http_request *req)
+{
+    const struct http_header *ua = http_request_header(req, "User-Agent");
+
+    if (ua == NULL)
+        return;
+    ev->device = (uint8_t)device_class_of(ua->value, ua->value_len);
+    ev->client = (uint8_t)device_client_of(ua->value, ua->value_len);
+}
+
 static bool is_get_or_head(const struct http_request *req)
 {
     return req->method == HTTP_GET || req->method == HTTP_HEAD;
@@ -55,12 +71,32 @@ void worker_route(struct http_request *req, void *arg)
         handle_beacon(w, req);
         return;
     }
+    if (path_is(req, "/v1/sign")) {
+        handle_sign(w, req);
+        return;
+    }
     if (path_starts(req, "/v1/readers/") && req->method == HTTP_DELETE) {
         handle_reader_delete(w, req);
         return;
     }
     if (path_is(req, "/healthz") && is_get_or_head(req)) {
         handle_text(req, 200, "ok\n");
+        return;
+    }
+    if (path_is(req, "/readyz") && is_get_or_head(req)) {
+        handle_readyz(w, req);
+        return;
+    }
+    if (path_is(req, "/metrics") && is_get_or_head(req)) {
+        handle_metrics(w, req);
+        return;
+    }
+    if (path_starts(req, "/v1/")) {
+        handle_api(w, req);
+        return;
+    }
+    if (path_is(req, "/dashboard") || path_starts(req, "/dashboard/")) {
+        handle_dashboard(w, req);
         return;
     }
 
@@ -70,7 +106,8 @@ void worker_route(struct http_request *req, void *arg)
                 (unsigned long long)req->id, http_method_str(req->method),
                 req->path_len);
     if (path_starts(req, "/o/") || path_starts(req, "/c/") || path_is(req, "/healthz") ||
-        path_starts(req, "/v1/readers/"))
+        path_starts(req, "/v1/readers/") || path_is(req, "/readyz") ||
+        path_is(req, "/metrics"))
         handle_text(req, 405, "method not allowed\n");
     else
         handle_text(req, 404, "not found\n");

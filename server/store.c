@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "classify.h"
+#include "device.h"
 #include "ident.h"
 #include "log.h"
 #include "store_scripts.h"
@@ -83,6 +84,7 @@ void store_op_finish(struct store_op *op, bool ok)
         st->stats.written++;
     else
         st->stats.failed++;
+    json_decref(op->journey);
     free(op);
 
     st->in_flight--;
@@ -311,8 +313,8 @@ static void send_campaign_touch(struct store_op *op)
 {
     const struct event_touch *t = &op->ev.u.touch;
     bool is_click = op->ev.kind == EVENT_CLICK;
-    char keys[5 + STORE_MOVED_MAX][SCHEMA_KEY_MAX];
-    int n_keys = 5 + op->n_moved;
+    char keys[6 + STORE_MOVED_MAX][SCHEMA_KEY_MAX];
+    int n_keys = 6 + op->n_moved;
     char link_field[TOKEN_ID_MAX + 12];
     struct store_args a;
 
@@ -321,8 +323,9 @@ static void send_campaign_touch(struct store_op *op)
     schema_hour(keys[2], t->campaign, t->time);
     schema_applied(keys[3], t->campaign);
     schema_links(keys[4], t->campaign);
+    schema_message_set(keys[5], t->campaign);
     for (int i = 0; i < op->n_moved; i++)
-        schema_hour(keys[5 + i], t->campaign, op->moved[i]);
+        schema_hour(keys[6 + i], t->campaign, op->moved[i]);
     snprintf(link_field, sizeof(link_field), "%s:%u", t->message, (unsigned)t->link);
 
     store_args_init(&a);
@@ -336,6 +339,7 @@ static void send_campaign_touch(struct store_op *op)
     store_args_u64(&a, op->st->opts.campaign_retention_s);
     store_args_str(&a, link_field);
     store_args_str(&a, verdict_name((enum verdict)t->verdict));
+    store_args_str(&a, t->message);
     store_send(op, on_campaign_touch, &a);
 }
 
@@ -389,8 +393,9 @@ static void send_reader_touch(struct store_op *op)
 {
     const struct event_touch *t = &op->ev.u.touch;
     bool is_click = op->ev.kind == EVENT_CLICK;
-    char touches[SCHEMA_KEY_MAX], marks[SCHEMA_KEY_MAX];
+    char touches[SCHEMA_KEY_MAX], marks[SCHEMA_KEY_MAX], devices[SCHEMA_KEY_MAX];
     char member[TOUCH_MEMBER_MAX];
+    char device[32];
     char campaign_mark[TOKEN_ID_MAX + 3];
     char message_mark[2 * TOKEN_ID_MAX + 4];
     size_t member_len;
@@ -398,6 +403,10 @@ static void send_reader_touch(struct store_op *op)
 
     schema_reader_touches(touches, t->reader);
     schema_reader_marks(marks, t->reader);
+    schema_reader_devices(devices, t->reader);
+    snprintf(device, sizeof(device), "%s|%s",
+             device_class_name((enum device_class)op->ev.device),
+             device_client_name((enum client_family)op->ev.client));
     member_len = touch_member(t, is_click, member);
     snprintf(campaign_mark, sizeof(campaign_mark), "%c|%s", is_click ? 'c' : 'o',
              t->campaign);
@@ -405,9 +414,10 @@ static void send_reader_touch(struct store_op *op)
              t->campaign, t->message);
 
     store_args_init(&a);
-    store_args_evalsha(&a, SCRIPT_READER_TOUCH, 2);
+    store_args_evalsha(&a, SCRIPT_READER_TOUCH, 3);
     store_args_str(&a, touches);
     store_args_str(&a, marks);
+    store_args_str(&a, devices);
     store_args_buf(&a, member, member_len);
     store_args_u64(&a, t->time);
     store_args_str(&a, campaign_mark);
@@ -420,6 +430,7 @@ static void send_reader_touch(struct store_op *op)
     store_args_u64(&a, op->st->opts.burst_window_s);
     store_args_u64(&a, op->st->opts.burst_links);
     store_args_u64(&a, op->st->opts.honeypot_window_s);
+    store_args_str(&a, device);
     store_send(op, on_reader_touch, &a);
 }
 

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "event.h"
+#include "token.h"
 #include "redis_url.h"
 
 struct event_base;
@@ -55,6 +56,16 @@ void store_free(struct store *st);
 
 /* Copies ev and writes it to Redis in the background. */
 void store_submit(struct store *st, const struct event *ev);
+
+#define STORE_SENT_BATCH_MAX 1000 /* reader ids per store_count_sent call */
+
+/* Counts n (at most STORE_SENT_BATCH_MAX) minted emails of one message as
+ * sent, in the background: the readers[i] are reader ids. Idempotent, so a
+ * repeat counts once (see docs/redis-schema.md). Counted as one event in
+ * the store's stats and drained like one. */
+void store_count_sent(struct store *st, const char *campaign,
+                      const char *message,
+                      const uint8_t (*readers)[TOKEN_READER_LEN], size_t n);
 
 /* Number of events submitted but not yet written or failed. */
 size_t store_in_flight(const struct store *st);

@@ -39,21 +39,25 @@ static void on_campaign_convert(redisAsyncContext *ac, void *r, void *privdata)
     store_op_finish(op, !store_reply_failed(op, r, "campaign_convert"));
 }
 
-static void send_campaign_convert(struct store_op *op)
+void store_campaign_convert(struct store_op *op, const char *entry)
 {
     const struct event_checkout *co = &op->ev.u.checkout;
     const struct attr_decision *d = &op->decision;
-    char keys[4][SCHEMA_KEY_MAX];
+    uint32_t to_order = op->ev.time > d->touch.time ? op->ev.time - d->touch.time : 0;
+    char keys[7][SCHEMA_KEY_MAX];
     struct store_args a;
 
     schema_campaign(keys[0], d->touch.campaign);
     schema_message(keys[1], d->touch.campaign, d->touch.message);
     schema_hour(keys[2], d->touch.campaign, op->ev.time);
     schema_campaign_order(keys[3], d->touch.campaign, co->shop, co->order_id);
+    schema_paths(keys[4], d->touch.campaign);
+    schema_conversion_times(keys[5], d->touch.campaign);
+    schema_recent_conversions(keys[6], d->touch.campaign);
 
     store_args_init(&a);
-    store_args_evalsha(&a, SCRIPT_CAMPAIGN_CONVERT, 4);
-    for (int i = 0; i < 4; i++)
+    store_args_evalsha(&a, SCRIPT_CAMPAIGN_CONVERT, 7);
+    for (int i = 0; i < 7; i++)
         store_args_str(&a, keys[i]);
     store_args_str(&a, d->cross_device ? "1" : "0");
     store_args_i64(&a, co->revenue_minor);
@@ -67,6 +71,9 @@ static void send_campaign_convert(struct store_op *op)
     store_args_u64(&a, d->touch.time);
     store_args_u64(&a, op->ev.time);
     store_args_str(&a, op->st->opts.attribute_machine_events ? "included" : "ignored");
+    store_args_str(&a, schema_ttc_field(to_order));
+    store_args_str(&a, entry);
+    store_args_u64(&a, SCHEMA_RECENT_CONVERSIONS);
     store_send(op, on_campaign_convert, &a);
 }
 
@@ -154,7 +161,7 @@ static void on_order_claim(redisAsyncContext *ac, void *r, void *privdata)
         store_op_finish(op, true);
         return;
     }
-    send_campaign_convert(op);
+    store_journey_start(op);
 }
 
 static void send_order_claim(struct store_op *op)

@@ -19,7 +19,7 @@
 struct forget_op {
     struct store *st;
     char reader_hex[2 * TOKEN_READER_LEN + 1];
-    char keys[3][SCHEMA_KEY_MAX]; /* touchpoints, marks, link set */
+    char keys[SCHEMA_READER_KEYS][SCHEMA_KEY_MAX]; /* link set last */
     long deleted;
     int pending;
     bool failed;
@@ -87,7 +87,7 @@ static void on_links(redisAsyncContext *ac, void *r, void *privdata)
     }
     store_args_init(&a);
     store_args_str(&a, "DEL");
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < SCHEMA_READER_KEYS; k++)
         store_args_str(&a, op->keys[k]);
     if (!sent_all || send_args(op, &a) != 0)
         op->failed = true;
@@ -115,13 +115,11 @@ void store_forget(struct store *st, const uint8_t reader[TOKEN_READER_LEN],
     op->done = done;
     op->arg = arg;
     ident_hex(reader, TOKEN_READER_LEN, op->reader_hex);
-    schema_reader_touches(op->keys[0], reader);
-    schema_reader_marks(op->keys[1], reader);
-    schema_reader_links(op->keys[2], reader);
+    schema_reader_all(op->keys, reader);
 
     store_args_init(&a);
     store_args_str(&a, "SMEMBERS");
-    store_args_str(&a, op->keys[2]);
+    store_args_str(&a, op->keys[SCHEMA_READER_KEYS - 1]);
     if (redisAsyncCommandArgv(st->ac, on_links, op, a.argc, a.argv, a.lens) != REDIS_OK) {
         free(op);
         done(arg, -1);

@@ -6,6 +6,7 @@
 #define TALLY_STORE_INTERNAL_H
 
 #include <hiredis/async.h>
+#include <jansson.h>
 
 #include "attribution.h"
 #include "schema.h"
@@ -52,6 +53,7 @@ struct store_op {
     int n_candidates;
     int next_candidate;
     struct attr_decision decision;
+    json_t *journey; /* touchpoints read for the recent-conversions entry */
 };
 
 /* Argument vector of one command; numbers are formatted into text. */
@@ -84,5 +86,13 @@ bool store_reply_failed(struct store_op *op, const redisReply *reply,
 
 /* Starts the checkout chain of store_checkout.c. */
 void store_checkout_start(struct store_op *op);
+
+/* Reads the journey of a credited order (store_journey.c), then sends
+ * CAMPAIGN_CONVERT through store_campaign_convert. */
+void store_journey_start(struct store_op *op);
+
+/* Sends CAMPAIGN_CONVERT for op's decision with entry (JSON text) for the
+ * campaign's recent-conversions list. */
+void store_campaign_convert(struct store_op *op, const char *entry);
 
 #endif

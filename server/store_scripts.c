@@ -17,10 +17,12 @@
 /*
  * Records an open or a click in the reader's slot, and decides the two
  * verdicts that need the reader's earlier clicks.
- * KEYS: touchpoints zset, first-touch marks hash.
+ * KEYS: touchpoints zset, first-touch marks hash, touchpoint devices hash.
  * ARGV: member, time, campaign mark, message mark, event id, retention,
  *       max touchpoints kept, verdict, "1" for a click, burst window (s),
- *       burst links, honeypot window (s).
+ *       burst links, honeypot window (s), "device|client" of the touch.
+ * The devices hash has a field per touchpoint member, renamed with it and
+ * dropped when the member is trimmed, so both stay within the same bound.
  * A person's click (verdict human) becomes honeypot when it lies within
  * the honeypot window of a honeypot click of the same email (field
  * h|C|M of the marks holds that time), and burst when clicks on at least
@@ -77,8 +79,14 @@ static const char reader_touch[] =
     "    for i = 1, #near, 2 do\n"
     "      local l, rest = link_of(near[i])\n"
     "      if l and #moved < 8 and not string.find(rest, '|', 1, true) then\n"
+    "        local renamed = near[i] .. '|' .. verdict\n"
     "        redis.call('ZREM', KEYS[1], near[i])\n"
-    "        redis.call('ZADD', KEYS[1], near[i + 1], near[i] .. '|' .. verdict)\n"
+    "        redis.call('ZADD', KEYS[1], near[i + 1], renamed)\n"
+    "        local device = redis.call('HGET', KEYS[3], near[i])\n"
+    "        if device then\n"
+    "          redis.call('HDEL', KEYS[3], near[i])\n"
+    "          redis.call('HSET', KEYS[3], renamed, device)\n"
+    "        end\n"
     "        moved[#moved + 1] = tonumber(near[i + 1])\n"
     "      end\n"
     "    end\n"
@@ -88,7 +96,13 @@ static const char reader_touch[] =
     "redis.call('ZADD', KEYS[1], 'GT', ARGV[2], member)\n"
     "local keep = tonumber(ARGV[7])\n"
     "local n = redis.call('ZCARD', KEYS[1])\n"
-    "if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - keep - 1) end\n"
+    "if n > keep then\n"
+    "  local old = redis.call('ZRANGE', KEYS[1], 0, n - keep - 1)\n"
+    "  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - keep - 1)\n"
+    "  redis.call('HDEL', KEYS[3], unpack(old))\n"
+    "end\n"
+    "redis.call('HSET', KEYS[3], member, ARGV[13])\n"
+    "redis.call('EXPIRE', KEYS[3], ARGV[6])\n"
     "redis.call('HSETNX', KEYS[2], ARGV[3], ARGV[5])\n"
     "redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[5])\n"
     "local marks = redis.call('HMGET', KEYS[2], ARGV[3], ARGV[4])\n"
@@ -107,9 +121,9 @@ static const char reader_touch[] =
 /*
  * Counts an open or a click in the campaign's slot.
  * KEYS: campaign totals, message totals, hour, applied marks, link clicks,
- *       then the hour of each click that reader_touch moved.
+ *       message id set, then the hour of each click that reader_touch moved.
  * ARGV: "opens" or "clicks", unique mask, writer id, sequence number,
- *       retention, link field "message:link", verdict.
+ *       retention, link field "message:link", verdict, message id.
  * Totals (opens, clicks) count every verdict; the field "kind:verdict"
  * next to them counts one verdict. A moved click leaves clicks:human for
  * clicks:<verdict> in the campaign, message and its hour.
@@ -133,11 +147,13 @@ static const char campaign_touch[] =
     "end\n"
     "if mask % 2 == 1 then redis.call('HINCRBY', KEYS[1], 'unique_' .. kind, 1) end\n"
     "if mask >= 2 then redis.call('HINCRBY', KEYS[2], 'unique_' .. kind, 1) end\n"
+    "redis.call('SADD', KEYS[6], ARGV[8])\n"
+    "redis.call('EXPIRE', KEYS[6], ARGV[5])\n"
     "if kind == 'clicks' then\n"
     "  redis.call('HINCRBY', KEYS[5], ARGV[6], 1)\n"
     "  redis.call('EXPIRE', KEYS[5], ARGV[5])\n"
     "end\n"
-    "for i = 6, #KEYS do\n"
+    "for i = 7, #KEYS do\n"
     "  for _, key in ipairs({KEYS[1], KEYS[2], KEYS[i]}) do\n"
     "    redis.call('HINCRBY', key, 'clicks:human', -1)\n"
     "    redis.call('HINCRBY', key, 'clicks:' .. ARGV[7], 1)\n"
@@ -183,10 +199,13 @@ static const char order_claim[] =
 
 /*
  * Credits a claimed order to its campaign and keeps the decision record.
- * KEYS: campaign totals, message totals, hour, campaign's order record.
+ * KEYS: campaign totals, message totals, hour, campaign's order record,
+ *       conversions per path, per time-to-conversion bucket, recent list.
  * ARGV: cross-device (0 or 1), revenue, currency, retention, shop, order id,
  *       message, link, path, click time, order time, machine events
- *       ("ignored" or "included": whether machine clicks could be credited).
+ *       ("ignored" or "included": whether machine clicks could be credited),
+ *       time-to-conversion bucket, recent-list entry (JSON), recent-list
+ *       length.
  * The record doubles as the mark that makes a replay a no-op.
  * Returns 1 when credited, 0 when already credited.
  */
@@ -206,7 +225,36 @@ static const char campaign_convert[] =
     "  redis.call('HINCRBY', KEYS[i], 'revenue:' .. ARGV[3], ARGV[2])\n"
     "  redis.call('EXPIRE', KEYS[i], ARGV[4])\n"
     "end\n"
+    "redis.call('HINCRBY', KEYS[5], ARGV[9], 1)\n"
+    "redis.call('HINCRBY', KEYS[6], ARGV[13], 1)\n"
+    "redis.call('LPUSH', KEYS[7], ARGV[14])\n"
+    "redis.call('LTRIM', KEYS[7], 0, tonumber(ARGV[15]) - 1)\n"
+    "for i = 5, 7 do redis.call('EXPIRE', KEYS[i], ARGV[4]) end\n"
     "return 1\n";
+
+/*
+ * Counts minted emails as sent, in the campaign's slot. Both counters are
+ * HyperLogLogs, so minting the same recipient twice for one message counts
+ * once, a replay changes nothing, and no reader id is stored in campaign
+ * data (a HyperLogLog keeps only register maxima of element hashes).
+ * KEYS: message sent HLL, campaign sent HLL.
+ * ARGV: retention, message id, then the reader ids (hex) of the batch.
+ * The campaign HLL counts "message|reader" pairs: one per email.
+ * Returns the number of reader ids added.
+ */
+static const char sent[] =
+    "local readers = {}\n"
+    "local emails = {}\n"
+    "for i = 3, #ARGV do\n"
+    "  readers[#readers + 1] = ARGV[i]\n"
+    "  emails[#emails + 1] = ARGV[2] .. '|' .. ARGV[i]\n"
+    "end\n"
+    "if #readers == 0 then return 0 end\n"
+    "redis.call('PFADD', KEYS[1], unpack(readers))\n"
+    "redis.call('PFADD', KEYS[2], unpack(emails))\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
+    "redis.call('EXPIRE', KEYS[2], ARGV[1])\n"
+    "return #readers\n";
 
 /*
  * Records in the reader's slot that a link (a key elsewhere whose value is
@@ -224,6 +272,7 @@ static const char *const sources[SCRIPT_COUNT] = {
     [SCRIPT_CAMPAIGN_TOUCH] = campaign_touch,
     [SCRIPT_ORDER_CLAIM] = order_claim,
     [SCRIPT_CAMPAIGN_CONVERT] = campaign_convert,
+    [SCRIPT_SENT] = sent,
     [SCRIPT_READER_LINK] = reader_link,
     [SCRIPT_FORGET_LINK] = STORE_FORGET_LINK_LUA,
 };

@@ -16,6 +16,7 @@ enum store_script {
     SCRIPT_CAMPAIGN_CONVERT,
     SCRIPT_READER_LINK,
     SCRIPT_FORGET_LINK,
+    SCRIPT_SENT,
     SCRIPT_COUNT,
 };
 

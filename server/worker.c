@@ -9,6 +9,7 @@
 #include "worker.h"
 
 #include <event2/event.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http.h"
@@ -16,6 +17,7 @@
 #include "ratelimit.h"
 #include "refdata.h"
 #include "signer.h"
+#include "stats_reader.h"
 #include "store.h"
 
 #define STOP_DEADLINE_S 10
@@ -121,11 +123,13 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
         return -1;
     }
     w->store = store_new(w->base, redis, &opts);
+    w->reader = stats_reader_new(w->base, redis);
     w->http = http_server_new(w->base, &cfg->http, worker_route, w);
-    if (w->store == NULL || w->http == NULL) {
+    if (w->store == NULL || w->reader == NULL || w->http == NULL) {
         LOG_ERROR("worker.init_failed", "worker=%d error=\"out of memory\"", index);
         return -1;
     }
+    http_server_set_observer(w->http, metrics_observe, w);
     if (worker_init_clients(w, cfg) != 0)
         return -1;
     return worker_listen(w, cfg->listen);
@@ -185,6 +189,58 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
     http_server_drain(w->http, on_http_drained, w);
 }
 
+static void free_keys(struct keyring *ring)
+{
+    if (ring == NULL)
+        return;
+    keyring_wipe(ring);
+    free(ring);
+}
+
+/* Runs in the worker's thread: swaps in the signer of the latest pending
+ * keys. Handlers use the signer only while they run, so
+ * no request is handled half with the old keys and half with the new. */
+static void on_reload(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    struct keyring *keys = atomic_exchange(&w->pending_keys, NULL);
+    struct signer *fresh;
+
+    (void)fd;
+    (void)what;
+    if (keys == NULL)
+        return;
+
+    fresh = signer_new(keys);
+    if (fresh == NULL) {
+        LOG_ERROR("keys.reload_failed", "worker=%d error=\"out of memory or "
+                  "OpenSSL failed\" hint=\"the old keys stay in use\"",
+                  w->index);
+        free_keys(keys);
+        return;
+    }
+    signer_free(w->signer);
+    w->signer = fresh;
+    LOG_DEBUG("keys.reloaded", "worker=%d active_key=%u", w->index,
+              (unsigned)keys->active_id);
+    free_keys(keys);
+}
+
+void worker_reload_keys(struct worker *w, const struct keyring *ring)
+{
+    struct keyring *copy = malloc(sizeof(*copy));
+
+    if (copy == NULL) {
+        LOG_ERROR("keys.reload_failed", "worker=%d error=\"out of memory\" "
+                  "hint=\"the old keys stay in use\"", w->index);
+        return;
+    }
+    memcpy(copy, ring, sizeof(*copy));
+    free_keys(atomic_exchange(&w->pending_keys, copy));
+    /* Thread-safe because main() called evthread_use_pthreads() first. */
+    event_active(w->reload_event, 0, 0);
+}
+
 static void *run_loop(void *arg)
 {
     struct worker *w = arg;
@@ -197,7 +253,9 @@ int worker_start(struct worker *w)
 {
     w->stop_event = event_new(w->base, -1, 0, on_stop, w);
     w->stop_deadline = evtimer_new(w->base, on_stop_deadline, w);
-    if (w->stop_event == NULL || w->stop_deadline == NULL)
+    w->reload_event = event_new(w->base, -1, 0, on_reload, w);
+    if (w->stop_event == NULL || w->stop_deadline == NULL ||
+        w->reload_event == NULL)
         return -1;
     if (pthread_create(&w->thread, NULL, run_loop, w) != 0) {
         LOG_ERROR("worker.start_failed", "worker=%d", w->index);
@@ -219,9 +277,11 @@ void worker_join(struct worker *w)
 
 void worker_free(struct worker *w)
 {
-    /* The store first: freeing it ends pending Redis commands, and a
-     * request that waits on one (a forget) is answered while its
-     * connection still exists. */
+    /* The stats reader and the store first: freeing them ends pending Redis
+     * commands, whose callbacks answer their requests (an API read, a
+     * forget) while the connections still exist. */
+    if (w->reader != NULL)
+        stats_reader_free(w->reader);
     if (w->store != NULL)
         store_free(w->store);
     if (w->http != NULL)
@@ -234,6 +294,9 @@ void worker_free(struct worker *w)
         event_free(w->stop_event);
     if (w->stop_deadline != NULL)
         event_free(w->stop_deadline);
+    if (w->reload_event != NULL)
+        event_free(w->reload_event);
+    free_keys(atomic_exchange(&w->pending_keys, NULL));
     if (w->refdata_event != NULL)
         event_free(w->refdata_event);
     refdata_release(w->refdata);

@@ -10,8 +10,10 @@
 #include <stdint.h>
 
 #include "client_addr.h"
+#include "auth.h"
 #include "config.h"
 #include "keyring.h"
+#include "metrics.h"
 #include "redis_url.h"
 
 struct event;
@@ -20,6 +22,7 @@ struct http_server;
 struct ratelimit;
 struct refdata;
 struct signer;
+struct stats_reader;
 struct store;
 
 /* Requests the handlers turned away or could not use; read by /metrics. */
@@ -31,6 +34,8 @@ struct worker_counters {
     _Atomic uint64_t not_found;
     _Atomic uint64_t beacon_rate_limited;  /* 429 to a beacon */
     _Atomic uint64_t client_addr_malformed; /* forwarding header unreadable */
+    _Atomic uint64_t token_retired;   /* valid, but its key stopped counting */
+    _Atomic uint64_t sign_rejected;   /* 4xx to POST /v1/sign */
     _Atomic uint64_t suppressed;      /* answered, not recorded: opted out */
 };
 
@@ -43,6 +48,8 @@ struct worker {
     struct signer *signer;
     struct client_addr_config client_addr; /* trusted proxies */
     struct ratelimit *beacon_limit;        /* per client address */
+    _Atomic(struct keyring *) pending_keys; /* set by the main thread */
+    struct event *reload_event; /* activated from the main thread */
     struct event *stop_event;  /* activated from the main thread */
     struct event *stop_deadline;
     struct refdata *refdata;  /* read by this thread's handlers only */
@@ -50,6 +57,13 @@ struct worker {
     struct event *refdata_event;
     pthread_t thread;
     struct worker_counters counters;
+    struct metrics metrics;
+    struct stats_reader *reader; /* stats API reads, see stats_reader.h */
+    /* Shared read-only, owned by main(): the API tokens, and every worker
+     * (this one included) for /metrics and /readyz. */
+    const struct auth_tokens *tokens;
+    const struct worker *peers;
+    int n_peers;
 };
 
 /* Sets up a worker: loop, signer, store (connecting) and a listening HTTP
@@ -63,6 +77,13 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
  * its own reference now and switches to it in its loop thread before the
  * next request, releasing the old one. The caller keeps its reference. */
 void worker_set_refdata(struct worker *w, struct refdata *d);
+
+/* Hands a copy of ring to the worker, from the main thread. The worker
+ * builds a new signer from it in its own thread, between requests, and
+ * swaps it in, so requests in progress finish with the old one. A copy the
+ * worker has not taken yet is replaced. On failure the worker logs an
+ * error and keeps its keys. */
+void worker_reload_keys(struct worker *w, const struct keyring *ring);
 
 /* Runs the worker's loop on a new thread. Returns 0, or -1. */
 int worker_start(struct worker *w);

@@ -55,6 +55,8 @@ struct event_identify {
 struct event {
     enum event_kind kind;
     uint32_t time; /* when tally accepted it, Unix s (UTC) */
+    uint8_t device; /* enum device_class of the request's User-Agent */
+    uint8_t client; /* enum client_family of the request's User-Agent */
     union {
         struct event_touch touch; /* EVENT_OPEN, EVENT_CLICK */
         struct event_identify identify;

@@ -6,6 +6,10 @@
  * the others only verify, and the reader secret that turns an email hash into
  * an anonymous reader id. Loading the keys file is the server's job; this
  * header only describes the result. Every key is 32 bytes.
+ *
+ * A retired key may carry an end date (count_until): its tokens still
+ * verify, so old links keep redirecting, but opens and clicks on them stop
+ * counting from that time on.
  */
 #ifndef TALLY_KEYRING_H
 #define TALLY_KEYRING_H
@@ -19,6 +23,7 @@
 struct keyring_key {
     bool present;
     uint8_t secret[KEYRING_KEY_LEN];
+    uint32_t count_until; /* Unix seconds; 0 when the key never stops counting */
 };
 
 struct keyring {

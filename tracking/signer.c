@@ -25,6 +25,7 @@ struct signer {
     EVP_MAC_CTX *key_ctx[KEYRING_MAX_KEYS]; /* NULL where the key is absent */
     EVP_MAC_CTX *reader_ctx;
     uint8_t active_id;
+    uint32_t count_until[KEYRING_MAX_KEYS]; /* 0: no end date */
 };
 
 /* Returns a new HMAC-SHA256 context keyed with secret, or NULL. */
@@ -69,6 +70,7 @@ struct signer *signer_new(const struct keyring *ring)
         s->key_ctx[id] = new_keyed_ctx(s->hmac, ring->keys[id].secret);
         if (s->key_ctx[id] == NULL)
             goto fail;
+        s->count_until[id] = ring->keys[id].count_until;
     }
     return s;
 
@@ -97,6 +99,11 @@ uint8_t signer_active_id(const struct signer *s)
 bool signer_has_key(const struct signer *s, uint8_t key_id)
 {
     return s->key_ctx[key_id] != NULL;
+}
+
+bool signer_key_counts(const struct signer *s, uint8_t key_id, uint32_t now)
+{
+    return s->count_until[key_id] == 0 || now < s->count_until[key_id];
 }
 
 /* Restarts ctx with its key, feeds it the n parts and writes the MAC. */

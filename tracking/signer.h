@@ -33,6 +33,11 @@ uint8_t signer_active_id(const struct signer *s);
  * from (false for 0). */
 bool signer_has_key(const struct signer *s, uint8_t key_id);
 
+/* Tells whether opens and clicks on tokens of key key_id still count at
+ * time now (Unix seconds): true unless the key has an end date
+ * (count_until) and now is at or past it. */
+bool signer_key_counts(const struct signer *s, uint8_t key_id, uint32_t now);
+
 /* Computes HMAC-SHA256 of the concatenation of the n parts (ptrs[i], lens[i])
  * under signing key key_id into out. Returns 0, or -1 when key_id is not in
  * the keyring or OpenSSL fails. */

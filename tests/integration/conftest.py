@@ -87,18 +87,18 @@ SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
 class Tallyd:
     """A tallyd on a free port of 127.0.0.1, or of ::1 with host="::1".
     extra_args are more command-line flags, such as ("--beacon-rate", "0").
-    Later flags win, so extra_args may also replace --threads. keys_extra
+    Later flags win, so extra_args may also replace --threads. extra_keys
     is appended to the keys file. also_listen adds addresses ("[::1]:PORT")
     to --listen. prefix runs tallyd under another program, such as
     valgrind."""
 
-    def __init__(self, directory, redis_url, extra_args=(), keys_extra="",
+    def __init__(self, directory, redis_url, extra_args=(), extra_keys="",
                  host="127.0.0.1", prefix=(), start_seconds=WAIT_SECONDS,
                  also_listen=()):
         self.keys = os.path.join(directory, "keys.conf")
         with open(self.keys, "w") as f:
             subprocess.run([TALLYCTL, "keygen"], stdout=f, check=True)
-            f.write(keys_extra)
+            f.write(extra_keys)
         os.chmod(self.keys, 0o600)
         self.host = host
         self.port = free_port_v6() if ":" in host else free_port()
@@ -108,6 +108,7 @@ class Tallyd:
         self.prefix = list(prefix)
         self.log_path = os.path.join(directory, "tallyd.log")
         self.log = open(self.log_path, "w")
+        self.read_token = api_token(self.keys, "dashboard")
         self.proc = subprocess.Popen(
             self._command(redis_url, extra_args), stdout=self.log,
             stderr=subprocess.STDOUT)
@@ -243,6 +244,16 @@ def namespaces_available():
                           capture_output=True).returncode == 0
 
 
+def api_token(keys_path, name):
+    """The hex of api_token.<name> in a keys file, or None."""
+    with open(keys_path) as f:
+        for line in f:
+            key, _, value = line.partition("=")
+            if key.strip() == f"api_token.{name}":
+                return value.split()[1]
+    return None
+
+
 def path_of(url):
     """The path of an absolute tally URL, for http.client."""
     return "/" + url.split("/", 3)[3]
@@ -277,14 +288,14 @@ def make_tally(tmp_path, redis_server):
     started is stopped and checked at teardown."""
     servers = []
 
-    def start(extra_args=(), namespaced=False, keys_extra="", host="127.0.0.1",
+    def start(extra_args=(), namespaced=False, extra_keys="", host="127.0.0.1",
               also_listen=()):
         if namespaced and not namespaces_available():
             pytest.skip("needs root to create a network namespace (unshare --net)")
         directory = tmp_path / f"tallyd{len(servers)}"
         directory.mkdir()
         kind = NamespacedTallyd if namespaced else Tallyd
-        server = kind(str(directory), redis_server.url, extra_args, keys_extra,
+        server = kind(str(directory), redis_server.url, extra_args, extra_keys,
                       host=host, also_listen=also_listen)
         servers.append(server)
         return server

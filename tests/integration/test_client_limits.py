@@ -64,6 +64,8 @@ def test_beacons_over_rate_get_429(make_tally, redis_server):
     log = server.log_text()
     assert "event=beacon.rate_limited" in log
     assert "client=127.0.0.0/24" in log
+    metrics = server.request("GET", "/metrics")[2].decode()
+    assert "\ntally_beacons_rate_limited_total 2\n" in metrics
 
 
 def test_rate_limit_off_at_zero(make_tally):
@@ -100,6 +102,8 @@ def test_trusted_proxy_x_forwarded_for(make_tally):
     assert beacon(server, "m1", [(xff, "not an address")])[0] == 204
     assert beacon(server, "m2", [(xff, "198.51.100.9, garbage")])[0] == 429
 
+    metrics = server.request("GET", "/metrics")[2].decode()
+    assert "\ntally_client_addr_malformed_total 2\n" in metrics
     log = server.log_text()
     assert "event=client_addr.malformed" in log
     assert "client=198.51.100.0/24" in log

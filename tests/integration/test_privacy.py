@@ -54,7 +54,8 @@ def dump_text(redis_server, directory):
         value = {"string": lambda: client.get(key),
                  "hash": lambda: client.hgetall(key),
                  "zset": lambda: client.zrange(key, 0, -1, withscores=True),
-                 "set": lambda: client.smembers(key)}[kind]()
+                 "set": lambda: client.smembers(key),
+                 "list": lambda: client.lrange(key, 0, -1)}[kind]()
         parts.append(f"{key} {value}")
     return blob + "\n".join(parts).encode()
 
@@ -62,9 +63,9 @@ def dump_text(redis_server, directory):
 def test_reader_keys_get_retention_on_every_write(make_tally, redis_server):
     tally = make_tally(["--reader-retention", "100s", "--campaign-retention", "1000s"])
     journey(tally, "ann@example.com")
-    wait_until(lambda: len(reader_keys(redis_server)) == 4, "reader keys and the link")
+    wait_until(lambda: len(reader_keys(redis_server)) == 5, "reader keys and the link")
     keys = reader_keys(redis_server)
-    assert [k[-2:] for k in keys if k.startswith("r:")] == [":l", ":t", ":u"]
+    assert [k[-2:] for k in keys if k.startswith("r:")] == [":d", ":l", ":t", ":u"]
     for key in keys:
         assert 0 < redis_server.client.ttl(key) <= 100, key
     for key in redis_server.client.keys("c:*"):
@@ -81,7 +82,7 @@ def test_reader_keys_get_retention_on_every_write(make_tally, redis_server):
 def test_junk_requests_create_no_keys(make_tally, redis_server):
     tally = make_tally()
     journey(tally, "ann@example.com")
-    wait_until(lambda: len(reader_keys(redis_server)) == 4, "the journey's keys")
+    wait_until(lambda: len(reader_keys(redis_server)) == 5, "the journey's keys")
     time.sleep(SETTLE_SECONDS)
     before = redis_server.client.dbsize()
 
@@ -103,7 +104,7 @@ def test_junk_requests_create_no_keys(make_tally, redis_server):
 
 def test_forget_leaves_no_trace(make_tally, redis_server, tmp_path):
     token, lines = admin_token()
-    tally = make_tally(keys_extra=lines)
+    tally = make_tally(extra_keys=lines)
     journey(tally, "gone@example.com", customer="cust-gone")
     journey(tally, "kept@example.com", customer="cust-kept")
     # A customer linked to the forgotten reader and later to another one
@@ -130,9 +131,9 @@ def test_forget_leaves_no_trace(make_tally, redis_server, tmp_path):
     status, _, body = tally.request("DELETE", f"/v1/readers/{sha.upper()}",
                                     headers={"Authorization": f"Bearer {token}"})
     assert status == 200
-    assert body == b'{"deleted":4}\n'  # r:t, r:u, r:l and k:{cust-gone}
+    assert body == b'{"deleted":5}\n'  # r:t, r:u, r:d, r:l and k:{cust-gone}
     removed = keys_before - set(redis_server.client.keys("*"))
-    assert len(removed) == 4
+    assert len(removed) == 5
     gone_reader = next(k for k in removed if k.startswith("r:"))[3:27]
 
     dump = dump_text(redis_server, str(tmp_path))
@@ -140,7 +141,7 @@ def test_forget_leaves_no_trace(make_tally, redis_server, tmp_path):
     for key in removed:
         assert key.encode() not in dump
     assert len(redis_server.client.keys("k:*")) == 2  # cust-kept and cust-moved
-    assert len(redis_server.client.keys("r:*")) == 3  # the kept reader's
+    assert len(redis_server.client.keys("r:*")) == 4  # the kept reader's
 
     status, _, body = tally.request("DELETE", f"/v1/readers/{sha}",
                                     headers={"Authorization": f"Bearer {token}"})
@@ -151,17 +152,17 @@ def test_tallyctl_forget_by_address(make_tally, redis_server, tmp_path):
     tally = make_tally()
     journey(tally, "Gone@Example.com ", customer="cust-1")
     journey(tally, "kept@example.com", customer="cust-2")
-    wait_until(lambda: len(reader_keys(redis_server)) == 8, "two readers' keys")
+    wait_until(lambda: len(reader_keys(redis_server)) == 10, "two readers' keys")
     time.sleep(SETTLE_SECONDS)
     before = set(reader_keys(redis_server))
 
     out = tally.ctl("forget", "--email", "gone@example.com",
                     redis_url=redis_server.url).stdout
-    assert out == "deleted 4 keys\n"
+    assert out == "deleted 5 keys\n"
     removed = before - set(reader_keys(redis_server))
     gone_reader = next(k for k in removed if k.startswith("r:"))[3:27]
     assert gone_reader.encode() not in dump_text(redis_server, str(tmp_path))
-    assert len(reader_keys(redis_server)) == 4
+    assert len(reader_keys(redis_server)) == 5
 
     again = tally.ctl("forget", "--email-sha256", email_sha256("gone@example.com"),
                       redis_url=redis_server.url).stdout

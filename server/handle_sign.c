@@ -1,0 +1,251 @@
+/*
+ * handle_sign.c - POST /v1/sign: bulk minting of pixel and click URLs for a
+ * sending system, behind a bearer token with the sign scope.
+ *
+ *   {"campaign": "spring", "message": "a",
+ *    "destinations": ["https://shop.example/p/1", ...],
+ *    "recipients": [{"email": "jane@example.com"},
+ *                   {"email_sha256": "<64 hex>"}, ...]}
+ *
+ * gets 200 with
+ *
+ *   {"campaign": "spring", "message": "a",
+ *    "links": [{"link": 1, "destination": "https://shop.example/p/1"}, ...],
+ *    "recipients": [{"pixel": "<url>", "clicks": ["<url>", ...]}, ...]}
+ *
+ * where recipients[i] belongs to the i-th recipient of the request and
+ * clicks[j] leads to destinations[j], under link id j + 1. Addresses are
+ * hashed into reader ids as the body is read: they appear in no log line,
+ * no error message and no Redis key. After the answer, the batch counts as
+ * sent for the campaign and message.
+ */
+#include <http_parser.h>
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth_request.h"
+#include "handlers.h"
+#include "log.h"
+#include "store.h"
+#include "tally.h"
+#include "url.h"
+
+#define SIGN_RECIPIENTS_MAX STORE_SENT_BATCH_MAX
+#define SIGN_DESTINATIONS_MAX 100
+
+/* A parsed request. */
+struct sign_request {
+    const char *campaign;
+    const char *message;
+    json_t *destinations;
+    size_t n_destinations;
+    uint8_t (*readers)[TOKEN_READER_LEN];
+    size_t n_recipients;
+};
+
+static void reject(struct worker *w, struct http_request *req, int status,
+                   const char *reason)
+{
+    char body[256];
+    int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}\n", reason);
+
+    http_respond(req, status, "application/json", NULL, 0, body, (size_t)n);
+    atomic_fetch_add_explicit(&w->counters.sign_rejected, 1, memory_order_relaxed);
+    LOG_LIMITED(LOG_LEVEL_INFO, "sign.rejected", "status=%d reason=\"%s\"",
+                status, reason);
+}
+
+static bool id_field(json_t *root, const char *key, const char **out)
+{
+    const char *s = json_string_value(json_object_get(root, key));
+
+    *out = s;
+    return s != NULL && token_id_valid(s, strlen(s));
+}
+
+/* Derives the reader id of recipients[i]. Returns NULL or the reason. */
+static const char *read_recipient(struct worker *w, json_t *r, uint8_t *reader)
+{
+    json_t *email = json_object_get(r, "email");
+    json_t *hash = json_object_get(r, "email_sha256");
+
+    if (!json_is_object(r) || (email == NULL) == (hash == NULL))
+        return "each recipient needs exactly one of email and email_sha256";
+    if (email != NULL) {
+        if (!json_is_string(email) ||
+            tally_reader_from_email(w->signer, json_string_value(email),
+                                    json_string_length(email), reader) != 0)
+            return "a recipient's email is not a non-empty string";
+        return NULL;
+    }
+    if (!json_is_string(hash) ||
+        tally_reader_from_sha256_hex(w->signer, json_string_value(hash),
+                                     json_string_length(hash), reader) != 0)
+        return "a recipient's email_sha256 is not 64 hex digits";
+    return NULL;
+}
+
+/* Parses and checks root into sr. Returns NULL or the reason for a 400. */
+static const char *parse_request(struct worker *w, json_t *root,
+                                 struct sign_request *sr)
+{
+    json_t *recipients = json_object_get(root, "recipients");
+    json_t *dest;
+    size_t i;
+
+    if (!json_is_object(root))
+        return "the body must be a JSON object";
+    if (!id_field(root, "campaign", &sr->campaign) ||
+        !id_field(root, "message", &sr->message))
+        return "campaign and message must be 1 to 32 of A-Z a-z 0-9 . _ -";
+
+    sr->destinations = json_object_get(root, "destinations");
+    if (!json_is_array(sr->destinations) ||
+        json_array_size(sr->destinations) > SIGN_DESTINATIONS_MAX)
+        return "destinations must be an array of at most 100 URLs";
+    sr->n_destinations = json_array_size(sr->destinations);
+    json_array_foreach(sr->destinations, i, dest) {
+        if (!json_is_string(dest) ||
+            url_check_destination(json_string_value(dest), json_string_length(dest),
+                                  "tly") != URL_OK)
+            return "every destination must be an absolute http(s) URL without tly";
+    }
+
+    if (!json_is_array(recipients) || json_array_size(recipients) == 0 ||
+        json_array_size(recipients) > SIGN_RECIPIENTS_MAX)
+        return "recipients must be an array of 1 to 1000 objects";
+    sr->n_recipients = json_array_size(recipients);
+    sr->readers = calloc(sr->n_recipients, sizeof(*sr->readers));
+    if (sr->readers == NULL)
+        return "out of memory";
+    for (i = 0; i < sr->n_recipients; i++) {
+        const char *why = read_recipient(w, json_array_get(recipients, i),
+                                         sr->readers[i]);
+        if (why != NULL)
+            return why;
+    }
+    return NULL;
+}
+
+/* Builds the response's entry for the recipient in e. */
+static json_t *mint_recipient(struct worker *w, const struct sign_request *sr,
+                              struct tally_email *e, char *url)
+{
+    json_t *entry = json_object();
+    json_t *clicks = json_array();
+    long n = tally_mint_pixel(w->signer, e, url, TALLY_URL_MAX);
+
+    if (entry == NULL || clicks == NULL || n < 0 ||
+        json_object_set_new(entry, "pixel", json_stringn(url, (size_t)n)) != 0)
+        goto fail;
+    for (size_t j = 0; j < sr->n_destinations; j++) {
+        json_t *d = json_array_get(sr->destinations, j);
+
+        n = tally_mint_click(w->signer, e, (uint32_t)(j + 1), json_string_value(d),
+                             json_string_length(d), url, TALLY_URL_MAX);
+        if (n < 0 || json_array_append_new(clicks, json_stringn(url, (size_t)n)) != 0)
+            goto fail;
+    }
+    if (json_object_set_new(entry, "clicks", clicks) != 0) {
+        clicks = NULL;
+        goto fail;
+    }
+    return entry;
+
+fail:
+    json_decref(clicks);
+    json_decref(entry);
+    return NULL;
+}
+
+/* Mints every URL into a new response object, or returns NULL. */
+static json_t *mint_all(struct worker *w, const struct sign_request *sr)
+{
+    char url[TALLY_URL_MAX]; /* per call: workers run this concurrently */
+    char base[CONFIG_STR_MAX + 8];
+    struct tally_email e = {.campaign = sr->campaign, .message = sr->message,
+                            .issued = (uint32_t)time(NULL)};
+    json_t *answer = json_pack("{s:s, s:s, s:[], s:[]}", "campaign", sr->campaign,
+                               "message", sr->message, "links", "recipients");
+    long base_len;
+
+    if (w->cfg->public_url[0] != '\0')
+        snprintf(base, sizeof(base), "%s", w->cfg->public_url);
+    else
+        snprintf(base, sizeof(base), "http://%s", w->cfg->listen);
+    base_len = tally_base_check(base);
+    if (answer == NULL || base_len < 0)
+        goto fail;
+    e.base = base;
+    e.base_len = (size_t)base_len;
+
+    for (size_t j = 0; j < sr->n_destinations; j++) {
+        json_t *link = json_pack("{s:I, s:O}", "link", (json_int_t)(j + 1),
+                                 "destination", json_array_get(sr->destinations, j));
+        if (json_array_append_new(json_object_get(answer, "links"), link) != 0)
+            goto fail;
+    }
+    for (size_t i = 0; i < sr->n_recipients; i++) {
+        memcpy(e.reader, sr->readers[i], TOKEN_READER_LEN);
+        if (json_array_append_new(json_object_get(answer, "recipients"),
+                                  mint_recipient(w, sr, &e, url)) != 0)
+            goto fail;
+    }
+    return answer;
+
+fail:
+    json_decref(answer);
+    return NULL;
+}
+
+void handle_sign(struct worker *w, struct http_request *req)
+{
+    struct sign_request sr;
+    json_error_t jerr;
+    json_t *root = NULL;
+    json_t *answer = NULL;
+    char *body = NULL;
+    const char *why;
+
+    memset(&sr, 0, sizeof(sr));
+    if (req->method != HTTP_POST) {
+        handle_text(req, 405, "method not allowed\n");
+        return;
+    }
+    if (!auth_request(w, req, AUTH_SCOPE_SIGN))
+        return;
+
+    root = json_loadb(req->body != NULL ? req->body : "", req->body_len,
+                      JSON_REJECT_DUPLICATES, &jerr);
+    why = root == NULL ? "the body is not valid JSON" : parse_request(w, root, &sr);
+    if (why != NULL) {
+        reject(w, req, 400, why);
+        goto done;
+    }
+
+    answer = mint_all(w, &sr);
+    body = answer != NULL ? json_dumps(answer, JSON_COMPACT) : NULL;
+    if (body == NULL) {
+        LOG_LIMITED(LOG_LEVEL_ERROR, "sign.mint_failed",
+                    "campaign=%s recipients=%zu public_url_valid=%d",
+                    sr.campaign, sr.n_recipients,
+                    w->cfg->public_url[0] == '\0' ||
+                        tally_base_check(w->cfg->public_url) >= 0);
+        handle_text(req, 500, "minting failed; see the server log\n");
+        goto done;
+    }
+    http_respond(req, 200, "application/json", NULL, 0, body, strlen(body));
+    store_count_sent(w->store, sr.campaign, sr.message,
+                     (const uint8_t (*)[TOKEN_READER_LEN])sr.readers,
+                     sr.n_recipients);
+
+done:
+    free(body);
+    free(sr.readers);
+    json_decref(answer);
+    json_decref(root);
+}

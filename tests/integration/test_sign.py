@@ -1,0 +1,90 @@
+"""POST /v1/sign: bearer tokens with scopes, minted URLs that redirect to
+their destinations, sent counting, and no email address in logs or
+Redis."""
+import json
+
+import pytest
+
+from conftest import Tallyd, path_of
+
+SIGN = "5" * 64
+READ = "7" * 64
+TOKENS = f"api_token.sender = sign {SIGN}\napi_token.viewer = read {READ}\n"
+
+
+@pytest.fixture
+def signer(tmp_path, redis_server):
+    server = Tallyd(str(tmp_path), redis_server.url, extra_keys=TOKENS)
+    yield server
+    server.stop()
+
+
+def sign(server, payload, token=SIGN):
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    status, _, body = server.request("POST", "/v1/sign", body=json.dumps(payload),
+                                     headers=headers)
+    return status, json.loads(body) if body else None
+
+
+BATCH = {
+    "campaign": "spring", "message": "a",
+    "destinations": ["https://shop.example/p/1", "https://shop.example/p/2?x=1#top"],
+    "recipients": [{"email": "Secret.Person@example.com"},
+                   {"email_sha256": "86e0b9e56c17cc4d12387e1949b85053fbe73bc3ce5a1188713a9d300cc6133d"},
+                   {"email": "secret.person@example.com "}],
+}
+
+
+def test_sign_needs_sign_scope(signer):
+    assert sign(signer, BATCH, token=None)[0] == 401
+    assert sign(signer, BATCH, token="0" * 64)[0] == 401
+    assert sign(signer, BATCH, token="short")[0] == 401
+    assert sign(signer, BATCH, token=READ)[0] == 403
+
+
+def test_sign_mints_working_urls(signer, redis_server):
+    status, answer = sign(signer, BATCH)
+    assert status == 200
+    assert answer["links"] == [{"link": 1, "destination": BATCH["destinations"][0]},
+                               {"link": 2, "destination": BATCH["destinations"][1]}]
+    assert len(answer["recipients"]) == 3
+    first = answer["recipients"][0]
+    status, headers, _ = signer.request("GET", path_of(first["pixel"]))
+    assert status == 200
+    assert headers["content-type"] == "image/gif"
+    for click, dest in zip(first["clicks"], BATCH["destinations"]):
+        status, headers, _ = signer.request("GET", path_of(click))
+        assert status == 302
+        head, sep, frag = dest.partition("#")
+        assert headers["location"].startswith(head)
+        assert headers["location"].endswith(sep + frag)
+
+    r = redis_server.client
+    # Recipients 1 and 3 are one address, so two readers were minted.
+    wait = __import__("conftest").wait_until
+    wait(lambda: r.pfcount("c:{spring}:m:a:sent") == 2, "sent to be counted")
+    assert r.pfcount("c:{spring}:sent") == 2
+    sign(signer, BATCH)
+    wait(lambda: signer.request("GET", "/healthz")[0] == 200, "tallyd")
+    assert r.pfcount("c:{spring}:m:a:sent") == 2
+    assert "spring" in r.smembers("campaigns")
+
+    log = open(signer.log_path).read().lower()
+    assert "secret.person" not in log
+    for key in r.scan_iter("*"):
+        assert "secret" not in key.lower()
+
+
+@pytest.mark.parametrize("payload, reason", [
+    ({**BATCH, "campaign": "bad id"}, "campaign and message"),
+    ({**BATCH, "destinations": ["javascript:alert(1)"]}, "destination"),
+    ({**BATCH, "recipients": []}, "recipients must be"),
+    ({**BATCH, "recipients": [{"email": "  "}]}, "email is not a non-empty"),
+    ({**BATCH, "recipients": [{"email_sha256": "zz"}]}, "64 hex"),
+])
+def test_sign_rejects_bad_batches(signer, payload, reason):
+    status, answer = sign(signer, payload)
+    assert status == 400
+    assert reason in answer["error"]
