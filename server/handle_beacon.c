@@ -70,7 +70,7 @@ static uint64_t monotonic_ms(void)
 }
 
 /* Takes a token from the client's bucket. Returns true when the beacon may
- * go on; otherwise it has been answered with 429. */
+ * go on; otherwise the beacon has got its 429 response. */
 static bool within_rate(struct worker *w, struct http_request *req)
 {
     static const char body[] = "too many beacons from this address; retry later\n";

@@ -42,7 +42,7 @@ static int worker_listen(struct worker *w, const char *list)
     return 0;
 }
 
-/* Sets up what tells clients apart: trusted proxies and beacon limits. */
+/* Sets up the trusted proxies and the beacon rate limit of w. */
 static int worker_init_clients(struct worker *w, const struct config *cfg)
 {
     char err[256];
