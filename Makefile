@@ -41,7 +41,7 @@ LDFLAGS += $(SAN_FLAGS)
 
 LIBS_TRACKING := -ljansson -lcrypto
 LIBS_SERVER := -levent_openssl -levent_pthreads -levent -lhiredis -lhttp_parser \
-               -lssl $(LIBS_TRACKING) -lpthread
+               -lssl $(LIBS_TRACKING) -lz -lpthread
 
 TRACKING_SRC := $(wildcard tracking/*.c)
 SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))

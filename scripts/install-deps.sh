@@ -8,7 +8,7 @@
 set -eu
 
 packages="gcc make pkg-config libevent-dev libhiredis-dev libhttp-parser-dev
-libjansson-dev libssl-dev libcsv-dev redis-server redis-tools curl"
+libjansson-dev libssl-dev libcsv-dev zlib1g-dev redis-server redis-tools curl"
 # The build runs npm ci for the dashboard's chart library. A Node.js from
 # elsewhere (such as NodeSource, which bundles npm) is used when present.
 if ! command -v npm >/dev/null 2>&1; then

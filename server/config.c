@@ -29,6 +29,7 @@ enum option_type {
     OPT_DURATION_INT,/* int milliseconds, unit required */
     OPT_LOG_LEVEL,   /* enum log_level */
     OPT_BOOL,        /* bool: yes/no, true/false, on/off, 1/0 */
+    OPT_FSYNC,       /* enum journal_fsync */
 };
 
 /* Extra check of a string value. Returns 0, or -1 with a reason in err. */
@@ -149,6 +150,24 @@ static const struct option options[] = {
     {"attribute_machine_events", OPT_BOOL, FIELD(attribute_machine_events),
      "no", 0, 0, false, NULL, "yes|no",
      "also credit orders to clicks classified as machines"},
+    {"journal_fsync", OPT_FSYNC, FIELD(journal_fsync), "everysec", 0, 0, false,
+     NULL, "POLICY",
+     "when journaled events are forced to disk: always (after each event), "
+     "everysec (once a second) or no (left to the kernel)"},
+    {"journal_max_size", OPT_SIZE, FIELD(journal_max_size), "256M", 4096,
+     SIZE_LIMIT, false, NULL, "BYTES",
+     "largest journal file of one event loop; events beyond it are dropped "
+     "and counted"},
+    {"redis_timeout", OPT_DURATION_INT, FIELD(redis_timeout_ms), "2s", 10,
+     3600 * 1000, false, NULL, "DURATION",
+     "time a write may wait for Redis before the connection is dropped and "
+     "its events go to the journal"},
+};
+
+static const char *const fsync_names[] = {
+    [JOURNAL_FSYNC_ALWAYS] = "always",
+    [JOURNAL_FSYNC_EVERYSEC] = "everysec",
+    [JOURNAL_FSYNC_NO] = "no",
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -335,6 +354,17 @@ static int set_option(struct config *cfg, const struct option *opt,
 
     if (opt->type == OPT_BOOL)
         return set_bool(opt, (bool *)(void *)field, value, err, errsize);
+    if (opt->type == OPT_FSYNC) {
+        for (size_t i = 0; i < sizeof(fsync_names) / sizeof(fsync_names[0]); i++) {
+            if (strcmp(value, fsync_names[i]) == 0) {
+                *(enum journal_fsync *)(void *)field = (enum journal_fsync)i;
+                return 0;
+            }
+        }
+        return fail(err, errsize,
+                    "journal_fsync '%s' is invalid: use always, everysec or no",
+                    value);
+    }
 
     if (parse_number(opt, value, &number, err, errsize) != 0)
         return -1;
@@ -744,6 +774,10 @@ static void format_value(const struct option *opt, const struct config *cfg,
     }
     case OPT_BOOL:
         snprintf(out, outsize, "%s", *(const bool *)(const void *)field ? "yes" : "no");
+        break;
+    case OPT_FSYNC:
+        snprintf(out, outsize, "%s",
+                 fsync_names[*(const enum journal_fsync *)(const void *)field]);
         return;
     case OPT_INT:
         snprintf(out, outsize, "%d", *(const int *)(const void *)field);

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "http.h"
+#include "journal.h"
 #include "log.h"
 
 #define CONFIG_STR_MAX 1024
@@ -48,6 +49,9 @@ struct config {
     int burst_links;                 /* burst_links: 3 */
     int64_t honeypot_window_ms;      /* honeypot_window: 30s */
     bool attribute_machine_events;   /* attribute_machine_events: no */
+    enum journal_fsync journal_fsync; /* journal_fsync: everysec */
+    size_t journal_max_size;         /* journal_max_size: 256M per loop */
+    int redis_timeout_ms;            /* redis_timeout: 2s */
 };
 
 /* Sets every field to its default. */

@@ -1,12 +1,15 @@
 /*
  * main.c - tallyd: reads the configuration and keys, starts one event loop
- * thread per core (or --threads), and stops them in order on SIGTERM or
- * SIGINT. On SIGHUP it rereads the classification data, the suppression
- * list and the keys file and hands them to the workers. Each worker swaps
- * its signer in its own thread, and listeners and connections stay open.
- * A file that fails to load keeps the old data or keys in place. The main
- * thread only waits for signals.
+ * thread per core (or --threads), hands journals left by an earlier run to
+ * them, and stops them in order on SIGTERM or SIGINT. On SIGHUP it rereads
+ * the classification data, the suppression list and the keys file and
+ * hands them to the workers. Each worker swaps its signer in its own
+ * thread, and listeners and connections stay open. A file that fails to
+ * load keeps the old data or keys in place. The main thread only waits
+ * for signals.
  */
+#include <dirent.h>
+#include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <openssl/crypto.h>
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -24,6 +28,7 @@
 #include "redis_url.h"
 #include "refdata.h"
 #include "signer.h"
+#include "store.h"
 #include "worker.h"
 
 #define TALLYD_VERSION "0.1.0"
@@ -174,6 +179,52 @@ static int load_settings(const struct config *cfg, struct keyring *ring,
     return 0;
 }
 
+/* Creates state_dir when missing and checks that the journal can be
+ * written there. Returns 0, or -1 after printing why. */
+static int prepare_state_dir(const char *dir)
+{
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "tallyd: cannot create state_dir %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    if (access(dir, R_OK | W_OK | X_OK) != 0) {
+        fprintf(stderr, "tallyd: state_dir %s is not writable: %s\n", dir,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int is_journal(const struct dirent *d)
+{
+    size_t len = strlen(d->d_name);
+    size_t suffix = strlen(JOURNAL_SUFFIX);
+
+    return len > suffix && strcmp(d->d_name + len - suffix, JOURNAL_SUFFIX) == 0;
+}
+
+/* Hands each journal file in state_dir to a worker, round robin. Their
+ * events keep their writer ids and sequence numbers, so the replay checks
+ * still recognise the ones that reached Redis before the earlier run
+ * ended. */
+static void adopt_journals(struct supervisor *sv, const char *dir)
+{
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, is_journal, alphasort);
+    char path[2048];
+
+    if (n < 0) {
+        LOG_ERROR("journal.scan_failed", "state_dir=%s error=\"%s\"", dir, strerror(errno));
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
+        store_adopt_journal(sv->workers[i % sv->n_workers].store, path);
+        free(names[i]);
+    }
+    free(names);
+}
+
 static int serve(const struct config *cfg, struct keyring *ring,
                  const struct auth_tokens *tokens, const struct redis_target *redis)
 {
@@ -212,6 +263,7 @@ static int serve(const struct config *cfg, struct keyring *ring,
     if (tokens->count == 0)
         LOG_NOTICE("tallyd.no_api_tokens", "hint=\"the stats API and dashboard "
                    "answer 401 until the keys file has an api_token line\"");
+    adopt_journals(&sv, cfg->state_dir);
     /* The workers and the supervisor hold their own signers now; the
      * secrets can go. */
     fingerprint(ring, sv.reader_fingerprint);
@@ -276,7 +328,8 @@ int main(int argc, char **argv)
     }
     log_min_level = cfg.log_level;
 
-    if (load_settings(&cfg, &ring, &tokens, &redis) != 0)
+    if (load_settings(&cfg, &ring, &tokens, &redis) != 0 ||
+        prepare_state_dir(cfg.state_dir) != 0)
         return 1;
     if (evthread_use_pthreads() != 0) {
         fprintf(stderr, "tallyd: libevent has no pthreads support\n");

@@ -76,17 +76,46 @@ void store_args_evalsha(struct store_args *a, int script, int numkeys)
 
 /* ---- op lifecycle -------------------------------------------------- */
 
+static void unlink_op(struct store_op *op)
+{
+    struct store *st = op->st;
+
+    if (op->prev != NULL)
+        op->prev->next = op->next;
+    else if (st->ops_head == op)
+        st->ops_head = op->next;
+    if (op->next != NULL)
+        op->next->prev = op->prev;
+    else if (st->ops_tail == op)
+        st->ops_tail = op->prev;
+    op->prev = op->next = NULL;
+}
+
 void store_op_finish(struct store_op *op, bool ok)
 {
     struct store *st = op->st;
 
-    if (ok)
-        st->stats.written++;
-    else
-        st->stats.failed++;
+    /* The journey is read again when a failed checkout is replayed. */
     json_decref(op->journey);
+    op->journey = NULL;
+    unlink_op(op);
+    if (ok)
+        st->backoff_ms = BACKOFF_MIN_MS;
+    if (op->replay) {
+        store_replay_done(op, ok);
+        return;
+    }
+    if (!ok) {
+        store_spool_failed(op);
+        return;
+    }
+    st->stats.written++;
     free(op);
+    store_event_done(st);
+}
 
+void store_event_done(struct store *st)
+{
     st->in_flight--;
     if (st->in_flight == 0 && st->drained != NULL) {
         void (*done)(void *) = st->drained;
@@ -95,24 +124,50 @@ void store_op_finish(struct store_op *op, bool ok)
     }
 }
 
+/* Error replies that say Redis cannot take writes right now, as opposed
+ * to ones about the command itself. */
+static bool error_is_transient(const redisReply *reply)
+{
+    static const char *const prefixes[] = {
+        "LOADING", "BUSY", "OOM", "READONLY", "NOSCRIPT", "MASTERDOWN", "TRYAGAIN",
+        "CLUSTERDOWN", "MISCONF", "NOREPLICAS", "NOAUTH", "WRONGPASS", "NOPERM",
+    };
+
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        size_t n = strlen(prefixes[i]);
+
+        if (reply->len >= n && memcmp(reply->str, prefixes[i], n) == 0 &&
+            (reply->len == n || reply->str[n] == ' '))
+            return true;
+    }
+    return false;
+}
+
 bool store_reply_failed(struct store_op *op, const redisReply *reply,
                         const char *step)
 {
     if (reply == NULL) {
-        /* TODO: spool the event to the local journal and replay it once
-         * Redis is back; until then an event in flight during a lost
-         * connection is counted as failed. */
+        /* The command may or may not have run: the op is retried from the
+         * journal with the same ids. */
+        op->failure = STORE_FAIL_LOST;
         LOG_LIMITED(LOG_LEVEL_WARN, "store.event_failed",
                     "step=%s event=%s error=\"connection lost\"", step,
                     op->event_id);
         return true;
     }
     if (reply->type == REDIS_REPLY_ERROR) {
+        /* An error reply means the command did not run, so a
+         * CAMPAIGN_TOUCH that failed certainly did not count. */
+        op->touch_pending = false;
+        op->failure = error_is_transient(reply) ? STORE_FAIL_TRANSIENT
+                                                : STORE_FAIL_PERMANENT;
         LOG_LIMITED(LOG_LEVEL_ERROR, "store.event_failed",
                     "step=%s event=%s error=\"%.*s\"", step, op->event_id,
                     (int)reply->len, reply->str);
         return true;
     }
+    if (strcmp(step, "campaign_touch") == 0)
+        op->touch_pending = false;
     return false;
 }
 
@@ -124,6 +179,7 @@ int store_send(struct store_op *op, redisCallbackFn *cb, struct store_args *a)
         redisAsyncCommandArgv(st->ac, cb, op, a->argc, a->argv, a->lens) != REDIS_OK) {
         LOG_LIMITED(LOG_LEVEL_WARN, "store.event_failed",
                     "event=%s error=\"not connected to redis\"", op->event_id);
+        op->failure = STORE_FAIL_LOST;
         store_op_finish(op, false);
         return -1;
     }
@@ -173,7 +229,9 @@ static void on_connect(const redisAsyncContext *ac, int status)
     }
     LOG_NOTICE("redis.connected", "redis=%s writer=%s", where, st->writer);
     st->stats.connected = true;
-    st->backoff_ms = BACKOFF_MIN_MS;
+    /* The backoff resets on the first successful write, not here: a Redis
+     * that accepts connections but answers LOADING is not back yet. */
+    store_replay_kick(st);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -239,6 +297,21 @@ static void connect_redis(struct store *st)
     send_setup(st);
 }
 
+void store_drop_connection(struct store *st)
+{
+    redisAsyncContext *ac = st->ac;
+
+    if (ac == NULL)
+        return;
+    st->ac = NULL;
+    st->stats.connected = false;
+    /* Fails every pending command with a NULL reply, then calls
+     * on_disconnect if the socket had connected. */
+    redisAsyncFree(ac);
+    if (!evtimer_pending(st->reconnect_timer, NULL))
+        schedule_reconnect(st);
+}
+
 static void on_reconnect_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -260,11 +333,13 @@ struct store *store_new(struct event_base *base, const struct redis_target *targ
     st->backoff_ms = BACKOFF_MIN_MS;
     st->next_seq = 1;
     st->reconnect_timer = evtimer_new(base, on_reconnect_timer, st);
-    if (st->reconnect_timer == NULL || RAND_bytes(writer, sizeof(writer)) != 1) {
+    if (st->reconnect_timer == NULL || store_spool_init(st) != 0 ||
+        RAND_bytes(writer, sizeof(writer)) != 1) {
         store_free(st);
         return NULL;
     }
     ident_hex(writer, sizeof(writer), st->writer);
+    memcpy(st->writer_bytes, writer, sizeof(writer));
 
     connect_redis(st);
     return st;
@@ -275,11 +350,10 @@ void store_free(struct store *st)
     if (st == NULL)
         return;
     st->closing = true;
-    if (st->ac != NULL) {
-        /* Runs pending callbacks with NULL replies, which finish their ops. */
-        redisAsyncFree(st->ac);
-        st->ac = NULL;
-    }
+    /* Runs pending callbacks with NULL replies, which hand their ops to
+     * the spool; store_spool_close then journals them. */
+    store_drop_connection(st);
+    store_spool_close(st);
     if (st->reconnect_timer != NULL)
         event_free(st->reconnect_timer);
     free(st);
@@ -334,12 +408,16 @@ static void send_campaign_touch(struct store_op *op)
         store_args_str(&a, keys[i]);
     store_args_str(&a, is_click ? "clicks" : "opens");
     store_args_u64(&a, op->unique_mask);
-    store_args_str(&a, op->st->writer);
-    store_args_u64(&a, op->seq);
+    store_args_str(&a, op->touch_writer_hex);
+    store_args_u64(&a, op->touch_seq);
     store_args_u64(&a, op->st->opts.campaign_retention_s);
     store_args_str(&a, link_field);
     store_args_str(&a, verdict_name((enum verdict)t->verdict));
     store_args_str(&a, t->message);
+    if (memcmp(op->touch_writer, op->st->writer_bytes, EVENT_WRITER_LEN) == 0 &&
+        op->touch_seq > op->st->touch_sent_max)
+        op->st->touch_sent_max = op->touch_seq;
+    op->touch_pending = true;
     store_send(op, on_campaign_touch, &a);
 }
 
@@ -492,6 +570,34 @@ static void send_identify(struct store_op *op)
     store_send(op, on_reader_link, &a);
 }
 
+void store_op_start(struct store_op *op)
+{
+    struct store *st = op->st;
+
+    op->sent_ms = store_now_ms();
+    op->prev = st->ops_tail;
+    op->next = NULL;
+    if (st->ops_tail != NULL)
+        st->ops_tail->next = op;
+    else
+        st->ops_head = op;
+    st->ops_tail = op;
+
+    switch (op->ev.kind) {
+    case EVENT_OPEN:
+    case EVENT_CLICK:
+        register_campaign(st, op->ev.u.touch.campaign);
+        send_reader_touch(op);
+        break;
+    case EVENT_IDENTIFY:
+        send_identify(op);
+        break;
+    case EVENT_CHECKOUT:
+        store_checkout_start(op);
+        break;
+    }
+}
+
 void store_submit(struct store *st, const struct event *ev)
 {
     struct store_op *op = calloc(1, sizeof(*op));
@@ -503,25 +609,22 @@ void store_submit(struct store *st, const struct event *ev)
     }
     op->st = st;
     op->ev = *ev;
+    memcpy(op->writer, st->writer_bytes, EVENT_WRITER_LEN);
+    strcpy(op->writer_hex, st->writer);
     op->seq = st->next_seq++;
+    memcpy(op->touch_writer, st->writer_bytes, EVENT_WRITER_LEN);
+    strcpy(op->touch_writer_hex, st->writer);
+    op->touch_seq = op->seq;
     snprintf(op->event_id, sizeof(op->event_id), "%s-%llu", st->writer,
              (unsigned long long)op->seq);
     st->in_flight++;
     st->stats.submitted++;
 
-    switch (ev->kind) {
-    case EVENT_OPEN:
-    case EVENT_CLICK:
-        register_campaign(st, ev->u.touch.campaign);
-        send_reader_touch(op);
-        break;
-    case EVENT_IDENTIFY:
-        send_identify(op);
-        break;
-    case EVENT_CHECKOUT:
-        store_checkout_start(op);
-        break;
+    if (st->spooling) {
+        store_spool_submit(op);
+        return;
     }
+    store_op_start(op);
 }
 
 size_t store_in_flight(const struct store *st)

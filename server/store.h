@@ -10,6 +10,11 @@
  * sequence number, and every script is idempotent for a repeated event (see
  * store_scripts.c), so an event that is sent again after a lost reply counts
  * once.
+ *
+ * Durability: an event whose write fails (no connection, an error reply,
+ * no reply within redis_timeout) goes to the store's journal under
+ * state_dir, and so does every later event, in order, until the journal
+ * has been replayed into Redis (store_spool.c).
  */
 #ifndef TALLY_STORE_H
 #define TALLY_STORE_H
@@ -20,6 +25,7 @@
 
 #include "event.h"
 #include "token.h"
+#include "journal.h"
 #include "redis_url.h"
 
 struct event_base;
@@ -34,16 +40,28 @@ struct store_options {
     unsigned burst_links;       /* different links of one email in a burst */
     uint32_t honeypot_window_s; /* clicks this close to a honeypot click */
     bool attribute_machine_events; /* credit orders to machine clicks too */
+    const char *state_dir; /* journal directory; must outlive the store */
+    enum journal_fsync journal_fsync;
+    size_t journal_max_bytes; /* of this store's journal file */
+    int redis_timeout_ms;  /* a write unanswered this long counts as failed */
 };
 
 struct store_stats {
     uint64_t submitted;
     uint64_t written;      /* events fully applied (or found already applied) */
-    uint64_t failed;       /* events that could not be written */
+    uint64_t failed;       /* events lost: journal_dropped + journal_skipped */
     uint64_t orders_repeated;
     uint64_t orders_unattributed;
     uint64_t reconnects;
     bool connected;
+    uint64_t journaled;       /* events written to the journal */
+    uint64_t replayed;        /* journal records applied to Redis */
+    uint64_t journal_dropped; /* events not journaled: journal full or failing */
+    uint64_t journal_skipped; /* records given up: undecodable, or refused
+                                 by Redis on every attempt */
+    uint64_t timeouts;        /* connections dropped after redis_timeout */
+    uint64_t journal_bytes;   /* size of this store's journal files now */
+    bool spooling;            /* new events go to the journal */
 };
 
 /* Creates a store on base and starts connecting. target and opts are
@@ -51,7 +69,7 @@ struct store_stats {
 struct store *store_new(struct event_base *base, const struct redis_target *target,
                         const struct store_options *opts);
 
-/* Disconnects and frees. Events still in flight are counted as failed. */
+/* Disconnects and frees. Events still in flight go to the journal. */
 void store_free(struct store *st);
 
 /* Copies ev and writes it to Redis in the background. */
@@ -82,5 +100,9 @@ const struct store_stats *store_stats(const struct store *st);
  * returns. */
 void store_forget(struct store *st, const uint8_t reader[TOKEN_READER_LEN],
                   void (*done)(void *arg, long deleted), void *arg);
+/* Takes over a journal file left by an earlier run, to replay it into
+ * Redis alongside this store's own events. Call before the loop runs.
+ * Returns 0, or -1 after logging why (the file is then left alone). */
+int store_adopt_journal(struct store *st, const char *path);
 
 #endif

@@ -1,6 +1,6 @@
 /*
- * store_internal.h - what store.c and store_checkout.c share: the store
- * itself, one in-flight event, and command building.
+ * store_internal.h - what store.c, store_checkout.c and store_spool.c
+ * share: the store itself, one in-flight event, and command building.
  */
 #ifndef TALLY_STORE_INTERNAL_H
 #define TALLY_STORE_INTERNAL_H
@@ -9,12 +9,16 @@
 #include <jansson.h>
 
 #include "attribution.h"
+#include "event_codec.h"
+#include "journal.h"
 #include "schema.h"
 #include "store.h"
 
 #define STORE_ARGS_MAX 32
 #define STORE_MOVED_MAX 8 /* clicks one event may reclassify; see READER_TOUCH */
 #define STORE_SEEN_CAMPAIGNS 64
+#define STORE_ADOPTED_MAX 64 /* journals of earlier runs one store replays */
+#define STORE_REPLAY_WINDOW 128 /* journal records sent together */
 
 struct store {
     struct event_base *base;
@@ -25,6 +29,7 @@ struct store {
     int backoff_ms;
     bool closing;
     char writer[17]; /* random id of this store's event sequence, hex */
+    uint8_t writer_bytes[EVENT_WRITER_LEN];
     uint64_t next_seq;
     size_t in_flight;
     void (*drained)(void *);
@@ -34,14 +39,56 @@ struct store {
      * only saves commands, since SADD repeats are harmless. */
     char seen[STORE_SEEN_CAMPAIGNS][TOKEN_ID_MAX + 1];
     unsigned seen_next;
+
+    /* Durability, see store_spool.c. */
+    struct store_op *ops_head, *ops_tail; /* sent on the connection, oldest first */
+    bool spooling;              /* new events go to the journal */
+    struct journal *journal;    /* this writer's, opened on the first spool */
+    struct journal *adopted[STORE_ADOPTED_MAX]; /* left by earlier runs */
+    int n_adopted;
+    struct store_op **failed;   /* failed live events waiting for the spool */
+    size_t n_failed, failed_cap;
+    struct event *spool_event;  /* runs spool_flush outside hiredis callbacks */
+    bool drop_requested;        /* spool_flush drops the connection first */
+    struct event *tick;         /* timeouts, fsync everysec, replay restart */
+    /* Journal records on their way, in journal order, with the cursor
+     * after each and the records each one stands for (see journal_read). */
+    struct store_op *window[STORE_REPLAY_WINDOW];
+    uint64_t window_end[STORE_REPLAY_WINDOW];
+    uint64_t window_frames[STORE_REPLAY_WINDOW];
+    int window_len, window_done;
+    bool window_starting;
+    struct journal *replay_source;
+    int replay_attempts;        /* failed attempts of the first record */
+    uint64_t touch_sent_max;    /* highest touch_seq sent with this store's writer */
+    int64_t last_sync_ms;
+};
+
+/* Why an event's write failed, which decides whether it may be retried
+ * with the same campaign sequence number. */
+enum store_failure {
+    STORE_FAIL_PERMANENT = 0, /* an error that a retry will meet again */
+    STORE_FAIL_LOST,          /* no reply: not sent, connection lost, timeout */
+    STORE_FAIL_TRANSIENT,     /* LOADING, BUSY, OOM, READONLY and the like */
 };
 
 /* One event on its way to Redis; owned by the store until op_finish. */
 struct store_op {
     struct store *st;
+    struct store_op *prev, *next; /* in st's ops list while sent */
     struct event ev;
+    uint8_t writer[EVENT_WRITER_LEN]; /* of the event id, not always st's */
+    char writer_hex[17];
     uint64_t seq;
+    uint8_t touch_writer[EVENT_WRITER_LEN]; /* sent with CAMPAIGN_TOUCH, */
+    char touch_writer_hex[17];              /* see event_codec.h */
+    uint64_t touch_seq;
     char event_id[40]; /* "<writer>-<seq>" */
+    bool replay;        /* read from a journal, not submitted live */
+    bool succeeded;     /* replay: the outcome, kept for the window */
+    bool touch_pending; /* CAMPAIGN_TOUCH sent and no reply yet */
+    enum store_failure failure;
+    int64_t sent_ms;    /* monotonic, when its first command was sent */
     unsigned unique_mask;
     /* Open or click: times of the reader's clicks that READER_TOUCH moved
      * from human to this event's verdict (burst or honeypot). */
@@ -76,8 +123,13 @@ void store_args_evalsha(struct store_args *a, int script, int numkeys);
  * op as failed and returns -1. */
 int store_send(struct store_op *op, redisCallbackFn *cb, struct store_args *a);
 
-/* Ends op: counts it as written or failed and frees it. */
+/* Ends op: counts it as written and frees it, or hands it to the spool
+ * (a live event) or the replay (a journal record) when it failed. */
 void store_op_finish(struct store_op *op, bool ok);
+
+/* Counts one submitted event as settled (written or journaled) and calls
+ * the drain callback when none is left. */
+void store_event_done(struct store *st);
 
 /* Tells whether reply is an error; logs it against op when it is. A NULL
  * reply means the connection was lost. */
@@ -94,5 +146,35 @@ void store_journey_start(struct store_op *op);
 /* Sends CAMPAIGN_CONVERT for op's decision with entry (JSON text) for the
  * campaign's recent-conversions list. */
 void store_campaign_convert(struct store_op *op, const char *entry);
+/* Sends the first command of op by its kind; store.c. */
+void store_op_start(struct store_op *op);
+
+/* ---- store_spool.c ---- */
+
+/* Sets up the spool and tick events. Returns 0, or -1 out of memory. */
+int store_spool_init(struct store *st);
+
+/* Takes a failed live event: it is written to the journal by the next
+ * spool_flush, and the store spools new events until the journal drains. */
+void store_spool_failed(struct store_op *op);
+
+/* Writes a new event to the journal while the store is spooling. */
+void store_spool_submit(struct store_op *op);
+
+/* Records a replayed op's outcome; the window's last one settles them all. */
+void store_replay_done(struct store_op *op, bool ok);
+
+/* Starts replaying journal records if connected and idle. */
+void store_replay_kick(struct store *st);
+
+/* Drops the connection now (outside any hiredis callback): every op sent
+ * on it fails with STORE_FAIL_LOST. */
+void store_drop_connection(struct store *st);
+
+/* Moves every failed event to the journal and closes the journals. */
+void store_spool_close(struct store *st);
+
+/* Milliseconds of CLOCK_MONOTONIC. */
+int64_t store_now_ms(void);
 
 #endif

@@ -4,7 +4,8 @@
  * Stopping runs in the worker's own thread, in this order: the HTTP server
  * stops accepting and finishes the requests it has, then the store finishes
  * writing the events those requests recorded, then the loop ends. A
- * deadline ends the loop anyway if Redis does not answer in time.
+ * deadline ends the loop anyway if Redis does not answer in time; the
+ * events still on their way then go to the journal when store_free runs.
  */
 #include "worker.h"
 
@@ -99,6 +100,10 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
         .burst_links = (unsigned)cfg->burst_links,
         .honeypot_window_s = ms_to_s(cfg->honeypot_window_ms),
         .attribute_machine_events = cfg->attribute_machine_events,
+        .state_dir = cfg->state_dir,
+        .journal_fsync = cfg->journal_fsync,
+        .journal_max_bytes = cfg->journal_max_size,
+        .redis_timeout_ms = cfg->redis_timeout_ms,
     };
 
     memset(w, 0, sizeof(*w));

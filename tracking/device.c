@@ -77,7 +77,8 @@ const char *device_class_name(enum device_class c)
     case DEVICE_TABLET: return "tablet";
     case DEVICE_DESKTOP: return "desktop";
     case DEVICE_PROXY: return "proxy";
-    case DEVICE_UNKNOWN: break;
+    case DEVICE_UNKNOWN:
+    case DEVICE_CLASS_COUNT: break;
     }
     return "unknown";
 }
@@ -91,7 +92,8 @@ const char *device_client_name(enum client_family f)
     case CLIENT_APPLE_MAIL: return "apple_mail";
     case CLIENT_THUNDERBIRD: return "thunderbird";
     case CLIENT_BROWSER: return "browser";
-    case CLIENT_UNKNOWN: break;
+    case CLIENT_UNKNOWN:
+    case CLIENT_FAMILY_COUNT: break;
     }
     return "unknown";
 }

@@ -20,6 +20,7 @@ enum device_class {
     DEVICE_TABLET,
     DEVICE_DESKTOP,
     DEVICE_PROXY, /* an image proxy fetched the pixel, not the reader's device */
+    DEVICE_CLASS_COUNT,
 };
 
 enum client_family {
@@ -30,6 +31,7 @@ enum client_family {
     CLIENT_APPLE_MAIL,  /* WebKit without a browser's Safari token */
     CLIENT_THUNDERBIRD,
     CLIENT_BROWSER,     /* a web browser: webmail, or a click */
+    CLIENT_FAMILY_COUNT,
 };
 
 /* Classifies a User-Agent value ua[0..len); NULL or empty gives unknown. */

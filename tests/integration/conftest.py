@@ -109,6 +109,7 @@ class Tallyd:
         self.log_path = os.path.join(directory, "tallyd.log")
         self.log = open(self.log_path, "w")
         self.read_token = api_token(self.keys, "dashboard")
+        self.state_dir = os.path.join(directory, "state")
         self.proc = subprocess.Popen(
             self._command(redis_url, extra_args), stdout=self.log,
             stderr=subprocess.STDOUT)
@@ -116,7 +117,8 @@ class Tallyd:
 
     def _command(self, redis_url, extra_args):
         return [*self.prefix, TALLYD, "--listen", self.listen, "--redis", redis_url,
-                "--keys", self.keys, "--threads", "2", *extra_args]
+                "--keys", self.keys, "--threads", "2", "--state-dir", self.state_dir,
+                *extra_args]
 
     def reload(self):
         """Sends SIGHUP and waits for the new data to be loaded."""
@@ -264,6 +266,20 @@ def email_sha256(address):
     raw = address.encode("utf-8").strip(b" \t\r\n\x0b\x0c")
     lowered = bytes(c + 32 if 65 <= c <= 90 else c for c in raw)
     return hashlib.sha256(lowered).hexdigest()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: a load of 20 s or more, too long for "
+                            "make test; runs only with TALLY_SLOW_TESTS=1")
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("TALLY_SLOW_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: set TALLY_SLOW_TESTS=1 to run")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture

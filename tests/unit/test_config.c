@@ -521,6 +521,41 @@ static void log_levels(void **state)
     expect_set_error("log_level", "loud", "log_level 'loud' is invalid");
 }
 
+static void journal_settings(void **state)
+{
+    struct config cfg;
+    char err[256];
+    static const char *const args[] = {"--journal-fsync", "always", "--journal-max-size",
+                                       "64M", "--redis-timeout", "500ms", NULL};
+
+    (void)state;
+    config_defaults(&cfg);
+    assert_int_equal(cfg.journal_fsync, JOURNAL_FSYNC_EVERYSEC);
+    assert_int_equal(cfg.journal_max_size, 256u << 20);
+    assert_int_equal(cfg.redis_timeout_ms, 2000);
+
+    expect_ok(&cfg, args);
+    assert_int_equal(cfg.journal_fsync, JOURNAL_FSYNC_ALWAYS);
+    assert_int_equal(cfg.journal_max_size, 64u << 20);
+    assert_int_equal(cfg.redis_timeout_ms, 500);
+
+    assert_int_equal(config_set(&cfg, "journal_fsync", "no", err, sizeof(err)), 0);
+    assert_int_equal(cfg.journal_fsync, JOURNAL_FSYNC_NO);
+    assert_int_equal(config_set(&cfg, "journal_fsync", "everysec", err, sizeof(err)), 0);
+    assert_int_equal(cfg.journal_fsync, JOURNAL_FSYNC_EVERYSEC);
+}
+
+static void journal_settings_rejected(void **state)
+{
+    (void)state;
+    expect_set_error("journal_fsync", "sometimes", "journal_fsync 'sometimes' is invalid");
+    expect_set_error("journal_fsync", "ALWAYS", "use always, everysec or no");
+    expect_set_error("journal_max_size", "1K", "out of range");
+    expect_set_error("journal_max_size", "2048M", "out of range");
+    expect_set_error("redis_timeout", "5ms", "out of range");
+    expect_set_error("redis_timeout", "2", "invalid");
+}
+
 static void redis_empty_allowed(void **state)
 {
     struct config cfg;
@@ -577,6 +612,8 @@ int main(void)
         cmocka_unit_test(list_entries_split_and_trimmed),
         cmocka_unit_test(client_settings),
         cmocka_unit_test(log_levels),
+        cmocka_unit_test(journal_settings),
+        cmocka_unit_test(journal_settings_rejected),
         cmocka_unit_test(redis_empty_allowed),
         cmocka_unit_test(string_too_long),
     };
