@@ -61,10 +61,12 @@ class RedisServer:
 
 
 class Tallyd:
-    def __init__(self, directory, redis_url, extra_args=()):
+    def __init__(self, directory, redis_url, extra_args=(), extra_keys=""):
         self.keys = os.path.join(directory, "keys.conf")
         with open(self.keys, "w") as f:
             subprocess.run([TALLYCTL, "keygen"], stdout=f, check=True)
+        with open(self.keys, "a") as f:
+            f.write(extra_keys)
         os.chmod(self.keys, 0o600)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -145,6 +147,23 @@ def redis_server(tmp_path):
     server = RedisServer(str(tmp_path))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def make_tally(tmp_path, redis_server):
+    """Starts tallyd with extra flags and keys-file lines; one per test."""
+    started = []
+
+    def start(*extra_args, extra_keys=""):
+        directory = tmp_path / f"tallyd{len(started)}"
+        directory.mkdir()
+        server = Tallyd(str(directory), redis_server.url, extra_args, extra_keys)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 @pytest.fixture
