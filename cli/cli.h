@@ -39,8 +39,16 @@ int cli_parse_options(const char *command, int argc, char **argv,
 /* Prints "tallyctl: " and the formatted message to standard error. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+struct redis_target;
+struct redisContext;
+
+/* Connects to t with a 5 s timeout, sends AUTH and SELECT as the URL asks.
+ * Returns the context, or NULL after printing why. */
+struct redisContext *cli_redis_connect(const struct redis_target *t);
+
 /* The commands. argv[0] is the first argument after the command's name. */
 int cmd_url(const struct cli_globals *g, int argc, char **argv);
 int cmd_stats(const struct cli_globals *g, int argc, char **argv);
+int cmd_recount(const struct cli_globals *g, int argc, char **argv);
 
 #endif

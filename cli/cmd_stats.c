@@ -179,6 +179,11 @@ static redisContext *connect_target(const struct redis_target *t)
     return c;
 }
 
+redisContext *cli_redis_connect(const struct redis_target *t)
+{
+    return connect_target(t);
+}
+
 /* Reads the campaign hash into st. */
 static int read_stats(redisContext *c, const char *campaign,
                       struct campaign_stats *st)

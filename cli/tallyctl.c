@@ -5,6 +5,7 @@
  *   tallyctl keygen > keys.conf
  *   tallyctl --keys keys.conf url open|click --base URL --campaign ID ...
  *   tallyctl --redis URL stats --campaign ID [--json]
+ *   tallyctl --redis URL recount --campaign ID --model MODEL [--shop ID]
  *
  * tallyctl takes the keys file and the Redis URL from tallyd's config file
  * when given --config, so one file serves both programs.
@@ -35,6 +36,7 @@ static const char usage[] =
     "  url open          print the open pixel URL for one recipient\n"
     "  url click         print the click URL of one link for one recipient\n"
     "  stats             print a campaign's counters from Redis\n"
+    "  recount           recount a campaign's orders under another model\n"
     "\n"
     "Run 'tallyctl COMMAND --help' for the options of a command.\n";
 
@@ -232,7 +234,7 @@ int main(int argc, char **argv)
         return CLI_EXIT_USAGE;
 
     if (next >= argc) {
-        cli_error("missing command: keygen, url or stats; run tallyctl --help");
+        cli_error("missing command: keygen, url, stats or recount; run tallyctl --help");
         return CLI_EXIT_USAGE;
     }
     command = argv[next];
@@ -245,7 +247,9 @@ int main(int argc, char **argv)
         return cmd_url(&g, argc, argv);
     if (strcmp(command, "stats") == 0)
         return cmd_stats(&g, argc, argv);
+    if (strcmp(command, "recount") == 0)
+        return cmd_recount(&g, argc, argv);
 
-    cli_error("unknown command '%s': use keygen, url or stats", command);
+    cli_error("unknown command '%s': use keygen, url, stats or recount", command);
     return CLI_EXIT_USAGE;
 }
