@@ -3,8 +3,8 @@
 
 Generates readers, their phones and laptops, logins, guest checkouts,
 strangers, shared tablets, placeholder ids, repeated beacons, server-side
-confirmations and refunds; drives them through a private tallyd and
-redis-server on loopback and unix sockets; then reads every order's
+confirmations and refunds. Drives them through a private tallyd and
+redis-server on loopback and unix sockets. Then reads every order's
 decision record from Redis and compares it with the truth the simulation
 kept. It reports precision and recall of attribution, orders credited to a
 campaign the buyer never touched, and whether campaign revenue equals the
@@ -341,7 +341,7 @@ class Sim:
             {"type": "identify", "token": tly, "customer_id": "Guest"})
 
     def tablets(self, plans):
-        """Each tablet gets MAX_READERS + 1 readers linked, so it is shared."""
+        """Link MAX_READERS + 1 readers to each tablet, so it is shared."""
         jobs = []
         groups = {}
         for p in plans:

@@ -362,7 +362,10 @@ int keys_file_generate(FILE *out)
             "signing_key.1 = %s\n"
             "\n"
             "# The key that signs new tokens; every key above verifies.\n"
-            "active_signing_key = 1\n",
+            "active_signing_key = 1\n"
+            "\n"
+            "# shop_secret.SHOP = <64 hex digits> lets shop SHOP's backend sign\n"
+            "# POST /v1/conversions; make one with: openssl rand -hex 32\n",
             reader_hex, key_hex);
     if (fflush(out) != 0 || ferror(out))
         goto done;

@@ -128,9 +128,9 @@ static int parse_identity(json_t *root, struct beacon *out, const char **reason)
     return parse_device(root, out, reason);
 }
 
-static int parse_order(json_t *root, struct beacon *out, const char **reason)
+/* Reads order_id and currency, which checkouts and refunds share. */
+static int parse_order_id(json_t *root, struct beacon *out, const char **reason)
 {
-    char revenue[32];
     const char *text;
     size_t len;
 
@@ -147,6 +147,17 @@ static int parse_order(json_t *root, struct beacon *out, const char **reason)
         *reason = "currency must be an ISO 4217 code such as \"EUR\"";
         return -1;
     }
+    return 0;
+}
+
+static int parse_order(json_t *root, struct beacon *out, const char **reason)
+{
+    char revenue[32];
+    const char *text;
+    size_t len;
+
+    if (parse_order_id(root, out, reason) != 0)
+        return -1;
 
     if (copy_string(root, "revenue", revenue, sizeof(revenue), &text, &len) != 1) {
         *reason = "revenue must be a decimal string such as \"89.95\"";
@@ -167,18 +178,8 @@ static int parse_refund(json_t *root, struct beacon *out, const char **reason)
     size_t len;
     int got;
 
-    if (copy_string(root, "order_id", out->order_id, sizeof(out->order_id),
-                    &text, &len) != 1 ||
-        !printable(text, len)) {
-        *reason = "order_id must be a string of 1 to 128 printable bytes";
+    if (parse_order_id(root, out, reason) != 0)
         return -1;
-    }
-    if (copy_string(root, "currency", out->currency, sizeof(out->currency),
-                    &text, &len) != 1 ||
-        (out->currency_exponent = money_currency_exponent(text, len)) < 0) {
-        *reason = "currency must be an ISO 4217 code such as \"EUR\"";
-        return -1;
-    }
 
     got = copy_string(root, "refund_id", out->refund_id, sizeof(out->refund_id),
                       &text, &len);

@@ -346,7 +346,8 @@ def test_refund_rules(tally, redis_server):
            ({"type": "refund", "currency": "EUR"}, "order_id")]
     for body, word in bad:
         status, _, text = tally.beacon(body)
-        assert status == 400 and word.encode() in text, text
+        assert status == 400, text
+        assert word.encode() in text, text
     assert tally.beacon({"type": "refund", "order_id": "unknown",
                          "currency": "EUR"})[0] == 204
     time.sleep(SETTLE_SECONDS)
@@ -363,17 +364,21 @@ def test_conversions_api_authentication(make_tally, redis_server):
     assert tally.request("POST", "/v1/conversions", body=body, headers=good)[0] == 204
 
     status, _, text = post_conversion(tally, order, secret="00" * 32)
-    assert status == 401 and b"does not match" in text
+    assert status == 401
+    assert b"does not match" in text
     status, _, text = post_conversion(tally, order, timestamp=int(time.time()) - 3600)
-    assert status == 401 and b"too far" in text
+    assert status == 401
+    assert b"too far" in text
     stale_body = dict(order, order_id="v2")
     status, _, _ = post_conversion(tally, stale_body, timestamp=int(time.time()) + 3600)
     assert status == 401
     status, _, text = tally.request("POST", "/v1/conversions", body=body,
                                     headers={"Content-Type": "application/json"})
-    assert status == 401 and b"required" in text
+    assert status == 401
+    assert b"required" in text
     status, _, text = post_conversion(tally, dict(order, shop="other"))
-    assert status == 401 and b"shop_secret" in text
+    assert status == 401
+    assert b"shop_secret" in text
     tampered = body.replace(b"5.00", b"9.00")
     assert tally.request("POST", "/v1/conversions", body=tampered, headers=good)[0] == 401
 
@@ -403,7 +408,8 @@ def test_browser_then_server_counts_once(make_tally, redis_server):
     assert stats["revenue:EUR"] == "1200"
     assert stats["verified_revenue:EUR"] == "1200"
     shop = redis_server.client.hgetall("s:{default}")
-    assert shop["orders"] == "1" and shop["verified_orders"] == "1"
+    assert shop["orders"] == "1"
+    assert shop["verified_orders"] == "1"
     assert shop["revenue:EUR"] == "1200"
     assert shop["verified_revenue:EUR"] == "1200"
     assert order_record(redis_server, "b1")["verified"] == "1"
@@ -475,13 +481,15 @@ def test_beacon_gif_records_and_tolerates_junk(tally, redis_server):
                                     "token": tly, "device_id": DEVICE})
     status, headers, body = tally.request("GET", "/b.gif?flag&=x&" + query + "&%zz=1")
     assert status == 200
-    assert headers["content-type"] == "image/gif" and body.startswith(b"GIF89a")
+    assert headers["content-type"] == "image/gif"
+    assert body.startswith(b"GIF89a")
     wait_field(redis_server, "c:{alpha}", "conversions", 1)
     assert order_record(redis_server, "g 1")["path"] == "token"
 
     for bad in ("/b.gif", "/b.gif?type=checkout", "/b.gif?%00=1"):
         status, _, body = tally.request("GET", bad)
-        assert status == 200 and body.startswith(b"GIF89a"), bad
+        assert status == 200, bad
+        assert body.startswith(b"GIF89a"), bad
     status, _, body = tally.request("HEAD", "/b.gif?" + query.replace("g+1", "g2"))
     assert status == 200
     time.sleep(SETTLE_SECONDS)
