@@ -5,6 +5,7 @@
 #   make test            install missing packages, build, run every test
 #   make test-unit       cmocka unit tests of tracking/ and server parts
 #   make test-integration  real redis-server + tallyd over loopback HTTP
+#   make test-browser    the dashboard in headless Chromium (playwright-core)
 #   make test-asan       the whole suite under AddressSanitizer and UBSan
 #   make fuzz FUZZ_SECONDS=600   each libFuzzer target for that long
 #   make SANITIZER=address|undefined   any target, sanitized, in build/<sanitizer>/
@@ -45,7 +46,8 @@ LIBS_SERVER := -levent_openssl -levent_pthreads -levent -lhiredis -lhttp_parser 
 TRACKING_SRC := $(wildcard tracking/*.c)
 SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
 # The parts of server/ that tallyctl also uses: no event loop among them.
-SHARED_SRC := server/log.c server/config.c server/keys_file.c server/redis_url.c
+SHARED_SRC := server/log.c server/config.c server/keys_file.c server/redis_url.c \
+              server/http_limits.c server/auth.c
 CLI_SRC := $(wildcard cli/*.c)
 
 TRACKING_OBJ := $(TRACKING_SRC:%.c=$(BUILD)/%.o)
@@ -57,8 +59,8 @@ LIBTRACKING := $(BUILD)/libtracking.a
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run deps test-deps test test-unit test-integration test-asan fuzz fuzz-build \
-        bench clean lint
+.PHONY: all run deps test-deps test test-unit test-integration test-browser test-asan \
+        fuzz fuzz-build bench clean lint npm
 all: $(BIN)/tallyd $(BIN)/tallyctl
 
 $(BUILD)/tracking/%.o: tracking/%.c
@@ -72,6 +74,16 @@ $(BUILD)/%.o: %.c
 $(LIBTRACKING): $(TRACKING_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
+
+# The dashboard embeds its files and uPlot from npm (package-lock.json);
+# see server/dashboard_assets.c. npm ci runs again when the lock changes.
+NPM_STAMP := node_modules/.package-lock.json
+DASHBOARD_FILES := dashboard/index.html dashboard/app.js dashboard/app.css
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+
+$(BUILD)/server/dashboard_assets.o: $(DASHBOARD_FILES) $(NPM_STAMP)
 
 $(BIN)/tallyd: $(BUILD)/server/main.o $(SERVER_OBJ) $(LIBTRACKING)
 	@mkdir -p $(@D)
@@ -106,11 +118,18 @@ test-unit: $(UNIT_BIN)
 test-integration: all
 	TALLY_BIN=$(CURDIR)/$(BIN) /usr/bin/python3 -m pytest -q tests/integration
 
+# Debian's chromium, driven by playwright-core from package-lock.json.
+test-browser: all $(NPM_STAMP)
+	TALLY_BIN=$(CURDIR)/$(BIN) /usr/bin/python3 -m pytest -q tests/browser
+
+npm: $(NPM_STAMP)
+
 test: test-deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory test-unit
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory test-integration
+	@$(MAKE) --no-print-directory test-browser
 
 test-asan:
 	@$(MAKE) --no-print-directory SANITIZER=address test-unit test-integration

@@ -11,6 +11,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "ident.h"
+#include "redis_url.h"
 
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAILURE 1
@@ -39,16 +45,20 @@ int cli_parse_options(const char *command, int argc, char **argv,
 /* Prints "tallyctl: " and the formatted message to standard error. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-struct redis_target;
-struct redisContext;
-
-/* Connects to t with a 5 s timeout, sends AUTH and SELECT as the URL asks.
+/* Connects to t with a timeout and sends AUTH and SELECT as t needs.
  * Returns the context, or NULL after printing why. */
-struct redisContext *cli_redis_connect(const struct redis_target *t);
+redisContext *cli_redis_connect(const struct redis_target *t);
+
+/* Turns exactly one of email (an address, normalised and hashed here) and
+ * email_sha256 (64 hex digits) into the 32-byte email hash. Returns 0, or
+ * -1 after printing an error that starts with command. */
+int cli_email_hash(const char *command, const char *email,
+                   const char *email_sha256, uint8_t out[IDENT_SHA256_LEN]);
 
 /* The commands. argv[0] is the first argument after the command's name. */
 int cmd_url(const struct cli_globals *g, int argc, char **argv);
 int cmd_stats(const struct cli_globals *g, int argc, char **argv);
 int cmd_recount(const struct cli_globals *g, int argc, char **argv);
+int cmd_forget(const struct cli_globals *g, int argc, char **argv);
 
 #endif

@@ -1,12 +1,16 @@
 /*
  * cmd_stats.c - "tallyctl stats": a campaign's totals, read from the
- * campaign hash c:{ID} in Redis, as an aligned table or one JSON object.
+ * campaign hash c:{ID} in Redis, and with --from/--to its hourly series
+ * from the hour hashes c:{ID}:h:YYYYMMDDHH, as an aligned table with
+ * thousands separators, one JSON object or CSV.
  *
  * The hash contains integer counters and one "revenue:CUR" field per currency
  * in integer minor units; revenue is printed as a decimal string at the
  * currency's ISO 4217 exponent, so no amount passes through floating point.
- * Fields this version does not know are ignored, so newer servers can add
- * fields without breaking it.
+ * Fields "opens:VERDICT" and "clicks:VERDICT" split the totals by verdict
+ * (classify.h); they are shown side by side, with the machine verdicts
+ * summed. Fields this version does not know are ignored, so newer servers
+ * can add fields without breaking it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -14,26 +18,37 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 
+#include "classify.h"
 #include "cli.h"
 #include "money.h"
 #include "redis_url.h"
 #include "schema.h"
 #include "token.h"
+#include "utc.h"
 
 #define STATS_TIMEOUT_S 5
 #define STATS_MAX_CURRENCIES 64
+#define STATS_HOURS_MAX (31 * 24)
+#define STATS_HOURS_DEFAULT 48
 
 static const char stats_usage[] =
-    "Usage: tallyctl --redis URL stats --campaign ID [--json]\n"
+    "Usage: tallyctl --redis URL stats --campaign ID [--json | --csv]\n"
+    "                [--from TIME] [--to TIME]\n"
     "\n"
-    "Prints the totals of one campaign from its Redis hash c:{ID}.\n"
+    "Prints the totals of one campaign from its Redis hash c:{ID}, and with\n"
+    "--from or --to its counts per UTC hour.\n"
     "\n"
     "  --campaign ID  campaign id: 1 to 32 of A-Z a-z 0-9 . _ -\n"
     "  --json         print one JSON object instead of a table\n"
+    "  --csv          print CSV: the totals, or the hours when a range is given\n"
+    "  --from TIME    first hour of the series: Unix seconds or UTC such as\n"
+    "                 2026-12-04T14:00Z (default: 47 hours before --to)\n"
+    "  --to TIME      last hour of the series (default: now); at most 744 hours\n"
     "  --redis URL    Redis to read: redis://[user:password@]host:port[/db]\n"
     "                 or unix:///path/to/redis.sock[?db=N]\n";
 
@@ -50,11 +65,30 @@ struct revenue {
     char amount[24]; /* decimal at the currency's exponent */
 };
 
+/* Columns of the split by verdict. */
+enum { SPLIT_OPENS, SPLIT_CLICKS, SPLIT_COUNT };
+static const char *const split_names[SPLIT_COUNT] = {"opens", "clicks"};
+
 struct campaign_stats {
     long long counters[COUNTER_COUNT];
+    long long by_verdict[VERDICT_COUNT][SPLIT_COUNT];
     struct revenue revenue[STATS_MAX_CURRENCIES];
     size_t n_revenue;
 };
+
+/* The counters of one UTC hour hash, and its revenue. The hour hashes hold
+ * no unique counts, so those stay 0. */
+struct hour_stats {
+    uint32_t start;
+    struct campaign_stats stats;
+};
+
+/* The hourly columns, in order. */
+static const char *const hour_counter_names[] = {
+    "opens", "clicks", "conversions", "cross_device_conversions",
+};
+
+#define HOUR_COUNTER_COUNT (sizeof(hour_counter_names) / sizeof(hour_counter_names[0]))
 
 static int parse_integer(const char *s, long long *out)
 {
@@ -87,11 +121,40 @@ static int add_revenue(struct campaign_stats *st, const char *currency,
     return 0;
 }
 
+/* Reads a field "opens:VERDICT" or "clicks:VERDICT" into st. Returns 1
+ * when name is one, 0 when not, -1 when its value is not an integer. */
+static int take_verdict_field(struct campaign_stats *st, const char *key,
+                              const char *name, const char *value)
+{
+    const char *colon = strchr(name, ':');
+    enum verdict v;
+    long long number;
+
+    for (int split = 0; colon != NULL && split < SPLIT_COUNT; split++) {
+        size_t len = strlen(split_names[split]);
+
+        if ((size_t)(colon - name) != len || strncmp(name, split_names[split], len) != 0 ||
+            verdict_parse(colon + 1, strlen(colon + 1), &v) != 0)
+            continue;
+        if (parse_integer(value, &number) != 0) {
+            cli_error("stats: field %s of %s is not an integer", name, key);
+            return -1;
+        }
+        st->by_verdict[v][split] = number;
+        return 1;
+    }
+    return 0;
+}
+
 /* Reads one field of the hash into st. */
 static int take_field(struct campaign_stats *st, const char *key,
                       const char *name, const char *value)
 {
     long long number;
+    int rc = take_verdict_field(st, key, name, value);
+
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
 
     for (size_t i = 0; i < COUNTER_COUNT; i++) {
         if (strcmp(name, counter_names[i]) != 0)
@@ -130,7 +193,7 @@ static int prepare_connection(redisContext *c, const struct redis_target *t)
         else
             reply = redisCommand(c, "AUTH %s", t->password);
         if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-            cli_error("stats: Redis rejected AUTH: %s",
+            cli_error("Redis rejected AUTH: %s",
                       reply != NULL ? reply->str : c->errstr);
             freeReplyObject(reply);
             return -1;
@@ -142,7 +205,7 @@ static int prepare_connection(redisContext *c, const struct redis_target *t)
         return 0;
     reply = redisCommand(c, "SELECT %d", t->db);
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        cli_error("stats: Redis rejected SELECT %d: %s", t->db,
+        cli_error("Redis rejected SELECT %d: %s", t->db,
                   reply != NULL ? reply->str : c->errstr);
         freeReplyObject(reply);
         return -1;
@@ -151,7 +214,7 @@ static int prepare_connection(redisContext *c, const struct redis_target *t)
     return 0;
 }
 
-static redisContext *connect_target(const struct redis_target *t)
+redisContext *cli_redis_connect(const struct redis_target *t)
 {
     struct timeval timeout = {STATS_TIMEOUT_S, 0};
     char where[512];
@@ -164,7 +227,7 @@ static redisContext *connect_target(const struct redis_target *t)
 
     redis_url_describe(t, where, sizeof(where));
     if (c == NULL || c->err != 0) {
-        cli_error("stats: cannot connect to Redis at %s: %s; check that it "
+        cli_error("cannot connect to Redis at %s: %s; check that it "
                   "runs and the URL is right", where,
                   c != NULL ? c->errstr : "out of memory");
         redisFree(c);
@@ -179,21 +242,12 @@ static redisContext *connect_target(const struct redis_target *t)
     return c;
 }
 
-redisContext *cli_redis_connect(const struct redis_target *t)
+/* Takes the fields of one HGETALL reply of key into st. */
+static int take_hash(redisContext *c, const char *key, redisReply *reply,
+                     struct campaign_stats *st)
 {
-    return connect_target(t);
-}
-
-/* Reads the campaign hash into st. */
-static int read_stats(redisContext *c, const char *campaign,
-                      struct campaign_stats *st)
-{
-    char key[SCHEMA_KEY_MAX];
-    redisReply *reply;
     int rc = 0;
 
-    schema_campaign(key, campaign);
-    reply = redisCommand(c, "HGETALL %s", key);
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
         cli_error("stats: HGETALL %s failed: %s", key,
                   reply == NULL ? c->errstr
@@ -217,7 +271,169 @@ static int read_stats(redisContext *c, const char *campaign,
     return rc;
 }
 
-static int print_json(const char *campaign, const struct campaign_stats *st)
+/* Sums the machine verdicts (classify.h) of one column. */
+static long long machine_total(const struct campaign_stats *st, int split)
+{
+    long long sum = 0;
+
+    for (int v = 0; v < VERDICT_COUNT; v++) {
+        if (verdict_is_machine((enum verdict)v))
+            sum += st->by_verdict[v][split];
+    }
+    return sum;
+}
+
+/* {"human": {"opens": N, "clicks": N}, ..., "machine": {...}}: every
+ * verdict, zeros included, so a dashboard finds each key. */
+static json_t *verdict_json(const struct campaign_stats *st)
+{
+    json_t *by = json_object();
+
+    for (int v = 0; by != NULL && v <= VERDICT_COUNT; v++) {
+        json_t *row = json_object();
+
+        for (int split = 0; split < SPLIT_COUNT; split++)
+            json_object_set_new(row, split_names[split],
+                                json_integer(v < VERDICT_COUNT ? st->by_verdict[v][split]
+                                                               : machine_total(st, split)));
+        json_object_set_new(by, v < VERDICT_COUNT ? verdict_name((enum verdict)v)
+                                                  : "machine", row);
+    }
+    return by;
+}
+
+/* Reads the campaign hash into st. */
+static int read_stats(redisContext *c, const char *campaign,
+                      struct campaign_stats *st)
+{
+    char key[SCHEMA_KEY_MAX];
+
+    schema_campaign(key, campaign);
+    return take_hash(c, key, redisCommand(c, "HGETALL %s", key), st);
+}
+
+/* Reads n hour hashes from the hour at from on, pipelined. */
+static int read_hours(redisContext *c, const char *campaign, uint32_t from,
+                      size_t n, struct hour_stats *hours)
+{
+    char key[SCHEMA_KEY_MAX];
+
+    for (size_t i = 0; i < n; i++) {
+        hours[i].start = from + (uint32_t)i * 3600;
+        schema_hour(key, campaign, hours[i].start);
+        if (redisAppendCommand(c, "HGETALL %s", key) != REDIS_OK) {
+            cli_error("stats: cannot queue HGETALL %s: %s", key, c->errstr);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        void *reply = NULL;
+
+        schema_hour(key, campaign, hours[i].start);
+        if (redisGetReply(c, &reply) != REDIS_OK)
+            reply = NULL;
+        if (take_hash(c, key, reply, &hours[i].stats) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Copies text (digits, optional '-' and '.fraction') with a ',' between
+ * groups of three digits of its integer part. */
+static void group_thousands(const char *text, char *out, size_t outsize)
+{
+    const char *digits = text[0] == '-' ? text + 1 : text;
+    size_t int_len = strcspn(digits, ".");
+    size_t used = 0;
+
+    if (digits != text && used + 1 < outsize)
+        out[used++] = '-';
+    for (size_t i = 0; i < int_len && used + 2 < outsize; i++) {
+        if (i > 0 && (int_len - i) % 3 == 0)
+            out[used++] = ',';
+        out[used++] = digits[i];
+    }
+    snprintf(out + used, outsize - used, "%s", digits + int_len);
+}
+
+static void group_integer(long long value, char *out, size_t outsize)
+{
+    char text[32];
+
+    snprintf(text, sizeof(text), "%lld", value);
+    group_thousands(text, out, outsize);
+}
+
+/* Returns the amount of currency in st, or "0". */
+static const char *revenue_of(const struct campaign_stats *st, const char *currency)
+{
+    for (size_t i = 0; i < st->n_revenue; i++) {
+        if (strcmp(st->revenue[i].currency, currency) == 0)
+            return st->revenue[i].amount;
+    }
+    return "0";
+}
+
+static long long hour_counter(const struct campaign_stats *st, size_t column)
+{
+    for (size_t i = 0; i < COUNTER_COUNT; i++) {
+        if (strcmp(counter_names[i], hour_counter_names[column]) == 0)
+            return st->counters[i];
+    }
+    return 0;
+}
+
+static int compare_currency(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* Collects the currencies that occur in any hour, sorted. */
+static size_t hour_currencies(const struct hour_stats *hours, size_t n,
+                              char currencies[][4])
+{
+    size_t count = 0;
+
+    for (size_t h = 0; h < n; h++) {
+        for (size_t i = 0; i < hours[h].stats.n_revenue; i++) {
+            const char *cur = hours[h].stats.revenue[i].currency;
+            bool seen = false;
+
+            for (size_t k = 0; k < count; k++)
+                seen = seen || strcmp(currencies[k], cur) == 0;
+            if (!seen && count < STATS_MAX_CURRENCIES)
+                snprintf(currencies[count++], 4, "%s", cur);
+        }
+    }
+    qsort(currencies, count, sizeof(currencies[0]), compare_currency);
+    return count;
+}
+
+static json_t *hours_json(const struct hour_stats *hours, size_t n)
+{
+    json_t *list = json_array();
+
+    for (size_t h = 0; h < n; h++) {
+        json_t *item = json_object();
+        json_t *revenue = json_object();
+        char iso[21];
+
+        utc_format_hour(hours[h].start, iso);
+        json_object_set_new(item, "hour", json_string(iso));
+        for (size_t i = 0; i < HOUR_COUNTER_COUNT; i++)
+            json_object_set_new(item, hour_counter_names[i],
+                                json_integer(hour_counter(&hours[h].stats, i)));
+        for (size_t i = 0; i < hours[h].stats.n_revenue; i++)
+            json_object_set_new(revenue, hours[h].stats.revenue[i].currency,
+                                json_string(hours[h].stats.revenue[i].amount));
+        json_object_set_new(item, "revenue", revenue);
+        json_array_append_new(list, item);
+    }
+    return list;
+}
+
+static int print_json(const char *campaign, const struct campaign_stats *st,
+                      const struct hour_stats *hours, size_t n_hours)
 {
     json_t *root = json_object();
     json_t *revenue = json_object();
@@ -226,6 +442,9 @@ static int print_json(const char *campaign, const struct campaign_stats *st)
 
     if (root == NULL || revenue == NULL)
         goto done;
+    json_object_set_new(root, "by_verdict", verdict_json(st));
+    if (hours != NULL)
+        json_object_set_new(root, "hourly", hours_json(hours, n_hours));
     json_object_set_new(root, "campaign", json_string(campaign));
     for (size_t i = 0; i < COUNTER_COUNT; i++)
         json_object_set_new(root, counter_names[i],
@@ -251,29 +470,149 @@ done:
 static void print_table(const char *campaign, const struct campaign_stats *st)
 {
     char label[32];
+    char value[48];
 
-    printf("%-26s %s\n", "campaign", campaign);
-    for (size_t i = 0; i < COUNTER_COUNT; i++)
-        printf("%-26s %lld\n", counter_names[i], st->counters[i]);
+    printf("%-26s %15s\n", "campaign", campaign);
+    for (size_t i = 0; i < COUNTER_COUNT; i++) {
+        group_integer(st->counters[i], value, sizeof(value));
+        printf("%-26s %15s\n", counter_names[i], value);
+    }
     if (st->n_revenue == 0)
-        printf("%-26s %s\n", "revenue", "0");
+        printf("%-26s %15s\n", "revenue", "0");
     for (size_t i = 0; i < st->n_revenue; i++) {
         snprintf(label, sizeof(label), "revenue %s", st->revenue[i].currency);
-        printf("%-26s %s\n", label, st->revenue[i].amount);
+        group_thousands(st->revenue[i].amount, value, sizeof(value));
+        printf("%-26s %15s\n", label, value);
     }
+
+    printf("\n%-26s %12s %12s\n", "by verdict", "opens", "clicks");
+    for (int v = 0; v < VERDICT_COUNT; v++)
+        printf("%-26s %12lld %12lld\n", verdict_name((enum verdict)v),
+               st->by_verdict[v][SPLIT_OPENS], st->by_verdict[v][SPLIT_CLICKS]);
+    printf("%-26s %12lld %12lld\n", "machine (sum)", machine_total(st, SPLIT_OPENS),
+           machine_total(st, SPLIT_CLICKS));
+}
+
+static void print_hours_table(const struct hour_stats *hours, size_t n)
+{
+    char currencies[STATS_MAX_CURRENCIES][4];
+    size_t n_currencies = hour_currencies(hours, n, currencies);
+    char value[48];
+
+    printf("\n%-20s", "hour (UTC)");
+    for (size_t i = 0; i < HOUR_COUNTER_COUNT; i++)
+        printf(" %12s", i == 3 ? "cross_device" : hour_counter_names[i]);
+    for (size_t k = 0; k < n_currencies; k++)
+        printf("  revenue %-6s", currencies[k]);
+    printf("\n");
+
+    for (size_t h = 0; h < n; h++) {
+        char iso[21];
+
+        utc_format_hour(hours[h].start, iso);
+        printf("%-20s", iso);
+        for (size_t i = 0; i < HOUR_COUNTER_COUNT; i++) {
+            group_integer(hour_counter(&hours[h].stats, i), value, sizeof(value));
+            printf(" %12s", value);
+        }
+        for (size_t k = 0; k < n_currencies; k++) {
+            group_thousands(revenue_of(&hours[h].stats, currencies[k]), value,
+                            sizeof(value));
+            printf(" %15s", value);
+        }
+        printf("\n");
+    }
+}
+
+static void print_csv(const char *campaign, const struct campaign_stats *st)
+{
+    printf("metric,value\ncampaign,%s\n", campaign);
+    for (size_t i = 0; i < COUNTER_COUNT; i++)
+        printf("%s,%lld\n", counter_names[i], st->counters[i]);
+    for (size_t i = 0; i < st->n_revenue; i++)
+        printf("revenue:%s,%s\n", st->revenue[i].currency, st->revenue[i].amount);
+    for (int v = 0; v < VERDICT_COUNT; v++)
+        for (int split = 0; split < SPLIT_COUNT; split++)
+            printf("%s:%s,%lld\n", split_names[split], verdict_name((enum verdict)v),
+                   st->by_verdict[v][split]);
+}
+
+static void print_hours_csv(const struct hour_stats *hours, size_t n)
+{
+    char currencies[STATS_MAX_CURRENCIES][4];
+    size_t n_currencies = hour_currencies(hours, n, currencies);
+
+    printf("hour");
+    for (size_t i = 0; i < HOUR_COUNTER_COUNT; i++)
+        printf(",%s", hour_counter_names[i]);
+    for (size_t k = 0; k < n_currencies; k++)
+        printf(",revenue:%s", currencies[k]);
+    printf("\n");
+    for (size_t h = 0; h < n; h++) {
+        char iso[21];
+
+        utc_format_hour(hours[h].start, iso);
+        printf("%s", iso);
+        for (size_t i = 0; i < HOUR_COUNTER_COUNT; i++)
+            printf(",%lld", hour_counter(&hours[h].stats, i));
+        for (size_t k = 0; k < n_currencies; k++)
+            printf(",%s", revenue_of(&hours[h].stats, currencies[k]));
+        printf("\n");
+    }
+}
+
+/* Turns --from and --to into the first hour and the number of hours.
+ * Returns 0, or -1 after printing why. */
+static int parse_range(const char *from_text, const char *to_text, uint32_t *from,
+                       size_t *n_hours)
+{
+    uint32_t to = (uint32_t)time(NULL);
+
+    if (to_text != NULL && utc_parse(to_text, &to) != 0) {
+        cli_error("stats: --to '%s' is invalid: use Unix seconds or UTC such as "
+                  "2026-12-04T14:00Z", to_text);
+        return -1;
+    }
+    to -= to % 3600;
+    *from = to >= (STATS_HOURS_DEFAULT - 1) * 3600 ? to - (STATS_HOURS_DEFAULT - 1) * 3600 : 0;
+    if (from_text != NULL && utc_parse(from_text, from) != 0) {
+        cli_error("stats: --from '%s' is invalid: use Unix seconds or UTC such as "
+                  "2026-12-04T14:00Z", from_text);
+        return -1;
+    }
+    *from -= *from % 3600;
+    if (*from > to) {
+        cli_error("stats: --from is after --to");
+        return -1;
+    }
+    *n_hours = (to - *from) / 3600 + 1;
+    if (*n_hours > STATS_HOURS_MAX) {
+        cli_error("stats: --from..--to spans %zu hours; at most %d are read at once",
+                  *n_hours, STATS_HOURS_MAX);
+        return -1;
+    }
+    return 0;
 }
 
 int cmd_stats(const struct cli_globals *g, int argc, char **argv)
 {
     const char *campaign = NULL;
     const char *url = g->redis;
-    bool json = false;
+    const char *from_text = NULL, *to_text = NULL;
+    bool json = false, csv = false;
     const struct cli_option opts[] = {
         {"campaign", &campaign, NULL},
         {"json", NULL, &json},
+        {"csv", NULL, &csv},
+        {"from", &from_text, NULL},
+        {"to", &to_text, NULL},
         {"redis", &url, NULL},
     };
     static struct campaign_stats st;
+    static struct hour_stats hours[STATS_HOURS_MAX];
+    bool ranged;
+    uint32_t from = 0;
+    size_t n_hours = 0;
     struct redis_target target;
     redisContext *c;
     char err[512];
@@ -292,6 +631,13 @@ int cmd_stats(const struct cli_globals *g, int argc, char **argv)
                   campaign == NULL ? "is missing" : "is invalid", TOKEN_ID_MAX);
         return CLI_EXIT_USAGE;
     }
+    if (json && csv) {
+        cli_error("stats: --json and --csv exclude each other; give one");
+        return CLI_EXIT_USAGE;
+    }
+    ranged = from_text != NULL || to_text != NULL;
+    if (ranged && parse_range(from_text, to_text, &from, &n_hours) != 0)
+        return CLI_EXIT_USAGE;
     if (url == NULL) {
         cli_error("stats: no Redis given: pass --redis URL or --config FILE");
         return CLI_EXIT_USAGE;
@@ -301,18 +647,29 @@ int cmd_stats(const struct cli_globals *g, int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
 
-    c = connect_target(&target);
+    c = cli_redis_connect(&target);
     memset(&target, 0, sizeof(target)); /* drops the password */
     if (c == NULL)
         return CLI_EXIT_FAILURE;
 
     rc = read_stats(c, campaign, &st);
+    if (rc == 0 && ranged)
+        rc = read_hours(c, campaign, from, n_hours, hours);
     redisFree(c);
     if (rc != 0)
         return CLI_EXIT_FAILURE;
 
     if (json)
-        return print_json(campaign, &st) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
-    print_table(campaign, &st);
+        return print_json(campaign, &st, ranged ? hours : NULL, n_hours) == 0
+                   ? CLI_EXIT_OK
+                   : CLI_EXIT_FAILURE;
+    if (csv && ranged)
+        print_hours_csv(hours, n_hours);
+    else if (csv)
+        print_csv(campaign, &st);
+    else
+        print_table(campaign, &st);
+    if (!csv && !json && ranged)
+        print_hours_table(hours, n_hours);
     return CLI_EXIT_OK;
 }

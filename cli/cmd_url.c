@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "classify.h"
 #include "cli.h"
 #include "ident.h"
 #include "keyring.h"
@@ -28,7 +29,7 @@ static const char url_usage[] =
     "                [--link N]\n"
     "       tallyctl [--keys FILE] url click --base URL --campaign ID\n"
     "                --message ID (--email ADDRESS | --email-sha256 HEX)\n"
-    "                --to DEST [--link N]\n"
+    "                --to DEST [--link N | --honeypot]\n"
     "\n"
     "Prints BASE/o/TOKEN.gif (open) or BASE/c/TOKEN (click).\n"
     "\n"
@@ -40,6 +41,10 @@ static const char url_usage[] =
     "  --email-sha256 HEX  SHA-256 of the normalised address, 64 hex digits\n"
     "  --to DEST           click only: the http(s) destination URL\n"
     "  --link N            link number within the message (default 1)\n"
+    "  --honeypot          click only: mint the honeypot link, the link id\n"
+    "                      4294967295 reserved for a link hidden from people;\n"
+    "                      a click on it marks the reader's clicks around it\n"
+    "                      as a machine's\n"
     "  --keys FILE         keys file to sign with (default keys.conf)\n";
 
 struct url_args {
@@ -51,6 +56,7 @@ struct url_args {
     const char *to;
     const char *link;
     const char *keys;
+    bool honeypot;
 };
 
 /* Checks --base and returns its length without one trailing '/'. */
@@ -116,23 +122,22 @@ bad:
     return -1;
 }
 
-/* Turns --email or --email-sha256 into the 32-byte email hash. */
-static int email_hash(const struct url_args *a, uint8_t out[IDENT_SHA256_LEN])
+int cli_email_hash(const char *command, const char *email,
+                   const char *email_sha256, uint8_t out[IDENT_SHA256_LEN])
 {
-    if ((a->email == NULL) == (a->email_sha256 == NULL)) {
-        cli_error("url: give exactly one of --email and --email-sha256");
+    if ((email == NULL) == (email_sha256 == NULL)) {
+        cli_error("%s: give exactly one of --email and --email-sha256", command);
         return -1;
     }
-    if (a->email != NULL) {
-        if (ident_email_sha256(a->email, strlen(a->email), out) != 0) {
-            cli_error("url: --email is empty after trimming whitespace");
+    if (email != NULL) {
+        if (ident_email_sha256(email, strlen(email), out) != 0) {
+            cli_error("%s: --email is empty after trimming whitespace", command);
             return -1;
         }
         return 0;
     }
-    if (ident_parse_sha256_hex(a->email_sha256, strlen(a->email_sha256),
-                               out) != 0) {
-        cli_error("url: --email-sha256 must be 64 hex digits");
+    if (ident_parse_sha256_hex(email_sha256, strlen(email_sha256), out) != 0) {
+        cli_error("%s: --email-sha256 must be 64 hex digits", command);
         return -1;
     }
     return 0;
@@ -150,6 +155,12 @@ static int check_args(const struct url_args *a, enum token_kind kind,
         check_id("campaign", a->campaign) != 0 ||
         check_id("message", a->message) != 0 || parse_link(a->link, &t->link) != 0)
         return -1;
+    if (a->honeypot && (kind != TOKEN_CLICK || a->link != NULL)) {
+        cli_error("url: --honeypot is only for url click, without --link");
+        return -1;
+    }
+    if (a->honeypot)
+        t->link = CLASSIFY_HONEYPOT_LINK;
 
     memset(t->campaign, 0, sizeof(t->campaign));
     memset(t->message, 0, sizeof(t->message));
@@ -236,7 +247,7 @@ int cmd_url(const struct cli_globals *g, int argc, char **argv)
         {"message", &a.message, NULL}, {"email", &a.email, NULL},
         {"email-sha256", &a.email_sha256, NULL},
         {"to", &a.to, NULL},           {"link", &a.link, NULL},
-        {"keys", &a.keys, NULL},
+        {"keys", &a.keys, NULL},       {"honeypot", NULL, &a.honeypot},
     };
     int rc;
 
@@ -263,7 +274,8 @@ int cmd_url(const struct cli_globals *g, int argc, char **argv)
         return CLI_EXIT_USAGE;
 
     memset(&t, 0, sizeof(t));
-    if (check_args(&a, kind, &t, &base_len) != 0 || email_hash(&a, hash) != 0)
+    if (check_args(&a, kind, &t, &base_len) != 0 ||
+        cli_email_hash("url", a.email, a.email_sha256, hash) != 0)
         return CLI_EXIT_USAGE;
     return mint(a.keys, &a, &t, base_len, hash);
 }

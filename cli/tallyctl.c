@@ -1,11 +1,12 @@
 /*
  * tallyctl.c - the command-line tool: global options, the keygen command
- * and the dispatch to the url and stats commands.
+ * and the dispatch to the url, stats, recount and forget commands.
  *
  *   tallyctl keygen > keys.conf
  *   tallyctl --keys keys.conf url open|click --base URL --campaign ID ...
  *   tallyctl --redis URL stats --campaign ID [--json]
  *   tallyctl --redis URL recount --campaign ID --model MODEL [--shop ID]
+ *   tallyctl --keys keys.conf --redis URL forget --email ADDRESS
  *
  * tallyctl takes the keys file and the Redis URL from tallyd's config file
  * when given --config, so one file serves both programs.
@@ -37,6 +38,7 @@ static const char usage[] =
     "  url click         print the click URL of one link for one recipient\n"
     "  stats             print a campaign's counters from Redis\n"
     "  recount           recount a campaign's orders under another model\n"
+    "  forget            remove every trace of one reader from Redis\n"
     "\n"
     "Run 'tallyctl COMMAND --help' for the options of a command.\n";
 
@@ -234,7 +236,8 @@ int main(int argc, char **argv)
         return CLI_EXIT_USAGE;
 
     if (next >= argc) {
-        cli_error("missing command: keygen, url, stats or recount; run tallyctl --help");
+        cli_error("missing command: keygen, url, stats, recount or forget; run "
+                  "tallyctl --help");
         return CLI_EXIT_USAGE;
     }
     command = argv[next];
@@ -249,7 +252,10 @@ int main(int argc, char **argv)
         return cmd_stats(&g, argc, argv);
     if (strcmp(command, "recount") == 0)
         return cmd_recount(&g, argc, argv);
+    if (strcmp(command, "forget") == 0)
+        return cmd_forget(&g, argc, argv);
 
-    cli_error("unknown command '%s': use keygen, url, stats or recount", command);
+    cli_error("unknown command '%s': use keygen, url, stats, recount or forget",
+              command);
     return CLI_EXIT_USAGE;
 }

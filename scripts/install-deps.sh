@@ -9,9 +9,15 @@ set -eu
 
 packages="gcc make pkg-config libevent-dev libhiredis-dev libhttp-parser-dev
 libjansson-dev libssl-dev redis-server redis-tools curl"
+# The build runs npm ci for the dashboard's chart library. A Node.js from
+# elsewhere (such as NodeSource, which bundles npm) is used when present.
+if ! command -v npm >/dev/null 2>&1; then
+    packages="$packages nodejs npm"
+fi
 if [ "${1:-}" = test ]; then
     packages="$packages libcmocka-dev clang libclang-rt-14-dev python3
-python3-pytest python3-redis valgrind"
+python3-pytest python3-redis python3-prometheus-client valgrind chromium
+iproute2 util-linux"
 fi
 
 missing=""

@@ -21,11 +21,6 @@
 #include "origin.h"
 #include "redis_url.h"
 
-/* NOTE: tallyctl links this file without server/http.c, because it serves no
- * HTTP, so the reference is weak: there it stays NULL and the HTTP limits
- * stay zero. tallyd always links http.c. */
-#pragma weak http_limits_default
-
 enum option_type {
     OPT_STRING,      /* char[CONFIG_STR_MAX] */
     OPT_INT,         /* int, plain decimal */
@@ -133,6 +128,34 @@ static const struct option options[] = {
      "open connections per event loop; more get 503 and are closed"},
     {"log_level", OPT_LOG_LEVEL, FIELD(log_level), "info", 0, 0, false, NULL,
      "LEVEL", "lowest level logged: debug, info, notice, warn or error"},
+    {"classify_data", OPT_STRING, FIELD(classify_data), "./data", 0, 0, false,
+     NULL, "DIR",
+     "directory of the address ranges (ranges/VERDICT.txt) and user-agent "
+     "patterns (agents/VERDICT.txt) that classify opens and clicks; reread "
+     "on SIGHUP"},
+    {"suppression_file", OPT_STRING, FIELD(suppression_file), "", 0, 0, true,
+     NULL, "FILE",
+     "opt-out list, one email_sha256 per line: events of these readers are "
+     "answered but never recorded; reread on SIGHUP; empty means none"},
+    {"too_early", OPT_DURATION, FIELD(too_early_ms), "0s", 0, DAY_MS, false,
+     NULL, "DURATION",
+     "an open or click this soon after its token was minted is a machine's "
+     "(too_early); 0s turns the check off"},
+    {"burst_window", OPT_DURATION, FIELD(burst_window_ms), "2s", 0, 3600 * 1000LL,
+     false, NULL, "DURATION",
+     "clicks of one reader on burst_links different links of one email "
+     "within this time are a machine's (burst); 0s turns the check off"},
+    {"burst_links", OPT_INT, FIELD(burst_links), "3", 2, 1000, false, NULL, "N",
+     "different links of one email that make a burst"},
+    {"honeypot_window", OPT_DURATION, FIELD(honeypot_window_ms), "30s", 0,
+     DAY_MS, false, NULL, "DURATION",
+     "clicks of the same email this close to a honeypot click, before or "
+     "after, are marked honeypot too"},
+    {"attribute_machine_events", OPT_BOOL, FIELD(attribute_machine_events),
+     "off", 0, 0, false, NULL, "on|off",
+     "also credit purchases to clicks and opens classified as a machine's "
+     "(scanner, privacy or image proxy, prefetch, burst, honeypot, "
+     "too_early); opens still need attribute_opens"},
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -431,8 +454,7 @@ void config_defaults(struct config *cfg)
     char err[256];
 
     memset(cfg, 0, sizeof(*cfg));
-    if (http_limits_default != NULL)
-        http_limits_default(&cfg->http);
+    http_limits_default(&cfg->http);
     for (size_t i = 0; i < OPTION_COUNT; i++) {
         const struct option *opt = &options[i];
 

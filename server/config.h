@@ -42,6 +42,13 @@ struct config {
                                         idle_timeout, write_timeout,
                                         max_connections */
     enum log_level log_level;        /* log_level: info */
+    char classify_data[CONFIG_STR_MAX];    /* classify_data: ./data */
+    char suppression_file[CONFIG_STR_MAX]; /* suppression_file: none */
+    int64_t too_early_ms;            /* too_early: 0s (off) */
+    int64_t burst_window_ms;         /* burst_window: 2s */
+    int burst_links;                 /* burst_links: 3 */
+    int64_t honeypot_window_ms;      /* honeypot_window: 30s */
+    bool attribute_machine_events;   /* attribute_machine_events: off */
 };
 
 /* Sets every field to its default. */

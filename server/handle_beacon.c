@@ -17,7 +17,9 @@
  * A checkout whose tly token does not verify is still recorded, as if it
  * had come without a token: the order happened, and identity lookups may
  * still credit it. Placeholder identifiers ("guest", "0", the hash of an
- * empty address) are accepted and ignored, and the store counts them.
+ * empty address) are accepted and ignored, and the store counts them. A
+ * reader on the suppression list gets the same answers, but its identify
+ * links are not stored and its token and email hash credit nothing.
  */
 #include <http_parser.h>
 #include <stdatomic.h>
@@ -29,6 +31,7 @@
 #include "beacon.h"
 #include "handlers.h"
 #include "ident.h"
+#include "intake.h"
 #include "log.h"
 #include "origin.h"
 #include "store.h"
@@ -280,6 +283,27 @@ static void handle_preflight(struct worker *w, struct http_request *req)
     http_respond(req, 204, NULL, headers, 5, NULL, 0);
 }
 
+/* Removes what names a suppressed reader from ev. Returns true when
+ * nothing of ev may be recorded. */
+static bool drop_suppressed(struct worker *w, struct event *ev)
+{
+    struct event_identify *id = &ev->u.identify;
+    struct event_checkout *co = &ev->u.checkout;
+
+    switch (ev->kind) {
+    case EVENT_IDENTIFY:
+        return id->has_reader && intake_suppressed(w, id->reader);
+    case EVENT_CHECKOUT:
+        if (co->has_visit && intake_suppressed(w, co->visit.reader))
+            co->has_visit = false;
+        if (co->has_email_reader && intake_suppressed(w, co->email_reader))
+            co->has_email_reader = false;
+        return false;
+    default:
+        return false;
+    }
+}
+
 void handle_beacon(struct worker *w, struct http_request *req)
 {
     const struct http_header *type = http_request_header(req, "Content-Type");
@@ -320,8 +344,15 @@ void handle_beacon(struct worker *w, struct http_request *req)
         return;
     }
 
+    handle_set_device(&ev, req);
     http_respond(req, 204, NULL, cors, n_cors, NULL, 0);
-    store_submit(w->store, &ev);
+    beacon_record(w, &ev);
+}
+
+void beacon_record(struct worker *w, struct event *ev)
+{
+    if (!drop_suppressed(w, ev))
+        store_submit(w->store, ev);
 }
 
 void handle_beacon_gif(struct worker *w, struct http_request *req)
@@ -337,6 +368,8 @@ void handle_beacon_gif(struct worker *w, struct http_request *req)
          : beacon_parse_query(req->query, req->query_len, &b, &reason, &skipped);
     if (rc == 0)
         rc = beacon_to_event(w, &b, EVENT_SOURCE_BROWSER, &ev, &reason);
+    if (rc == 0)
+        handle_set_device(&ev, req);
     pixel_respond(req);
 
     if (skipped > 0)
@@ -348,5 +381,5 @@ void handle_beacon_gif(struct worker *w, struct http_request *req)
         return;
     }
     if (record)
-        store_submit(w->store, &ev);
+        beacon_record(w, &ev);
 }

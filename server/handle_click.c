@@ -7,7 +7,9 @@
  * a random click id, so a checkout beacon that brings it back credits this
  * very click. Anything that does not verify gets 400 and no redirect, so
  * tally never sends a reader to an address it did not sign. The redirect
- * does not wait for Redis: the click is recorded after the answer.
+ * does not wait for Redis: the click is recorded after the answer, with its
+ * verdict (intake.h); a HEAD counts as a prefetch. Readers on the
+ * suppression list are redirected the same way and record nothing.
  */
 #include <http_parser.h>
 #include <openssl/rand.h>
@@ -16,6 +18,7 @@
 #include <time.h>
 
 #include "handlers.h"
+#include "intake.h"
 #include "log.h"
 #include "signer.h"
 #include "store.h"
@@ -78,20 +81,21 @@ static long mint_visit(struct worker *w, const struct token *click, uint32_t now
     return token_encode(w->signer, visit, out, outsize);
 }
 
-static void record_click(struct worker *w, const struct token *visit)
+/* Fills in the click event, whose device fields the caller set from the
+ * request before answering it, and hands it to the store. */
+static void record_click(struct worker *w, struct event *ev,
+                         const struct token *visit, enum verdict verdict)
 {
-    struct event ev;
-
-    memset(&ev, 0, sizeof(ev));
-    ev.kind = EVENT_CLICK;
-    ev.time = visit->issued;
-    memcpy(ev.u.touch.campaign, visit->campaign, sizeof(visit->campaign));
-    memcpy(ev.u.touch.message, visit->message, sizeof(visit->message));
-    memcpy(ev.u.touch.reader, visit->reader, sizeof(visit->reader));
-    memcpy(ev.u.touch.click_id, visit->click_id, sizeof(visit->click_id));
-    ev.u.touch.link = visit->link;
-    ev.u.touch.time = visit->issued;
-    store_submit(w->store, &ev);
+    ev->kind = EVENT_CLICK;
+    ev->time = visit->issued;
+    memcpy(ev->u.touch.campaign, visit->campaign, sizeof(visit->campaign));
+    memcpy(ev->u.touch.message, visit->message, sizeof(visit->message));
+    memcpy(ev->u.touch.reader, visit->reader, sizeof(visit->reader));
+    memcpy(ev->u.touch.click_id, visit->click_id, sizeof(visit->click_id));
+    ev->u.touch.link = visit->link;
+    ev->u.touch.time = visit->issued;
+    ev->u.touch.verdict = (uint8_t)verdict;
+    store_submit(w->store, ev);
 }
 
 void handle_click(struct worker *w, struct http_request *req)
@@ -100,6 +104,7 @@ void handle_click(struct worker *w, struct http_request *req)
     char visit_text[256];
     char location[LOCATION_MAX];
     struct token click, visit;
+    struct event ev;
     struct http_header headers[2] = {
         HDR("Cache-Control", "no-store"), /* each click must reach tally */
         {"Location", 8, NULL, 0},
@@ -107,7 +112,9 @@ void handle_click(struct worker *w, struct http_request *req)
     const char *text = NULL;
     size_t text_len = click_token(req, &text);
     enum token_status status = TOKEN_MALFORMED;
-    bool record = req->method == HTTP_GET;
+    enum verdict verdict;
+    uint32_t now = (uint32_t)time(NULL);
+    bool record;
     long visit_len, location_len;
 
     if (text_len > 0)
@@ -117,8 +124,12 @@ void handle_click(struct worker *w, struct http_request *req)
         return;
     }
 
-    visit_len = mint_visit(w, &click, (uint32_t)time(NULL), &visit, visit_text,
-                           sizeof(visit_text));
+    verdict = intake_classify(w, req, true, &click, now);
+    record = !intake_suppressed(w, click.reader);
+    memset(&ev, 0, sizeof(ev));
+    handle_set_device(&ev, req); /* before answering, which invalidates req */
+
+    visit_len = mint_visit(w, &click, now, &visit, visit_text, sizeof(visit_text));
     location_len = visit_len < 0 ? -1
                    : url_add_param(click.dest, click.dest_len, ATTRIBUTION_PARAM,
                                    visit_text, (size_t)visit_len, location,
@@ -138,5 +149,5 @@ void handle_click(struct worker *w, struct http_request *req)
     http_respond(req, 302, NULL, headers, 2, NULL, 0);
 
     if (record)
-        record_click(w, &visit);
+        record_click(w, &ev, &visit, verdict);
 }

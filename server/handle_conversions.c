@@ -117,5 +117,5 @@ void handle_conversions(struct worker *w, struct http_request *req)
     }
 
     http_respond(req, 204, NULL, NULL, 0, NULL, 0);
-    store_submit(w->store, &ev);
+    beacon_record(w, &ev);
 }

@@ -3,9 +3,11 @@
  *
  * Every request for a pixel gets the same 43-byte transparent GIF and the
  * same headers, also for a broken or forged token: an email must never show
- * a broken image. Only a GET with a valid open token records an open; a HEAD
- * (link checkers, prefetchers) is answered and records nothing. The response
- * is static, so this path allocates nothing.
+ * a broken image. A request with a valid open token records an open with
+ * its verdict (intake.h): a HEAD from a link checker or prefetcher counts
+ * as a prefetch, apart from people. Readers on the suppression list get the
+ * same GIF and record nothing. The response is static, so this path
+ * allocates nothing.
  */
 #include <http_parser.h>
 #include <stdatomic.h>
@@ -13,6 +15,7 @@
 #include <time.h>
 
 #include "handlers.h"
+#include "intake.h"
 #include "log.h"
 #include "signer.h"
 #include "store.h"
@@ -69,12 +72,18 @@ void handle_pixel(struct worker *w, struct http_request *req)
     const char *text = NULL;
     size_t text_len;
     enum token_status status = TOKEN_MALFORMED;
-    bool record = req->method == HTTP_GET;
+    enum verdict verdict = VERDICT_HUMAN;
+    uint32_t now = (uint32_t)time(NULL);
     struct event ev;
 
     text_len = pixel_token(req, &text);
     if (text_len > 0)
         status = token_decode(w->signer, text, text_len, TOKEN_OPEN, scratch, &tok);
+    /* Judged before answering, because the answer invalidates req. */
+    if (status == TOKEN_OK)
+        verdict = intake_classify(w, req, false, &tok, now);
+    memset(&ev, 0, sizeof(ev));
+    handle_set_device(&ev, req);
 
     pixel_respond(req);
 
@@ -84,16 +93,16 @@ void handle_pixel(struct worker *w, struct http_request *req)
                     token_status_name(status), text_len);
         return;
     }
-    if (!record)
+    if (intake_suppressed(w, tok.reader))
         return;
 
-    memset(&ev, 0, sizeof(ev));
     ev.kind = EVENT_OPEN;
-    ev.time = (uint32_t)time(NULL);
+    ev.time = now;
     memcpy(ev.u.touch.campaign, tok.campaign, sizeof(tok.campaign));
     memcpy(ev.u.touch.message, tok.message, sizeof(tok.message));
     memcpy(ev.u.touch.reader, tok.reader, sizeof(tok.reader));
     ev.u.touch.link = tok.link;
     ev.u.touch.time = ev.time;
+    ev.u.touch.verdict = (uint8_t)verdict;
     store_submit(w->store, &ev);
 }

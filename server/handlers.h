@@ -9,11 +9,12 @@
 #include "http.h"
 #include "worker.h"
 
-/* GET|HEAD /o/<token>.gif: the GIF, always; a valid GET records an open. */
+/* GET|HEAD /o/<token>.gif: the GIF, always; a valid token records an open
+ * with its verdict (HEAD is a prefetch). */
 void handle_pixel(struct worker *w, struct http_request *req);
 
 /* GET|HEAD /c/<token>: 302 to the signed destination with tly added; a
- * valid GET records a click. 400 for a token that does not verify. */
+ * valid token records a click with its verdict (HEAD is a prefetch). 400 for a token that does not verify. */
 void handle_click(struct worker *w, struct http_request *req);
 
 /* POST /b: identify, checkout and refund beacons; OPTIONS /b: the CORS
@@ -37,6 +38,29 @@ struct beacon;
 int beacon_to_event(struct worker *w, const struct beacon *b,
                     enum event_source source, struct event *ev,
                     const char **reason);
+
+/* Submits a beacon's event to the store, minus what names a reader on the
+ * suppression list: such a reader's token and email hash are dropped from
+ * a checkout, and its identify is not recorded at all. */
+void beacon_record(struct worker *w, struct event *ev);
+/* DELETE /v1/readers/<email_sha256>: forget a reader; admin scope. */
+void handle_reader_delete(struct worker *w, struct http_request *req);
+
+/* POST /b: identify and checkout beacons. */
+void handle_beacon(struct worker *w, struct http_request *req);
+
+/* GET /v1/campaigns...: the stats API, read scope (handle_api.c). */
+void handle_api(struct worker *w, struct http_request *req);
+
+/* GET /metrics and GET /readyz (handle_ops.c). */
+void handle_metrics(struct worker *w, struct http_request *req);
+void handle_readyz(struct worker *w, struct http_request *req);
+
+/* GET /dashboard and its assets (handle_dashboard.c). */
+void handle_dashboard(struct worker *w, struct http_request *req);
+
+/* Sets ev's device class and client family from req's User-Agent. */
+void handle_set_device(struct event *ev, const struct http_request *req);
 
 /* Answers with a short text/plain body and the status; for errors. */
 void handle_text(struct http_request *req, int status, const char *text);

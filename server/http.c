@@ -122,6 +122,7 @@ struct http_conn {
     size_t headers_cap;
 
     size_t linger_bytes;
+    struct timespec dispatched; /* when the handler got the request */
     struct sockaddr_storage peer;
     socklen_t peer_len;
     struct http_conn *prev;
@@ -133,6 +134,8 @@ struct http_server {
     struct http_limits limits;
     http_handler_fn handler;
     void *handler_arg;
+    http_observer_fn observer;
+    void *observer_arg;
 
     struct evconnlistener *listeners[HTTP_MAX_LISTENERS];
     size_t n_listeners;
@@ -158,19 +161,6 @@ static void conn_arm_deadline(struct http_conn *conn, int timeout_ms);
 /* ------------------------------------------------------------------ */
 /* Limits, lookups and small helpers                                   */
 /* ------------------------------------------------------------------ */
-
-void http_limits_default(struct http_limits *limits)
-{
-    limits->max_url_bytes = 16384;
-    limits->max_header_bytes = 16384;
-    limits->max_headers = 64;
-    limits->max_body_bytes = 65536;
-    limits->header_timeout_ms = 10000;
-    limits->body_timeout_ms = 10000;
-    limits->idle_timeout_ms = 60000;
-    limits->write_timeout_ms = 30000;
-    limits->max_connections = 10000;
-}
 
 const struct http_server_stats *http_server_stats(const struct http_server *srv)
 {
@@ -561,6 +551,8 @@ static void dispatch_request(struct http_conn *conn)
     struct http_server *srv = conn->srv;
 
     build_request(conn);
+    if (srv->observer != NULL)
+        clock_gettime(CLOCK_MONOTONIC, &conn->dispatched);
     srv->stats.requests++;
     srv->handler(&conn->req, srv->handler_arg);
 }
@@ -974,6 +966,17 @@ fail:
 /* Responding                                                          */
 /* ------------------------------------------------------------------ */
 
+static void observe_response(struct http_conn *conn, int status)
+{
+    struct timespec now;
+    double seconds;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    seconds = (double)(now.tv_sec - conn->dispatched.tv_sec) +
+              (double)(now.tv_nsec - conn->dispatched.tv_nsec) / 1e9;
+    conn->srv->observer(&conn->req, status, seconds, conn->srv->observer_arg);
+}
+
 void http_respond(struct http_request *req, int status,
                   const char *content_type, const struct http_header *extra,
                   size_t n_extra, const void *body, size_t body_len)
@@ -991,6 +994,8 @@ void http_respond(struct http_request *req, int status,
     };
 
     assert(conn->state == CONN_HANDLER);
+    if (conn->srv->observer != NULL)
+        observe_response(conn, status);
     if (conn->bev == NULL) {
         /* The client left while the handler worked; nobody to answer. */
         conn->state = CONN_CLOSING;
@@ -1071,6 +1076,13 @@ struct http_server *http_server_new(struct event_base *base,
     evtimer_assign(&srv->accept_retry, base, on_accept_retry, srv);
     evtimer_assign(&srv->drain_done, base, on_drain_done, srv);
     return srv;
+}
+
+void http_server_set_observer(struct http_server *srv, http_observer_fn fn,
+                              void *arg)
+{
+    srv->observer = fn;
+    srv->observer_arg = arg;
 }
 
 static void on_accept(struct evconnlistener *listener, evutil_socket_t fd,

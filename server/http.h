@@ -89,6 +89,20 @@ struct http_server *http_server_new(struct event_base *base,
                                     const struct http_limits *limits,
                                     http_handler_fn handler, void *arg);
 
+/*
+ * Observer of the responses handlers send: called by http_respond with the
+ * request (still valid), the status sent and the seconds from the end of
+ * the request to the response, which includes any wait on Redis. It runs in
+ * the server's thread and must not respond. Errors the HTTP layer answers
+ * itself (400, 408, 413, 414, 431) are counted in http_server_stats instead.
+ */
+typedef void (*http_observer_fn)(const struct http_request *req, int status,
+                                 double seconds, void *arg);
+
+/* Sets the observer of srv (NULL for none). */
+void http_server_set_observer(struct http_server *srv, http_observer_fn fn,
+                              void *arg);
+
 /* Listens on addr, "HOST:PORT" or "[IPV6]:PORT". With reuseport, several
  * servers (one per thread) may listen on the same address (SO_REUSEPORT).
  * Returns 0, or -1 with errno set and a log line. */

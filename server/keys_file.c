@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "auth.h"
 #include "log.h"
 
 #define KEYS_LINE_MAX 512
@@ -30,6 +31,7 @@ static const char reader_name[] = "reader_secret";
 static const char active_name[] = "active_signing_key";
 static const char signing_prefix[] = "signing_key.";
 static const char shop_prefix[] = "shop_secret.";
+static const char token_prefix[] = "api_token.";
 
 /* Line numbers where each key was set (0 = not yet), for the duplicate and
  * missing-key checks. */
@@ -37,6 +39,9 @@ struct keys_seen {
     int reader_line;
     int active_line;
     int key_line[KEYRING_MAX_KEYS];
+    struct auth_tokens *tokens; /* NULL: api_token lines are checked, not kept */
+    struct auth_tokens scratch; /* where unkept tokens are parsed */
+    int token_line[AUTH_TOKENS_MAX];
 };
 
 static int fail(char *err, size_t errsize, const char *fmt, ...)
@@ -200,6 +205,55 @@ static int set_shop_secret(const char *path, int line, const char *name,
     return 0;
 }
 
+/* A token name: 1 to AUTH_NAME_MAX of A-Z a-z 0-9 . _ - */
+static bool token_name_valid(const char *name)
+{
+    size_t len = strlen(name);
+
+    if (len == 0 || len > AUTH_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static int set_api_token(const char *path, int line, const char *name,
+                         const char *value, struct keys_seen *seen, char *err,
+                         size_t errsize)
+{
+    struct auth_tokens *tokens = seen->tokens != NULL ? seen->tokens : &seen->scratch;
+    const char *token_name = name + sizeof(token_prefix) - 1;
+    struct auth_token *token;
+    char reason[160];
+
+    if (!token_name_valid(token_name))
+        return fail(err, errsize,
+                    "%s:%d: name of '%.64s' is invalid: use api_token.NAME with "
+                    "1 to %d of A-Z a-z 0-9 . _ -", path, line, name, AUTH_NAME_MAX);
+    for (size_t i = 0; i < tokens->count; i++) {
+        if (strcmp(tokens->tokens[i].name, token_name) == 0)
+            return fail(err, errsize,
+                        "%s:%d: %s is set twice (first on line %d); keep one",
+                        path, line, name, seen->token_line[i]);
+    }
+    if (tokens->count == AUTH_TOKENS_MAX)
+        return fail(err, errsize, "%s:%d: more than %d api_token lines", path,
+                    line, AUTH_TOKENS_MAX);
+
+    token = &tokens->tokens[tokens->count];
+    if (auth_parse_token_line(value, token, reason, sizeof(reason)) != 0)
+        return fail(err, errsize, "%s:%d: %s: %s", path, line, name, reason);
+    strcpy(token->name, token_name);
+    seen->token_line[tokens->count] = line;
+    tokens->count++;
+    return 0;
+}
+
 /* Parses one line, already stripped of its line break. */
 static int parse_line(const char *path, int line, char *text,
                       struct keyring *ring, struct keys_seen *seen, char *err,
@@ -229,9 +283,12 @@ static int parse_line(const char *path, int line, char *text,
                                errsize);
     if (strncmp(name, shop_prefix, sizeof(shop_prefix) - 1) == 0)
         return set_shop_secret(path, line, name, value, ring, err, errsize);
+    if (strncmp(name, token_prefix, sizeof(token_prefix) - 1) == 0)
+        return set_api_token(path, line, name, value, seen, err, errsize);
     return fail(err, errsize,
                 "%s:%d: unknown key '%.64s': expected reader_secret, "
-                "signing_key.N, active_signing_key or shop_secret.SHOP", path,
+                "signing_key.N, active_signing_key, shop_secret.SHOP or "
+                "api_token.NAME", path,
                 line, name);
 }
 
@@ -270,14 +327,14 @@ static void warn_if_readable(const char *path, FILE *f)
                  path, (unsigned)(st.st_mode & 07777));
 }
 
-/* Reads every line of f; the caller owns f and the buffers. */
+/* Reads every line of f into ring and seen; the caller owns f and the
+ * buffers. */
 static int parse_stream(const char *path, FILE *f, char *line, size_t linesize,
-                        struct keyring *ring, char *err, size_t errsize)
+                        struct keyring *ring, struct keys_seen *seen,
+                        char *err, size_t errsize)
 {
-    struct keys_seen seen;
     int number = 0;
 
-    memset(&seen, 0, sizeof(seen));
     while (fgets(line, (int)linesize, f) != NULL) {
         size_t len = strlen(line);
 
@@ -285,23 +342,34 @@ static int parse_stream(const char *path, FILE *f, char *line, size_t linesize,
         if (len == linesize - 1 && line[len - 1] != '\n' && !feof(f))
             return fail(err, errsize, "%s:%d: line is longer than %zu bytes",
                         path, number, linesize - 2);
-        if (parse_line(path, number, line, ring, &seen, err, errsize) != 0)
+        if (parse_line(path, number, line, ring, seen, err, errsize) != 0)
             return -1;
     }
     if (ferror(f))
         return fail(err, errsize, "%s: read failed: %s", path, strerror(errno));
-    return check_complete(path, ring, &seen, err, errsize);
+    return check_complete(path, ring, seen, err, errsize);
 }
 
 int keys_file_load(const char *path, struct keyring *ring, char *err,
                    size_t errsize)
 {
+    return keys_file_load_all(path, ring, NULL, err, errsize);
+}
+
+int keys_file_load_all(const char *path, struct keyring *ring,
+                       struct auth_tokens *tokens, char *err, size_t errsize)
+{
     char line[KEYS_LINE_MAX];
     char iobuf[BUFSIZ];
+    struct keys_seen seen;
     FILE *f;
     int rc;
 
     keyring_wipe(ring);
+    if (tokens != NULL)
+        auth_tokens_wipe(tokens);
+    memset(&seen, 0, sizeof(seen));
+    seen.tokens = tokens;
     f = fopen(path, "r");
     if (f == NULL)
         return fail(err, errsize, "cannot open keys file %s: %s", path,
@@ -309,13 +377,17 @@ int keys_file_load(const char *path, struct keyring *ring, char *err,
     setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
     warn_if_readable(path, f);
 
-    rc = parse_stream(path, f, line, sizeof(line), ring, err, errsize);
+    rc = parse_stream(path, f, line, sizeof(line), ring, &seen, err, errsize);
 
     fclose(f);
     OPENSSL_cleanse(line, sizeof(line));
     OPENSSL_cleanse(iobuf, sizeof(iobuf));
-    if (rc != 0)
+    OPENSSL_cleanse(&seen, sizeof(seen));
+    if (rc != 0) {
         keyring_wipe(ring);
+        if (tokens != NULL)
+            auth_tokens_wipe(tokens);
+    }
     return rc;
 }
 
@@ -335,6 +407,7 @@ int keys_file_generate(FILE *out)
     uint8_t secret[KEYRING_KEY_LEN];
     char reader_hex[KEYS_HEX_LEN + 1];
     char key_hex[KEYS_HEX_LEN + 1];
+    char token_hex[2 * AUTH_TOKEN_LEN + 1];
     int rc = -1;
 
     if (RAND_bytes(secret, sizeof(secret)) != 1)
@@ -343,6 +416,9 @@ int keys_file_generate(FILE *out)
     if (RAND_bytes(secret, sizeof(secret)) != 1)
         goto done;
     hex_encode(secret, sizeof(secret), key_hex);
+    if (RAND_bytes(secret, AUTH_TOKEN_LEN) != 1)
+        goto done;
+    hex_encode(secret, AUTH_TOKEN_LEN, token_hex);
 
     fprintf(out,
             "# tally keys file, made by 'tallyctl keygen'.\n"
@@ -365,8 +441,13 @@ int keys_file_generate(FILE *out)
             "active_signing_key = 1\n"
             "\n"
             "# shop_secret.SHOP = <64 hex digits> lets shop SHOP's backend sign\n"
-            "# POST /v1/conversions; make one with: openssl rand -hex 32\n",
-            reader_hex, key_hex);
+            "# POST /v1/conversions; make one with: openssl rand -hex 32\n"
+            "\n"
+            "# api_token.NAME = SCOPES HEX: a bearer token for tallyd's API.\n"
+            "# Scopes: read (stats API, dashboard), sign (minting URLs), admin\n"
+            "# (everything). Send it as 'Authorization: Bearer HEX'.\n"
+            "api_token.dashboard = read %s\n",
+            reader_hex, key_hex, token_hex);
     if (fflush(out) != 0 || ferror(out))
         goto done;
     rc = 0;
@@ -375,5 +456,6 @@ done:
     OPENSSL_cleanse(secret, sizeof(secret));
     OPENSSL_cleanse(reader_hex, sizeof(reader_hex));
     OPENSSL_cleanse(key_hex, sizeof(key_hex));
+    OPENSSL_cleanse(token_hex, sizeof(token_hex));
     return rc;
 }

@@ -7,11 +7,14 @@
  *   signing_key.2 = <64 hex digits>
  *   active_signing_key = 2
  *   shop_secret.default = <64 hex digits>
+ *   api_token.dashboard = read <64 hex digits>
  *
  * Key ids are 1..255. The active key must be present. A shop_secret.<shop>
  * line (shop: 1 to 32 of A-Z a-z 0-9 . _ -, at most KEYRING_MAX_SHOPS of
- * them) lets that shop's backend sign POST /v1/conversions. The reader secret is
- * never rotated casually: changing it gives every reader a new id.
+ * them) lets that shop's backend sign POST /v1/conversions. API tokens (see
+ * auth.h) are optional; their names are 1 to 32 of A-Z a-z 0-9 . _ - and
+ * each names its scopes. The reader secret is never rotated casually:
+ * changing it gives every reader a new id.
  */
 #ifndef TALLY_KEYS_FILE_H
 #define TALLY_KEYS_FILE_H
@@ -19,6 +22,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "auth.h"
 #include "keyring.h"
 
 /* Loads path into *ring (wiped first). Returns 0, or -1 with a one-line reason
@@ -27,8 +31,14 @@
 int keys_file_load(const char *path, struct keyring *ring, char *err,
                    size_t errsize);
 
-/* Writes a new keys file with fresh random secrets (RAND_bytes) and signing
- * key 1 active to out. Returns 0, or -1 when randomness or writing fails. */
+/* Loads path like keys_file_load, and also its api_token lines into
+ * *tokens (wiped first; both are wiped again on failure). keys_file_load
+ * checks api_token lines just as strictly but keeps none of them. */
+int keys_file_load_all(const char *path, struct keyring *ring,
+                       struct auth_tokens *tokens, char *err, size_t errsize);
+
+/* Writes a new keys file with fresh random secrets (RAND_bytes), signing
+ * key 1 active and a read-scope API token named "dashboard" to out. Returns 0, or -1 when randomness or writing fails. */
 int keys_file_generate(FILE *out);
 
 #endif

@@ -1,7 +1,9 @@
 /*
  * main.c - tallyd: reads the configuration and keys, starts one event loop
  * thread per core (or --threads), and stops them in order on SIGTERM or
- * SIGINT. The main thread only waits for signals.
+ * SIGINT. On SIGHUP it rereads the classification data and the suppression
+ * list and hands them to the workers; a file that fails to load keeps the
+ * old data in place. The main thread only waits for signals.
  */
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -11,10 +13,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "config.h"
 #include "keys_file.h"
 #include "log.h"
 #include "redis_url.h"
+#include "refdata.h"
+#include "signer.h"
 #include "worker.h"
 
 #define TALLYD_VERSION "0.1.0"
@@ -24,7 +29,39 @@ struct supervisor {
     struct worker *workers;
     int n_workers;
     struct event_base *base;
+    const struct config *cfg;
+    struct signer *signer; /* derives suppressed reader ids on reload */
 };
+
+/* Loads the reference data named by cfg. Returns NULL after logging why. */
+static struct refdata *load_refdata(const struct config *cfg, struct signer *s)
+{
+    char err[1400];
+    struct refdata *d = refdata_load(cfg->classify_data, cfg->suppression_file, s,
+                                     err, sizeof(err));
+
+    if (d == NULL)
+        LOG_ERROR("refdata.load_failed", "error=\"%s\"", err);
+    return d;
+}
+
+static void on_reload(evutil_socket_t sig, short what, void *arg)
+{
+    struct supervisor *sv = arg;
+    struct refdata *d;
+
+    (void)sig;
+    (void)what;
+    LOG_NOTICE("tallyd.signal", "signal=SIGHUP action=reload");
+    d = load_refdata(sv->cfg, sv->signer);
+    if (d == NULL) {
+        LOG_WARN("tallyd.reload_failed", "hint=\"the data loaded before stays in use\"");
+        return;
+    }
+    for (int i = 0; i < sv->n_workers; i++)
+        worker_set_refdata(&sv->workers[i], d);
+    refdata_release(d);
+}
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -53,7 +90,7 @@ static int thread_count(const struct config *cfg)
 /* Loads keys and the Redis target named by cfg. Returns 0, or -1 after
  * printing why. */
 static int load_settings(const struct config *cfg, struct keyring *ring,
-                         struct redis_target *redis)
+                         struct auth_tokens *tokens, struct redis_target *redis)
 {
     char err[512];
 
@@ -66,7 +103,7 @@ static int load_settings(const struct config *cfg, struct keyring *ring,
         fprintf(stderr, "tallyd: invalid --redis: %s\n", err);
         return -1;
     }
-    if (keys_file_load(cfg->keys, ring, err, sizeof(err)) != 0) {
+    if (keys_file_load_all(cfg->keys, ring, tokens, err, sizeof(err)) != 0) {
         fprintf(stderr, "tallyd: %s\n(create a keys file with: tallyctl keygen > %s)\n",
                 err, cfg->keys);
         return -1;
@@ -75,10 +112,11 @@ static int load_settings(const struct config *cfg, struct keyring *ring,
 }
 
 static int serve(const struct config *cfg, struct keyring *ring,
-                 const struct redis_target *redis)
+                 const struct auth_tokens *tokens, const struct redis_target *redis)
 {
     struct supervisor sv = {0};
-    struct event *sigterm = NULL, *sigint = NULL;
+    struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
+    struct refdata *refdata = NULL;
     char where[512];
     int started = 0;
     int rc = 1;
@@ -93,16 +131,34 @@ static int serve(const struct config *cfg, struct keyring *ring,
     LOG_NOTICE("tallyd.start", "version=%s pid=%d listen=%s threads=%d redis=%s",
                TALLYD_VERSION, (int)getpid(), cfg->listen, sv.n_workers, where);
 
-    for (int i = 0; i < sv.n_workers; i++)
-        if (worker_init(&sv.workers[i], i, cfg, ring, redis) != 0)
+    sv.cfg = cfg;
+    sv.signer = signer_new(ring);
+    if (sv.signer == NULL)
+        goto cleanup;
+    refdata = load_refdata(cfg, sv.signer);
+    if (refdata == NULL)
+        goto cleanup;
+
+    for (int i = 0; i < sv.n_workers; i++) {
+        if (worker_init(&sv.workers[i], i, cfg, ring, redis, refdata) != 0)
             goto cleanup;
-    /* The workers hold their own signers now; the secrets can go. */
+        sv.workers[i].tokens = tokens;
+        sv.workers[i].peers = sv.workers;
+        sv.workers[i].n_peers = sv.n_workers;
+    }
+    if (tokens->count == 0)
+        LOG_NOTICE("tallyd.no_api_tokens", "hint=\"the stats API and dashboard "
+                   "answer 401 until the keys file has an api_token line\"");
+    /* The workers and the supervisor hold their own signers now; the
+     * secrets can go. */
     keyring_wipe(ring);
 
     sigterm = evsignal_new(sv.base, SIGTERM, on_signal, &sv);
     sigint = evsignal_new(sv.base, SIGINT, on_signal, &sv);
-    if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) != 0 ||
-        evsignal_add(sigint, NULL) != 0)
+    sighup = evsignal_new(sv.base, SIGHUP, on_reload, &sv);
+    if (sigterm == NULL || sigint == NULL || sighup == NULL ||
+        evsignal_add(sigterm, NULL) != 0 || evsignal_add(sigint, NULL) != 0 ||
+        evsignal_add(sighup, NULL) != 0)
         goto cleanup;
 
     for (; started < sv.n_workers; started++)
@@ -125,6 +181,11 @@ cleanup:
         event_free(sigterm);
     if (sigint != NULL)
         event_free(sigint);
+    if (sighup != NULL)
+        event_free(sighup);
+    refdata_release(refdata);
+    if (sv.signer != NULL)
+        signer_free(sv.signer);
     if (sv.base != NULL)
         event_base_free(sv.base);
     free(sv.workers);
@@ -135,6 +196,7 @@ cleanup:
 int main(int argc, char **argv)
 {
     static struct config cfg;
+    static struct auth_tokens tokens;
     struct keyring ring;
     struct redis_target redis;
     char err[512];
@@ -150,11 +212,13 @@ int main(int argc, char **argv)
     }
     log_min_level = cfg.log_level;
 
-    if (load_settings(&cfg, &ring, &redis) != 0)
+    if (load_settings(&cfg, &ring, &tokens, &redis) != 0)
         return 1;
     if (evthread_use_pthreads() != 0) {
         fprintf(stderr, "tallyd: libevent has no pthreads support\n");
         return 1;
     }
-    return serve(&cfg, &ring, &redis);
+    rc = serve(&cfg, &ring, &tokens, &redis);
+    auth_tokens_wipe(&tokens);
+    return rc;
 }

@@ -6,12 +6,18 @@
  *   /b               beacon       POST, OPTIONS (CORS preflight)
  *   /b.gif           beacon       GET, HEAD (image fallback)
  *   /v1/conversions  conversions  POST (signed by a shop's backend)
+ *   /v1/readers/<h>  forget       DELETE (admin token)
  *   /healthz         liveness     GET, HEAD
+ *   /readyz          readiness    GET, HEAD
+ *   /metrics         Prometheus   GET, HEAD
+ *   /v1/...          stats API    GET, HEAD (read token)
+ *   /dashboard...    dashboard    GET, HEAD
  */
 #include <http_parser.h>
 #include <stdatomic.h>
 #include <string.h>
 
+#include "device.h"
 #include "handlers.h"
 #include "log.h"
 
@@ -33,6 +39,16 @@ void handle_text(struct http_request *req, int status, const char *text)
 {
     http_respond(req, status, "text/plain; charset=utf-8", NULL, 0, text,
                  strlen(text));
+}
+
+void handle_set_device(struct event *ev, const struct http_request *req)
+{
+    const struct http_header *ua = http_request_header(req, "User-Agent");
+
+    if (ua == NULL)
+        return;
+    ev->device = (uint8_t)device_class_of(ua->value, ua->value_len);
+    ev->client = (uint8_t)device_client_of(ua->value, ua->value_len);
 }
 
 static bool is_get_or_head(const struct http_request *req)
@@ -64,14 +80,35 @@ void worker_route(struct http_request *req, void *arg)
         handle_conversions(w, req);
         return;
     }
+    if (path_starts(req, "/v1/readers/") && req->method == HTTP_DELETE) {
+        handle_reader_delete(w, req);
+        return;
+    }
     if (path_is(req, "/healthz") && is_get_or_head(req)) {
         handle_text(req, 200, "ok\n");
+        return;
+    }
+    if (path_is(req, "/readyz") && is_get_or_head(req)) {
+        handle_readyz(w, req);
+        return;
+    }
+    if (path_is(req, "/metrics") && is_get_or_head(req)) {
+        handle_metrics(w, req);
+        return;
+    }
+    if (path_starts(req, "/v1/")) {
+        handle_api(w, req);
+        return;
+    }
+    if (path_is(req, "/dashboard") || path_starts(req, "/dashboard/")) {
+        handle_dashboard(w, req);
         return;
     }
 
     atomic_fetch_add_explicit(&w->counters.not_found, 1, memory_order_relaxed);
     if (path_starts(req, "/o/") || path_starts(req, "/c/") || path_is(req, "/healthz") ||
-        path_is(req, "/b.gif"))
+        path_is(req, "/b.gif") || path_starts(req, "/v1/readers/") ||
+        path_is(req, "/readyz") || path_is(req, "/metrics"))
         handle_text(req, 405, "method not allowed\n");
     else
         handle_text(req, 404, "not found\n");

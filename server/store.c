@@ -3,7 +3,8 @@
  * and clicks. Identifies, checkouts and refunds have their own files.
  *
  * An open or a click takes two scripts: READER_TOUCH in the reader's slot,
- * whose reply tells whether it was the reader's first, then CAMPAIGN_TOUCH in
+ * whose reply tells whether it was the reader's first and gives the final
+ * verdict (burst and honeypot are decided there), then CAMPAIGN_TOUCH in
  * the campaign's slot. Both are sent on this store's one connection, and the
  * second is sent from the first one's reply callback, so the campaign writes
  * leave in sequence order: what CAMPAIGN_TOUCH's replay check relies on.
@@ -17,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "classify.h"
+#include "device.h"
 #include "ident.h"
 #include "log.h"
 #include "store_scripts.h"
@@ -81,6 +84,8 @@ void store_op_finish(struct store_op *op, bool ok)
         st->stats.written++;
     else
         st->stats.failed++;
+    json_decref(op->journey);
+    free(op->record_json);
     free(op);
 
     st->in_flight--;
@@ -309,7 +314,8 @@ static void send_campaign_touch(struct store_op *op)
 {
     const struct event_touch *t = &op->ev.u.touch;
     bool is_click = op->ev.kind == EVENT_CLICK;
-    char keys[5][SCHEMA_KEY_MAX];
+    char keys[6 + STORE_MOVED_MAX][SCHEMA_KEY_MAX];
+    int n_keys = 6 + op->n_moved;
     char link_field[TOKEN_ID_MAX + 12];
     struct store_args a;
 
@@ -318,11 +324,14 @@ static void send_campaign_touch(struct store_op *op)
     schema_hour(keys[2], t->campaign, t->time);
     schema_applied(keys[3], t->campaign);
     schema_links(keys[4], t->campaign);
+    schema_message_set(keys[5], t->campaign);
+    for (int i = 0; i < op->n_moved; i++)
+        schema_hour(keys[6 + i], t->campaign, op->moved[i]);
     snprintf(link_field, sizeof(link_field), "%s:%u", t->message, (unsigned)t->link);
 
     store_args_init(&a);
-    store_args_evalsha(&a, SCRIPT_CAMPAIGN_TOUCH, 5);
-    for (int i = 0; i < 5; i++)
+    store_args_evalsha(&a, SCRIPT_CAMPAIGN_TOUCH, n_keys);
+    for (int i = 0; i < n_keys; i++)
         store_args_str(&a, keys[i]);
     store_args_str(&a, is_click ? "clicks" : "opens");
     store_args_u64(&a, op->unique_mask);
@@ -330,7 +339,36 @@ static void send_campaign_touch(struct store_op *op)
     store_args_u64(&a, op->seq);
     store_args_u64(&a, op->st->opts.campaign_retention_s);
     store_args_str(&a, link_field);
+    store_args_str(&a, verdict_name((enum verdict)t->verdict));
+    store_args_str(&a, t->message);
     store_send(op, on_campaign_touch, &a);
+}
+
+/* Reads READER_TOUCH's reply {mask, verdict, moved times...} into op.
+ * Returns 0, or -1 when it has another shape. */
+static int take_reader_reply(struct store_op *op, const redisReply *reply)
+{
+    const redisReply *verdict;
+    enum verdict v;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
+        reply->elements > 2 + STORE_MOVED_MAX ||
+        reply->element[0]->type != REDIS_REPLY_INTEGER)
+        return -1;
+    verdict = reply->element[1];
+    if (verdict->type != REDIS_REPLY_STRING ||
+        verdict_parse(verdict->str, verdict->len, &v) != 0)
+        return -1;
+
+    op->unique_mask = (unsigned)reply->element[0]->integer;
+    op->ev.u.touch.verdict = (uint8_t)v;
+    op->n_moved = 0;
+    for (size_t i = 2; i < reply->elements; i++) {
+        if (reply->element[i]->type != REDIS_REPLY_INTEGER)
+            return -1;
+        op->moved[op->n_moved++] = (uint32_t)reply->element[i]->integer;
+    }
+    return 0;
 }
 
 static void on_reader_touch(redisAsyncContext *ac, void *r, void *privdata)
@@ -343,7 +381,12 @@ static void on_reader_touch(redisAsyncContext *ac, void *r, void *privdata)
         store_op_finish(op, false);
         return;
     }
-    op->unique_mask = reply->type == REDIS_REPLY_INTEGER ? (unsigned)reply->integer : 0;
+    if (take_reader_reply(op, reply) != 0) {
+        LOG_ERROR("store.event_failed", "step=reader_touch event=%s "
+                  "error=\"unexpected reply type %d\"", op->event_id, reply->type);
+        store_op_finish(op, false);
+        return;
+    }
     send_campaign_touch(op);
 }
 
@@ -351,8 +394,9 @@ static void send_reader_touch(struct store_op *op)
 {
     const struct event_touch *t = &op->ev.u.touch;
     bool is_click = op->ev.kind == EVENT_CLICK;
-    char touches[SCHEMA_KEY_MAX], marks[SCHEMA_KEY_MAX];
+    char touches[SCHEMA_KEY_MAX], marks[SCHEMA_KEY_MAX], devices[SCHEMA_KEY_MAX];
     char member[TOUCH_MEMBER_MAX];
+    char device[32];
     char campaign_mark[TOKEN_ID_MAX + 3];
     char message_mark[2 * TOKEN_ID_MAX + 4];
     size_t member_len;
@@ -360,6 +404,10 @@ static void send_reader_touch(struct store_op *op)
 
     schema_reader_touches(touches, t->reader);
     schema_reader_marks(marks, t->reader);
+    schema_reader_devices(devices, t->reader);
+    snprintf(device, sizeof(device), "%s|%s",
+             device_class_name((enum device_class)op->ev.device),
+             device_client_name((enum client_family)op->ev.client));
     member_len = touch_member(t, is_click, member);
     snprintf(campaign_mark, sizeof(campaign_mark), "%c|%s", is_click ? 'c' : 'o',
              t->campaign);
@@ -367,9 +415,10 @@ static void send_reader_touch(struct store_op *op)
              t->campaign, t->message);
 
     store_args_init(&a);
-    store_args_evalsha(&a, SCRIPT_READER_TOUCH, 2);
+    store_args_evalsha(&a, SCRIPT_READER_TOUCH, 3);
     store_args_str(&a, touches);
     store_args_str(&a, marks);
+    store_args_str(&a, devices);
     store_args_buf(&a, member, member_len);
     store_args_u64(&a, t->time);
     store_args_str(&a, campaign_mark);
@@ -377,6 +426,12 @@ static void send_reader_touch(struct store_op *op)
     store_args_str(&a, op->event_id);
     store_args_u64(&a, op->st->opts.reader_retention_s);
     store_args_u64(&a, op->st->opts.max_touches);
+    store_args_str(&a, verdict_name((enum verdict)t->verdict));
+    store_args_str(&a, is_click ? "1" : "0");
+    store_args_u64(&a, op->st->opts.burst_window_s);
+    store_args_u64(&a, op->st->opts.burst_links);
+    store_args_u64(&a, op->st->opts.honeypot_window_s);
+    store_args_str(&a, device);
     store_send(op, on_reader_touch, &a);
 }
 

@@ -33,6 +33,10 @@ struct store_options {
     uint32_t reader_retention_s;
     uint32_t campaign_retention_s;
     unsigned max_touches; /* touchpoints kept per reader, oldest dropped */
+    uint32_t burst_window_s;    /* 0: no burst check */
+    unsigned burst_links;       /* different links of one email in a burst */
+    uint32_t honeypot_window_s; /* clicks this close to a honeypot click */
+    bool attribute_machine_events; /* credit orders to machine clicks too */
 };
 
 struct store_stats {
@@ -65,5 +69,13 @@ size_t store_in_flight(const struct store *st);
 void store_drain(struct store *st, void (*done)(void *), void *arg);
 
 const struct store_stats *store_stats(const struct store *st);
+
+/* Removes every per-reader key of reader and each link that points at it
+ * (forget.h). Calls done(arg, deleted) once, with the number of keys
+ * deleted (0 when the reader left no trace), or -1 when Redis is not
+ * connected or a command failed; done may run before store_forget
+ * returns. */
+void store_forget(struct store *st, const uint8_t reader[TOKEN_READER_LEN],
+                  void (*done)(void *arg, long deleted), void *arg);
 
 #endif

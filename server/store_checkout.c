@@ -3,8 +3,8 @@
  *
  * A checkout is a chain of round trips, each in one Redis Cluster slot:
  *
- *   1. with a valid tly token and a device id: LINK_ADD of the device to
- *      the token's reader;
+ *   1. with a valid tly token and a device id: READER_LINK, then LINK_ADD
+ *      of the device to the token's reader;
  *   2. without a token inside the click window: LINK_LOOKUP of the device,
  *      then of the customer, then a read of each candidate reader's
  *      touchpoints in the windows (ZREVRANGEBYSCORE); attribution.c picks
@@ -12,7 +12,9 @@
  *   3. ORDER_CLAIM in the shop's slot: the first checkout event of an order
  *      claims it and stores its decision record; a repeat stops here, and
  *      a server-to-server confirmation of a browser's order verifies it;
- *   4. CAMPAIGN_CONVERT (or CAMPAIGN_VERIFY) in the campaign's slot.
+ *   4. for a credited order, a read of the credited reader's journey
+ *      (store_journey.c), then CAMPAIGN_CONVERT in the campaign's slot; or
+ *      CAMPAIGN_VERIFY there for a confirmed order.
  *
  * Steps 1 and 2 only read or are idempotent, and steps 3 and 4 are
  * idempotent for the same event, so the whole chain can run again for an
@@ -50,6 +52,7 @@ static struct attr_policy store_policy(const struct store *st)
         .click_window_s = st->opts.click_window_s,
         .open_window_s = st->opts.open_window_s,
         .attribute_opens = st->opts.attribute_opens,
+        .attribute_machine_events = st->opts.attribute_machine_events,
     };
 
     return p;
@@ -77,18 +80,28 @@ static void campaign_keys(const struct decision_record *r, char keys[4][SCHEMA_K
     schema_campaign_order(keys[3], t->campaign, r->shop, r->order);
 }
 
-static void send_campaign_convert(struct store_op *op, const char *json, size_t len)
+void store_campaign_convert(struct store_op *op, const char *entry)
 {
-    char keys[4][SCHEMA_KEY_MAX];
+    const struct decision_record *r = &op->record;
+    const struct event_touch *t = &r->decision.touch.touch;
+    uint32_t to_order = r->time > t->time ? r->time - t->time : 0;
+    char keys[7][SCHEMA_KEY_MAX];
     struct store_args a;
 
-    campaign_keys(&op->record, keys);
+    campaign_keys(r, keys);
+    schema_paths(keys[4], t->campaign);
+    schema_conversion_times(keys[5], t->campaign);
+    schema_recent_conversions(keys[6], t->campaign);
+
     store_args_init(&a);
-    store_args_evalsha(&a, SCRIPT_CAMPAIGN_CONVERT, 4);
-    for (int i = 0; i < 4; i++)
+    store_args_evalsha(&a, SCRIPT_CAMPAIGN_CONVERT, 7);
+    for (int i = 0; i < 7; i++)
         store_args_str(&a, keys[i]);
-    store_args_buf(&a, json, len);
+    store_args_str(&a, op->record_json);
     store_args_u64(&a, op->st->opts.campaign_retention_s);
+    store_args_str(&a, schema_ttc_field(to_order));
+    store_args_str(&a, entry);
+    store_args_u64(&a, SCHEMA_RECENT_CONVERSIONS);
     store_send(op, on_campaign_reply, &a);
 }
 
@@ -179,19 +192,20 @@ static void on_order_claim(redisAsyncContext *ac, void *r, void *privdata)
         send_campaign_verify(op, reply->element[2]->str, reply->element[3]->str);
         return;
     }
-    if (outcome == 2) {
-        send_campaign_convert(op, reply->element[1]->str, reply->element[1]->len);
-        return;
-    }
 
-    char *json = decision_to_json(&op->record);
-
-    if (json == NULL) {
+    /* A replay credits the record stored the first time, with its trail
+     * and alternatives, which op->record does not hold after a replay. */
+    if (outcome == 2)
+        op->record_json = strndup(reply->element[1]->str, reply->element[1]->len);
+    else
+        op->record_json = decision_to_json(&op->record);
+    if (op->record_json == NULL) {
+        LOG_LIMITED(LOG_LEVEL_ERROR, "store.event_failed",
+                    "step=order_claim event=%s error=\"out of memory\"", op->event_id);
         store_op_finish(op, false);
         return;
     }
-    send_campaign_convert(op, json, strlen(json));
-    free(json);
+    store_journey_start(op);
 }
 
 /* Appends the shop counters this record increments. */

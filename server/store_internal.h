@@ -6,6 +6,7 @@
 #define TALLY_STORE_INTERNAL_H
 
 #include <hiredis/async.h>
+#include <jansson.h>
 
 #include "attribution.h"
 #include "decision.h"
@@ -13,6 +14,7 @@
 #include "store.h"
 
 #define STORE_ARGS_MAX 32
+#define STORE_MOVED_MAX 8 /* clicks one event may reclassify; see READER_TOUCH */
 #define STORE_SEEN_CAMPAIGNS 64
 
 struct store {
@@ -42,6 +44,10 @@ struct store_op {
     uint64_t seq;
     char event_id[40]; /* "<writer>-<seq>" */
     unsigned unique_mask;
+    /* Open or click: times of the reader's clicks that READER_TOUCH moved
+     * from human to this event's verdict (burst or honeypot). */
+    uint32_t moved[STORE_MOVED_MAX];
+    int n_moved;
     /* Checkout: identifier lookups and reader candidates still to do,
      * and the decision record being built. Identify: the step reached. */
     int step;
@@ -50,6 +56,15 @@ struct store_op {
     int n_candidates;
     int next_candidate;
     struct decision_record record;
+    char *record_json; /* the record CAMPAIGN_CONVERT stores, as JSON */
+    json_t *journey;   /* touchpoints read for the recent-conversions entry */
+    /* An identity link waiting for READER_LINK (store_link_send). */
+    struct {
+        uint8_t id[TOKEN_READER_LEN];
+        uint8_t reader[TOKEN_READER_LEN];
+        bool is_device;
+        redisCallbackFn *done;
+    } link;
 };
 
 /* Argument vector of one command; numbers are formatted into text. */
@@ -89,9 +104,11 @@ void store_identify_start(struct store_op *op);
 /* Starts the refund chain of store_refund.c. */
 void store_refund_start(struct store_op *op);
 
-/* Sends LINK_ADD, linking the customer (is_device false) or device hash id
- * to reader, for op; the reply (the number of readers linked) goes to cb.
- * store_link_check_shared handles it. */
+/* Links the customer (is_device false) or device hash id to reader, for
+ * op: READER_LINK first adds the link's key name to the reader's link set
+ * (forget.h), then LINK_ADD links it. The LINK_ADD reply (the number of
+ * readers linked) goes to cb, which store_link_check_shared helps; a failed
+ * READER_LINK finishes op as failed and cb never runs. */
 void store_link_send(struct store_op *op, const uint8_t id[TOKEN_READER_LEN],
                      bool is_device, const uint8_t reader[TOKEN_READER_LEN],
                      redisCallbackFn *cb);
@@ -120,5 +137,12 @@ int store_lookup_parse(const redisReply *reply, long long *n_readers,
 void store_shop_count(struct store_op *op, const char *shop,
                       const char *const *fields, const long long *increments,
                       size_t n);
+/* Reads the journey of a credited order (store_journey.c), then sends
+ * CAMPAIGN_CONVERT through store_campaign_convert. */
+void store_journey_start(struct store_op *op);
+
+/* Sends CAMPAIGN_CONVERT for op's decision record (op->record_json) with
+ * entry (JSON text) for the campaign's recent-conversions list. */
+void store_campaign_convert(struct store_op *op, const char *entry);
 
 #endif

@@ -12,8 +12,10 @@
  *   3. LINK_ADD of the device to the reader, only when a valid token named
  *      the reader.
  *
- * Lookups only read and LINK_ADD is idempotent, so a replay links nothing
- * twice.
+ * Every LINK_ADD follows a READER_LINK in the reader's slot that adds the
+ * link's key name to the reader's link set, for forgetting (forget.h).
+ * Lookups only read, and READER_LINK and LINK_ADD are idempotent, so a
+ * replay links nothing twice.
  */
 #include "store_internal.h"
 
@@ -41,16 +43,20 @@ static size_t identifier_key(char *out, const uint8_t id[TOKEN_READER_LEN],
     return is_device ? schema_device(out, id) : schema_customer(out, id);
 }
 
-void store_link_send(struct store_op *op, const uint8_t id[TOKEN_READER_LEN],
-                     bool is_device, const uint8_t reader[TOKEN_READER_LEN],
-                     redisCallbackFn *cb)
+static void on_reader_linked(redisAsyncContext *ac, void *r, void *privdata)
 {
+    struct store_op *op = privdata;
     char key[SCHEMA_KEY_MAX];
     char reader_hex[2 * TOKEN_READER_LEN + 1];
     struct store_args a;
 
-    identifier_key(key, id, is_device);
-    ident_hex(reader, TOKEN_READER_LEN, reader_hex);
+    (void)ac;
+    if (store_reply_failed(op, r, "reader_link")) {
+        store_op_finish(op, false);
+        return;
+    }
+    identifier_key(key, op->link.id, op->link.is_device);
+    ident_hex(op->link.reader, TOKEN_READER_LEN, reader_hex);
 
     store_args_init(&a);
     store_args_evalsha(&a, SCRIPT_LINK_ADD, 1);
@@ -59,7 +65,31 @@ void store_link_send(struct store_op *op, const uint8_t id[TOKEN_READER_LEN],
     store_args_u64(&a, op->ev.time);
     store_args_u64(&a, op->st->opts.reader_retention_s);
     store_args_u64(&a, op->st->opts.max_readers_per_identifier);
-    store_send(op, cb, &a);
+    store_send(op, op->link.done, &a);
+}
+
+/* The reader's link set learns of the link before the link exists, so
+ * forgetting the reader can never miss it. */
+void store_link_send(struct store_op *op, const uint8_t id[TOKEN_READER_LEN],
+                     bool is_device, const uint8_t reader[TOKEN_READER_LEN],
+                     redisCallbackFn *cb)
+{
+    char links[SCHEMA_KEY_MAX], key[SCHEMA_KEY_MAX];
+    struct store_args a;
+
+    memcpy(op->link.id, id, TOKEN_READER_LEN);
+    memcpy(op->link.reader, reader, TOKEN_READER_LEN);
+    op->link.is_device = is_device;
+    op->link.done = cb;
+    schema_reader_links(links, reader);
+    identifier_key(key, id, is_device);
+
+    store_args_init(&a);
+    store_args_evalsha(&a, SCRIPT_READER_LINK, 1);
+    store_args_str(&a, links);
+    store_args_str(&a, key);
+    store_args_u64(&a, op->st->opts.reader_retention_s);
+    store_send(op, on_reader_linked, &a);
 }
 
 static void on_shared_added(redisAsyncContext *ac, void *r, void *privdata)

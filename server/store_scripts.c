@@ -7,40 +7,128 @@
  */
 #include "store_scripts.h"
 
+#include "forget.h"
+
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 /*
- * Records an open or a click in the reader's slot.
- * KEYS: touchpoints zset, first-touch marks hash.
+ * Records an open or a click in the reader's slot, and decides the two
+ * verdicts that need the reader's earlier clicks.
+ * KEYS: touchpoints zset, first-touch marks hash, touchpoint devices hash.
  * ARGV: member, time, campaign mark, message mark, event id, retention,
- *       max touchpoints kept.
- * Returns a bit mask: 1 when the event is the reader's first of its kind in
- * the campaign, 2 when it is the first in the message. A replay finds its
- * own event id in the marks and returns the same mask.
+ *       max touchpoints kept, verdict, "1" for a click, burst window (s),
+ *       burst links, honeypot window (s), "device|client" of the touch.
+ * The devices hash has a field per touchpoint member, renamed with it and
+ * dropped when the member is trimmed, so both stay within the same bound.
+ * A person's click (verdict human) becomes honeypot when it lies within
+ * the honeypot window of a honeypot click of the same email (field
+ * h|C|M of the marks holds that time), and burst when clicks on at least
+ * burst-links different links of the email fall within the burst window.
+ * A honeypot or burst click also marks the email's human clicks in its
+ * window: their members get the verdict as a suffix, and their times are
+ * returned so the campaign counters can move them. A machine's open or
+ * click is stored with "|verdict" after its member, which attribution
+ * skips unless attribute_machine_events is on; a message's machine opens
+ * of one verdict share a member, as its human opens do.
+ * Returns {mask, verdict, moved click times...}. mask has 1 when the event
+ * is the reader's first of its kind in the campaign, 2 when it is the
+ * first in the message. A replay finds its own event id in the marks and
+ * returns the same mask; one that moved clicks finds its whole reply in
+ * the field x|<event id>.
  */
 static const char reader_touch[] =
-    "redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])\n"
+    "local saved = redis.call('HGET', KEYS[2], 'x|' .. ARGV[5])\n"
+    "if saved then return cjson.decode(saved) end\n"
+    "local t = tonumber(ARGV[2])\n"
+    "local member = ARGV[1]\n"
+    "local verdict = ARGV[8]\n"
+    "local moved = {}\n"
+    "if ARGV[9] == '1' then\n"
+    "  local email = string.sub(ARGV[4], 3)\n"
+    "  local prefix = 'c|' .. email .. '|'\n"
+    "  local function link_of(m)\n"
+    "    if string.sub(m, 1, #prefix) ~= prefix then return nil end\n"
+    "    local e = string.find(m, '|', #prefix + 1, true)\n"
+    "    if not e then return nil end\n"
+    "    return string.sub(m, #prefix + 1, e - 1), string.sub(m, e + 1)\n"
+    "  end\n"
+    "  local hw = tonumber(ARGV[12])\n"
+    "  local hp = tonumber(redis.call('HGET', KEYS[2], 'h|' .. email) or '')\n"
+    "  if verdict == 'human' and hp and math.abs(t - hp) <= hw then\n"
+    "    verdict = 'honeypot'\n"
+    "  end\n"
+    "  local window = nil\n"
+    "  if verdict == 'honeypot' then\n"
+    "    redis.call('HSET', KEYS[2], 'h|' .. email, t)\n"
+    "    window = hw\n"
+    "  elseif verdict == 'human' and tonumber(ARGV[10]) > 0 then\n"
+    "    local bw = tonumber(ARGV[10])\n"
+    "    local links = {}\n"
+    "    local n = 1\n"
+    "    links[link_of(member)] = true\n"
+    "    for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], t - bw, t + bw)) do\n"
+    "      local l = link_of(m)\n"
+    "      if l and not links[l] then links[l] = true; n = n + 1 end\n"
+    "    end\n"
+    "    if n >= tonumber(ARGV[11]) then verdict = 'burst'; window = bw end\n"
+    "  end\n"
+    "  if window then\n"
+    "    local near = redis.call('ZRANGEBYSCORE', KEYS[1], t - window, t + window,\n"
+    "                            'WITHSCORES')\n"
+    "    for i = 1, #near, 2 do\n"
+    "      local l, rest = link_of(near[i])\n"
+    "      if l and #moved < 8 and not string.find(rest, '|', 1, true) then\n"
+    "        local renamed = near[i] .. '|' .. verdict\n"
+    "        redis.call('ZREM', KEYS[1], near[i])\n"
+    "        redis.call('ZADD', KEYS[1], near[i + 1], renamed)\n"
+    "        local device = redis.call('HGET', KEYS[3], near[i])\n"
+    "        if device then\n"
+    "          redis.call('HDEL', KEYS[3], near[i])\n"
+    "          redis.call('HSET', KEYS[3], renamed, device)\n"
+    "        end\n"
+    "        moved[#moved + 1] = tonumber(near[i + 1])\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "if verdict ~= 'human' then member = member .. '|' .. verdict end\n"
+    "redis.call('ZADD', KEYS[1], 'GT', ARGV[2], member)\n"
     "local keep = tonumber(ARGV[7])\n"
     "local n = redis.call('ZCARD', KEYS[1])\n"
-    "if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - keep - 1) end\n"
+    "if n > keep then\n"
+    "  local old = redis.call('ZRANGE', KEYS[1], 0, n - keep - 1)\n"
+    "  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - keep - 1)\n"
+    "  redis.call('HDEL', KEYS[3], unpack(old))\n"
+    "end\n"
+    "redis.call('HSET', KEYS[3], member, ARGV[13])\n"
+    "redis.call('EXPIRE', KEYS[3], ARGV[6])\n"
     "redis.call('HSETNX', KEYS[2], ARGV[3], ARGV[5])\n"
     "redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[5])\n"
     "local marks = redis.call('HMGET', KEYS[2], ARGV[3], ARGV[4])\n"
-    "redis.call('EXPIRE', KEYS[1], ARGV[6])\n"
-    "redis.call('EXPIRE', KEYS[2], ARGV[6])\n"
     "local mask = 0\n"
     "if marks[1] == ARGV[5] then mask = mask + 1 end\n"
     "if marks[2] == ARGV[5] then mask = mask + 2 end\n"
-    "return mask\n";
+    "local reply = {mask, verdict}\n"
+    "for _, m in ipairs(moved) do reply[#reply + 1] = m end\n"
+    "if #moved > 0 then\n"
+    "  redis.call('HSET', KEYS[2], 'x|' .. ARGV[5], cjson.encode(reply))\n"
+    "end\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[6])\n"
+    "redis.call('EXPIRE', KEYS[2], ARGV[6])\n"
+    "return reply\n";
 
 /*
  * Counts an open or a click in the campaign's slot.
- * KEYS: campaign totals, message totals, hour, applied marks, link clicks.
+ * KEYS: campaign totals, message totals, hour, applied marks, link clicks,
+ *       message id set, then the hour of each click that reader_touch moved.
  * ARGV: "opens" or "clicks", unique mask, writer id, sequence number,
- *       retention, link field "message:link".
+ *       retention, link field "message:link", verdict, message id.
+ * Totals (opens, clicks) count every verdict; the field "kind:verdict"
+ * next to them counts one verdict. A moved click leaves clicks:human for
+ * clicks:<verdict> in the campaign, message and its hour.
  * A writer (one store connection) sends its events in sequence order, and
  * Redis runs a connection's commands in order, so the events of a writer
  * that reached Redis are always a prefix of what it sent: remembering the
@@ -56,13 +144,23 @@ static const char campaign_touch[] =
     "local mask = tonumber(ARGV[2])\n"
     "for i = 1, 3 do\n"
     "  redis.call('HINCRBY', KEYS[i], kind, 1)\n"
+    "  redis.call('HINCRBY', KEYS[i], kind .. ':' .. ARGV[7], 1)\n"
     "  redis.call('EXPIRE', KEYS[i], ARGV[5])\n"
     "end\n"
     "if mask % 2 == 1 then redis.call('HINCRBY', KEYS[1], 'unique_' .. kind, 1) end\n"
     "if mask >= 2 then redis.call('HINCRBY', KEYS[2], 'unique_' .. kind, 1) end\n"
+    "redis.call('SADD', KEYS[6], ARGV[8])\n"
+    "redis.call('EXPIRE', KEYS[6], ARGV[5])\n"
     "if kind == 'clicks' then\n"
     "  redis.call('HINCRBY', KEYS[5], ARGV[6], 1)\n"
     "  redis.call('EXPIRE', KEYS[5], ARGV[5])\n"
+    "end\n"
+    "for i = 7, #KEYS do\n"
+    "  for _, key in ipairs({KEYS[1], KEYS[2], KEYS[i]}) do\n"
+    "    redis.call('HINCRBY', key, 'clicks:human', -1)\n"
+    "    redis.call('HINCRBY', key, 'clicks:' .. ARGV[7], 1)\n"
+    "  end\n"
+    "  redis.call('EXPIRE', KEYS[i], ARGV[5])\n"
     "end\n"
     "return 1\n";
 
@@ -155,8 +253,11 @@ static const char order_claim[] =
 /*
  * Credits a claimed order to its campaign and keeps the decision record.
  * KEYS: campaign totals, message totals, hour of the order, campaign's
- *       order record.
- * ARGV: decision record (JSON, as for ORDER_CLAIM), retention.
+ *       order record, conversions per path, per time-to-conversion bucket,
+ *       recent list.
+ * ARGV: decision record (JSON, as for ORDER_CLAIM), retention,
+ *       time-to-conversion bucket, recent-list entry (JSON), recent-list
+ *       length.
  * The record doubles as the mark that makes a replay a no-op.
  * Returns 1 when credited, 0 when already credited.
  */
@@ -183,6 +284,22 @@ static const char campaign_convert[] =
     "  end\n"
     "  redis.call('EXPIRE', KEYS[i], ARGV[2])\n"
     "end\n"
+    "redis.call('HINCRBY', KEYS[5], rec.path, 1)\n"
+    "redis.call('HINCRBY', KEYS[6], ARGV[3], 1)\n"
+    "redis.call('LPUSH', KEYS[7], ARGV[4])\n"
+    "redis.call('LTRIM', KEYS[7], 0, tonumber(ARGV[5]) - 1)\n"
+    "for i = 5, 7 do redis.call('EXPIRE', KEYS[i], ARGV[2]) end\n"
+    "return 1\n";
+
+/*
+ * Records in the reader's slot that an identity link (k:{K} or d:{D}, a
+ * key elsewhere whose members are reader ids) names the reader, so that
+ * forgetting the reader finds it without a scan (forget.h).
+ * KEYS: the reader's link set. ARGV: the link's key name, retention.
+ */
+static const char reader_link[] =
+    "redis.call('SADD', KEYS[1], ARGV[1])\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
     "return 1\n";
 
 /*
@@ -337,6 +454,8 @@ static const char *const sources[SCRIPT_COUNT] = {
     [SCRIPT_CAMPAIGN_REFUND] = campaign_refund,
     [SCRIPT_CAMPAIGN_VERIFY] = campaign_verify,
     [SCRIPT_SHOP_COUNT] = shop_count,
+    [SCRIPT_READER_LINK] = reader_link,
+    [SCRIPT_FORGET_LINK] = STORE_FORGET_LINK_LUA,
 };
 
 static char shas[SCRIPT_COUNT][41];

@@ -17,7 +17,9 @@
 
 #include "http.h"
 #include "log.h"
+#include "refdata.h"
 #include "signer.h"
+#include "stats_reader.h"
 #include "store.h"
 
 #define STOP_DEADLINE_S 10
@@ -28,8 +30,32 @@ static uint32_t ms_to_s(int64_t ms)
     return (uint32_t)(ms / 1000);
 }
 
+/* Switches to the reference data posted last, in the worker's thread. */
+static void on_refdata(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    struct refdata *next = atomic_exchange(&w->next_refdata, NULL);
+
+    (void)fd;
+    (void)what;
+    if (next == NULL)
+        return;
+    refdata_release(w->refdata);
+    w->refdata = next;
+    LOG_DEBUG("worker.refdata_switched", "worker=%d", w->index);
+}
+
+void worker_set_refdata(struct worker *w, struct refdata *d)
+{
+    refdata_retain(d);
+    /* A reload that the worker has not picked up yet is replaced. */
+    refdata_release(atomic_exchange(&w->next_refdata, d));
+    event_active(w->refdata_event, 0, 0);
+}
+
 int worker_init(struct worker *w, int index, const struct config *cfg,
-                const struct keyring *ring, const struct redis_target *redis)
+                const struct keyring *ring, const struct redis_target *redis,
+                struct refdata *refdata)
 {
     struct store_options opts = {
         .click_window_s = ms_to_s(cfg->click_window_ms),
@@ -39,12 +65,18 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
         .reader_retention_s = ms_to_s(cfg->reader_retention_ms),
         .campaign_retention_s = ms_to_s(cfg->campaign_retention_ms),
         .max_touches = MAX_TOUCHES_PER_READER,
+        .burst_window_s = ms_to_s(cfg->burst_window_ms),
+        .burst_links = (unsigned)cfg->burst_links,
+        .honeypot_window_s = ms_to_s(cfg->honeypot_window_ms),
+        .attribute_machine_events = cfg->attribute_machine_events,
     };
     enum attr_model model;
 
     memset(w, 0, sizeof(*w));
     w->index = index;
     w->cfg = cfg;
+    refdata_retain(refdata);
+    w->refdata = refdata;
 
     w->base = event_base_new();
     if (w->base == NULL) {
@@ -68,17 +100,24 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
         w->n_shops = ring->n_shops;
     }
 
+    w->refdata_event = event_new(w->base, -1, 0, on_refdata, w);
+    if (w->refdata_event == NULL) {
+        LOG_ERROR("worker.init_failed", "worker=%d error=\"event_new failed\"", index);
+        return -1;
+    }
     w->signer = signer_new(ring);
     if (w->signer == NULL) {
         LOG_ERROR("worker.init_failed", "worker=%d error=\"signer_new failed\"", index);
         return -1;
     }
     w->store = store_new(w->base, redis, &opts);
+    w->reader = stats_reader_new(w->base, redis);
     w->http = http_server_new(w->base, &cfg->http, worker_route, w);
-    if (w->store == NULL || w->http == NULL) {
+    if (w->store == NULL || w->reader == NULL || w->http == NULL) {
         LOG_ERROR("worker.init_failed", "worker=%d error=\"out of memory\"", index);
         return -1;
     }
+    http_server_set_observer(w->http, metrics_observe, w);
     if (http_server_listen(w->http, cfg->listen, true) != 0)
         return -1;
     return 0;
@@ -155,16 +194,25 @@ void worker_join(struct worker *w)
 
 void worker_free(struct worker *w)
 {
-    if (w->http != NULL)
-        http_server_free(w->http);
+    /* The stats reader and the store first: freeing them ends pending Redis
+     * commands, whose callbacks answer their requests (an API read, a
+     * forget) while the connections still exist. */
+    if (w->reader != NULL)
+        stats_reader_free(w->reader);
     if (w->store != NULL)
         store_free(w->store);
+    if (w->http != NULL)
+        http_server_free(w->http);
     if (w->signer != NULL)
         signer_free(w->signer);
     if (w->stop_event != NULL)
         event_free(w->stop_event);
     if (w->stop_deadline != NULL)
         event_free(w->stop_deadline);
+    if (w->refdata_event != NULL)
+        event_free(w->refdata_event);
+    refdata_release(w->refdata);
+    refdata_release(atomic_exchange(&w->next_refdata, NULL));
     if (w->base != NULL)
         event_base_free(w->base);
     if (w->shops != NULL) {

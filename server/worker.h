@@ -9,15 +9,19 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "config.h"
 #include "keyring.h"
+#include "metrics.h"
 #include "origin.h"
 #include "redis_url.h"
 
 struct event;
 struct event_base;
 struct http_server;
+struct refdata;
 struct signer;
+struct stats_reader;
 struct store;
 
 /* Requests the handlers turned away or could not use; read by /metrics. */
@@ -28,6 +32,7 @@ struct worker_counters {
     _Atomic uint64_t beacon_token_invalid; /* beacon kept, its token ignored */
     _Atomic uint64_t not_found;
     _Atomic uint64_t conversions_rejected; /* 4xx to POST /v1/conversions */
+    _Atomic uint64_t suppressed;      /* answered, not recorded: opted out */
 };
 
 struct worker {
@@ -39,18 +44,34 @@ struct worker {
     struct signer *signer;
     struct event *stop_event;  /* activated from the main thread */
     struct event *stop_deadline;
+    struct refdata *refdata;  /* read by this thread's handlers only */
+    _Atomic(struct refdata *) next_refdata; /* posted by worker_set_refdata */
+    struct event *refdata_event;
     pthread_t thread;
     struct worker_counters counters;
     struct origin_list origins;   /* shop_origins, parsed */
     struct keyring_shop *shops;   /* shop secrets; wiped by worker_free */
     size_t n_shops;
+    struct metrics metrics;
+    struct stats_reader *reader; /* stats API reads, see stats_reader.h */
+    /* Shared read-only, owned by main(): the API tokens, and every worker
+     * (this one included) for /metrics and /readyz. */
+    const struct auth_tokens *tokens;
+    const struct worker *peers;
+    int n_peers;
 };
 
 /* Sets up a worker: loop, signer, store (connecting) and a listening HTTP
  * server. Returns 0, or -1 after logging why; worker_free cleans up either
  * way. */
 int worker_init(struct worker *w, int index, const struct config *cfg,
-                const struct keyring *ring, const struct redis_target *redis);
+                const struct keyring *ring, const struct redis_target *redis,
+                struct refdata *refdata);
+
+/* Hands the worker new reference data from any thread: the worker takes
+ * its own reference now and switches to it in its loop thread before the
+ * next request, releasing the old one. The caller keeps its reference. */
+void worker_set_refdata(struct worker *w, struct refdata *d);
 
 /* Runs the worker's loop on a new thread. Returns 0, or -1. */
 int worker_start(struct worker *w);

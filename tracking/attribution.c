@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "classify.h"
+
 static const char *const model_names[ATTR_MODEL_COUNT] = {
     [ATTR_MODEL_LAST_CLICK] = "last_click",
     [ATTR_MODEL_FIRST_TOUCH] = "first_touch",
@@ -71,6 +73,8 @@ bool attribution_in_window(uint32_t touch_time, uint32_t order_time,
 bool attribution_eligible(const struct attr_policy *p,
                           const struct attr_touch *t, uint32_t order_time)
 {
+    if (t->touch.verdict != VERDICT_HUMAN && !p->attribute_machine_events)
+        return false;
     if (t->kind == ATTR_TOUCH_CLICK)
         return attribution_in_window(t->touch.time, order_time, p->click_window_s);
     if (t->kind == ATTR_TOUCH_OPEN && p->attribute_opens)

@@ -17,7 +17,9 @@
  *      either kind; first_touch takes the earliest.
  *
  * A click is eligible within the click window before the order, an open
- * within the open window and only when opens are attributed. Windows run
+ * within the open window and only when opens are attributed. A touchpoint
+ * whose verdict is not human (a machine's, classify.h) is eligible only
+ * when machine events are attributed. Windows run
  * from the touchpoint to the order. A touchpoint stamped up to
  * ATTR_CLOCK_SKEW_S after the order (two servers' clocks) counts as age
  * zero; a later one is ignored, so replaying an old checkout cannot credit
@@ -61,6 +63,9 @@ struct attr_policy {
     uint32_t click_window_s;
     uint32_t open_window_s;
     bool attribute_opens;
+    /* Credit touchpoints whose verdict is not human (classify.h): scanner
+     * clicks, privacy-proxy and image-proxy opens, prefetches. */
+    bool attribute_machine_events;
 };
 
 /* One touchpoint of a reader: an open or a click. */
@@ -99,7 +104,8 @@ bool attribution_in_window(uint32_t touch_time, uint32_t order_time,
                            uint32_t window_s);
 
 /* Tells whether t is eligible for an order at order_time under policy p:
- * its kind is attributed and it lies in that kind's window. */
+ * its kind is attributed, it is a person's or machine events are
+ * attributed, and it lies in that kind's window. */
 bool attribution_eligible(const struct attr_policy *p,
                           const struct attr_touch *t, uint32_t order_time);
 

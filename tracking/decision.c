@@ -227,9 +227,8 @@ char *decision_to_json(const struct decision_record *r)
     set_number(obj, "click_window", r->policy.click_window_s);
     set_number(obj, "open_window", r->policy.open_window_s);
     set_text(obj, "attribute_opens", r->policy.attribute_opens ? "1" : "0");
-    /* TODO: name the machine-open policy once opens are classified as
-     * human or machine; until then every open counts as human. */
-    set_text(obj, "machine_policy", "unclassified");
+    set_text(obj, "machine_events",
+             r->policy.attribute_machine_events ? "included" : "ignored");
     set_text(obj, "path", attribution_path_name(r->decision.path));
     set_touch_fields(obj, r);
     decision_trail_format(&r->trail, trail);
@@ -297,7 +296,7 @@ int decision_from_json(const char *text, size_t len, struct decision_record *r)
 {
     json_error_t error;
     json_t *obj = json_loadb(text, len, 0, &error);
-    char path[16], model[16], verified[4], revenue[24];
+    char path[16], model[16], verified[4], revenue[24], machine[16];
     char *end;
     int rc = -1;
 
@@ -313,6 +312,7 @@ int decision_from_json(const char *text, size_t len, struct decision_record *r)
         attribution_model_parse(model, &r->policy.model) != 0 ||
         get_u32(obj, "click_window", &r->policy.click_window_s) != 0 ||
         get_u32(obj, "open_window", &r->policy.open_window_s) != 0 ||
+        get_text(obj, "machine_events", machine, sizeof(machine), false) != 0 ||
         get_text(obj, "path", path, sizeof(path), false) != 0 ||
         attribution_path_parse(path, &r->decision.path) != 0 ||
         get_touch(obj, r) != 0 ||
@@ -320,6 +320,7 @@ int decision_from_json(const char *text, size_t len, struct decision_record *r)
         get_text(obj, "currency", r->currency, sizeof(r->currency), false) != 0)
         goto done;
     r->verified = strcmp(verified, "1") == 0;
+    r->policy.attribute_machine_events = strcmp(machine, "included") == 0;
     r->revenue_minor = strtoll(revenue, &end, 10);
     if (*end != '\0')
         goto done;

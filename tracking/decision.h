@@ -107,9 +107,10 @@ int decision_parse_alternative(const char *text, struct attr_touch *out);
 char *decision_to_json(const struct decision_record *r);
 
 /* Parses the fields that rebuild a stored record from the JSON object
- * text[0..len): event, shop, order, time, verified, model, windows, path,
- * cross_device, campaign, message, link, touch, touch_time, revenue and
- * currency (the trail and alternatives are not read back). Returns 0, or
+ * text[0..len): event, shop, order, time, verified, model, windows,
+ * machine_events, path, cross_device, campaign, message, link, touch,
+ * touch_time, revenue and currency (the trail and alternatives are not read
+ * back). Returns 0, or
  * -1 when a field is missing or malformed. */
 int decision_from_json(const char *text, size_t len, struct decision_record *r);
 

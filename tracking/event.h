@@ -39,6 +39,7 @@ struct event_touch {
     uint8_t reader[TOKEN_READER_LEN];
     uint8_t click_id[TOKEN_CLICK_ID_LEN]; /* clicks only */
     uint32_t time;                        /* of the open or click, Unix s */
+    uint8_t verdict; /* enum verdict of classify.h; 0 is human */
 };
 
 struct event_checkout {
@@ -95,6 +96,8 @@ struct event_refund {
 struct event {
     enum event_kind kind;
     uint32_t time; /* when tally accepted it, Unix s (UTC) */
+    uint8_t device; /* enum device_class of the request's User-Agent */
+    uint8_t client; /* enum client_family of the request's User-Agent */
     union {
         struct event_touch touch; /* EVENT_OPEN, EVENT_CLICK */
         struct event_identify identify;

@@ -74,6 +74,11 @@ size_t schema_reader_marks(char *out, const uint8_t reader[TOKEN_READER_LEN])
     return hex_key(out, "r", reader, ":u");
 }
 
+size_t schema_reader_links(char *out, const uint8_t reader[TOKEN_READER_LEN])
+{
+    return hex_key(out, "r", reader, ":l");
+}
+
 size_t schema_customer(char *out, const uint8_t customer[TOKEN_READER_LEN])
 {
     return hex_key(out, "k", customer, "");
@@ -107,4 +112,57 @@ size_t schema_shop_shared(char *out, const char *shop)
 size_t schema_shop_applied(char *out, const char *shop)
 {
     return written(snprintf(out, SCHEMA_KEY_MAX, "s:{%s}:w", shop));
+}
+
+size_t schema_message_set(char *out, const char *campaign)
+{
+    return written(snprintf(out, SCHEMA_KEY_MAX, "c:{%s}:m", campaign));
+}
+
+size_t schema_paths(char *out, const char *campaign)
+{
+    return written(snprintf(out, SCHEMA_KEY_MAX, "c:{%s}:p", campaign));
+}
+
+size_t schema_conversion_times(char *out, const char *campaign)
+{
+    return written(snprintf(out, SCHEMA_KEY_MAX, "c:{%s}:ttc", campaign));
+}
+
+size_t schema_recent_conversions(char *out, const char *campaign)
+{
+    return written(snprintf(out, SCHEMA_KEY_MAX, "c:{%s}:r", campaign));
+}
+
+size_t schema_reader_devices(char *out, const uint8_t reader[TOKEN_READER_LEN])
+{
+    return hex_key(out, "r", reader, ":d");
+}
+
+const struct schema_ttc_bucket schema_ttc_buckets[SCHEMA_TTC_BUCKETS] = {
+    {"lt_5m", 300},
+    {"5m_1h", 3600},
+    {"1h_6h", 6 * 3600},
+    {"6h_1d", 24 * 3600},
+    {"1d_3d", 3 * 24 * 3600},
+    {"3d_7d", 7 * 24 * 3600},
+    {"ge_7d", 0},
+};
+
+const char *schema_ttc_field(uint32_t seconds)
+{
+    for (size_t i = 0; i + 1 < SCHEMA_TTC_BUCKETS; i++) {
+        if (seconds < schema_ttc_buckets[i].below_s)
+            return schema_ttc_buckets[i].field;
+    }
+    return schema_ttc_buckets[SCHEMA_TTC_BUCKETS - 1].field;
+}
+
+void schema_reader_all(char out[SCHEMA_READER_KEYS][SCHEMA_KEY_MAX],
+                       const uint8_t reader[TOKEN_READER_LEN])
+{
+    schema_reader_touches(out[0], reader);
+    schema_reader_marks(out[1], reader);
+    schema_reader_devices(out[2], reader);
+    schema_reader_links(out[SCHEMA_READER_KEYS - 1], reader);
 }

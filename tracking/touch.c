@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "classify.h"
 #include "ident.h"
 
 size_t touch_member(const struct event_touch *t, bool is_click, char *out)
@@ -70,8 +71,29 @@ static int parse_click_id(const char *hex, uint8_t out[TOKEN_CLICK_ID_LEN])
     return 0;
 }
 
-int touch_parse_click(const char *member, size_t len, double score,
-                      struct event_touch *out)
+/* Reads the "|<verdict>" that may end a member at *pos into *verdict
+ * (human when the member ends there). Returns 0, or -1 when a suffix is
+ * present but not allowed or not a verdict name. */
+static int parse_verdict_suffix(const char *member, size_t len, size_t pos,
+                                bool allow_verdict, uint8_t *verdict)
+{
+    char name[32];
+    enum verdict v;
+    long n;
+
+    *verdict = VERDICT_HUMAN;
+    if (pos == len)
+        return member[len - 1] == '|' ? -1 : 0;
+    n = next_field(member, len, &pos, name, sizeof(name));
+    if (!allow_verdict || n < 0 || pos != len || member[len - 1] == '|' ||
+        verdict_parse(name, (size_t)n, &v) != 0)
+        return -1;
+    *verdict = (uint8_t)v;
+    return 0;
+}
+
+static int parse_click(const char *member, size_t len, double score,
+                       bool allow_verdict, struct event_touch *out)
 {
     char link[11];
     char click_hex[2 * TOKEN_CLICK_ID_LEN + 1];
@@ -85,7 +107,7 @@ int touch_parse_click(const char *member, size_t len, double score,
         next_field(member, len, &pos, link, sizeof(link)) < 0 ||
         next_field(member, len, &pos, click_hex, sizeof(click_hex)) !=
             2 * TOKEN_CLICK_ID_LEN ||
-        pos != len)
+        parse_verdict_suffix(member, len, pos, allow_verdict, &out->verdict) != 0)
         return -1;
     if (parse_uint32(link, &out->link) != 0 ||
         parse_click_id(click_hex, out->click_id) != 0)
@@ -96,7 +118,20 @@ int touch_parse_click(const char *member, size_t len, double score,
     return 0;
 }
 
-/* Parses "o|<campaign>|<message>" with its score into *out. */
+int touch_parse_click(const char *member, size_t len, double score,
+                      struct event_touch *out)
+{
+    return parse_click(member, len, score, false, out);
+}
+
+int touch_parse_click_any(const char *member, size_t len, double score,
+                          struct event_touch *out)
+{
+    return parse_click(member, len, score, true, out);
+}
+
+/* Parses "o|<campaign>|<message>", optionally followed by "|<verdict>",
+ * with its score into *out. */
 static int parse_open(const char *member, size_t len, double score,
                       struct event_touch *out)
 {
@@ -107,7 +142,7 @@ static int parse_open(const char *member, size_t len, double score,
         return -1;
     if (next_field(member, len, &pos, out->campaign, sizeof(out->campaign)) < 0 ||
         next_field(member, len, &pos, out->message, sizeof(out->message)) < 0 ||
-        pos != len || member[len - 1] == '|')
+        parse_verdict_suffix(member, len, pos, true, &out->verdict) != 0)
         return -1;
     if (!(score >= 0 && score <= (double)UINT32_MAX))
         return -1;
@@ -118,7 +153,7 @@ static int parse_open(const char *member, size_t len, double score,
 int touch_parse(const char *member, size_t len, double score,
                 struct attr_touch *out)
 {
-    if (touch_parse_click(member, len, score, &out->touch) == 0) {
+    if (touch_parse_click_any(member, len, score, &out->touch) == 0) {
         out->kind = ATTR_TOUCH_CLICK;
         return 0;
     }

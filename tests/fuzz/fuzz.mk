@@ -17,7 +17,8 @@ FUZZ_CPPFLAGS := -D_GNU_SOURCE -Itracking -Iserver
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
-FUZZ_EXTRA_fuzz_http := server/http.c server/log.c
+FUZZ_EXTRA_fuzz_http := server/http.c server/http_response.c server/http_limits.c \
+                        server/log.c
 
 build/fuzz/%: tests/fuzz/%.c $(TRACKING_SRC) $(wildcard tracking/*.h server/*.h)
 	@mkdir -p $(@D)

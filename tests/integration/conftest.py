@@ -3,19 +3,31 @@ socket, a real tallyd on a free loopback port, and tallyctl.
 
 Every test talks to tallyd over real HTTP (http.client, which does not
 follow redirects) and reads the results from the real Redis.
+
+Tests of classification need requests from chosen addresses: they run
+tallyd in a network namespace of its own (unshare, root only) whose
+loopback also carries the documentation networks 192.0.2.0/24,
+198.51.100.0/24 and 203.0.113.0/24, and send requests from inside it
+with replay.py. Redis stays on its unix socket, reachable from both sides.
 """
 import hashlib
 import http.client
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
 import redis as redis_client
 
-BIN = os.environ.get("TALLY_BIN", os.path.join(os.path.dirname(__file__), "../../bin"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+BIN = os.environ.get("TALLY_BIN", os.path.join(HERE, "../../bin"))
+CLASSIFY_DATA = os.path.join(HERE, "data", "classify")
+DOC_NETWORKS = ("192.0.2.1/24", "198.51.100.1/24", "203.0.113.1/24")
 TALLYD = os.path.join(BIN, "tallyd")
 TALLYCTL = os.path.join(BIN, "tallyctl")
 WAIT_SECONDS = 10
@@ -72,11 +84,27 @@ class Tallyd:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = os.path.join(directory, "tallyd.log")
         self.log = open(self.log_path, "w")
+        self.read_token = api_token(self.keys, "dashboard")
         self.proc = subprocess.Popen(
-            [TALLYD, "--listen", f"127.0.0.1:{self.port}", "--redis", redis_url,
-             "--keys", self.keys, "--threads", "2", *extra_args],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            self._command(redis_url, extra_args), stdout=self.log,
+            stderr=subprocess.STDOUT)
         wait_until(self._healthy, "tallyd to serve /healthz")
+
+    def _command(self, redis_url, extra_args):
+        return [TALLYD, "--listen", f"127.0.0.1:{self.port}", "--redis", redis_url,
+                "--keys", self.keys, "--threads", "2", *extra_args]
+
+    def reload(self):
+        """Sends SIGHUP and waits for the new data to be loaded."""
+        loaded = self.log_text().count("refdata.loaded")
+        self.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: self.log_text().count("refdata.loaded") > loaded,
+                   "tallyd to reload its data")
+
+    def log_text(self):
+        self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()
 
     def _healthy(self):
         if self.proc.poll() is not None:
@@ -130,6 +158,64 @@ class Tallyd:
         self.log.close()
 
 
+class NamespacedTallyd(Tallyd):
+    """tallyd in a network namespace of its own; see the module comment.
+    request() goes through replay.py inside the namespace."""
+
+    def _command(self, redis_url, extra_args):
+        setup = " && ".join(["ip link set lo up"] +
+                            [f"ip addr add {net} dev lo" for net in DOC_NETWORKS])
+        return ["unshare", "--net", "sh", "-c", setup + ' && exec "$@"', "tallyd",
+                *super()._command(redis_url, extra_args)]
+
+    def replay(self, requests, wait=True):
+        """Sends requests (dicts, see replay.py) from inside the namespace;
+        returns the results, or the running process when wait is false."""
+        proc = subprocess.Popen(
+            ["nsenter", f"--net=/proc/{self.proc.pid}/ns/net", sys.executable,
+             os.path.join(HERE, "replay.py")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+        proc.stdin.write(json.dumps({"port": self.port, "requests": requests}))
+        proc.stdin.close()
+        if not wait:
+            return proc
+        return self.results(proc)
+
+    @staticmethod
+    def results(proc):
+        out = proc.stdout.read()
+        err = proc.stderr.read()
+        if proc.wait(timeout=30) != 0:
+            raise OSError("replay.py failed: " + err.strip().splitlines()[-1])
+        return json.loads(out)
+
+    def request(self, method, path, body=None, headers=None, source=None):
+        if self.proc.poll() is not None:
+            raise OSError("tallyd has exited")
+        result = self.replay([{"method": method, "path": path, "body": body,
+                               "headers": headers or {}, "source": source}])[0]
+        return (result["status"], {"location": result["location"]},
+                result["body"].encode("latin-1"))
+
+
+def namespaces_available():
+    if shutil.which("unshare") is None or shutil.which("nsenter") is None:
+        return False
+    return subprocess.run(["unshare", "--net", "true"],
+                          capture_output=True).returncode == 0
+
+
+def api_token(keys_path, name):
+    """The hex of api_token.<name> in a keys file, or None."""
+    with open(keys_path) as f:
+        for line in f:
+            key, _, value = line.partition("=")
+            if key.strip() == f"api_token.{name}":
+                return value.split()[1]
+    return None
+
+
 def path_of(url):
     """The path of an absolute tally URL, for http.client."""
     return "/" + url.split("/", 3)[3]
@@ -150,24 +236,28 @@ def redis_server(tmp_path):
 
 
 @pytest.fixture
-def make_tally(tmp_path, redis_server):
-    """Starts tallyd with extra flags and keys-file lines; one per test."""
-    started = []
-
-    def start(*extra_args, extra_keys=""):
-        directory = tmp_path / f"tallyd{len(started)}"
-        directory.mkdir()
-        server = Tallyd(str(directory), redis_server.url, extra_args, extra_keys)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-
-
-@pytest.fixture
 def tally(tmp_path, redis_server):
     server = Tallyd(str(tmp_path), redis_server.url)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def make_tally(tmp_path, redis_server):
+    """Starts tallyd with extra flags; make_tally(args, namespaced=True)
+    runs it in its own network namespace."""
+    servers = []
+
+    def start(extra_args=(), namespaced=False, extra_keys=""):
+        if namespaced and not namespaces_available():
+            pytest.skip("needs root to create a network namespace (unshare --net)")
+        directory = tmp_path / f"tallyd{len(servers)}"
+        directory.mkdir()
+        kind = NamespacedTallyd if namespaced else Tallyd
+        server = kind(str(directory), redis_server.url, extra_args, extra_keys)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -81,7 +81,7 @@ def test_last_click_credits_latest_click(make_tally, redis_server):
 
 
 def test_first_touch_credits_earliest(make_tally, redis_server):
-    tally = make_tally("--attribution-model", "first_touch")
+    tally = make_tally(["--attribution-model", "first_touch"])
     click_through(tally, "alpha", "a", "r@example.com")
     time.sleep(1.1)
     click_through(tally, "beta", "a", "r@example.com")
@@ -94,7 +94,7 @@ def test_first_touch_credits_earliest(make_tally, redis_server):
 
 
 def test_token_wins_under_every_model(make_tally, redis_server):
-    tally = make_tally("--attribution-model", "first_touch")
+    tally = make_tally(["--attribution-model", "first_touch"])
     click_through(tally, "alpha", "a", "r@example.com")
     time.sleep(1.1)
     tly = click_through(tally, "beta", "a", "r@example.com")
@@ -117,7 +117,7 @@ def test_opens_ignored_by_default(make_tally, redis_server):
 
 
 def test_open_credited_when_enabled(make_tally, redis_server):
-    tally = make_tally("--attribute-opens", "on", "--open-window", "1h")
+    tally = make_tally(["--attribute-opens", "on", "--open-window", "1h"])
     open_pixel(tally, "alpha", "a", "r@example.com")
     wait_field(redis_server, "c:{alpha}", "opens", 1)
     checkout(tally, "o2", email_sha256=email_sha256("r@example.com"))
@@ -128,7 +128,7 @@ def test_open_credited_when_enabled(make_tally, redis_server):
 
 
 def test_last_click_prefers_click_to_later_open(make_tally, redis_server):
-    tally = make_tally("--attribute-opens", "on")
+    tally = make_tally(["--attribute-opens", "on"])
     click_through(tally, "alpha", "a", "r@example.com")
     time.sleep(1.1)
     open_pixel(tally, "beta", "a", "r@example.com")
@@ -140,7 +140,7 @@ def test_last_click_prefers_click_to_later_open(make_tally, redis_server):
 
 
 def test_last_touch_takes_later_open(make_tally, redis_server):
-    tally = make_tally("--attribute-opens", "on", "--attribution-model", "last_touch")
+    tally = make_tally(["--attribute-opens", "on", "--attribution-model", "last_touch"])
     click_through(tally, "alpha", "a", "r@example.com")
     time.sleep(1.1)
     open_pixel(tally, "beta", "a", "r@example.com")
@@ -150,7 +150,7 @@ def test_last_touch_takes_later_open(make_tally, redis_server):
 
 
 def test_open_window_is_separate(make_tally, redis_server):
-    tally = make_tally("--attribute-opens", "on", "--open-window", "1s")
+    tally = make_tally(["--attribute-opens", "on", "--open-window", "1s"])
     open_pixel(tally, "alpha", "a", "r@example.com")
     wait_field(redis_server, "c:{alpha}", "opens", 1)
     time.sleep(2.2)
@@ -159,7 +159,7 @@ def test_open_window_is_separate(make_tally, redis_server):
 
 
 def test_click_window_limits_token(make_tally, redis_server):
-    tally = make_tally("--click-window", "1s")
+    tally = make_tally(["--click-window", "1s"])
     tly = click_through(tally, "alpha", "a", "r@example.com")
     time.sleep(2.2)
     checkout(tally, "w1", token=tly)
@@ -268,7 +268,7 @@ def test_placeholders_never_linked(tally, redis_server):
 
 
 def test_shared_identifier_stops_attribution(make_tally, redis_server):
-    tally = make_tally("--max-readers-per-identifier", "3")
+    tally = make_tally(["--max-readers-per-identifier", "3"])
     for i in range(4):
         tly = click_through(tally, "alpha", "a", f"r{i}@example.com")
         assert tally.beacon({"type": "identify", "token": tly,
@@ -285,7 +285,7 @@ def test_shared_identifier_stops_attribution(make_tally, redis_server):
 
 
 def test_shared_identifier_falls_back_to_email(make_tally, redis_server):
-    tally = make_tally("--max-readers-per-identifier", "1")
+    tally = make_tally(["--max-readers-per-identifier", "1"])
     for i in range(2):
         tly = click_through(tally, "alpha", "a", f"r{i}@example.com")
         tally.beacon({"type": "identify", "token": tly, "device_id": DEVICE})
@@ -444,7 +444,7 @@ def test_verified_refund_reduces_verified_revenue(make_tally, redis_server):
 # ---- CORS and the image fallback ----------------------------------------
 
 def test_cors_preflight_allowed_and_denied(make_tally, redis_server):
-    tally = make_tally("--shop-origins", ORIGIN + ", https://www.shop.example")
+    tally = make_tally(["--shop-origins", ORIGIN + ", https://www.shop.example"])
     status, headers, _ = tally.request(
         "OPTIONS", "/b", headers={"Origin": ORIGIN,
                                   "Access-Control-Request-Method": "POST",

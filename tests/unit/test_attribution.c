@@ -1,6 +1,6 @@
 /*
  * test_attribution.c - the crediting rules: models, windows, the token
- * rule, clock skew, ties and the decision trail.
+ * rule, clock skew, ties, machine touchpoints and the decision trail.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "attribution.h"
+#include "classify.h"
 #include "decision.h"
 #include "touch.h"
 
@@ -33,7 +34,12 @@ static struct attr_touch touch(enum attr_touch_kind kind, const char *campaign,
 
 static struct attr_policy policy(enum attr_model model, bool opens)
 {
-    struct attr_policy p = {model, 7 * DAY, DAY, opens};
+    struct attr_policy p = {
+        .model = model,
+        .click_window_s = 7 * DAY,
+        .open_window_s = DAY,
+        .attribute_opens = opens,
+    };
 
     return p;
 }
@@ -139,6 +145,50 @@ static void test_tie_goes_to_first_listed(void **state)
     assert_int_equal(attribution_pick(&p, p.model, t, 2, NOW), 0);
 }
 
+static struct attr_touch machine(enum attr_touch_kind kind, const char *campaign,
+                                 uint32_t time, enum verdict verdict)
+{
+    struct attr_touch t = touch(kind, campaign, time);
+
+    t.touch.verdict = (uint8_t)verdict;
+    return t;
+}
+
+static void test_machine_touch_skipped_by_default(void **state)
+{
+    struct attr_policy p = policy(ATTR_MODEL_LAST_TOUCH, true);
+    struct attr_touch t[] = {touch(ATTR_TOUCH_CLICK, "a", NOW - 2 * DAY),
+                             machine(ATTR_TOUCH_CLICK, "b", NOW - DAY, VERDICT_SCANNER),
+                             machine(ATTR_TOUCH_OPEN, "c", NOW - 60,
+                                     VERDICT_PRIVACY_PROXY),
+                             machine(ATTR_TOUCH_OPEN, "d", NOW - 30,
+                                     VERDICT_IMAGE_PROXY)};
+
+    (void)state;
+    assert_false(attribution_eligible(&p, &t[1], NOW));
+    assert_false(attribution_eligible(&p, &t[2], NOW));
+    assert_false(attribution_eligible(&p, &t[3], NOW));
+    assert_int_equal(attribution_pick(&p, p.model, t, 4, NOW), 0);
+    assert_int_equal(attribution_pick(&p, ATTR_MODEL_LAST_CLICK, t, 4, NOW), 0);
+}
+
+static void test_machine_touch_credited_when_on(void **state)
+{
+    struct attr_policy p = policy(ATTR_MODEL_LAST_CLICK, false);
+    struct attr_touch t[] = {touch(ATTR_TOUCH_CLICK, "a", NOW - 2 * DAY),
+                             machine(ATTR_TOUCH_CLICK, "b", NOW - DAY, VERDICT_SCANNER),
+                             machine(ATTR_TOUCH_OPEN, "c", NOW - 60,
+                                     VERDICT_PRIVACY_PROXY)};
+
+    (void)state;
+    p.attribute_machine_events = true;
+    assert_int_equal(attribution_pick(&p, p.model, t, 3, NOW), 1);
+    /* Opens still need attribute_opens. */
+    assert_int_equal(attribution_pick(&p, ATTR_MODEL_LAST_TOUCH, t, 3, NOW), 1);
+    p.attribute_opens = true;
+    assert_int_equal(attribution_pick(&p, ATTR_MODEL_LAST_TOUCH, t, 3, NOW), 2);
+}
+
 static void test_future_touch_ignored(void **state)
 {
     struct attr_policy p = policy(ATTR_MODEL_LAST_CLICK, false);
@@ -227,6 +277,28 @@ static void test_touch_parse_open_and_click(void **state)
     assert_int_equal(touch_parse("o|spring|a", 10, -1.0, &t), -1);
 }
 
+static void test_touch_parse_machine_suffix(void **state)
+{
+    static const char open[] = "o|spring|a|privacy_proxy";
+    static const char click[] = "c|spring|a|3|0011223344556677|scanner";
+    struct attr_touch t;
+
+    (void)state;
+    assert_int_equal(touch_parse("o|spring|a", 10, 1.0, &t), 0);
+    assert_int_equal(t.touch.verdict, VERDICT_HUMAN);
+    assert_int_equal(touch_parse(open, sizeof(open) - 1, 7.0, &t), 0);
+    assert_int_equal(t.kind, ATTR_TOUCH_OPEN);
+    assert_string_equal(t.touch.message, "a");
+    assert_int_equal(t.touch.verdict, VERDICT_PRIVACY_PROXY);
+    assert_int_equal(touch_parse(click, sizeof(click) - 1, 7.0, &t), 0);
+    assert_int_equal(t.kind, ATTR_TOUCH_CLICK);
+    assert_int_equal(t.touch.link, 3);
+    assert_int_equal(t.touch.verdict, VERDICT_SCANNER);
+    assert_int_equal(touch_parse("o|spring|a|robot", 16, 1.0, &t), -1);
+    assert_int_equal(touch_parse("o|spring|a|scanner|", 19, 1.0, &t), -1);
+    assert_int_equal(touch_parse("o|spring|a|scanner|x", 20, 1.0, &t), -1);
+}
+
 static void test_trail_and_reasons(void **state)
 {
     struct decision_trail t;
@@ -291,7 +363,9 @@ static void test_record_json_round_trip(void **state)
     assert_non_null(strstr(json, "\"lag\":\"172800\""));
     assert_non_null(strstr(json, "\"path\":\"email\""));
     assert_non_null(strstr(json, "\"cross_device\":\"1\""));
+    assert_non_null(strstr(json, "\"machine_events\":\"ignored\""));
     assert_int_equal(decision_from_json(json, strlen(json), &back), 0);
+    assert_false(back.policy.attribute_machine_events);
     assert_string_equal(back.order, "A:1 {x}");
     assert_int_equal(back.decision.path, ATTR_PATH_EMAIL);
     assert_string_equal(back.decision.touch.touch.campaign, "a");
@@ -302,11 +376,14 @@ static void test_record_json_round_trip(void **state)
 
     memset(&r.decision, 0, sizeof(r.decision));
     decision_trail_add(&r.trail, ATTR_PATH_EMAIL, DECISION_NO_TOUCH);
+    r.policy.attribute_machine_events = true;
     json = decision_to_json(&r);
+    assert_non_null(strstr(json, "\"machine_events\":\"included\""));
     assert_non_null(strstr(json, "\"reason\":\"no_touch_in_window\""));
     assert_non_null(strstr(json, "\"campaign\":\"\""));
     assert_int_equal(decision_from_json(json, strlen(json), &back), 0);
     assert_int_equal(back.decision.path, ATTR_PATH_NONE);
+    assert_true(back.policy.attribute_machine_events);
     free(json);
     assert_int_equal(decision_from_json("{}", 2, &back), -1);
     assert_int_equal(decision_from_json("[", 1, &back), -1);
@@ -337,12 +414,15 @@ int main(void)
         cmocka_unit_test(test_first_touch_earliest),
         cmocka_unit_test(test_last_touch_latest_any),
         cmocka_unit_test(test_tie_goes_to_first_listed),
+        cmocka_unit_test(test_machine_touch_skipped_by_default),
+        cmocka_unit_test(test_machine_touch_credited_when_on),
         cmocka_unit_test(test_future_touch_ignored),
         cmocka_unit_test(test_empty_list),
         cmocka_unit_test(test_token_within_window),
         cmocka_unit_test(test_credit_paths_set_device_kind),
         cmocka_unit_test(test_names_round_trip),
         cmocka_unit_test(test_touch_parse_open_and_click),
+        cmocka_unit_test(test_touch_parse_machine_suffix),
         cmocka_unit_test(test_trail_and_reasons),
         cmocka_unit_test(test_record_json_round_trip),
         cmocka_unit_test(test_alternative_parse_rejects),

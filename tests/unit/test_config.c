@@ -16,22 +16,6 @@
 
 #include "config.h"
 
-/* Stands in for server/http.c when this test is built alone; weak, so the
- * real one wins when the Makefile links the server objects. The values are
- * made up, so the tests compare against whatever http_limits_default sets. */
-__attribute__((weak)) void http_limits_default(struct http_limits *limits)
-{
-    limits->max_url_bytes = 16 * 1024;
-    limits->max_header_bytes = 16 * 1024;
-    limits->max_headers = 64;
-    limits->max_body_bytes = 64 * 1024;
-    limits->header_timeout_ms = 10000;
-    limits->body_timeout_ms = 10000;
-    limits->idle_timeout_ms = 60000;
-    limits->write_timeout_ms = 30000;
-    limits->max_connections = 10000;
-}
-
 #define DAY_MS (24LL * 3600 * 1000)
 #define MAX_ARGS 16
 

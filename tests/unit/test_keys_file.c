@@ -279,6 +279,78 @@ static void error_empty_file(void **state)
     load_bad(*state, "", "reader_secret is missing");
 }
 
+#define VALID_BASE "reader_secret = " HEX_A "\nsigning_key.1 = " HEX_B \
+                   "\nactive_signing_key = 1\n"
+
+static void load_api_tokens(void **state)
+{
+    struct fixture *f = *state;
+    static struct auth_tokens tokens;
+    char err[512] = "";
+
+    write_file(f, VALID_BASE "api_token.dash = read " HEX_C "\n"
+                  "api_token.ops-1 = read,admin " HEX_A "\n", 0600);
+    if (keys_file_load_all(f->path, &f->ring, &tokens, err, sizeof(err)) != 0)
+        fail_msg("rejected: %s", err);
+    assert_int_equal(tokens.count, 2);
+    assert_string_equal(tokens.tokens[0].name, "dash");
+    assert_int_equal(tokens.tokens[0].scopes, AUTH_SCOPE_READ);
+    assert_int_equal(tokens.tokens[0].secret[0], 0xc3);
+    assert_string_equal(tokens.tokens[1].name, "ops-1");
+    assert_int_equal(tokens.tokens[1].scopes, AUTH_SCOPE_READ | AUTH_SCOPE_ADMIN);
+
+    /* keys_file_load accepts the same file and keeps only the keyring. */
+    assert_int_equal(keys_file_load(f->path, &f->ring, err, sizeof(err)), 0);
+}
+
+/* Shop secrets (POST /v1/conversions) and API tokens share the file. */
+static void load_shop_secrets_and_tokens(void **state)
+{
+    struct fixture *f = *state;
+    static struct auth_tokens tokens;
+    char err[512] = "";
+
+    write_file(f, VALID_BASE "shop_secret.default = " HEX_C "\n"
+                  "api_token.dash = read " HEX_B "\n"
+                  "shop_secret.eu-shop = " HEX_A "\n", 0600);
+    if (keys_file_load_all(f->path, &f->ring, &tokens, err, sizeof(err)) != 0)
+        fail_msg("rejected: %s", err);
+    assert_int_equal(f->ring.n_shops, 2);
+    assert_non_null(keyring_shop_secret(f->ring.shops, f->ring.n_shops, "default"));
+    assert_int_equal(keyring_shop_secret(f->ring.shops, f->ring.n_shops, "eu-shop")[0],
+                     0xa1);
+    assert_null(keyring_shop_secret(f->ring.shops, f->ring.n_shops, "other"));
+    assert_int_equal(tokens.count, 1);
+    assert_string_equal(tokens.tokens[0].name, "dash");
+
+    assert_int_equal(keys_file_load(f->path, &f->ring, err, sizeof(err)), 0);
+    assert_int_equal(f->ring.n_shops, 2);
+}
+
+static void error_token_bad_scope(void **state)
+{
+    load_bad(*state, VALID_BASE "api_token.x = write " HEX_A "\n",
+             ":4: api_token.x: scope list 'write' is invalid");
+}
+
+static void error_token_bad_hex(void **state)
+{
+    load_bad(*state, VALID_BASE "api_token.x = read a1a1\n",
+             ":4: api_token.x: token must be 64 hex digits");
+}
+
+static void error_token_duplicate(void **state)
+{
+    load_bad(*state, VALID_BASE "api_token.x = read " HEX_A "\napi_token.x = read " HEX_B "\n",
+             ":5: api_token.x is set twice (first on line 4)");
+}
+
+static void error_token_bad_name(void **state)
+{
+    load_bad(*state, VALID_BASE "api_token.a/b = read " HEX_A "\n",
+             ":4: name of 'api_token.a/b' is invalid");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -302,6 +374,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(error_active_absent, setup, teardown),
         cmocka_unit_test_setup_teardown(error_no_equals, setup, teardown),
         cmocka_unit_test_setup_teardown(error_empty_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(load_api_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(load_shop_secrets_and_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(error_token_bad_scope, setup, teardown),
+        cmocka_unit_test_setup_teardown(error_token_bad_hex, setup, teardown),
+        cmocka_unit_test_setup_teardown(error_token_duplicate, setup, teardown),
+        cmocka_unit_test_setup_teardown(error_token_bad_name, setup, teardown),
     };
 
     return cmocka_run_group_tests_name("keys_file", tests, NULL, NULL);

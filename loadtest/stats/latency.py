@@ -1,0 +1,139 @@
+"""Stats API latency for a campaign with a million events.
+
+Starts a private redis-server (unix socket) and tallyd (loopback), sends a
+few hundred real events through tallyd so that every key has its real
+shape, then raises the campaign's counters to one million events spread
+over 31 days of hourly keys, 4 messages and 60 links, and fills the
+recent-conversions list. It then requests each stats endpoint a fixed
+number of times over one keep-alive connection and reports the client
+round trip (p50, p99) and the server-side time from tallyd's own
+tally_http_response_seconds histogram.
+
+    /usr/bin/python3 loadtest/stats/latency.py        (after make)
+"""
+import http.client
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "integration"))
+from conftest import RedisServer, Tallyd, path_of  # noqa: E402
+
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+
+CAMPAIGN = "million"
+EVENTS = 1_000_000
+HOURS = 31 * 24
+REQUESTS = 200
+
+
+def seed_real(tally):
+    for reader in range(50):
+        email = f"r{reader}@example.com"
+        message = "abcd"[reader % 4]
+        tally.request("GET", path_of(tally.open_url(CAMPAIGN, message, email)))
+        status, headers, _ = tally.request("GET", path_of(tally.click_url(
+            CAMPAIGN, message, email, "https://shop.example/", link=reader % 60)))
+        tly = headers["location"].split("tly=")[1]
+        tally.beacon({"type": "checkout", "order_id": f"o{reader}", "revenue": "12.50",
+                      "currency": "EUR", "token": tly})
+    time.sleep(1)
+
+
+def scale_up(client):
+    """Adds counters for EVENTS events: 70 % opens, 25 % clicks, 5 % orders."""
+    now = int(time.time())
+    first = now - now % 3600 - (HOURS - 1) * 3600
+    per_hour = EVENTS // HOURS
+    pipe = client.pipeline(transaction=False)
+    for i in range(HOURS):
+        key = time.strftime(f"c:{{{CAMPAIGN}}}:h:%Y%m%d%H", time.gmtime(first + i * 3600))
+        pipe.hincrby(key, "opens", per_hour * 70 // 100)
+        pipe.hincrby(key, "clicks", per_hour * 25 // 100)
+        pipe.hincrby(key, "conversions", per_hour * 5 // 100)
+        pipe.hincrby(key, "cross_device_conversions", per_hour * 2 // 100)
+        pipe.hincrby(key, "revenue:EUR", per_hour * 5 // 100 * 4990)
+    for field, share in (("opens", 70), ("clicks", 25), ("conversions", 5)):
+        pipe.hincrby(f"c:{{{CAMPAIGN}}}", field, EVENTS * share // 100)
+        for m in "abcd":
+            pipe.hincrby(f"c:{{{CAMPAIGN}}}:m:{m}", field, EVENTS * share // 400)
+    for link in range(60):
+        pipe.hincrby(f"c:{{{CAMPAIGN}}}:l", f"{'abcd'[link % 4]}:{link}", EVENTS // 4 // 60)
+    entry = client.lindex(f"c:{{{CAMPAIGN}}}:r", 0)
+    for _ in range(100):
+        pipe.lpush(f"c:{{{CAMPAIGN}}}:r", entry)
+    pipe.ltrim(f"c:{{{CAMPAIGN}}}:r", 0, 99)
+    pipe.execute()
+
+
+def measure(port, token, path):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    times = []
+    size = 0
+    for _ in range(REQUESTS):
+        start = time.perf_counter()
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        response = conn.getresponse()
+        body = response.read()
+        times.append(time.perf_counter() - start)
+        assert response.status == 200, body
+        size = len(body)
+    conn.close()
+    times.sort()
+    return times[len(times) // 2], times[int(len(times) * 0.99) - 1], size
+
+
+def server_side(tally):
+    _, _, body = tally.request("GET", "/metrics")
+    result = {}
+    for family in text_string_to_metric_families(body.decode()):
+        if family.name != "tally_http_response_seconds":
+            continue
+        sums = {s.labels["route"]: s.value for s in family.samples if s.name.endswith("_sum")}
+        counts = {s.labels["route"]: s.value for s in family.samples if s.name.endswith("_count")}
+        buckets = [s for s in family.samples if s.name.endswith("_bucket")]
+        for route, count in counts.items():
+            if count:
+                under_10ms = next(s.value for s in buckets if s.labels["route"] == route
+                                  and s.labels["le"] == "0.01")
+                result[route] = (sums[route] / count, under_10ms / count)
+    return result
+
+
+def main():
+    with tempfile.TemporaryDirectory() as directory:
+        redis = RedisServer(directory)
+        tally = Tallyd(directory, redis.url)
+        try:
+            seed_real(tally)
+            scale_up(redis.client)
+            total = sum(int(v) for k, v in redis.client.hgetall(f"c:{{{CAMPAIGN}}}").items()
+                        if k in ("opens", "clicks", "conversions"))
+            print(f"campaign {CAMPAIGN}: {total} events, {HOURS} hour keys, "
+                  f"{redis.client.dbsize()} keys in Redis")
+            now = int(time.time())
+            paths = {
+                "api_stats (744 h)": f"/v1/campaigns/{CAMPAIGN}/stats?from={now - (HOURS - 1) * 3600}&to={now}",
+                "api_stats (48 h)": f"/v1/campaigns/{CAMPAIGN}/stats",
+                "api_conversions (100)": f"/v1/campaigns/{CAMPAIGN}/conversions?limit=100",
+                "api_campaigns": "/v1/campaigns",
+            }
+            for name, path in paths.items():
+                p50, p99, size = measure(tally.port, tally.read_token, path)
+                print(f"{name:24} client p50 {p50 * 1000:6.2f} ms  p99 {p99 * 1000:6.2f} ms"
+                      f"  body {size} bytes")
+            for route, (mean, share) in sorted(server_side(tally).items()):
+                if route.startswith("api"):
+                    print(f"server {route:18} mean {mean * 1000:6.2f} ms  "
+                          f"{share * 100:5.1f} % under 10 ms")
+            print(json.dumps({"requests_per_path": REQUESTS}))
+        finally:
+            tally.stop()
+            redis.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,596 @@
+/*
+ * handle_api.c - the read-only stats API (read scope), in JSON:
+ *
+ *   GET /v1/campaigns                      campaigns with their totals
+ *   GET /v1/campaigns/<id>/stats?from&to   totals, rates, links, paths,
+ *                                          time to conversion, hourly
+ *                                          series and per-message totals
+ *   GET /v1/campaigns/<id>/conversions?limit=N
+ *                                          recent credited orders with
+ *                                          their journeys
+ *
+ * Every answer is built from a fixed number of pipelined reads of the
+ * campaign's own keys (docs/redis-schema.md): no KEYS, no SCAN, nothing
+ * per reader. Counters are returned as they are stored, every integer field
+ * of a hash included, so fields that newer writers add appear without a
+ * change here. docs/api.md documents the JSON.
+ */
+#include <http_parser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api_query.h"
+#include "auth_request.h"
+#include "handlers.h"
+#include "money.h"
+#include "schema.h"
+#include "token.h"
+#include "utc.h"
+
+#define CAMPAIGNS_LISTED_MAX 500
+#define MESSAGES_LISTED_MAX 100
+/* TODO: the full 744-hour range takes about 11 ms (docs/benchmarks.md),
+ * above the 10 ms target. Reading the hours in one server-side script, or
+ * caching closed hours, would bring it down. */
+#define HOURS_MAX (31 * 24)
+#define HOURS_DEFAULT 48
+#define CONVERSIONS_DEFAULT 20
+
+/* ---- shared pieces ------------------------------------------------- */
+
+/* Counters every campaign and message answer has, 0 until first written. */
+static const char *const standard_counters[] = {
+    "opens", "unique_opens", "clicks", "unique_clicks", "conversions",
+    "cross_device_conversions",
+};
+
+/* Returns a new object {"counters": {...}, "amounts": {...}} of a hash. */
+static json_t *grouped_hash(const json_t *pairs)
+{
+    json_t *counters = json_object();
+    json_t *amounts = json_object();
+
+    for (size_t i = 0; i < sizeof(standard_counters) / sizeof(standard_counters[0]); i++)
+        json_object_set_new(counters, standard_counters[i], json_integer(0));
+    api_group_fields(pairs, counters, amounts);
+    return json_pack("{s:o, s:o}", "counters", counters, "amounts", amounts);
+}
+
+static json_int_t counter(const json_t *grouped, const char *name)
+{
+    return json_integer_value(json_object_get(json_object_get(grouped, "counters"), name));
+}
+
+static json_t *ratio(json_int_t numerator, json_int_t denominator)
+{
+    if (denominator <= 0)
+        return json_null();
+    return json_real((double)numerator / (double)denominator);
+}
+
+/* Adds "rates" to a grouped hash: each is null when its denominator is 0
+ * or, for the rates against sent, when sent is unknown. */
+static void add_rates(json_t *grouped)
+{
+    json_int_t sent = counter(grouped, "sent");
+    json_int_t unique_opens = counter(grouped, "unique_opens");
+    json_int_t unique_clicks = counter(grouped, "unique_clicks");
+    json_int_t conversions = counter(grouped, "conversions");
+    json_t *rates = json_object();
+
+    json_object_set_new(rates, "open_rate", ratio(unique_opens, sent));
+    json_object_set_new(rates, "click_rate", ratio(unique_clicks, sent));
+    json_object_set_new(rates, "conversion_rate_of_sent", ratio(conversions, sent));
+    json_object_set_new(rates, "click_to_open_rate", ratio(unique_clicks, unique_opens));
+    json_object_set_new(rates, "conversion_rate", ratio(conversions, unique_clicks));
+    json_object_set_new(rates, "cross_device_share",
+                        ratio(counter(grouped, "cross_device_conversions"), conversions));
+    json_object_set_new(grouped, "rates", rates);
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Returns the sorted, valid ids of a SMEMBERS reply, at most max of them,
+ * in a malloc'd array (*n entries, pointing into reply). */
+static const char **sorted_ids(const json_t *reply, size_t max, size_t *n, bool *truncated)
+{
+    size_t total = json_array_size(reply);
+    const char **ids = calloc(total > 0 ? total : 1, sizeof(*ids));
+    size_t count = 0;
+
+    *n = 0;
+    *truncated = false;
+    if (ids == NULL)
+        return NULL;
+    for (size_t i = 0; i < total; i++) {
+        const char *id = json_string_value(json_array_get(reply, i));
+
+        if (id != NULL && token_id_valid(id, strlen(id)))
+            ids[count++] = id;
+    }
+    qsort(ids, count, sizeof(*ids), compare_strings);
+    if (count > max) {
+        count = max;
+        *truncated = true;
+    }
+    *n = count;
+    return ids;
+}
+
+/* Finds the campaign id of "/v1/campaigns/<id>/<tail>". Returns 0 and
+ * copies it to out, or -1. */
+static int campaign_of_path(const struct http_request *req, const char *tail,
+                            char out[TOKEN_ID_MAX + 1])
+{
+    static const char prefix[] = "/v1/campaigns/";
+    size_t prefix_len = sizeof(prefix) - 1;
+    size_t tail_len = strlen(tail);
+    size_t id_len;
+
+    if (req->path_len <= prefix_len + tail_len + 1)
+        return -1;
+    id_len = req->path_len - prefix_len - tail_len - 1;
+    if (req->path[prefix_len + id_len] != '/' ||
+        memcmp(req->path + prefix_len + id_len + 1, tail, tail_len) != 0 ||
+        !token_id_valid(req->path + prefix_len, id_len))
+        return -1;
+    memcpy(out, req->path + prefix_len, id_len);
+    out[id_len] = '\0';
+    return 0;
+}
+
+/* ---- GET /v1/campaigns --------------------------------------------- */
+
+struct list_data {
+    size_t n;
+    bool truncated;
+    const char **ids; /* point into the query's kept SMEMBERS reply */
+};
+
+static void finish_list_totals(struct api_query *q)
+{
+    struct list_data *d = q->data;
+    json_t *list = json_array();
+
+    for (size_t i = 0; i < d->n; i++) {
+        json_t *item = grouped_hash(q->replies[i]);
+
+        json_object_set_new(item, "id", json_string(d->ids[i]));
+        json_array_append_new(list, item);
+    }
+    free(d->ids);
+    d->ids = NULL;
+    api_query_respond(q, 200, json_pack("{s:o, s:b}", "campaigns", list,
+                                        "truncated", d->truncated));
+}
+
+static void finish_list_ids(struct api_query *q)
+{
+    struct list_data *d = q->data;
+    char key[SCHEMA_KEY_MAX];
+
+    q->kept = json_incref(q->replies[0]); /* the ids outlive this stage */
+    d->ids = sorted_ids(q->kept, CAMPAIGNS_LISTED_MAX, &d->n, &d->truncated);
+    if (d->ids == NULL) {
+        api_query_error(q, 500, "out of memory");
+        return;
+    }
+    if (d->n == 0) {
+        free(d->ids);
+        d->ids = NULL;
+        api_query_respond(q, 200, json_pack("{s:[], s:b}", "campaigns", "truncated", 0));
+        return;
+    }
+    if (api_query_stage(q, d->n, finish_list_totals) == 0) {
+        for (size_t i = 0; i < d->n; i++) {
+            const char *argv[] = {"HGETALL", key};
+
+            schema_campaign(key, d->ids[i]);
+            api_query_send(q, i, 2, argv);
+        }
+    }
+    api_query_wait(q);
+}
+
+static void list_campaigns(struct worker *w, struct http_request *req)
+{
+    struct api_query *q = api_query_new(w, req);
+    const char *argv[] = {"SMEMBERS", SCHEMA_CAMPAIGNS};
+
+    if (q == NULL)
+        return;
+    q->data = calloc(1, sizeof(struct list_data));
+    if (q->data != NULL && api_query_stage(q, 1, finish_list_ids) == 0)
+        api_query_send(q, 0, 2, argv);
+    else
+        q->failed = true;
+    api_query_wait(q);
+}
+
+/* ---- GET /v1/campaigns/<id>/stats ---------------------------------- */
+
+enum {
+    SLOT_KNOWN = 0,
+    SLOT_TOTALS,
+    SLOT_LINKS,
+    SLOT_PATHS,
+    SLOT_TTC,
+    SLOT_MESSAGES,
+    SLOT_HOURS, /* the first of n_hours */
+};
+
+struct stats_data {
+    char campaign[TOKEN_ID_MAX + 1];
+    uint32_t from; /* first hour, Unix s */
+    uint32_t n_hours;
+    const char **messages;
+    size_t n_messages;
+};
+
+/* Reads from and to: the hours from the one containing from up to and
+ * including the one containing to. Default: the last HOURS_DEFAULT hours.
+ * Returns NULL, or an error message. */
+static const char *parse_range(const struct http_request *req, struct stats_data *d)
+{
+    char from_text[64], to_text[64];
+    int has_from = api_query_param(req, "from", from_text, sizeof(from_text));
+    int has_to = api_query_param(req, "to", to_text, sizeof(to_text));
+    uint32_t from, to;
+
+    if (has_from < 0 || has_to < 0)
+        return "from and to must be Unix seconds or UTC times such as "
+               "2026-12-04T14:00:00Z";
+    to = (uint32_t)time(NULL);
+    if (has_to == 1 && utc_parse(to_text, &to) != 0)
+        return "to is invalid: use Unix seconds or a UTC time such as "
+               "2026-12-04T14:00:00Z";
+    to -= to % 3600;
+    from = to >= (HOURS_DEFAULT - 1) * 3600 ? to - (HOURS_DEFAULT - 1) * 3600 : 0;
+    if (has_from == 1 && utc_parse(from_text, &from) != 0)
+        return "from is invalid: use Unix seconds or a UTC time such as "
+               "2026-12-04T14:00:00Z";
+    from -= from % 3600;
+    if (from > to)
+        return "from is after to";
+    if ((to - from) / 3600 + 1 > HOURS_MAX)
+        return "the range from..to is longer than 31 days (744 hours)";
+    d->from = from;
+    d->n_hours = (to - from) / 3600 + 1;
+    return NULL;
+}
+
+/* Writes the per-hour series of the hour replies to hourly. */
+static void add_hourly(json_t *hourly, json_t *const *replies, const struct stats_data *d)
+{
+    json_t *hours = json_array();
+    json_t *series = json_object();
+    json_t *money = json_object();
+    static const char *const always[] = {"opens", "clicks", "conversions",
+                                         "cross_device_conversions"};
+
+    for (size_t k = 0; k < sizeof(always) / sizeof(always[0]); k++) {
+        json_t *zeros = json_array();
+
+        for (uint32_t i = 0; i < d->n_hours; i++)
+            json_array_append_new(zeros, json_integer(0));
+        json_object_set_new(series, always[k], zeros);
+    }
+
+    for (uint32_t i = 0; i < d->n_hours; i++) {
+        json_t *counters = json_object();
+        json_t *amounts = json_object();
+        const char *name, *group;
+        json_t *value, *per_currency;
+        char iso[21];
+
+        utc_format_hour(d->from + i * 3600, iso);
+        json_array_append_new(hours, json_string(iso));
+        api_group_fields(replies[i], counters, amounts);
+
+        json_object_foreach(counters, name, value) {
+            json_t *column = json_object_get(series, name);
+
+            if (column == NULL) {
+                column = json_array();
+                for (uint32_t k = 0; k < d->n_hours; k++)
+                    json_array_append_new(column, json_integer(0));
+                json_object_set_new(series, name, column);
+            }
+            json_array_set(column, i, value);
+        }
+        json_object_foreach(amounts, group, per_currency) {
+            const char *currency;
+            json_t *amount;
+            json_t *groups = json_object_get(money, group);
+
+            if (groups == NULL) {
+                groups = json_object();
+                json_object_set_new(money, group, groups);
+            }
+            json_object_foreach(per_currency, currency, amount) {
+                json_t *column = json_object_get(groups, currency);
+
+                if (column == NULL) {
+                    column = json_array();
+                    for (uint32_t k = 0; k < d->n_hours; k++)
+                        json_array_append_new(column, json_null());
+                    json_object_set_new(groups, currency, column);
+                }
+                json_array_set(column, i, amount);
+            }
+        }
+        json_decref(counters);
+        json_decref(amounts);
+    }
+
+    json_object_set_new(hourly, "hours", hours);
+    json_object_set_new(hourly, "counters", series);
+    json_object_set_new(hourly, "amounts", money);
+}
+
+static json_t *link_list(const json_t *pairs)
+{
+    json_t *links = json_array();
+    size_t n = json_array_size(pairs);
+
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        const char *field = json_string_value(json_array_get(pairs, i));
+        const char *value = json_string_value(json_array_get(pairs, i + 1));
+        const char *colon = field != NULL ? strrchr(field, ':') : NULL;
+
+        if (colon == NULL || value == NULL)
+            continue;
+        json_array_append_new(links, json_pack("{s:s%, s:I, s:I}",
+                                               "message", field, (size_t)(colon - field),
+                                               "link", (json_int_t)strtoll(colon + 1, NULL, 10),
+                                               "clicks", (json_int_t)strtoll(value, NULL, 10)));
+    }
+    return links;
+}
+
+static json_t *ttc_list(const json_t *pairs)
+{
+    json_t *counts = json_object();
+    json_t *amounts = json_object();
+    json_t *list = json_array();
+
+    api_group_fields(pairs, counts, amounts);
+    for (size_t i = 0; i < SCHEMA_TTC_BUCKETS; i++) {
+        const struct schema_ttc_bucket *b = &schema_ttc_buckets[i];
+
+        json_array_append_new(list, json_pack("{s:s, s:o, s:I}", "bucket", b->field,
+                                              "below_seconds",
+                                              b->below_s > 0 ? json_integer(b->below_s)
+                                                             : json_null(),
+                                              "conversions",
+                                              json_integer_value(json_object_get(counts, b->field))));
+    }
+    json_decref(counts);
+    json_decref(amounts);
+    return list;
+}
+
+static void finish_stats_messages(struct api_query *q)
+{
+    struct stats_data *d = q->data;
+    json_t *messages = json_array();
+
+    for (size_t i = 0; i < d->n_messages; i++) {
+        json_t *item = grouped_hash(q->replies[i]);
+
+        add_rates(item);
+        json_object_set_new(item, "message", json_string(d->messages[i]));
+        json_array_append_new(messages, item);
+    }
+    free(d->messages);
+    d->messages = NULL;
+    json_object_set_new(q->result, "messages", messages);
+    api_query_respond(q, 200, json_incref(q->result));
+}
+
+static void finish_stats(struct api_query *q)
+{
+    struct stats_data *d = q->data;
+    json_t *totals, *hourly, *paths, *unused;
+    char from_iso[21], to_iso[21];
+    char key[SCHEMA_KEY_MAX];
+    bool truncated;
+
+    if (json_integer_value(q->replies[SLOT_KNOWN]) != 1) {
+        api_query_error(q, 404, "no such campaign: it has no recorded open or click");
+        return;
+    }
+
+    totals = grouped_hash(q->replies[SLOT_TOTALS]);
+    add_rates(totals);
+    paths = json_object();
+    unused = json_object();
+    api_group_fields(q->replies[SLOT_PATHS], paths, unused);
+    json_decref(unused);
+    utc_format_hour(d->from, from_iso);
+    utc_format_hour(d->from + (d->n_hours - 1) * 3600, to_iso);
+    hourly = json_pack("{s:s, s:s}", "from", from_iso, "to", to_iso);
+    add_hourly(hourly, q->replies + SLOT_HOURS, d);
+
+    q->result = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "campaign", d->campaign,
+                          "totals", totals, "links", link_list(q->replies[SLOT_LINKS]),
+                          "conversions_by_path", paths,
+                          "time_to_conversion", ttc_list(q->replies[SLOT_TTC]),
+                          "hourly", hourly);
+
+    q->kept = json_incref(q->replies[SLOT_MESSAGES]); /* ids outlive the stage */
+    d->messages = sorted_ids(q->kept, MESSAGES_LISTED_MAX, &d->n_messages, &truncated);
+    if (d->messages == NULL || d->n_messages == 0) {
+        free(d->messages);
+        d->messages = NULL;
+        json_object_set_new(q->result, "messages", json_array());
+        api_query_respond(q, 200, json_incref(q->result));
+        return;
+    }
+    json_object_set_new(q->result, "messages_truncated", json_boolean(truncated));
+    if (api_query_stage(q, d->n_messages, finish_stats_messages) == 0) {
+        for (size_t i = 0; i < d->n_messages; i++) {
+            const char *argv[] = {"HGETALL", key};
+
+            schema_message(key, d->campaign, d->messages[i]);
+            api_query_send(q, i, 2, argv);
+        }
+    }
+    api_query_wait(q);
+}
+
+static void campaign_stats(struct worker *w, struct http_request *req)
+{
+    struct stats_data *d = calloc(1, sizeof(*d));
+    struct api_query *q;
+    const char *error;
+    char key[SCHEMA_KEY_MAX];
+
+    if (d == NULL || campaign_of_path(req, "stats", d->campaign) != 0) {
+        free(d);
+        api_respond_json(req, d == NULL ? 500 : 404,
+                         json_pack("{s:s}", "error", "campaign id is invalid: use 1 "
+                                   "to 32 of A-Z a-z 0-9 . _ -"));
+        return;
+    }
+    error = parse_range(req, d);
+    if (error != NULL) {
+        free(d);
+        api_respond_json(req, 400, json_pack("{s:s}", "error", error));
+        return;
+    }
+    q = api_query_new(w, req);
+    if (q == NULL) {
+        free(d);
+        return;
+    }
+    q->data = d;
+    if (api_query_stage(q, SLOT_HOURS + d->n_hours, finish_stats) == 0) {
+        const char *known[] = {"SISMEMBER", SCHEMA_CAMPAIGNS, d->campaign};
+        const char *hgetall[] = {"HGETALL", key};
+        const char *smembers[] = {"SMEMBERS", key};
+
+        api_query_send(q, SLOT_KNOWN, 3, known);
+        schema_campaign(key, d->campaign);
+        api_query_send(q, SLOT_TOTALS, 2, hgetall);
+        schema_links(key, d->campaign);
+        api_query_send(q, SLOT_LINKS, 2, hgetall);
+        schema_paths(key, d->campaign);
+        api_query_send(q, SLOT_PATHS, 2, hgetall);
+        schema_conversion_times(key, d->campaign);
+        api_query_send(q, SLOT_TTC, 2, hgetall);
+        schema_message_set(key, d->campaign);
+        api_query_send(q, SLOT_MESSAGES, 2, smembers);
+        for (uint32_t i = 0; i < d->n_hours; i++) {
+            schema_hour(key, d->campaign, d->from + i * 3600);
+            api_query_send(q, SLOT_HOURS + i, 2, hgetall);
+        }
+    }
+    api_query_wait(q);
+}
+
+/* ---- GET /v1/campaigns/<id>/conversions ---------------------------- */
+
+static void finish_conversions(struct api_query *q)
+{
+    const char *campaign = q->data;
+    const json_t *entries = q->replies[1];
+    json_t *list = json_array();
+
+    if (json_integer_value(q->replies[0]) != 1) {
+        json_decref(list);
+        api_query_error(q, 404, "no such campaign: it has no recorded open or click");
+        return;
+    }
+    for (size_t i = 0; i < json_array_size(entries); i++) {
+        const char *text = json_string_value(json_array_get(entries, i));
+        json_t *entry = text != NULL ? json_loads(text, 0, NULL) : NULL;
+
+        if (entry != NULL)
+            json_array_append_new(list, entry);
+    }
+    api_query_respond(q, 200, json_pack("{s:s, s:o}", "campaign", campaign,
+                                        "conversions", list));
+}
+
+static void campaign_conversions(struct worker *w, struct http_request *req)
+{
+    char *campaign = calloc(1, TOKEN_ID_MAX + 1);
+    char limit_text[16];
+    char key[SCHEMA_KEY_MAX], stop[16];
+    long limit = CONVERSIONS_DEFAULT;
+    struct api_query *q;
+    int has_limit;
+
+    if (campaign == NULL || campaign_of_path(req, "conversions", campaign) != 0) {
+        free(campaign);
+        api_respond_json(req, 404, json_pack("{s:s}", "error", "campaign id is invalid: "
+                                             "use 1 to 32 of A-Z a-z 0-9 . _ -"));
+        return;
+    }
+    has_limit = api_query_param(req, "limit", limit_text, sizeof(limit_text));
+    if (has_limit == 1) {
+        char *end;
+
+        limit = strtol(limit_text, &end, 10);
+        if (*end != '\0' || end == limit_text)
+            limit = -1;
+    }
+    if (has_limit < 0 || limit < 1 || limit > SCHEMA_RECENT_CONVERSIONS) {
+        free(campaign);
+        api_respond_json(req, 400, json_pack("{s:s}", "error", "limit must be a whole "
+                                             "number from 1 to 100"));
+        return;
+    }
+
+    q = api_query_new(w, req);
+    if (q == NULL) {
+        free(campaign);
+        return;
+    }
+    q->data = campaign;
+    if (api_query_stage(q, 2, finish_conversions) == 0) {
+        const char *known[] = {"SISMEMBER", SCHEMA_CAMPAIGNS, campaign};
+        const char *lrange[] = {"LRANGE", key, "0", stop};
+
+        schema_recent_conversions(key, campaign);
+        snprintf(stop, sizeof(stop), "%ld", limit - 1);
+        api_query_send(q, 0, 3, known);
+        api_query_send(q, 1, 4, lrange);
+    }
+    api_query_wait(q);
+}
+
+/* ---- routing ------------------------------------------------------- */
+
+void handle_api(struct worker *w, struct http_request *req)
+{
+    enum metrics_route route = metrics_route_of(req->path, req->path_len);
+
+    if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
+        api_respond_json(req, 405, json_pack("{s:s}", "error", "the stats API is "
+                                             "read-only: use GET"));
+        return;
+    }
+    if (route != METRICS_ROUTE_API_CAMPAIGNS && route != METRICS_ROUTE_API_STATS &&
+        route != METRICS_ROUTE_API_CONVERSIONS) {
+        api_respond_json(req, 404, json_pack("{s:s}", "error", "no such API path: use "
+                                             "/v1/campaigns, /v1/campaigns/ID/stats or "
+                                             "/v1/campaigns/ID/conversions"));
+        return;
+    }
+    if (!auth_request(w, req, AUTH_SCOPE_READ))
+        return;
+
+    if (route == METRICS_ROUTE_API_CAMPAIGNS)
+        list_campaigns(w, req);
+    else if (route == METRICS_ROUTE_API_STATS)
+        campaign_stats(w, req);
+    else
+        campaign_conversions(w, req);
+}

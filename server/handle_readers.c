@@ -1,0 +1,65 @@
+/*
+ * handle_readers.c - DELETE /v1/readers/<email_sha256>: forget a reader.
+ *
+ * Needs a bearer token with the admin scope (auth.h). The path names the
+ * reader by the SHA-256 of the normalised address, as shops hold it; the
+ * reader id is derived here and every per-reader key and identity link of
+ * it is removed (forget.h). The answer waits for Redis, because the caller
+ * needs to know the data is gone:
+ *
+ *   200 {"deleted":N}   N keys removed (0: nothing was stored)
+ *   400                 the path does not end in 64 hex digits
+ *   401, 403            no valid token, or one without the admin scope
+ *   503                 Redis is not reachable; nothing or part was removed,
+ *                       and the same request can be sent again
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "auth_request.h"
+#include "handlers.h"
+#include "ident.h"
+#include "log.h"
+#include "store.h"
+
+#define READERS_PREFIX "/v1/readers/"
+
+#define HDR(n, v) {n, sizeof(n) - 1, v, sizeof(v) - 1}
+
+static void on_forgotten(void *arg, long deleted)
+{
+    struct http_request *req = arg;
+    char body[64];
+    int n;
+
+    if (deleted < 0) {
+        handle_text(req, 503, "redis is not reachable; send the request again\n");
+        return;
+    }
+    LOG_NOTICE("reader.forgotten", "keys_deleted=%ld", deleted);
+    n = snprintf(body, sizeof(body), "{\"deleted\":%ld}\n", deleted);
+    http_respond(req, 200, "application/json", NULL, 0, body, (size_t)n);
+}
+
+void handle_reader_delete(struct worker *w, struct http_request *req)
+{
+    const char *hex = req->path + sizeof(READERS_PREFIX) - 1;
+    size_t hex_len = req->path_len - (sizeof(READERS_PREFIX) - 1);
+    uint8_t hash[IDENT_SHA256_LEN];
+    uint8_t reader[TOKEN_READER_LEN];
+
+    if (!auth_request(w, req, AUTH_SCOPE_ADMIN))
+        return;
+    if (ident_parse_sha256_hex(hex, hex_len, hash) != 0) {
+        LOG_LIMITED(LOG_LEVEL_INFO, "api.rejected", "path=/v1/readers reason=bad_hash");
+        handle_text(req, 400, "expected /v1/readers/<email_sha256>: 64 hex digits\n");
+        return;
+    }
+    if (ident_reader_id(w->signer, hash, reader) != 0) {
+        LOG_ERROR("reader.forget_failed", "error=\"reader id derivation failed\"");
+        handle_text(req, 500, "internal error\n");
+        return;
+    }
+    store_forget(w->store, reader, on_forgotten, req);
+}

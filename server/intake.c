@@ -1,0 +1,66 @@
+/*
+ * intake.c - verdicts and opt-outs of intake.h.
+ */
+#include "intake.h"
+
+#include <http_parser.h>
+#include <stdatomic.h>
+
+#include "log.h"
+#include "refdata.h"
+
+int intake_client_addr(const struct http_request *req, struct netaddr *out)
+{
+    /* TODO: take the address from the trusted-proxy handling (client_addr.h)
+     * once it is merged. Until then a deployment behind a load balancer
+     * classifies on the balancer's address, and no range ever matches. */
+    if (req->peer == NULL)
+        return -1;
+    return netaddr_from_sockaddr(req->peer, req->peer_len, out);
+}
+
+static bool names_prefetch(const struct http_request *req, const char *header)
+{
+    const struct http_header *h = http_request_header(req, header);
+
+    return h != NULL && classify_purpose_is_prefetch(h->value, h->value_len);
+}
+
+enum verdict intake_classify(const struct worker *w, const struct http_request *req,
+                             bool is_click, const struct token *tok, uint32_t now)
+{
+    const struct http_header *ua = http_request_header(req, "User-Agent");
+    struct classify_input in = {
+        .is_click = is_click,
+        .is_head = req->method == HTTP_HEAD,
+        .purpose_prefetch = names_prefetch(req, "Purpose") ||
+                            names_prefetch(req, "Sec-Purpose"),
+        .user_agent = ua != NULL ? ua->value : NULL,
+        .user_agent_len = ua != NULL ? ua->value_len : 0,
+        .now = now,
+        .issued = tok->issued,
+        .link = tok->link,
+    };
+    enum verdict v;
+
+    in.has_addr = intake_client_addr(req, &in.addr) == 0;
+    v = classify(&w->refdata->classify, (uint32_t)(w->cfg->too_early_ms / 1000), &in);
+
+    if (log_min_level <= LOG_LEVEL_DEBUG) {
+        char where[NETADDR_TEXT_MAX] = "unknown";
+
+        if (in.has_addr)
+            netaddr_format_truncated(&in.addr, where);
+        LOG_DEBUG("intake.verdict", "kind=%s verdict=%s network=%s",
+                  is_click ? "click" : "open", verdict_name(v), where);
+    }
+    return v;
+}
+
+bool intake_suppressed(struct worker *w, const uint8_t reader[TOKEN_READER_LEN])
+{
+    if (!readerset_contains(&w->refdata->suppressed, reader))
+        return false;
+    atomic_fetch_add_explicit(&w->counters.suppressed, 1, memory_order_relaxed);
+    return true;
+}

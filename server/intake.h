@@ -1,0 +1,33 @@
+/*
+ * intake.h - what the pixel and click handlers decide about a request
+ * before they record it: its verdict (classify.h) and whether its reader
+ * opted out.
+ *
+ * The client address and user agent are read here, used in memory for the
+ * verdict, and dropped: only the verdict goes on to the store. A truncated
+ * address (netaddr_format_truncated) is logged at debug level at most.
+ */
+#ifndef TALLY_INTAKE_H
+#define TALLY_INTAKE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "classify.h"
+#include "http.h"
+#include "token.h"
+#include "worker.h"
+
+/* Writes the address of the client that sent req to out. Returns 0, or -1
+ * when it is unknown (a socket pair in tests). */
+int intake_client_addr(const struct http_request *req, struct netaddr *out);
+
+/* Judges an open (is_click false) or a click of token tok received at now,
+ * with the worker's current tables and settings. Never fails. */
+enum verdict intake_classify(const struct worker *w, const struct http_request *req,
+                             bool is_click, const struct token *tok, uint32_t now);
+
+/* Tells whether reader is on the suppression list, counting it when so. */
+bool intake_suppressed(struct worker *w, const uint8_t reader[TOKEN_READER_LEN]);
+
+#endif

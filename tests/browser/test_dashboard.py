@@ -1,0 +1,144 @@
+"""The dashboard in headless Chromium after a generated campaign: thousands
+of opens, clicks and orders across three campaigns and several devices,
+sent through the real tallyd. The page must show the numbers of the API
+and of redis-cli, load nothing from elsewhere and log no console error."""
+import http.client
+import json
+import os
+import random
+import subprocess
+import time
+import urllib.parse
+
+from integration_conftest import email_sha256, path_of, wait_until
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+SCREENSHOT = os.path.join(ROOT, "build", "dashboard.png")
+CAMPAIGNS = ("autumn", "spring", "summer")
+READERS = 20
+OPENS_PER_READER = 40
+CLICKS_PER_READER = 10
+DEADLINE_SECONDS = 60
+AGENTS = {
+    "mobile": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) "
+              "AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
+    "tablet": "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+              "(KHTML, like Gecko) Version/17.0 Safari/604.1",
+    "desktop": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+               "(KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+    "proxy": "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 "
+             "(via ggpht.com GoogleImageProxy)",
+}
+
+
+class Client:
+    """One keep-alive connection to tallyd."""
+
+    def __init__(self, port):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+
+    def get(self, path, agent):
+        self.conn.request("GET", path, headers={"User-Agent": agent})
+        response = self.conn.getresponse()
+        response.read()
+        return response
+
+    def post(self, body, agent):
+        self.conn.request("POST", "/b", body=json.dumps(body),
+                          headers={"Content-Type": "text/plain", "User-Agent": agent})
+        response = self.conn.getresponse()
+        response.read()
+        assert response.status == 204
+
+
+def generate(tally, rng):
+    """Sends the generated traffic; returns the events sent per campaign."""
+    client = Client(tally.port)
+    sent = {c: {"opens": 0, "clicks": 0, "orders": 0} for c in CAMPAIGNS}
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    order = 0
+    for campaign in CAMPAIGNS:
+        for reader in range(READERS):
+            assert time.monotonic() < deadline, "traffic generation took too long"
+            email = f"reader{reader}@example.com"
+            message = "a" if reader % 2 == 0 else "b"
+            pixel = path_of(tally.open_url(campaign, message, email))
+            link = path_of(tally.click_url(campaign, message, email, "https://shop.example/p",
+                                           link=reader % 3 + 1))
+            for _ in range(OPENS_PER_READER):
+                client.get(pixel, AGENTS[rng.choice(list(AGENTS))])
+                sent[campaign]["opens"] += 1
+            tly = None
+            for _ in range(CLICKS_PER_READER):
+                response = client.get(link, AGENTS[rng.choice(("mobile", "tablet"))])
+                assert response.status == 302
+                query = urllib.parse.urlsplit(response.getheader("Location")).query
+                tly = urllib.parse.parse_qs(query)["tly"][0]
+                sent[campaign]["clicks"] += 1
+            order += 1
+            if reader % 3 == 0:  # same device: the landing page kept the token
+                client.post({"type": "checkout", "order_id": str(order), "revenue": "19.99",
+                             "currency": "EUR", "token": tly}, AGENTS["mobile"])
+            elif reader % 3 == 1:  # cross-device: a guest checkout on a laptop
+                client.post({"type": "checkout", "order_id": str(order), "revenue": "45.50",
+                             "currency": "EUR", "email_sha256": email_sha256(email)},
+                            AGENTS["desktop"])
+            else:
+                continue
+            sent[campaign]["orders"] += 1
+    return sent
+
+
+def redis_cli(redis_server, *args):
+    out = subprocess.run(["redis-cli", "-s", redis_server.socket, *args],
+                         capture_output=True, text=True, check=True, timeout=10)
+    return out.stdout.strip()
+
+
+def api(tally, path):
+    status, _, body = tally.request("GET", path, headers={
+        "Authorization": f"Bearer {tally.read_token}"})
+    assert status == 200, body
+    return json.loads(body)
+
+
+def test_dashboard_matches_api_and_redis(tally, redis_server):
+    sent = generate(tally, random.Random(7))
+    assert sum(s["opens"] + s["clicks"] + s["orders"] for s in sent.values()) >= 3000
+    for campaign in CAMPAIGNS:
+        wait_until(lambda: redis_cli(redis_server, "HGET", f"c:{{{campaign}}}", "conversions")
+                   == str(sent[campaign]["orders"]), f"orders of {campaign} written",
+                   seconds=20)
+
+    os.makedirs(os.path.dirname(SCREENSHOT), exist_ok=True)
+    out = subprocess.run(["node", os.path.join(os.path.dirname(__file__), "dashboard.mjs"),
+                          tally.base, tally.read_token, "spring", SCREENSHOT],
+                         capture_output=True, text=True, timeout=90, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    page = json.loads(out.stdout)
+
+    assert page["problems"] == []
+    assert page["title"] == "Campaign spring"
+    assert page["stored"] == ["tally.token"] and page["kept"] == []
+    assert page["charts"] == 2
+
+    totals = api(tally, "/v1/campaigns/spring/stats")["totals"]["counters"]
+    for field in ("opens", "unique_opens", "clicks", "unique_clicks", "conversions",
+                  "cross_device_conversions"):
+        in_redis = int(redis_cli(redis_server, "HGET", "c:{spring}", field) or 0)
+        assert int(page["cards"][field]) == totals[field] == in_redis, field
+    assert totals["opens"] == sent["spring"]["opens"]
+    assert totals["clicks"] == sent["spring"]["clicks"]
+    assert totals["conversions"] == sent["spring"]["orders"]
+    revenue = redis_cli(redis_server, "HGET", "c:{spring}", "revenue:EUR")
+    assert page["cards"]["revenue:EUR"] == f"{int(revenue) / 100:.2f} EUR"
+
+    assert int(page["funnel"]["funnel-opens"]) == totals["unique_opens"]
+    assert int(page["funnel"]["funnel-clicks"]) == totals["unique_clicks"]
+    assert int(page["funnel"]["funnel-orders"]) == totals["conversions"]
+    assert int(page["devices"]["cross-device"]) == totals["cross_device_conversions"]
+    assert int(page["devices"]["same-device"]) == \
+        totals["conversions"] - totals["cross_device_conversions"]
+    assert page["journeys"] == min(20, sent["spring"]["orders"])
+    assert page["touches"] > page["journeys"]
+    assert os.path.getsize(SCREENSHOT) > 10000

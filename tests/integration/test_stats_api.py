@@ -1,0 +1,334 @@
+"""The stats API, /metrics, /readyz, the dashboard's files and tallyctl
+stats, against a real tallyd and Redis."""
+import json
+import subprocess
+import time
+import urllib.parse
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from conftest import RedisServer, Tallyd, email_sha256, path_of, wait_until
+from test_attribution import SHOP_KEYS, post_conversion
+
+IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) "
+          "AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148")
+IPHONE_SAFARI = IPHONE + " Version/17.0 Safari/604.1"
+WINDOWS_CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+                  "(KHTML, like Gecko) Chrome/120.0 Safari/537.36")
+SIGN_TOKEN = "5" * 64
+
+
+@pytest.fixture
+def tally(tmp_path, redis_server):
+    server = Tallyd(str(tmp_path), redis_server.url,
+                    extra_keys=f"api_token.mailer = sign {SIGN_TOKEN}\n")
+    yield server
+    server.stop()
+
+
+def api(tally, path, token=None):
+    token = tally.read_token if token is None else token
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    status, _, body = tally.request("GET", path, headers=headers)
+    return status, json.loads(body) if body else None
+
+
+def click(tally, campaign, message, email, link, agent):
+    url = tally.click_url(campaign, message, email, "https://shop.example/p", link=link)
+    status, headers, _ = tally.request("GET", path_of(url), headers={"User-Agent": agent})
+    assert status == 302
+    query = urllib.parse.urlsplit(headers["location"]).query
+    return urllib.parse.parse_qs(query)["tly"][0]
+
+
+def checkout(tally, order, revenue, agent, **fields):
+    body = {"type": "checkout", "order_id": order, "revenue": revenue,
+            "currency": "EUR", **fields}
+    status, _, _ = tally.request("POST", "/b", body=json.dumps(body),
+                                 headers={"Content-Type": "text/plain",
+                                          "User-Agent": agent})
+    assert status == 204
+
+
+def journey(tally, redis_server):
+    """Two readers of campaign spring: a same-device and a cross-device
+    sale. Returns when both are credited."""
+    opened = tally.open_url("spring", "a", "one@example.com")
+    tally.request("GET", path_of(opened), headers={"User-Agent": IPHONE})
+    tly = click(tally, "spring", "a", "one@example.com", 1, IPHONE_SAFARI)
+    checkout(tally, "1001", "89.95", IPHONE_SAFARI, token=tly)
+
+    click(tally, "spring", "b", "two@example.com", 2, IPHONE_SAFARI)
+    checkout(tally, "1002", "10.05", WINDOWS_CHROME,
+             email_sha256=email_sha256("two@example.com"))
+    wait_until(lambda: redis_server.client.hget("c:{spring}", "conversions") == "2",
+               "two conversions")
+
+
+def test_api_rejects_missing_and_bad_tokens(tally):
+    assert api(tally, "/v1/campaigns", token="")[0] == 401
+    assert api(tally, "/v1/campaigns", token="ab" * 32)[0] == 401
+    assert api(tally, "/v1/campaigns", token="short")[0] == 401
+    status, body = api(tally, "/v1/campaigns", token=SIGN_TOKEN)
+    assert status == 403
+    assert "scope" in body["error"]
+    assert api(tally, "/v1/campaigns")[0] == 200
+
+
+def test_api_never_logs_tokens(tally):
+    api(tally, "/v1/campaigns", token="ab" * 32)
+    api(tally, "/v1/campaigns", token=SIGN_TOKEN)
+    with open(tally.log_path) as f:
+        log = f.read()
+    assert "ab" * 32 not in log
+    assert SIGN_TOKEN not in log
+    assert "token=mailer" in log
+
+
+def test_campaigns_list_matches_redis(tally, redis_server):
+    journey(tally, redis_server)
+    status, body = api(tally, "/v1/campaigns")
+    assert status == 200
+    assert [c["id"] for c in body["campaigns"]] == ["spring"]
+    counters = body["campaigns"][0]["counters"]
+    stored = redis_server.client.hgetall("c:{spring}")
+    for field in ("opens", "unique_opens", "clicks", "unique_clicks", "conversions",
+                  "cross_device_conversions"):
+        assert counters[field] == int(stored.get(field, 0)), field
+    assert body["campaigns"][0]["amounts"]["revenue"] == {"EUR": "100.00"}
+
+
+def test_stats_totals_links_paths_buckets(tally, redis_server):
+    journey(tally, redis_server)
+    status, body = api(tally, "/v1/campaigns/spring/stats")
+    assert status == 200
+    totals = body["totals"]
+    assert totals["counters"]["conversions"] == 2
+    assert totals["counters"]["cross_device_conversions"] == 1
+    assert totals["amounts"]["revenue"]["EUR"] == "100.00"
+    assert totals["rates"]["conversion_rate"] == 1.0
+    assert totals["rates"]["cross_device_share"] == 0.5
+    assert totals["rates"]["open_rate"] is None  # sent is not known
+    assert sorted((l["message"], l["link"], l["clicks"]) for l in body["links"]) == \
+        [("a", 1, 1), ("b", 2, 1)]
+    assert body["conversions_by_path"] == {"token": 1, "email": 1}
+    buckets = {b["bucket"]: b["conversions"] for b in body["time_to_conversion"]}
+    assert buckets["lt_5m"] == 2
+    assert sum(buckets.values()) == 2
+    messages = {m["message"]: m for m in body["messages"]}
+    assert sorted(messages) == ["a", "b"]
+    assert messages["a"]["counters"]["conversions"] == 1
+    assert messages["b"]["amounts"]["revenue"]["EUR"] == "10.05"
+
+
+def test_stats_hourly_series_over_range(tally, redis_server):
+    journey(tally, redis_server)
+    now = int(time.time())
+    hour = now - now % 3600
+    status, body = api(tally, f"/v1/campaigns/spring/stats?from={hour - 7200}&to={now}")
+    assert status == 200
+    hourly = body["hourly"]
+    assert len(hourly["hours"]) == 3
+    assert hourly["hours"][-1] == time.strftime("%Y-%m-%dT%H:00:00Z", time.gmtime(hour))
+    assert hourly["counters"]["opens"] == [0, 0, 1]
+    assert hourly["counters"]["clicks"] == [0, 0, 2]
+    assert hourly["counters"]["conversions"] == [0, 0, 2]
+    assert hourly["amounts"]["revenue"]["EUR"] == [None, None, "100.00"]
+    iso = urllib.parse.quote(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(hour)))
+    status, body = api(tally, f"/v1/campaigns/spring/stats?from={iso}&to={iso}")
+    assert status == 200
+    assert body["hourly"]["counters"]["opens"] == [1]
+
+
+@pytest.mark.parametrize("query, status", [
+    ("from=7200&to=0", 400),
+    ("from=0&to=9999999", 400),
+    ("from=yesterday", 400),
+    ("to=2026-13-01", 400),
+])
+def test_stats_rejects_bad_ranges(tally, query, status):
+    code, body = api(tally, f"/v1/campaigns/spring/stats?{query}")
+    assert code == status
+    assert "error" in body
+
+
+def test_stats_unknown_and_invalid_campaign(tally):
+    assert api(tally, "/v1/campaigns/nope/stats")[0] == 404
+    assert api(tally, "/v1/campaigns/bad%20id/stats")[0] == 404
+    assert api(tally, "/v1/campaigns/x/unknown")[0] == 404
+    status, _, _ = tally.request("POST", "/v1/campaigns",
+                                 headers={"Authorization": f"Bearer {tally.read_token}"})
+    assert status == 405
+
+
+def test_conversions_show_journeys_across_devices(tally, redis_server):
+    journey(tally, redis_server)
+    status, body = api(tally, "/v1/campaigns/spring/conversions")
+    assert status == 200
+    orders = {c["order"]: c for c in body["conversions"]}
+    assert list(orders) == ["1002", "1001"]  # newest first
+
+    same = orders["1001"]
+    assert same["path"] == "token" and same["cross_device"] is False
+    assert same["device"] == "mobile"
+    assert [(t["kind"], t["device"]) for t in same["journey"]] == \
+        [("open", "mobile"), ("click", "mobile")]
+    assert same["journey"][0]["client"] == "apple_mail"
+
+    cross = orders["1002"]
+    assert cross["path"] == "email" and cross["cross_device"] is True
+    assert cross["device"] == "desktop"
+    assert [(t["kind"], t["device"]) for t in cross["journey"]] == [("click", "mobile")]
+    assert cross["revenue"] == "10.05"
+    text = json.dumps(body)
+    assert "example.com" not in text
+    assert redis_server.client.llen("c:{spring}:r") == 2
+
+    assert api(tally, "/v1/campaigns/spring/conversions?limit=1")[1]["conversions"][0]["order"] == "1002"
+    assert api(tally, "/v1/campaigns/spring/conversions?limit=0")[0] == 400
+    assert api(tally, "/v1/campaigns/spring/conversions?limit=101")[0] == 400
+
+
+def test_repeated_order_adds_no_recent_entry(tally, redis_server):
+    journey(tally, redis_server)
+    checkout(tally, "1002", "10.05", WINDOWS_CHROME,
+             email_sha256=email_sha256("two@example.com"))
+    time.sleep(0.3)
+    assert redis_server.client.llen("c:{spring}:r") == 2
+    assert redis_server.client.hgetall("c:{spring}:p") == {"token": "1", "email": "1"}
+
+
+def test_refunds_and_verified_revenue_reach_api(tmp_path, redis_server):
+    tally = Tallyd(str(tmp_path), redis_server.url,
+                   extra_keys=f"api_token.mailer = sign {SIGN_TOKEN}\n{SHOP_KEYS}")
+    try:
+        journey(tally, redis_server)
+        status, _, _ = tally.request("POST", "/b", body=json.dumps(
+            {"type": "refund", "order_id": "1001", "currency": "EUR",
+             "amount": "9.95", "refund_id": "r1"}))
+        assert status == 204
+        status, _, _ = post_conversion(tally, {"type": "checkout", "order_id": "1002",
+                                               "revenue": "12.05", "currency": "EUR"})
+        assert status == 204
+        wait_until(lambda: redis_server.client.hget("c:{spring}", "refunds") == "1",
+                   "the refund")
+        wait_until(lambda: redis_server.client.hget("c:{spring}", "verified_conversions")
+                   == "1", "the verified order")
+
+        status, body = api(tally, "/v1/campaigns/spring/stats")
+        assert status == 200
+        totals = body["totals"]
+        assert totals["counters"]["conversions"] == 2
+        assert totals["counters"]["refunds"] == 1
+        assert totals["counters"]["verified_conversions"] == 1
+        # 89.95 - 9.95 refunded + 12.05 confirmed by the shop's server
+        assert totals["amounts"]["revenue"] == {"EUR": "92.05"}
+        assert totals["amounts"]["verified_revenue"] == {"EUR": "12.05"}
+        assert totals["amounts"]["refunded"] == {"EUR": "9.95"}
+        stored = redis_server.client.hgetall("c:{spring}")
+        assert stored["revenue:EUR"] == "9205"
+        assert stored["verified_revenue:EUR"] == "1205"
+        messages = {m["message"]: m for m in body["messages"]}
+        assert messages["a"]["amounts"]["revenue"]["EUR"] == "80.00"
+        assert messages["b"]["amounts"]["verified_revenue"]["EUR"] == "12.05"
+        assert body["conversions_by_path"] == {"token": 1, "email": 1}
+        recent = api(tally, "/v1/campaigns/spring/conversions")[1]["conversions"]
+        assert [c["order"] for c in recent] == ["1002", "1001"]
+    finally:
+        tally.stop()
+
+
+def test_metrics_parse_and_count(tally, redis_server):
+    journey(tally, redis_server)
+    tally.request("GET", "/o/garbage.gif")
+    api(tally, "/v1/campaigns", token="ab" * 32)
+    status, headers, body = tally.request("GET", "/metrics")
+    assert status == 200
+    assert headers["content-type"].startswith("text/plain; version=0.0.4")
+    families = {f.name: f for f in text_string_to_metric_families(body.decode())}
+
+    def sample(family, suffix="", **labels):
+        for s in families[family].samples:
+            if s.name == family + suffix and all(s.labels.get(k) == v for k, v in labels.items()):
+                return s.value
+        return None
+
+    assert sample("tally_http_responses", "_total", route="pixel", status="200") == 2
+    assert sample("tally_http_responses", "_total", route="click", status="302") == 2
+    assert sample("tally_http_responses", "_total", route="api_campaigns", status="401") == 1
+    assert sample("tally_http_response_seconds", "_count", route="beacon") == 2
+    assert sample("tally_invalid_tokens", "_total", kind="pixel") == 1
+    assert sample("tally_invalid_tokens", "_total", kind="api") == 1
+    assert sample("tally_events_written", "_total") == 5
+    assert sample("tally_events_failed", "_total") == 0
+    assert sample("tally_redis_connected", role="store", worker="0") == 1
+    assert families["tally_http_response_seconds"].type == "histogram"
+
+
+def test_readyz_follows_redis(tmp_path):
+    redis = RedisServer(str(tmp_path))
+    tally = Tallyd(str(tmp_path), redis.url)
+    try:
+        wait_until(lambda: tally.request("GET", "/readyz")[0] == 200, "readyz 200")
+        redis.stop()
+        wait_until(lambda: tally.request("GET", "/readyz")[0] == 503, "readyz 503")
+        assert tally.request("GET", "/healthz")[0] == 200
+        status, _, body = tally.request("GET", "/v1/campaigns",
+                                        headers={"Authorization": f"Bearer {tally.read_token}"})
+        assert status == 503
+        assert b"Redis" in body
+    finally:
+        tally.stop()
+
+
+def test_dashboard_assets_are_self_contained(tally):
+    status, headers, body = tally.request("GET", "/dashboard")
+    assert status == 200
+    assert headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in headers["content-security-policy"]
+    assert b"http://" not in body and b"https://" not in body
+    for asset in ("/dashboard/app.js", "/dashboard/app.css", "/dashboard/uplot.js",
+                  "/dashboard/uplot.css"):
+        status, headers, body = tally.request("GET", asset)
+        assert status == 200, asset
+        assert len(body) > 100, asset
+    assert tally.request("GET", "/dashboard/nope.js")[0] == 404
+    assert tally.request("POST", "/dashboard")[0] == 405
+
+
+def test_keygen_writes_read_token(tally):
+    assert tally.read_token is not None and len(tally.read_token) == 64
+    int(tally.read_token, 16)
+
+
+def test_tallyctl_stats_table_csv_json(tally, redis_server):
+    journey(tally, redis_server)
+    now = int(time.time())
+    table = tally.ctl("stats", "--campaign", "spring", redis_url=redis_server.url).stdout
+    assert "revenue EUR" in table and "100.00" in table
+    ranged = tally.ctl("stats", "--campaign", "spring", "--from", str(now - 3600),
+                       "--to", str(now), redis_url=redis_server.url).stdout
+    assert "hour (UTC)" in ranged
+    csv = tally.ctl("stats", "--campaign", "spring", "--csv",
+                    redis_url=redis_server.url).stdout.splitlines()
+    assert csv[0] == "metric,value"
+    assert "conversions,2" in csv and "revenue:EUR,100.00" in csv
+    hours = tally.ctl("stats", "--campaign", "spring", "--csv", "--from", str(now - 3600),
+                      "--to", str(now), redis_url=redis_server.url).stdout.splitlines()
+    assert hours[0] == "hour,opens,clicks,conversions,cross_device_conversions,revenue:EUR"
+    assert hours[-1].endswith(",1,2,2,1,100.00")
+    data = json.loads(tally.ctl("stats", "--campaign", "spring", "--json", "--from",
+                                str(now - 3600), redis_url=redis_server.url).stdout)
+    assert data["conversions"] == 2 and data["revenue"] == {"EUR": "100.00"}
+    assert data["hourly"][-1]["clicks"] == 2
+    bad = tally.ctl("stats", "--campaign", "spring", "--from", "0",
+                    redis_url=redis_server.url, check=False)
+    assert bad.returncode == 2 and "744" in bad.stderr
+
+
+def test_tallyctl_table_groups_thousands(tally, redis_server):
+    redis_server.client.hset("c:{big}", mapping={"opens": 1234567, "revenue:EUR": 123456789})
+    out = tally.ctl("stats", "--campaign", "big", redis_url=redis_server.url).stdout
+    assert "1,234,567" in out
+    assert "1,234,567.89" in out
