@@ -9,6 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import RedisServer, Tallyd, email_sha256, path_of, wait_until
+from test_attribution import SHOP_KEYS, post_conversion
 
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) "
           "AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148")
@@ -196,6 +197,46 @@ def test_repeated_order_adds_no_recent_entry(tally, redis_server):
     time.sleep(0.3)
     assert redis_server.client.llen("c:{spring}:r") == 2
     assert redis_server.client.hgetall("c:{spring}:p") == {"token": "1", "email": "1"}
+
+
+def test_refunds_and_verified_revenue_reach_api(tmp_path, redis_server):
+    tally = Tallyd(str(tmp_path), redis_server.url,
+                   extra_keys=f"api_token.mailer = sign {SIGN_TOKEN}\n{SHOP_KEYS}")
+    try:
+        journey(tally, redis_server)
+        status, _, _ = tally.request("POST", "/b", body=json.dumps(
+            {"type": "refund", "order_id": "1001", "currency": "EUR",
+             "amount": "9.95", "refund_id": "r1"}))
+        assert status == 204
+        status, _, _ = post_conversion(tally, {"type": "checkout", "order_id": "1002",
+                                               "revenue": "12.05", "currency": "EUR"})
+        assert status == 204
+        wait_until(lambda: redis_server.client.hget("c:{spring}", "refunds") == "1",
+                   "the refund")
+        wait_until(lambda: redis_server.client.hget("c:{spring}", "verified_conversions")
+                   == "1", "the verified order")
+
+        status, body = api(tally, "/v1/campaigns/spring/stats")
+        assert status == 200
+        totals = body["totals"]
+        assert totals["counters"]["conversions"] == 2
+        assert totals["counters"]["refunds"] == 1
+        assert totals["counters"]["verified_conversions"] == 1
+        # 89.95 - 9.95 refunded + 12.05 confirmed by the shop's server
+        assert totals["amounts"]["revenue"] == {"EUR": "92.05"}
+        assert totals["amounts"]["verified_revenue"] == {"EUR": "12.05"}
+        assert totals["amounts"]["refunded"] == {"EUR": "9.95"}
+        stored = redis_server.client.hgetall("c:{spring}")
+        assert stored["revenue:EUR"] == "9205"
+        assert stored["verified_revenue:EUR"] == "1205"
+        messages = {m["message"]: m for m in body["messages"]}
+        assert messages["a"]["amounts"]["revenue"]["EUR"] == "80.00"
+        assert messages["b"]["amounts"]["verified_revenue"]["EUR"] == "12.05"
+        assert body["conversions_by_path"] == {"token": 1, "email": 1}
+        recent = api(tally, "/v1/campaigns/spring/conversions")[1]["conversions"]
+        assert [c["order"] for c in recent] == ["1002", "1001"]
+    finally:
+        tally.stop()
 
 
 def test_metrics_parse_and_count(tally, redis_server):
