@@ -5,6 +5,7 @@
 #   make test            install missing packages, build, run every test
 #   make test-unit       cmocka unit tests of tracking/ and server parts
 #   make test-integration  real redis-server + tallyd over loopback HTTP
+#   make test-browser    shop journeys in headless Chromium (Debian's chromium)
 #   make test-asan       the whole suite under AddressSanitizer and UBSan
 #   make fuzz FUZZ_SECONDS=600   each libFuzzer target for that long
 #   make SANITIZER=address|undefined   any target, sanitized, in build/<sanitizer>/
@@ -50,7 +51,11 @@ SHARED_SRC := server/log.c server/config.c server/keys_file.c server/redis_url.c
 CLI_SRC := $(wildcard cli/*.c)
 
 TRACKING_OBJ := $(TRACKING_SRC:%.c=$(BUILD)/%.o)
-SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
+# The webshop snippet, generated into build/gen/ (see the rules below).
+SNIPPET_MIN := build/gen/tally.min.js
+SNIPPET_C := build/gen/snippet_js.c
+SNIPPET_OBJ := $(BUILD)/gen/snippet_js.o
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o) $(SNIPPET_OBJ)
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 LIBTRACKING := $(BUILD)/libtracking.a
@@ -58,8 +63,8 @@ LIBTRACKING := $(BUILD)/libtracking.a
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run deps test-deps test test-unit test-integration test-asan fuzz fuzz-build \
-        bench clean lint
+.PHONY: all run deps test-deps test test-unit test-integration test-browser test-asan \
+        fuzz fuzz-build bench clean lint
 all: $(BIN)/tallyd $(BIN)/tallyctl
 
 $(BUILD)/tracking/%.o: tracking/%.c
@@ -67,6 +72,28 @@ $(BUILD)/tracking/%.o: tracking/%.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(TRACKING_CFLAGS) -c -o $@ $<
 
 $(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# npm ci installs the pinned terser and playwright-core whenever
+# node_modules is missing or older than the lock file; npm writes
+# node_modules/.package-lock.json on each install.
+NODE_MODULES := node_modules/.package-lock.json
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+# web/tally.js is minified with terser and compiled into tallyd as a C
+# array, so tallyd serves it from memory with no file to find or keep in
+# step at run time, and its ETag is fixed at build time.
+$(SNIPPET_MIN): web/tally.js $(NODE_MODULES)
+	@mkdir -p $(@D)
+	node_modules/.bin/terser $< --compress --mangle --ecma 2017 --output $@
+
+$(SNIPPET_C): $(SNIPPET_MIN) scripts/embed-js.js
+	node scripts/embed-js.js $< $@
+
+$(SNIPPET_OBJ): $(SNIPPET_C)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -107,11 +134,18 @@ test-unit: $(UNIT_BIN)
 test-integration: all
 	TALLY_BIN=$(CURDIR)/$(BIN) /usr/bin/python3 -m pytest -q tests/integration
 
+# Browser tests: Debian's /usr/bin/chromium driven by playwright-core,
+# with node's built-in test runner; they never download a browser.
+BROWSER_TESTS := $(wildcard tests/browser/*.test.js)
+test-browser: all $(NODE_MODULES)
+	TALLY_BIN=$(CURDIR)/$(BIN) node --test --test-concurrency=1 $(BROWSER_TESTS)
+
 test: test-deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory test-unit
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory test-integration
+	@$(MAKE) --no-print-directory test-browser
 
 test-asan:
 	@$(MAKE) --no-print-directory SANITIZER=address test-unit test-integration

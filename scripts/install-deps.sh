@@ -7,11 +7,12 @@
 # Needs root for apt-get; as another user it prints the command to run.
 set -eu
 
+# nodejs runs terser, which minifies the webshop snippet built into tallyd.
 packages="gcc make pkg-config libevent-dev libhiredis-dev libhttp-parser-dev
-libjansson-dev libssl-dev redis-server redis-tools curl"
+libjansson-dev libssl-dev redis-server redis-tools curl nodejs"
 if [ "${1:-}" = test ]; then
     packages="$packages libcmocka-dev clang libclang-rt-14-dev python3
-python3-pytest python3-redis valgrind"
+python3-pytest python3-redis valgrind chromium"
 fi
 
 missing=""
@@ -22,6 +23,9 @@ for p in $packages; do
     *) missing="$missing $p" ;;
     esac
 done
+# A nodejs built outside Debian (NodeSource) brings its own npm, which
+# Debian's npm package would conflict with; ask for npm only when absent.
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

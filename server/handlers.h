@@ -18,6 +18,10 @@ void handle_click(struct worker *w, struct http_request *req);
 /* POST /b: identify and checkout beacons. */
 void handle_beacon(struct worker *w, struct http_request *req);
 
+/* GET|HEAD /tally.js: the webshop snippet, with an ETag; 304 when the
+ * request's If-None-Match lists it. */
+void handle_snippet(struct worker *w, struct http_request *req);
+
 /* Answers with a short text/plain body and the status; for errors. */
 void handle_text(struct http_request *req, int status, const char *text);
 

@@ -4,6 +4,7 @@
  *   /o/<token>.gif   pixel        GET, HEAD
  *   /c/<token>       click        GET, HEAD
  *   /b               beacon       POST
+ *   /tally.js        snippet      GET, HEAD
  *   /healthz         liveness     GET, HEAD
  */
 #include <http_parser.h>
@@ -54,13 +55,18 @@ void worker_route(struct http_request *req, void *arg)
         handle_beacon(w, req);
         return;
     }
+    if (path_is(req, "/tally.js") && is_get_or_head(req)) {
+        handle_snippet(w, req);
+        return;
+    }
     if (path_is(req, "/healthz") && is_get_or_head(req)) {
         handle_text(req, 200, "ok\n");
         return;
     }
 
     atomic_fetch_add_explicit(&w->counters.not_found, 1, memory_order_relaxed);
-    if (path_starts(req, "/o/") || path_starts(req, "/c/") || path_is(req, "/healthz"))
+    if (path_starts(req, "/o/") || path_starts(req, "/c/") || path_is(req, "/healthz") ||
+        path_is(req, "/tally.js"))
         handle_text(req, 405, "method not allowed\n");
     else
         handle_text(req, 404, "not found\n");
