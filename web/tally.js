@@ -45,9 +45,9 @@
     var endpoint = String(setting('endpoint') || defaultEndpoint()).replace(/\/+$/, '');
     var shop = setting('shop');
 
-    /* Storage: localStorage first, because a cookie travels with every
-     * request to the shop; the cookie when localStorage throws (blocked
-     * storage, some private modes). */
+    /* Values go to localStorage, because a cookie travels with every request
+     * to the shop. The cookie is the fallback where localStorage throws
+     * (blocked storage, some private modes). */
     function load(key) {
         try {
             var value = window.localStorage.getItem(key);
@@ -160,8 +160,8 @@
         image.src = endpoint + '/b.gif?' + new URLSearchParams(fields).toString();
     }
 
-    /* Sends fields as one beacon. Returns true when a transport took it;
-     * whether tallyd accepted it is not visible to the page. */
+    /* Sends fields as one beacon. Returns true when a transport took it,
+     * because whether tallyd accepted it is not visible to the page. */
     function send(fields) {
         var body = JSON.stringify(fields);
 
@@ -170,10 +170,11 @@
                 return true;
             }
         } catch (e) {
-            /* sendBeacon throws on some blocked URLs: try the next way */
+            /* sendBeacon throws on some blocked URLs, so try fetch */
         }
         if (window.fetch) {
-            /* text/plain and no-cors keep this a simple request: no preflight. */
+            /* text/plain and no-cors keep this a simple request, which needs no
+             * CORS preflight. */
             fetch(endpoint + '/b', {
                 method: 'POST',
                 body: body,

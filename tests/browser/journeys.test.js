@@ -62,7 +62,7 @@ async function device(name, options = {}) {
 }
 
 /* Records every beacon a profile sends to tallyd's /b, with its parsed
- * body and the status tallyd answered. */
+ * body and the response status. */
 function watchBeacons(context) {
     const beacons = [];
     context.on('requestfinished', async (request) => {

@@ -4,10 +4,10 @@
  *
  * The shop has the pages a real one installs the snippet on: landing page,
  * login, account, product, checkout and order confirmation. Every page
- * loads /tally.js from tallyd. Sessions and orders live in memory; the
+ * loads /tally.js from tallyd. Sessions and orders live in memory. The
  * confirmation page renders the order into its tally.checkout call, as a
- * shop's server-side template would, and keeps the returned promise in
- * window.tallyCall so a test can wait for the beacon to be handed over.
+ * shop's server-side template would. Pages keep the promise a tally call
+ * returns in window.tallyCall, so a test can wait for the beacon.
  */
 'use strict';
 
@@ -134,7 +134,7 @@ ${script ? `<script>${script}</script>` : ''}
             redirect(res, '/account', { 'Set-Cookie': `sid=${sid}; Path=/; HttpOnly; SameSite=Lax` });
         },
 
-        /* The page right after a login: the shop tells tally who this is. */
+        /* The page right after a login, which identifies the customer to tally. */
         'GET /account': (req, res) => {
             const who = session(req);
             if (!who) {
@@ -217,4 +217,4 @@ function startWebmail(pixelUrl, clickUrl) {
     return serve((req, res) => sendHtml(res, html));
 }
 
-module.exports = { startShop, startWebmail, PRICE, CURRENCY };
+module.exports = { serve, startShop, startWebmail, PRICE, CURRENCY };

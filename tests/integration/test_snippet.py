@@ -11,7 +11,8 @@ def test_snippet_served_with_headers(tally):
     assert headers["content-type"] == "application/javascript; charset=utf-8"
     assert headers["cache-control"] == "public, max-age=300"
     assert headers["x-content-type-options"] == "nosniff"
-    assert headers["etag"].startswith('"') and headers["etag"].endswith('"')
+    assert headers["etag"].startswith('"')
+    assert headers["etag"].endswith('"')
     assert len(headers["etag"]) == 18
     assert headers["content-length"] == str(len(body))
 
