@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attribution.h"
+#include "origin.h"
 #include "redis_url.h"
 
 enum option_type {
@@ -27,6 +29,7 @@ enum option_type {
     OPT_DURATION,    /* int64_t milliseconds, unit required */
     OPT_DURATION_INT,/* int milliseconds, unit required */
     OPT_LOG_LEVEL,   /* enum log_level */
+    OPT_BOOL,        /* bool: on, off, true, false, yes, no, 1, 0 */
 };
 
 /* Extra check of a string value. Returns 0, or -1 with a reason in err. */
@@ -46,6 +49,8 @@ struct option {
 
 static int check_listen(const char *value, char *err, size_t errsize);
 static int check_redis(const char *value, char *err, size_t errsize);
+static int check_model(const char *value, char *err, size_t errsize);
+static int check_origins(const char *value, char *err, size_t errsize);
 
 #define FIELD(member) offsetof(struct config, member)
 #define DAY_MS (24LL * 3600 * 1000)
@@ -68,6 +73,28 @@ static const struct option options[] = {
     {"click_window", OPT_DURATION, FIELD(click_window_ms), "7d", 1,
      3650 * DAY_MS, false, NULL, "DURATION",
      "how long after a click a purchase is still credited to it"},
+    {"open_window", OPT_DURATION, FIELD(open_window_ms), "1d", 1,
+     3650 * DAY_MS, false, NULL, "DURATION",
+     "how long after an open a purchase is still credited to it, when "
+     "attribute_opens is on"},
+    {"attribute_opens", OPT_BOOL, FIELD(attribute_opens), "off", 0, 0, false,
+     NULL, "on|off", "credit purchases to opens, not only to clicks"},
+    {"attribution_model", OPT_STRING, FIELD(attribution_model), "last_click",
+     0, 0, false, check_model, "MODEL",
+     "which touchpoint a purchase is credited to: last_click, first_touch "
+     "or last_touch; a valid click token always wins"},
+    {"max_readers_per_identifier", OPT_INT, FIELD(max_readers_per_identifier),
+     "3", 1, 1000, false, NULL, "N",
+     "readers one device or customer id may be linked to before it is no "
+     "longer used for attribution (a shared tablet, a test account)"},
+    {"shop_origins", OPT_STRING, FIELD(shop_origins), "", 0, 0, true,
+     check_origins, "ORIGINS",
+     "comma-separated origins allowed to send browser beacons, such as "
+     "https://shop.example; empty allows no cross-origin request"},
+    {"conversion_max_age", OPT_DURATION, FIELD(conversion_max_age_ms), "5m",
+     1000, 3600 * 1000, false, NULL, "DURATION",
+     "oldest (or furthest ahead) X-Tally-Timestamp POST /v1/conversions "
+     "accepts"},
     {"reader_retention", OPT_DURATION, FIELD(reader_retention_ms), "30d", 1,
      3650 * DAY_MS, false, NULL, "DURATION",
      "how long per-reader data (touchpoints, identity links) is kept"},
@@ -257,6 +284,13 @@ static int set_option(struct config *cfg, const struct option *opt,
     if (opt->type == OPT_STRING)
         return set_string(opt, field, value, err, errsize);
 
+    if (opt->type == OPT_BOOL) {
+        if (config_parse_bool(value, (bool *)(void *)field) != 0)
+            return fail(err, errsize,
+                        "%s '%s' is invalid: use on or off", opt->name, value);
+        return 0;
+    }
+
     if (opt->type == OPT_LOG_LEVEL) {
         if (log_parse_level(value, (enum log_level *)(void *)field) != 0)
             return fail(err, errsize,
@@ -344,6 +378,47 @@ static int check_redis(const char *value, char *err, size_t errsize)
     /* The parsed copy may hold a password. */
     memset(&target, 0, sizeof(target));
     return rc;
+}
+
+int config_parse_bool(const char *value, bool *out)
+{
+    static const char *const yes[] = {"on", "true", "yes", "1"};
+    static const char *const no[] = {"off", "false", "no", "0"};
+
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcmp(value, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcmp(value, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int check_model(const char *value, char *err, size_t errsize)
+{
+    enum attr_model model;
+
+    if (attribution_model_parse(value, &model) != 0)
+        return fail(err, errsize,
+                    "attribution_model '%s' is invalid: use last_click, "
+                    "first_touch or last_touch", value);
+    return 0;
+}
+
+static int check_origins(const char *value, char *err, size_t errsize)
+{
+    struct origin_list list;
+
+    if (origin_list_parse(value, &list) != 0)
+        return fail(err, errsize,
+                    "shop_origins '%s' is invalid: use scheme://host[:port] "
+                    "origins separated by commas, at most %d, without a path",
+                    value, ORIGIN_LIST_MAX);
+    return 0;
 }
 
 void config_defaults(struct config *cfg)
@@ -595,6 +670,9 @@ static void format_value(const struct option *opt, const struct config *cfg,
     switch (opt->type) {
     case OPT_STRING:
         snprintf(out, outsize, "%s", field[0] != '\0' ? field : "none");
+        return;
+    case OPT_BOOL:
+        snprintf(out, outsize, "%s", *(const bool *)(const void *)field ? "on" : "off");
         return;
     case OPT_LOG_LEVEL: {
         static const char *const names[] = {"debug", "info", "notice", "warn",

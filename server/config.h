@@ -29,6 +29,12 @@ struct config {
     char state_dir[CONFIG_STR_MAX];  /* state_dir: journal and run files (./state) */
     int threads;                     /* threads: event loops; 0 = one per core */
     int64_t click_window_ms;         /* click_window: 7d */
+    int64_t open_window_ms;          /* open_window: 1d */
+    bool attribute_opens;            /* attribute_opens: off */
+    char attribution_model[CONFIG_STR_MAX]; /* attribution_model: last_click */
+    int max_readers_per_identifier;  /* max_readers_per_identifier: 3 */
+    char shop_origins[CONFIG_STR_MAX]; /* shop_origins: comma-separated */
+    int64_t conversion_max_age_ms;   /* conversion_max_age: 5m */
     int64_t reader_retention_ms;     /* reader_retention: 30d */
     int64_t campaign_retention_ms;   /* campaign_retention: 400d */
     struct http_limits http;         /* max_url, max_header_bytes, max_headers,
@@ -61,6 +67,9 @@ int config_load_file(struct config *cfg, const char *path, char *err,
  * or -1 with a reason in err. */
 int config_set(struct config *cfg, const char *key, const char *value,
                char *err, size_t errsize);
+
+/* Parses on, true, yes, 1 and off, false, no, 0. Returns 0, or -1. */
+int config_parse_bool(const char *value, bool *out);
 
 /* Prints the flags with their defaults and units to out. */
 void config_print_help(const char *program, void *out_file);

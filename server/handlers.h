@@ -5,6 +5,7 @@
 #ifndef TALLY_HANDLERS_H
 #define TALLY_HANDLERS_H
 
+#include "event.h"
 #include "http.h"
 #include "worker.h"
 
@@ -15,8 +16,27 @@ void handle_pixel(struct worker *w, struct http_request *req);
  * valid GET records a click. 400 for a token that does not verify. */
 void handle_click(struct worker *w, struct http_request *req);
 
-/* POST /b: identify and checkout beacons. */
+/* POST /b: identify, checkout and refund beacons; OPTIONS /b: the CORS
+ * preflight. */
 void handle_beacon(struct worker *w, struct http_request *req);
+
+/* GET|HEAD /b.gif?...: a beacon in the query; always the GIF. */
+void handle_beacon_gif(struct worker *w, struct http_request *req);
+
+/* POST /v1/conversions: checkouts and refunds signed by a shop's backend. */
+void handle_conversions(struct worker *w, struct http_request *req);
+
+/* Answers with the open pixel's GIF and its no-cache headers. */
+void pixel_respond(struct http_request *req);
+
+struct beacon;
+
+/* Builds the event of a parsed beacon: verifies its token, hashes its
+ * identifiers (placeholders are flagged, not hashed), stamps the time.
+ * Returns 0, or -1 with a reason for the client in *reason. */
+int beacon_to_event(struct worker *w, const struct beacon *b,
+                    enum event_source source, struct event *ev,
+                    const char **reason);
 
 /* GET|HEAD /tally.js: the webshop snippet, with an ETag; 304 when the
  * request's If-None-Match lists it. */

@@ -29,6 +29,7 @@
 static const char reader_name[] = "reader_secret";
 static const char active_name[] = "active_signing_key";
 static const char signing_prefix[] = "signing_key.";
+static const char shop_prefix[] = "shop_secret.";
 
 /* Line numbers where each key was set (0 = not yet), for the duplicate and
  * missing-key checks. */
@@ -170,6 +171,35 @@ static int set_signing_key(const char *path, int line, const char *name,
     return 0;
 }
 
+static int set_shop_secret(const char *path, int line, const char *name,
+                           const char *value, struct keyring *ring, char *err,
+                           size_t errsize)
+{
+    const char *shop = name + sizeof(shop_prefix) - 1;
+    size_t len = strlen(shop);
+    struct keyring_shop *entry;
+
+    if (len == 0 || len > KEYRING_SHOP_ID_MAX || strspn(shop,
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != len)
+        return fail(err, errsize,
+                    "%s:%d: shop id of '%.64s' is invalid: use shop_secret.SHOP "
+                    "with SHOP 1 to 32 of A-Z a-z 0-9 . _ -", path, line, name);
+    if (keyring_shop_secret(ring->shops, ring->n_shops, shop) != NULL)
+        return fail(err, errsize, "%s:%d: %s is set twice; keep one", path,
+                    line, name);
+    if (ring->n_shops == KEYRING_MAX_SHOPS)
+        return fail(err, errsize, "%s:%d: more than %d shop secrets", path,
+                    line, KEYRING_MAX_SHOPS);
+
+    entry = &ring->shops[ring->n_shops];
+    if (parse_secret(value, entry->secret) != 0)
+        return fail(err, errsize, "%s:%d: %s must be %d hex digits (%d bytes)",
+                    path, line, name, KEYS_HEX_LEN, KEYRING_KEY_LEN);
+    memcpy(entry->id, shop, len + 1);
+    ring->n_shops++;
+    return 0;
+}
+
 /* Parses one line, already stripped of its line break. */
 static int parse_line(const char *path, int line, char *text,
                       struct keyring *ring, struct keys_seen *seen, char *err,
@@ -197,9 +227,12 @@ static int parse_line(const char *path, int line, char *text,
     if (strncmp(name, signing_prefix, sizeof(signing_prefix) - 1) == 0)
         return set_signing_key(path, line, name, value, ring, seen, err,
                                errsize);
+    if (strncmp(name, shop_prefix, sizeof(shop_prefix) - 1) == 0)
+        return set_shop_secret(path, line, name, value, ring, err, errsize);
     return fail(err, errsize,
                 "%s:%d: unknown key '%.64s': expected reader_secret, "
-                "signing_key.N or active_signing_key", path, line, name);
+                "signing_key.N, active_signing_key or shop_secret.SHOP", path,
+                line, name);
 }
 
 /* Checks what only the whole file can tell. */

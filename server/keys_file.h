@@ -6,8 +6,11 @@
  *   signing_key.1 = <64 hex digits>
  *   signing_key.2 = <64 hex digits>
  *   active_signing_key = 2
+ *   shop_secret.default = <64 hex digits>
  *
- * Key ids are 1..255. The active key must be present. The reader secret is
+ * Key ids are 1..255. The active key must be present. A shop_secret.<shop>
+ * line (shop: 1 to 32 of A-Z a-z 0-9 . _ -, at most KEYRING_MAX_SHOPS of
+ * them) lets that shop's backend sign POST /v1/conversions. The reader secret is
  * never rotated casually: changing it gives every reader a new id.
  */
 #ifndef TALLY_KEYS_FILE_H

@@ -3,7 +3,9 @@
  *
  *   /o/<token>.gif   pixel        GET, HEAD
  *   /c/<token>       click        GET, HEAD
- *   /b               beacon       POST
+ *   /b               beacon       POST, OPTIONS (CORS preflight)
+ *   /b.gif           beacon       GET, HEAD (image fallback)
+ *   /v1/conversions  conversions  POST (signed by a shop's backend)
  *   /tally.js        snippet      GET, HEAD
  *   /healthz         liveness     GET, HEAD
  */
@@ -55,6 +57,14 @@ void worker_route(struct http_request *req, void *arg)
         handle_beacon(w, req);
         return;
     }
+    if (path_is(req, "/b.gif") && is_get_or_head(req)) {
+        handle_beacon_gif(w, req);
+        return;
+    }
+    if (path_is(req, "/v1/conversions")) {
+        handle_conversions(w, req);
+        return;
+    }
     if (path_is(req, "/tally.js") && is_get_or_head(req)) {
         handle_snippet(w, req);
         return;
@@ -66,7 +76,7 @@ void worker_route(struct http_request *req, void *arg)
 
     atomic_fetch_add_explicit(&w->counters.not_found, 1, memory_order_relaxed);
     if (path_starts(req, "/o/") || path_starts(req, "/c/") || path_is(req, "/healthz") ||
-        path_is(req, "/tally.js"))
+        path_is(req, "/b.gif") || path_is(req, "/tally.js"))
         handle_text(req, 405, "method not allowed\n");
     else
         handle_text(req, 404, "not found\n");

@@ -1,6 +1,6 @@
 /*
- * store.c - the Redis connection of one event loop, and the writes of opens,
- * clicks and identifies.
+ * store.c - the Redis connection of one event loop, and the writes of opens
+ * and clicks. Identifies, checkouts and refunds have their own files.
  *
  * An open or a click takes two scripts: READER_TOUCH in the reader's slot,
  * whose reply tells whether it was the reader's first, then CAMPAIGN_TOUCH in
@@ -380,33 +380,6 @@ static void send_reader_touch(struct store_op *op)
     store_send(op, on_reader_touch, &a);
 }
 
-static void on_identify(redisAsyncContext *ac, void *r, void *privdata)
-{
-    struct store_op *op = privdata;
-
-    (void)ac;
-    store_op_finish(op, !store_reply_failed(op, r, "identify"));
-}
-
-static void send_identify(struct store_op *op)
-{
-    const struct event_identify *id = &op->ev.u.identify;
-    char key[SCHEMA_KEY_MAX];
-    char reader_hex[2 * TOKEN_READER_LEN + 1];
-    struct store_args a;
-
-    schema_customer(key, id->customer);
-    ident_hex(id->reader, TOKEN_READER_LEN, reader_hex);
-
-    store_args_init(&a);
-    store_args_str(&a, "SET");
-    store_args_str(&a, key);
-    store_args_str(&a, reader_hex);
-    store_args_str(&a, "EX");
-    store_args_u64(&a, op->st->opts.reader_retention_s);
-    store_send(op, on_identify, &a);
-}
-
 void store_submit(struct store *st, const struct event *ev)
 {
     struct store_op *op = calloc(1, sizeof(*op));
@@ -431,10 +404,13 @@ void store_submit(struct store *st, const struct event *ev)
         send_reader_touch(op);
         break;
     case EVENT_IDENTIFY:
-        send_identify(op);
+        store_identify_start(op);
         break;
     case EVENT_CHECKOUT:
         store_checkout_start(op);
+        break;
+    case EVENT_REFUND:
+        store_refund_start(op);
         break;
     }
 }

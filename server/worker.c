@@ -9,7 +9,11 @@
 #include "worker.h"
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "attribution.h"
 
 #include "http.h"
 #include "log.h"
@@ -29,10 +33,14 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
 {
     struct store_options opts = {
         .click_window_s = ms_to_s(cfg->click_window_ms),
+        .open_window_s = ms_to_s(cfg->open_window_ms),
+        .attribute_opens = cfg->attribute_opens,
+        .max_readers_per_identifier = (unsigned)cfg->max_readers_per_identifier,
         .reader_retention_s = ms_to_s(cfg->reader_retention_ms),
         .campaign_retention_s = ms_to_s(cfg->campaign_retention_ms),
         .max_touches = MAX_TOUCHES_PER_READER,
     };
+    enum attr_model model;
 
     memset(w, 0, sizeof(*w));
     w->index = index;
@@ -43,6 +51,23 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
         LOG_ERROR("worker.init_failed", "worker=%d error=\"event_base_new failed\"", index);
         return -1;
     }
+    if (attribution_model_parse(cfg->attribution_model, &model) != 0 ||
+        origin_list_parse(cfg->shop_origins, &w->origins) != 0) {
+        LOG_ERROR("worker.init_failed", "worker=%d error=\"invalid attribution_model "
+                  "or shop_origins\"", index);
+        return -1;
+    }
+    opts.attribution_model = (int)model;
+    if (ring->n_shops > 0) {
+        w->shops = calloc(ring->n_shops, sizeof(*w->shops));
+        if (w->shops == NULL) {
+            LOG_ERROR("worker.init_failed", "worker=%d error=\"out of memory\"", index);
+            return -1;
+        }
+        memcpy(w->shops, ring->shops, ring->n_shops * sizeof(*w->shops));
+        w->n_shops = ring->n_shops;
+    }
+
     w->signer = signer_new(ring);
     if (w->signer == NULL) {
         LOG_ERROR("worker.init_failed", "worker=%d error=\"signer_new failed\"", index);
@@ -142,5 +167,9 @@ void worker_free(struct worker *w)
         event_free(w->stop_deadline);
     if (w->base != NULL)
         event_base_free(w->base);
+    if (w->shops != NULL) {
+        OPENSSL_cleanse(w->shops, w->n_shops * sizeof(*w->shops));
+        free(w->shops);
+    }
     memset(w, 0, sizeof(*w));
 }

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "keyring.h"
+#include "origin.h"
 #include "redis_url.h"
 
 struct event;
@@ -26,6 +27,7 @@ struct worker_counters {
     _Atomic uint64_t beacon_rejected; /* 4xx to a beacon */
     _Atomic uint64_t beacon_token_invalid; /* beacon kept, its token ignored */
     _Atomic uint64_t not_found;
+    _Atomic uint64_t conversions_rejected; /* 4xx to POST /v1/conversions */
 };
 
 struct worker {
@@ -39,6 +41,9 @@ struct worker {
     struct event *stop_deadline;
     pthread_t thread;
     struct worker_counters counters;
+    struct origin_list origins;   /* shop_origins, parsed */
+    struct keyring_shop *shops;   /* shop secrets; wiped by worker_free */
+    size_t n_shops;
 };
 
 /* Sets up a worker: loop, signer, store (connecting) and a listening HTTP

@@ -95,3 +95,36 @@ int touch_parse_click(const char *member, size_t len, double score,
     out->time = (uint32_t)score;
     return 0;
 }
+
+/* Parses "o|<campaign>|<message>" with its score into *out. */
+static int parse_open(const char *member, size_t len, double score,
+                      struct event_touch *out)
+{
+    size_t pos = 2;
+
+    memset(out, 0, sizeof(*out));
+    if (len < 2 || member[0] != 'o' || member[1] != '|')
+        return -1;
+    if (next_field(member, len, &pos, out->campaign, sizeof(out->campaign)) < 0 ||
+        next_field(member, len, &pos, out->message, sizeof(out->message)) < 0 ||
+        pos != len || member[len - 1] == '|')
+        return -1;
+    if (!(score >= 0 && score <= (double)UINT32_MAX))
+        return -1;
+    out->time = (uint32_t)score;
+    return 0;
+}
+
+int touch_parse(const char *member, size_t len, double score,
+                struct attr_touch *out)
+{
+    if (touch_parse_click(member, len, score, &out->touch) == 0) {
+        out->kind = ATTR_TOUCH_CLICK;
+        return 0;
+    }
+    if (parse_open(member, len, score, &out->touch) == 0) {
+        out->kind = ATTR_TOUCH_OPEN;
+        return 0;
+    }
+    return -1;
+}

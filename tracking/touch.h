@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 
+#include "attribution.h"
 #include "event.h"
 
 /* Room for the longest member and its NUL. */
@@ -29,5 +30,11 @@ size_t touch_member(const struct event_touch *t, bool is_click, char *out);
  * Returns 0, or -1 when member is not a well-formed click member. */
 int touch_parse_click(const char *member, size_t len, double score,
                       struct event_touch *out);
+
+/* Parses the member of an open or a click with its score into *out, whose
+ * kind tells which (reader left zero). Returns 0, or -1 when member is
+ * neither. */
+int touch_parse(const char *member, size_t len, double score,
+                struct attr_touch *out);
 
 #endif
