@@ -244,6 +244,9 @@ test('image used without sendBeacon and fetch', async () => {
         device_id: await page.evaluate(() => localStorage.getItem('tally_device')),
         order_id: 'i-1', revenue: '3.00', currency: 'EUR',
     });
+    assert.equal(beacon.status, 200);
+    await waitUntil(async () => (await redis.client.hgetall('o:{image}:i-1')).currency === 'EUR',
+        'order i-1 in Redis');
 });
 
 test('global config and queued calls', async () => {
