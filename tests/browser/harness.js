@@ -9,6 +9,7 @@
 'use strict';
 
 const childProcess = require('child_process');
+const crypto = require('crypto');
 const fs = require('fs');
 const net = require('net');
 const os = require('os');
@@ -169,7 +170,7 @@ function parseReply(buffer, offset) {
     }
 }
 
-/* Waits for a child process to exit, killing it after ms. */
+/* Stops a child process with SIGTERM, and with SIGKILL after ms. */
 function stopProcess(proc, ms = WAIT_MS) {
     if (proc.exitCode !== null || proc.signalCode !== null) {
         return Promise.resolve();
@@ -267,12 +268,36 @@ function launchProfile(userDataDir, options = {}) {
     });
 }
 
-/* A scratch directory removed by the returned cleanup function. */
-function scratchDir(prefix) {
+/* Starts redis-server and tallyd in a new scratch directory. Returns
+ * {dir, redis, tally, stop}, where stop ends both and removes the
+ * directory. A failed start cleans up before it throws. */
+async function startStack(prefix) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-    return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+    const stack = { dir, redis: null, tally: null };
+
+    stack.stop = async () => {
+        if (stack.tally) {
+            await stack.tally.stop();
+        }
+        if (stack.redis) {
+            await stack.redis.stop();
+        }
+        fs.rmSync(dir, { recursive: true, force: true });
+    };
+    try {
+        stack.redis = await startRedis(dir);
+        stack.tally = await startTallyd(dir, stack.redis.url);
+    } catch (e) {
+        await stack.stop();
+        throw e;
+    }
+    return stack;
+}
+
+function sha256Hex(text) {
+    return crypto.createHash('sha256').update(text).digest('hex');
 }
 
 module.exports = {
-    launchProfile, scratchDir, sleep, startRedis, startTallyd, waitUntil, WAIT_MS,
+    launchProfile, sha256Hex, sleep, startStack, waitUntil, WAIT_MS,
 };

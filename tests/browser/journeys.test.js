@@ -9,13 +9,12 @@
 'use strict';
 
 const assert = require('node:assert/strict');
-const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { after, before, test } = require('node:test');
 
 const {
-    launchProfile, scratchDir, sleep, startRedis, startTallyd, waitUntil,
+    launchProfile, sha256Hex, sleep, startStack, waitUntil,
 } = require('./harness');
 const { startShop, startWebmail } = require('./shop');
 
@@ -28,34 +27,21 @@ const PHONE = {
         '(KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36',
 };
 
-let scratch;
+let stack;
 let redis;
 let tally;
 
 before(async () => {
-    scratch = scratchDir('tally-browser-');
-    redis = await startRedis(scratch.dir);
-    tally = await startTallyd(scratch.dir, redis.url);
+    stack = await startStack('tally-journeys-');
+    ({ redis, tally } = stack);
 });
 
-after(async () => {
-    if (tally) {
-        await tally.stop();
-    }
-    if (redis) {
-        await redis.stop();
-    }
-    scratch.remove();
-});
-
-function sha256Hex(text) {
-    return crypto.createHash('sha256').update(text).digest('hex');
-}
+after(() => stack && stack.stop());
 
 /* Opens a profile: a fresh --user-data-dir, or the given one to come back
  * to the same device. Returns the context and its first page. */
 async function device(name, options = {}) {
-    const userDataDir = path.join(scratch.dir, 'profiles', name);
+    const userDataDir = path.join(stack.dir, 'profiles', name);
     const context = await launchProfile(userDataDir, options);
     const page = context.pages()[0] || await context.newPage();
     return { context, page, userDataDir };

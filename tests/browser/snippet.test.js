@@ -7,11 +7,10 @@
 'use strict';
 
 const assert = require('node:assert/strict');
-const crypto = require('node:crypto');
 const path = require('node:path');
 const { after, afterEach, before, test } = require('node:test');
 
-const { launchProfile, scratchDir, startRedis, startTallyd, waitUntil } = require('./harness');
+const { launchProfile, sha256Hex, startStack, waitUntil } = require('./harness');
 const { serve, startShop } = require('./shop');
 
 /* The worked example of docs/tokens.md. */
@@ -19,16 +18,15 @@ const JANE_TYPED = '\t Jane.Doe@Example.COM\n';
 const JANE_SHA256 = '86e0b9e56c17cc4d12387e1949b85053fbe73bc3ce5a1188713a9d300cc6133d';
 const FAKE_TLY = 'AbC-_123xyz';
 
-let scratch;
+let stack;
 let redis;
 let tally;
 let opened = [];
 let profileCount = 0;
 
 before(async () => {
-    scratch = scratchDir('tally-snippet-');
-    redis = await startRedis(scratch.dir);
-    tally = await startTallyd(scratch.dir, redis.url);
+    stack = await startStack('tally-snippet-');
+    ({ redis, tally } = stack);
 });
 
 afterEach(async () => {
@@ -38,20 +36,12 @@ afterEach(async () => {
     opened = [];
 });
 
-after(async () => {
-    if (tally) {
-        await tally.stop();
-    }
-    if (redis) {
-        await redis.stop();
-    }
-    scratch.remove();
-});
+after(() => stack && stack.stop());
 
 /* A profile with a fresh user-data-dir, closed after the test. An init
  * script, when given, runs in every page before the snippet. */
 async function browser(initScript, userDataDir) {
-    const dir = userDataDir || path.join(scratch.dir, 'profiles', `p${++profileCount}`);
+    const dir = userDataDir || path.join(stack.dir, 'profiles', `p${++profileCount}`);
     const context = await launchProfile(dir);
     opened.push(() => context.close());
     if (initScript) {
@@ -80,10 +70,6 @@ function bodyOf(beacon) {
 
 function waitForBeacon(beacons, predicate, what) {
     return waitUntil(() => beacons.find(predicate), what);
-}
-
-function sha256Hex(text) {
-    return crypto.createHash('sha256').update(text).digest('hex');
 }
 
 test('landing strips only tly', async () => {
