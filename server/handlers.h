@@ -65,6 +65,10 @@ void handle_dashboard(struct worker *w, struct http_request *req);
 /* Sets ev's device class and client family from req's User-Agent. */
 void handle_set_device(struct event *ev, const struct http_request *req);
 
+/* GET|HEAD /tally.js: the webshop snippet, with an ETag; 304 when the
+ * request's If-None-Match lists it. */
+void handle_snippet(struct worker *w, struct http_request *req);
+
 /* Answers with a short text/plain body and the status; for errors. */
 void handle_text(struct http_request *req, int status, const char *text);
 
