@@ -4,13 +4,13 @@
  *
  * A 31-day range is 744 hour hashes. Copying each reply to JSON and
  * grouping its fields through JSON objects cost about 11,000 allocations
- * per request, most of the answer time. Here each reply is decoded into one
+ * per request, most of the response time. Here each reply is decoded into one
  * array of integers per field as it arrives, and the JSON series are built
  * once from those arrays. The hashes are still read with pipelined
- * HGETALLs, not with a Lua script: a script reading 744 hashes runs about
- * 1.8 ms inside Redis (Redis 7.0, docs/benchmarks.md), during which Redis
- * takes no event writes, while the pipelined reads cost Redis about 0.5 ms
- * and let other clients' commands in between.
+ * HGETALLs, not with a Lua script. A script reading 744 hashes ran 1.8 to
+ * 2.0 ms inside Redis 7.0 (docs/benchmarks.md), and Redis runs no event
+ * write meanwhile. The pipelined reads cost Redis about 0.6 ms and let
+ * other clients' commands in between.
  */
 #ifndef TALLY_API_HOURLY_H
 #define TALLY_API_HOURLY_H
@@ -37,12 +37,12 @@ void api_hourly_free(struct api_hourly *h);
 void api_hourly_take(struct api_hourly *h, uint32_t hour, const redisReply *reply);
 
 /*
- * Writes "hours", "counters" and "amounts" to the object hourly: the UTC
- * hours as ISO 8601 strings, one integer array per counter field (opens,
- * clicks, conversions and cross_device_conversions always, 0 where an
- * hour lacks the field), and per field "GROUP:CUR" with an ISO 4217 code an
- * array at amounts[GROUP][CUR] of decimal strings at the currency's
- * exponent, null where the hour has no amount.
+ * Writes "hours", "counters" and "amounts" to the object hourly. "hours"
+ * lists the UTC hours as ISO 8601 strings. "counters" has one integer
+ * array per counter field, 0 where an hour lacks the field, and always
+ * opens, clicks, conversions and cross_device_conversions. A field
+ * "GROUP:CUR" with an ISO 4217 code becomes amounts[GROUP][CUR]: decimal
+ * strings at the currency's exponent, null where the hour has no amount.
  */
 void api_hourly_add(json_t *hourly, const struct api_hourly *h);
 
