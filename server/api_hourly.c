@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,15 +53,25 @@ void api_hourly_free(struct api_hourly *h)
     free(h);
 }
 
+static bool column_is(const struct hourly_column *c, const char *name, size_t len)
+{
+    return strncmp(c->name, name, len) == 0 && c->name[len] == '\0';
+}
+
 /* Returns the column of field name[0..len), adding it when there is room,
- * or NULL. */
-static struct hourly_column *column_of(struct api_hourly *h, const char *name, size_t len)
+ * or NULL. Hour hashes written by the same scripts mostly list their
+ * fields in the same order, so the column at position hint is tried
+ * first. */
+static struct hourly_column *column_of(struct api_hourly *h, const char *name, size_t len,
+                                       size_t hint)
 {
     struct hourly_column *c;
 
+    if (hint < h->n_columns && column_is(&h->columns[hint], name, len))
+        return &h->columns[hint];
     for (size_t i = 0; i < h->n_columns; i++) {
         c = &h->columns[i];
-        if (strncmp(c->name, name, len) == 0 && c->name[len] == '\0')
+        if (column_is(c, name, len))
             return c;
     }
     if (h->n_columns == API_HOURLY_FIELDS_MAX)
@@ -107,7 +119,7 @@ void api_hourly_take(struct api_hourly *h, uint32_t hour, const redisReply *repl
 
         if (field->type != REDIS_REPLY_STRING || parse_value(reply->element[i + 1], &value) != 0)
             continue;
-        c = column_of(h, field->str, field->len);
+        c = column_of(h, field->str, field->len, i / 2);
         if (c != NULL)
             c->values[hour] = value;
     }

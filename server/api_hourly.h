@@ -28,12 +28,13 @@ struct api_hourly *api_hourly_new(uint32_t from, uint32_t n_hours);
 
 void api_hourly_free(struct api_hourly *h);
 
+#define API_HOURLY_FIELDS_MAX 128
+
 /*
  * Takes the HGETALL reply of hour number hour (0 is from). Fields whose
  * value is not an integer are skipped. NOTE: at most API_HOURLY_FIELDS_MAX
  * distinct fields are kept over the range; later new fields are dropped.
  */
-#define API_HOURLY_FIELDS_MAX 128
 void api_hourly_take(struct api_hourly *h, uint32_t hour, const redisReply *reply);
 
 /*

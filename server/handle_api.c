@@ -12,9 +12,10 @@
  *
  * Every answer is built from a fixed number of pipelined reads of the
  * campaign's own keys (docs/redis-schema.md): no KEYS, no SCAN, nothing
- * per reader. The hour hashes are decoded as they arrive (api_hourly.h). Counters are returned as they are stored, every integer field
- * of a hash included, so fields that newer writers add appear without a
- * change here. docs/api.md documents the JSON.
+ * per reader. The hour hashes are decoded as they arrive (api_hourly.h).
+ * Counters are returned as they are stored, every integer field of a hash
+ * included, so fields that newer writers add appear without a change here.
+ * docs/api.md documents the JSON.
  */
 #include <http_parser.h>
 #include <stdio.h>
