@@ -61,6 +61,10 @@ def journey(tally, redis_server):
     checkout(tally, "1001", "89.95", IPHONE_SAFARI, token=tly)
 
     click(tally, "spring", "b", "two@example.com", 2, IPHONE_SAFARI)
+    # Another worker thread may take the checkout; it can only find the
+    # click once the click is in Redis.
+    wait_until(lambda: redis_server.client.hget("c:{spring}", "clicks") == "2",
+               "both clicks recorded")
     checkout(tally, "1002", "10.05", WINDOWS_CHROME,
              email_sha256=email_sha256("two@example.com"))
     wait_until(lambda: redis_server.client.hget("c:{spring}", "conversions") == "2",
