@@ -18,6 +18,8 @@
 #include <string.h>
 
 #include "client_addr.h"
+#include "attribution.h"
+#include "origin.h"
 #include "redis_url.h"
 
 enum option_type {
@@ -28,7 +30,7 @@ enum option_type {
     OPT_DURATION,    /* int64_t milliseconds, unit required */
     OPT_DURATION_INT,/* int milliseconds, unit required */
     OPT_LOG_LEVEL,   /* enum log_level */
-    OPT_BOOL,        /* bool: yes/no, true/false, on/off, 1/0 */
+    OPT_BOOL,        /* bool: on, off, true, false, yes, no, 1, 0 */
     OPT_FSYNC,       /* enum journal_fsync */
 };
 
@@ -51,6 +53,8 @@ static int check_listen(const char *value, char *err, size_t errsize);
 static int check_redis(const char *value, char *err, size_t errsize);
 static int check_trusted_proxies(const char *value, char *err, size_t errsize);
 static int check_proxy_header(const char *value, char *err, size_t errsize);
+static int check_model(const char *value, char *err, size_t errsize);
+static int check_origins(const char *value, char *err, size_t errsize);
 
 #define FIELD(member) offsetof(struct config, member)
 #define DAY_MS (24LL * 3600 * 1000)
@@ -76,6 +80,28 @@ static const struct option options[] = {
     {"click_window", OPT_DURATION, FIELD(click_window_ms), "7d", 1,
      3650 * DAY_MS, false, NULL, "DURATION",
      "how long after a click a purchase is still credited to it"},
+    {"open_window", OPT_DURATION, FIELD(open_window_ms), "1d", 1,
+     3650 * DAY_MS, false, NULL, "DURATION",
+     "how long after an open a purchase is still credited to it, when "
+     "attribute_opens is on"},
+    {"attribute_opens", OPT_BOOL, FIELD(attribute_opens), "off", 0, 0, false,
+     NULL, "on|off", "credit purchases to opens, not only to clicks"},
+    {"attribution_model", OPT_STRING, FIELD(attribution_model), "last_click",
+     0, 0, false, check_model, "MODEL",
+     "which touchpoint a purchase is credited to: last_click, first_touch "
+     "or last_touch; a valid click token always wins"},
+    {"max_readers_per_identifier", OPT_INT, FIELD(max_readers_per_identifier),
+     "3", 1, 1000, false, NULL, "N",
+     "readers one device or customer id may be linked to before it is no "
+     "longer used for attribution (a shared tablet, a test account)"},
+    {"shop_origins", OPT_STRING, FIELD(shop_origins), "", 0, 0, true,
+     check_origins, "ORIGINS",
+     "comma-separated origins allowed to send browser beacons, such as "
+     "https://shop.example; empty allows no cross-origin request"},
+    {"conversion_max_age", OPT_DURATION, FIELD(conversion_max_age_ms), "5m",
+     1000, 3600 * 1000, false, NULL, "DURATION",
+     "oldest (or furthest ahead) X-Tally-Timestamp POST /v1/conversions "
+     "accepts"},
     {"reader_retention", OPT_DURATION, FIELD(reader_retention_ms), "30d", 1,
      3650 * DAY_MS, false, NULL, "DURATION",
      "how long per-reader data (touchpoints, identity links) is kept"},
@@ -148,8 +174,10 @@ static const struct option options[] = {
      "clicks of the same email this close to a honeypot click, before or "
      "after, are marked honeypot too"},
     {"attribute_machine_events", OPT_BOOL, FIELD(attribute_machine_events),
-     "no", 0, 0, false, NULL, "yes|no",
-     "also credit orders to clicks classified as machines"},
+     "off", 0, 0, false, NULL, "on|off",
+     "also credit purchases to clicks and opens classified as a machine's "
+     "(scanner, privacy or image proxy, prefetch, burst, honeypot, "
+     "too_early); opens still need attribute_opens"},
     {"journal_fsync", OPT_FSYNC, FIELD(journal_fsync), "everysec", 0, 0, false,
      NULL, "POLICY",
      "when journaled events are forced to disk: always (after each event), "
@@ -315,26 +343,6 @@ static int set_string(const struct option *opt, char *field, const char *value,
     return 0;
 }
 
-static int set_bool(const struct option *opt, bool *field, const char *value,
-                    char *err, size_t errsize)
-{
-    static const char *const truths[] = {"yes", "true", "on", "1"};
-    static const char *const falsehoods[] = {"no", "false", "off", "0"};
-
-    for (size_t i = 0; i < sizeof(truths) / sizeof(truths[0]); i++) {
-        if (strcmp(value, truths[i]) == 0) {
-            *field = true;
-            return 0;
-        }
-        if (strcmp(value, falsehoods[i]) == 0) {
-            *field = false;
-            return 0;
-        }
-    }
-    return fail(err, errsize, "%s '%s' is invalid: use yes or no", opt->name,
-                value);
-}
-
 static int set_option(struct config *cfg, const struct option *opt,
                       const char *value, char *err, size_t errsize)
 {
@@ -344,6 +352,13 @@ static int set_option(struct config *cfg, const struct option *opt,
     if (opt->type == OPT_STRING)
         return set_string(opt, field, value, err, errsize);
 
+    if (opt->type == OPT_BOOL) {
+        if (config_parse_bool(value, (bool *)(void *)field) != 0)
+            return fail(err, errsize,
+                        "%s '%s' is invalid: use on or off", opt->name, value);
+        return 0;
+    }
+
     if (opt->type == OPT_LOG_LEVEL) {
         if (log_parse_level(value, (enum log_level *)(void *)field) != 0)
             return fail(err, errsize,
@@ -352,8 +367,6 @@ static int set_option(struct config *cfg, const struct option *opt,
         return 0;
     }
 
-    if (opt->type == OPT_BOOL)
-        return set_bool(opt, (bool *)(void *)field, value, err, errsize);
     if (opt->type == OPT_FSYNC) {
         for (size_t i = 0; i < sizeof(fsync_names) / sizeof(fsync_names[0]); i++) {
             if (strcmp(value, fsync_names[i]) == 0) {
@@ -514,6 +527,47 @@ static int check_redis(const char *value, char *err, size_t errsize)
     /* The parsed copy may hold a password. */
     memset(&target, 0, sizeof(target));
     return rc;
+}
+
+int config_parse_bool(const char *value, bool *out)
+{
+    static const char *const yes[] = {"on", "true", "yes", "1"};
+    static const char *const no[] = {"off", "false", "no", "0"};
+
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcmp(value, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcmp(value, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int check_model(const char *value, char *err, size_t errsize)
+{
+    enum attr_model model;
+
+    if (attribution_model_parse(value, &model) != 0)
+        return fail(err, errsize,
+                    "attribution_model '%s' is invalid: use last_click, "
+                    "first_touch or last_touch", value);
+    return 0;
+}
+
+static int check_origins(const char *value, char *err, size_t errsize)
+{
+    struct origin_list list;
+
+    if (origin_list_parse(value, &list) != 0)
+        return fail(err, errsize,
+                    "shop_origins '%s' is invalid: use scheme://host[:port] "
+                    "origins separated by commas, at most %d, without a path",
+                    value, ORIGIN_LIST_MAX);
+    return 0;
 }
 
 void config_defaults(struct config *cfg)
@@ -766,15 +820,15 @@ static void format_value(const struct option *opt, const struct config *cfg,
     case OPT_STRING:
         snprintf(out, outsize, "%s", field[0] != '\0' ? field : "none");
         return;
+    case OPT_BOOL:
+        snprintf(out, outsize, "%s", *(const bool *)(const void *)field ? "on" : "off");
+        return;
     case OPT_LOG_LEVEL: {
         static const char *const names[] = {"debug", "info", "notice", "warn",
                                             "error"};
         snprintf(out, outsize, "%s", names[*(const enum log_level *)(const void *)field]);
         return;
     }
-    case OPT_BOOL:
-        snprintf(out, outsize, "%s", *(const bool *)(const void *)field ? "yes" : "no");
-        break;
     case OPT_FSYNC:
         snprintf(out, outsize, "%s",
                  fsync_names[*(const enum journal_fsync *)(const void *)field]);

@@ -31,6 +31,12 @@ struct config {
     char public_url[CONFIG_STR_MAX]; /* public_url: base of minted URLs; "" = http://<listen> */
     int threads;                     /* threads: event loops; 0 = one per core */
     int64_t click_window_ms;         /* click_window: 7d */
+    int64_t open_window_ms;          /* open_window: 1d */
+    bool attribute_opens;            /* attribute_opens: off */
+    char attribution_model[CONFIG_STR_MAX]; /* attribution_model: last_click */
+    int max_readers_per_identifier;  /* max_readers_per_identifier: 3 */
+    char shop_origins[CONFIG_STR_MAX]; /* shop_origins: comma-separated */
+    int64_t conversion_max_age_ms;   /* conversion_max_age: 5m */
     int64_t reader_retention_ms;     /* reader_retention: 30d */
     int64_t campaign_retention_ms;   /* campaign_retention: 400d */
     struct http_limits http;         /* max_url, max_header_bytes, max_headers,
@@ -48,7 +54,7 @@ struct config {
     int64_t burst_window_ms;         /* burst_window: 2s */
     int burst_links;                 /* burst_links: 3 */
     int64_t honeypot_window_ms;      /* honeypot_window: 30s */
-    bool attribute_machine_events;   /* attribute_machine_events: no */
+    bool attribute_machine_events;   /* attribute_machine_events: off */
     enum journal_fsync journal_fsync; /* journal_fsync: everysec */
     size_t journal_max_size;         /* journal_max_size: 256M per loop */
     int redis_timeout_ms;            /* redis_timeout: 2s */
@@ -83,6 +89,8 @@ int config_set(struct config *cfg, const char *key, const char *value,
  * Returns 1 when an entry was copied (possibly empty), 0 when the list is
  * used up, -1 when the entry does not fit in outsize. */
 int config_list_next(const char **list, char *out, size_t outsize);
+/* Parses on, true, yes, 1 and off, false, no, 0. Returns 0, or -1. */
+int config_parse_bool(const char *value, bool *out);
 
 /* Prints the flags with their defaults and units to out. */
 void config_print_help(const char *program, void *out_file);

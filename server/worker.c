@@ -10,8 +10,11 @@
 #include "worker.h"
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "attribution.h"
 
 #include "http.h"
 #include "log.h"
@@ -93,6 +96,9 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
 {
     struct store_options opts = {
         .click_window_s = ms_to_s(cfg->click_window_ms),
+        .open_window_s = ms_to_s(cfg->open_window_ms),
+        .attribute_opens = cfg->attribute_opens,
+        .max_readers_per_identifier = (unsigned)cfg->max_readers_per_identifier,
         .reader_retention_s = ms_to_s(cfg->reader_retention_ms),
         .campaign_retention_s = ms_to_s(cfg->campaign_retention_ms),
         .max_touches = MAX_TOUCHES_PER_READER,
@@ -105,6 +111,7 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
         .journal_max_bytes = cfg->journal_max_size,
         .redis_timeout_ms = cfg->redis_timeout_ms,
     };
+    enum attr_model model;
 
     memset(w, 0, sizeof(*w));
     w->index = index;
@@ -117,6 +124,23 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
         LOG_ERROR("worker.init_failed", "worker=%d error=\"event_base_new failed\"", index);
         return -1;
     }
+    if (attribution_model_parse(cfg->attribution_model, &model) != 0 ||
+        origin_list_parse(cfg->shop_origins, &w->origins) != 0) {
+        LOG_ERROR("worker.init_failed", "worker=%d error=\"invalid attribution_model "
+                  "or shop_origins\"", index);
+        return -1;
+    }
+    opts.attribution_model = (int)model;
+    if (ring->n_shops > 0) {
+        w->shops = calloc(ring->n_shops, sizeof(*w->shops));
+        if (w->shops == NULL) {
+            LOG_ERROR("worker.init_failed", "worker=%d error=\"out of memory\"", index);
+            return -1;
+        }
+        memcpy(w->shops, ring->shops, ring->n_shops * sizeof(*w->shops));
+        w->n_shops = ring->n_shops;
+    }
+
     w->refdata_event = event_new(w->base, -1, 0, on_refdata, w);
     if (w->refdata_event == NULL) {
         LOG_ERROR("worker.init_failed", "worker=%d error=\"event_new failed\"", index);
@@ -308,5 +332,9 @@ void worker_free(struct worker *w)
     refdata_release(atomic_exchange(&w->next_refdata, NULL));
     if (w->base != NULL)
         event_base_free(w->base);
+    if (w->shops != NULL) {
+        OPENSSL_cleanse(w->shops, w->n_shops * sizeof(*w->shops));
+        free(w->shops);
+    }
     memset(w, 0, sizeof(*w));
 }

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "keyring.h"
 #include "metrics.h"
+#include "origin.h"
 #include "redis_url.h"
 
 struct event;
@@ -36,6 +37,7 @@ struct worker_counters {
     _Atomic uint64_t client_addr_malformed; /* forwarding header unreadable */
     _Atomic uint64_t token_retired;   /* valid, but its key stopped counting */
     _Atomic uint64_t sign_rejected;   /* 4xx to POST /v1/sign */
+    _Atomic uint64_t conversions_rejected; /* 4xx to POST /v1/conversions */
     _Atomic uint64_t suppressed;      /* answered, not recorded: opted out */
 };
 
@@ -57,6 +59,9 @@ struct worker {
     struct event *refdata_event;
     pthread_t thread;
     struct worker_counters counters;
+    struct origin_list origins;   /* shop_origins, parsed */
+    struct keyring_shop *shops;   /* shop secrets; wiped by worker_free */
+    size_t n_shops;
     struct metrics metrics;
     struct stats_reader *reader; /* stats API reads, see stats_reader.h */
     /* Shared read-only, owned by main(): the API tokens, and every worker

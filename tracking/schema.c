@@ -105,6 +105,26 @@ size_t schema_shop(char *out, const char *shop)
     return written(snprintf(out, SCHEMA_KEY_MAX, "s:{%s}", shop));
 }
 
+size_t schema_device(char *out, const uint8_t device[TOKEN_READER_LEN])
+{
+    return hex_key(out, "d", device, "");
+}
+
+size_t schema_shop_orders(char *out, const char *shop)
+{
+    return written(snprintf(out, SCHEMA_KEY_MAX, "s:{%s}:orders", shop));
+}
+
+size_t schema_shop_shared(char *out, const char *shop)
+{
+    return written(snprintf(out, SCHEMA_KEY_MAX, "s:{%s}:shared", shop));
+}
+
+size_t schema_shop_applied(char *out, const char *shop)
+{
+    return written(snprintf(out, SCHEMA_KEY_MAX, "s:{%s}:w", shop));
+}
+
 size_t schema_message_set(char *out, const char *campaign)
 {
     return written(snprintf(out, SCHEMA_KEY_MAX, "c:{%s}:m", campaign));

@@ -98,6 +98,7 @@ class Tallyd:
         self.keys = os.path.join(directory, "keys.conf")
         with open(self.keys, "w") as f:
             subprocess.run([TALLYCTL, "keygen"], stdout=f, check=True)
+        with open(self.keys, "a") as f:
             f.write(extra_keys)
         os.chmod(self.keys, 0o600)
         self.host = host
