@@ -42,6 +42,12 @@ def test_beacons_over_rate_get_429(make_tally, redis_server):
     assert server.request("GET", pixel)[0] == 200
     assert server.request("GET", click)[0] == 302
 
+    # The image form of a beacon shares the bucket: the GIF, and no order.
+    status, headers, body = server.request(
+        "GET", "/b.gif?type=checkout&order_id=limited-gif&revenue=1.00&currency=EUR")
+    assert status == 200
+    assert body.startswith(b"GIF89a")
+
     # A token refills each second; the bucket empties again at once.
     time.sleep(1.1)
     refilled = []
@@ -59,13 +65,14 @@ def test_beacons_over_rate_get_429(make_tally, redis_server):
     time.sleep(SETTLE_SECONDS)
     assert redis_server.client.hget("s:{default}", "orders") == orders
     assert not order_exists(redis_server, "limited-1")
+    assert not order_exists(redis_server, "limited-gif")
     assert not order_exists(redis_server, f"refill-{len(refilled)}")
 
     log = server.log_text()
     assert "event=beacon.rate_limited" in log
     assert "client=127.0.0.0/24" in log
     metrics = server.request("GET", "/metrics")[2].decode()
-    assert "\ntally_beacons_rate_limited_total 2\n" in metrics
+    assert "\ntally_beacons_rate_limited_total 3\n" in metrics
 
 
 def test_rate_limit_off_at_zero(make_tally):
