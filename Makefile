@@ -48,7 +48,7 @@ SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
 # The parts of server/ that tallyctl also uses: no event loop among them.
 SHARED_SRC := server/log.c server/config.c server/keys_file.c server/redis_url.c \
               server/http_limits.c server/auth.c server/store_scripts.c \
-              server/keys_edit.c
+              server/keys_edit.c server/client_addr.c
 CLI_SRC := $(wildcard cli/*.c)
 
 TRACKING_OBJ := $(TRACKING_SRC:%.c=$(BUILD)/%.o)
@@ -139,7 +139,8 @@ test-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 test-integration: all
-	TALLY_BIN=$(CURDIR)/$(BIN) /usr/bin/python3 -m pytest -q tests/integration
+	TALLY_BIN=$(CURDIR)/$(BIN) TALLY_SANITIZER=$(SANITIZER) \
+	    /usr/bin/python3 -m pytest -q tests/integration
 
 # Browser tests: Debian's /usr/bin/chromium driven by playwright-core from
 # package-lock.json; they never download a browser. The dashboard test is

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client_addr.h"
 #include "attribution.h"
 #include "origin.h"
 #include "redis_url.h"
@@ -50,6 +51,8 @@ struct option {
 
 static int check_listen(const char *value, char *err, size_t errsize);
 static int check_redis(const char *value, char *err, size_t errsize);
+static int check_trusted_proxies(const char *value, char *err, size_t errsize);
+static int check_proxy_header(const char *value, char *err, size_t errsize);
 static int check_model(const char *value, char *err, size_t errsize);
 static int check_origins(const char *value, char *err, size_t errsize);
 
@@ -61,7 +64,7 @@ static const struct option options[] = {
     {"listen", OPT_STRING, FIELD(listen), "127.0.0.1:8080", 0, 0, false,
      check_listen, "HOST:PORT",
      "address and TCP port to serve HTTP on; [::1]:8080 for IPv6, port 0 "
-     "picks a free one"},
+     "picks a free one; up to 4, separated by commas"},
     {"redis", OPT_STRING, FIELD(redis), "", 0, 0, true, check_redis, "URL",
      "Redis to store events in: redis://[user:password@]host:port[/db] or "
      "unix:///path/to/redis.sock[?db=N]; empty means none is configured"},
@@ -132,6 +135,21 @@ static const struct option options[] = {
      "open connections per event loop; more get 503 and are closed"},
     {"log_level", OPT_LOG_LEVEL, FIELD(log_level), "info", 0, 0, false, NULL,
      "LEVEL", "lowest level logged: debug, info, notice, warn or error"},
+    {"trusted_proxies", OPT_STRING, FIELD(trusted_proxies), "", 0, 0, true,
+     check_trusted_proxies, "CIDRS",
+     "comma-separated addresses and CIDR blocks of reverse proxies whose "
+     "proxy_header names the client; empty trusts none"},
+    {"proxy_header", OPT_STRING, FIELD(proxy_header), "x-forwarded-for", 0, 0,
+     false, check_proxy_header, "NAME",
+     "header the trusted proxies add the client address to: "
+     "x-forwarded-for or forwarded (RFC 7239)"},
+    {"beacon_rate", OPT_INT, FIELD(beacon_rate), "10", 0, 1000000, false,
+     NULL, "N",
+     "beacons per second one client address (IPv4, or IPv6 /64) may send "
+     "to each event loop on average; more get 429; 0 turns the limit off"},
+    {"beacon_burst", OPT_INT, FIELD(beacon_burst), "40", 1, 1000000, false,
+     NULL, "N", "beacons one client address may send to each event loop at "
+     "once before beacon_rate applies"},
     {"classify_data", OPT_STRING, FIELD(classify_data), "./data", 0, 0, false,
      NULL, "DIR",
      "directory of the address ranges (ranges/VERDICT.txt) and user-agent "
@@ -407,8 +425,77 @@ int config_set(struct config *cfg, const char *key, const char *value,
     return set_option(cfg, opt, value, err, errsize);
 }
 
-/* Accepts host:port or [ipv6]:port, port 0..65535 (0 picks a free port). */
+static int check_trusted_proxies(const char *value, char *err, size_t errsize)
+{
+    struct netset set;
+    char reason[256];
+    int rc;
+
+    netset_init(&set);
+    rc = client_addr_parse_proxies(value, &set, reason, sizeof(reason));
+    netset_free(&set);
+    if (rc != 0)
+        return fail(err, errsize, "trusted_proxies entry %s", reason);
+    return 0;
+}
+
+static int check_proxy_header(const char *value, char *err, size_t errsize)
+{
+    enum client_addr_header header;
+
+    if (client_addr_parse_header_name(value, &header) != 0)
+        return fail(err, errsize,
+                    "proxy_header '%.64s' is invalid: use x-forwarded-for or "
+                    "forwarded", value);
+    return 0;
+}
+
+int config_list_next(const char **list, char *out, size_t outsize)
+{
+    const char *start = *list;
+    const char *comma = NULL;
+    const char *end = NULL;
+
+    if (start == NULL)
+        return 0;
+    comma = strchr(start, ',');
+    end = comma != NULL ? comma : start + strlen(start);
+    *list = comma != NULL ? comma + 1 : NULL;
+
+    while (start < end && (*start == ' ' || *start == '\t'))
+        start++;
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    if ((size_t)(end - start) >= outsize)
+        return -1;
+    memcpy(out, start, (size_t)(end - start));
+    out[end - start] = '\0';
+    return 1;
+}
+
+static int check_listen_one(const char *value, char *err, size_t errsize);
+
+/* Accepts one address or a comma-separated list of at most
+ * HTTP_MAX_LISTENERS (4). */
 static int check_listen(const char *value, char *err, size_t errsize)
+{
+    char one[CONFIG_STR_MAX];
+    const char *cursor = value;
+    int count = 0;
+    int rc;
+
+    while ((rc = config_list_next(&cursor, one, sizeof(one))) == 1) {
+        if (++count > 4)
+            return fail(err, errsize,
+                        "listen '%s' is invalid: give at most 4 addresses", value);
+        if (check_listen_one(one, err, errsize) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Accepts host:port or [ipv6]:port, port 0..65535 (0 picks a free port). */
+static int check_listen_one(const char *value, char *err, size_t errsize)
 {
     const char *colon = strrchr(value, ':');
     int64_t port;

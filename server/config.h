@@ -44,6 +44,10 @@ struct config {
                                         idle_timeout, write_timeout,
                                         max_connections */
     enum log_level log_level;        /* log_level: info */
+    char trusted_proxies[CONFIG_STR_MAX]; /* trusted_proxies: CIDRs, none */
+    char proxy_header[CONFIG_STR_MAX];    /* proxy_header: x-forwarded-for */
+    int beacon_rate;                 /* beacon_rate: per client per second */
+    int beacon_burst;                /* beacon_burst: bucket size */
     char classify_data[CONFIG_STR_MAX];    /* classify_data: ./data */
     char suppression_file[CONFIG_STR_MAX]; /* suppression_file: none */
     int64_t too_early_ms;            /* too_early: 0s (off) */
@@ -80,6 +84,11 @@ int config_load_file(struct config *cfg, const char *path, char *err,
 int config_set(struct config *cfg, const char *key, const char *value,
                char *err, size_t errsize);
 
+/* Copies the next entry of the comma-separated *list, without surrounding
+ * spaces, into out and advances *list past it (to NULL after the last).
+ * Returns 1 when an entry was copied (possibly empty), 0 when the list is
+ * used up, -1 when the entry does not fit in outsize. */
+int config_list_next(const char **list, char *out, size_t outsize);
 /* Parses on, true, yes, 1 and off, false, no, 0. Returns 0, or -1. */
 int config_parse_bool(const char *value, bool *out);
 

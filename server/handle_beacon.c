@@ -20,6 +20,11 @@
  * empty address) are accepted and ignored, and the store counts them. A
  * reader on the suppression list gets the same answers, but its identify
  * links are not stored and its token and email hash credit nothing.
+ *
+ * Beacons are limited per client address (see ratelimit.h) before their
+ * body is parsed, so that one script cannot invent orders in bulk: POST /b
+ * over the limit gets 429 with Retry-After, and GET /b.gif still gets its
+ * GIF but records nothing. Preflights are not limited.
  */
 #include <http_parser.h>
 #include <stdatomic.h>
@@ -34,6 +39,7 @@
 #include "intake.h"
 #include "log.h"
 #include "origin.h"
+#include "ratelimit.h"
 #include "store.h"
 #include "token.h"
 
@@ -57,12 +63,76 @@ static void reject(struct worker *w, struct http_request *req, int status,
 {
     char line[256];
     int n = snprintf(line, sizeof(line), "%s\n", reason);
+    unsigned long long id = (unsigned long long)req->id;
 
     http_respond(req, status, "text/plain; charset=utf-8", extra, n_extra, line,
                  (size_t)n);
     atomic_fetch_add_explicit(&w->counters.beacon_rejected, 1, memory_order_relaxed);
-    LOG_LIMITED(LOG_LEVEL_INFO, "beacon.rejected", "status=%d reason=\"%s\"", status,
-                reason);
+
+    /* Reasons quote field values ("identify"); single quotes keep the
+     * quoted log value in one piece. */
+    for (char *q = line; *q != '\0'; q++) {
+        if (*q == '"')
+            *q = '\'';
+        else if (*q == '\n')
+            *q = '\0';
+    }
+    LOG_LIMITED(LOG_LEVEL_INFO, "beacon.rejected", "id=%llu status=%d reason=\"%s\"",
+                id, status, line);
+}
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+}
+
+/* Takes a token from the bucket of req's client. Returns true when the
+ * beacon may go on; otherwise counts and logs it, with the seconds until
+ * the next token in *retry_after. */
+static bool take_beacon_token(struct worker *w, const struct http_request *req,
+                              uint32_t *retry_after)
+{
+    char client_text[NETADDR_TEXT_MAX];
+    struct netaddr client;
+
+    /* A peer that is not an IP address is limited as "::". */
+    worker_client_addr(w, req, &client);
+    if (ratelimit_take(w->beacon_limit, &client, monotonic_ms(), retry_after))
+        return true;
+
+    atomic_fetch_add_explicit(&w->counters.beacon_rate_limited, 1,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->counters.beacon_rejected, 1, memory_order_relaxed);
+    netaddr_format_truncated(&client, client_text);
+    LOG_LIMITED(LOG_LEVEL_INFO, "beacon.rate_limited",
+                "id=%llu client=%s retry_after=%u", (unsigned long long)req->id,
+                client_text, *retry_after);
+    return false;
+}
+
+/* Applies the limit to a POST /b. Returns true when the beacon may go on;
+ * otherwise the beacon has got its 429 response, with the CORS headers. */
+static bool within_rate(struct worker *w, struct http_request *req,
+                        const struct http_header *cors, size_t n_cors)
+{
+    static const char body[] = "too many beacons from this address; retry later\n";
+    struct http_header headers[3];
+    char seconds[16];
+    uint32_t retry_after = 0;
+
+    if (take_beacon_token(w, req, &retry_after))
+        return true;
+
+    headers[0] = (struct http_header){"Retry-After", 11, seconds, 0};
+    headers[0].value_len = (size_t)snprintf(seconds, sizeof(seconds), "%u", retry_after);
+    for (size_t i = 0; i < n_cors && i < 2; i++)
+        headers[1 + i] = cors[i];
+    http_respond(req, 429, "text/plain; charset=utf-8", headers, 1 + n_cors, body,
+                 sizeof(body) - 1);
+    return false;
 }
 
 /* Verifies the beacon's tly token into *visit. Returns true when valid. */
@@ -328,6 +398,8 @@ void handle_beacon(struct worker *w, struct http_request *req)
         reject(w, req, 405, cors, n_cors, "beacons are sent with POST");
         return;
     }
+    if (!within_rate(w, req, cors, n_cors))
+        return;
     if (type != NULL && !media_type_is(type, "text/plain") &&
         !media_type_is(type, "application/json")) {
         reject(w, req, 415, cors, n_cors,
@@ -362,7 +434,15 @@ void handle_beacon_gif(struct worker *w, struct http_request *req)
     struct event ev;
     long skipped = 0;
     bool record = req->method == HTTP_GET;
+    uint32_t retry_after = 0;
+    unsigned long long id = (unsigned long long)req->id;
     int rc;
+
+    /* Over the limit, the image still loads but records nothing. */
+    if (record && !take_beacon_token(w, req, &retry_after)) {
+        pixel_respond(req);
+        return;
+    }
 
     rc = req->query == NULL ? -1
          : beacon_parse_query(req->query, req->query_len, &b, &reason, &skipped);
@@ -373,11 +453,12 @@ void handle_beacon_gif(struct worker *w, struct http_request *req)
     pixel_respond(req);
 
     if (skipped > 0)
-        LOG_LIMITED(LOG_LEVEL_INFO, "beacon.query_pieces_skipped", "count=%ld", skipped);
+        LOG_LIMITED(LOG_LEVEL_INFO, "beacon.query_pieces_skipped", "id=%llu count=%ld",
+                    id, skipped);
     if (rc != 0) {
         atomic_fetch_add_explicit(&w->counters.beacon_rejected, 1, memory_order_relaxed);
-        LOG_LIMITED(LOG_LEVEL_INFO, "beacon.rejected", "status=gif reason=\"%s\"",
-                    reason != NULL ? reason : "query is missing");
+        LOG_LIMITED(LOG_LEVEL_INFO, "beacon.rejected", "id=%llu status=gif reason=\"%s\"",
+                    id, reason != NULL ? reason : "query is missing");
         return;
     }
     if (record)

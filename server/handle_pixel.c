@@ -76,6 +76,7 @@ void handle_pixel(struct worker *w, struct http_request *req)
     enum verdict verdict = VERDICT_HUMAN;
     uint32_t now = (uint32_t)time(NULL);
     struct event ev;
+    unsigned long long id = (unsigned long long)req->id;
 
     text_len = pixel_token(req, &text);
     if (text_len > 0)
@@ -90,8 +91,8 @@ void handle_pixel(struct worker *w, struct http_request *req)
 
     if (status != TOKEN_OK) {
         atomic_fetch_add_explicit(&w->counters.pixel_invalid, 1, memory_order_relaxed);
-        LOG_LIMITED(LOG_LEVEL_INFO, "pixel.invalid_token", "status=%s length=%zu",
-                    token_status_name(status), text_len);
+        LOG_LIMITED(LOG_LEVEL_INFO, "pixel.invalid_token", "id=%llu status=%s length=%zu",
+                    id, token_status_name(status), text_len);
         return;
     }
     if (intake_suppressed(w, tok.reader))

@@ -346,6 +346,8 @@ static uint64_t api_forbidden(const struct worker *w) { return load(&w->metrics.
 static uint64_t api_redis_failed(const struct worker *w) { return load(&w->metrics.api_redis_failed); }
 static uint64_t beacon_rejected(const struct worker *w) { return load(&w->counters.beacon_rejected); }
 static uint64_t not_found(const struct worker *w) { return load(&w->counters.not_found); }
+static uint64_t beacon_rate_limited(const struct worker *w) { return load(&w->counters.beacon_rate_limited); }
+static uint64_t client_addr_malformed(const struct worker *w) { return load(&w->counters.client_addr_malformed); }
 static uint64_t token_retired(const struct worker *w) { return load(&w->counters.token_retired); }
 static uint64_t sign_rejected(const struct worker *w) { return load(&w->counters.sign_rejected); }
 
@@ -373,6 +375,16 @@ static void write_rejections(FILE *out, const struct worker *workers, int n)
                  "Beacons answered with a 4xx.");
     fprintf(out, "tally_beacons_rejected_total %llu\n",
             (unsigned long long)sum_workers(workers, n, beacon_rejected));
+    write_family(out, "tally_beacons_rate_limited_total", "counter",
+                 "Beacons answered 429 because their client was over beacon_rate; "
+                 "also in tally_beacons_rejected_total.");
+    fprintf(out, "tally_beacons_rate_limited_total %llu\n",
+            (unsigned long long)sum_workers(workers, n, beacon_rate_limited));
+    write_family(out, "tally_client_addr_malformed_total", "counter",
+                 "Requests from a trusted proxy whose forwarding header could not "
+                 "be read; the proxy's address was used.");
+    fprintf(out, "tally_client_addr_malformed_total %llu\n",
+            (unsigned long long)sum_workers(workers, n, client_addr_malformed));
     write_family(out, "tally_not_found_total", "counter",
                  "Requests for no route (404) or with a method the route lacks (405).");
     fprintf(out, "tally_not_found_total %llu\n",

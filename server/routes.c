@@ -116,6 +116,10 @@ void worker_route(struct http_request *req, void *arg)
     }
 
     atomic_fetch_add_explicit(&w->counters.not_found, 1, memory_order_relaxed);
+    /* The path is not logged: a mistyped tracking URL may carry a token. */
+    LOG_LIMITED(LOG_LEVEL_INFO, "http.not_found", "id=%llu method=%s path_length=%zu",
+                (unsigned long long)req->id, http_method_str(req->method),
+                req->path_len);
     if (path_starts(req, "/o/") || path_starts(req, "/c/") || path_is(req, "/healthz") ||
         path_is(req, "/b.gif") || path_starts(req, "/v1/readers/") ||
         path_is(req, "/readyz") || path_is(req, "/metrics") || path_is(req, "/tally.js"))

@@ -18,6 +18,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "refdata.h"
 #include "signer.h"
 #include "stats_reader.h"
@@ -29,6 +30,41 @@
 static uint32_t ms_to_s(int64_t ms)
 {
     return (uint32_t)(ms / 1000);
+}
+
+/* Listens on every address of the comma-separated list (checked by
+ * config.c). */
+static int worker_listen(struct worker *w, const char *list)
+{
+    char addr[CONFIG_STR_MAX];
+    const char *cursor = list;
+
+    while (config_list_next(&cursor, addr, sizeof(addr)) == 1) {
+        if (http_server_listen(w->http, addr, true) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Sets up the trusted proxies and the beacon rate limit of w. */
+static int worker_init_clients(struct worker *w, const struct config *cfg)
+{
+    char err[256];
+
+    if (client_addr_config_init(&w->client_addr, cfg->trusted_proxies,
+                                cfg->proxy_header, err, sizeof(err)) != 0) {
+        LOG_ERROR("worker.init_failed", "worker=%d error=\"%s\"", w->index, err);
+        return -1;
+    }
+    w->beacon_limit = ratelimit_new((uint32_t)cfg->beacon_rate,
+                                    (uint32_t)cfg->beacon_burst);
+    if (w->beacon_limit == NULL) {
+        LOG_ERROR("worker.init_failed",
+                  "worker=%d error=\"no memory or randomness for the beacon "
+                  "rate limit\"", w->index);
+        return -1;
+    }
+    return 0;
 }
 
 /* Switches to the reference data posted last, in the worker's thread. */
@@ -123,9 +159,26 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
         return -1;
     }
     http_server_set_observer(w->http, metrics_observe, w);
-    if (http_server_listen(w->http, cfg->listen, true) != 0)
+    if (worker_init_clients(w, cfg) != 0)
         return -1;
-    return 0;
+    return worker_listen(w, cfg->listen);
+}
+
+int worker_client_addr(struct worker *w, const struct http_request *req,
+                       struct netaddr *out)
+{
+    static const struct netaddr unspecified;
+    char network[NETADDR_TEXT_MAX];
+
+    if (client_addr_resolve(&w->client_addr, req, out) == CLIENT_ADDR_MALFORMED) {
+        atomic_fetch_add_explicit(&w->counters.client_addr_malformed, 1,
+                                  memory_order_relaxed);
+        netaddr_format_truncated(out, network);
+        LOG_LIMITED(LOG_LEVEL_INFO, "client_addr.malformed",
+                    "id=%llu peer=%s header=%s", (unsigned long long)req->id,
+                    network, w->cfg->proxy_header);
+    }
+    return memcmp(out, &unspecified, sizeof(unspecified)) == 0 ? -1 : 0;
 }
 
 static void on_store_drained(void *arg)
@@ -264,6 +317,8 @@ void worker_free(struct worker *w)
         http_server_free(w->http);
     if (w->signer != NULL)
         signer_free(w->signer);
+    ratelimit_free(w->beacon_limit);
+    client_addr_config_free(&w->client_addr);
     if (w->stop_event != NULL)
         event_free(w->stop_event);
     if (w->stop_deadline != NULL)
