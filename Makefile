@@ -5,7 +5,7 @@
 #   make test            install missing packages, build, run every test
 #   make test-unit       cmocka unit tests of tracking/ and server parts
 #   make test-integration  real redis-server + tallyd over loopback HTTP
-#   make test-browser    the dashboard in headless Chromium (playwright-core)
+#   make test-browser    the dashboard and shop journeys in headless Chromium
 #   make test-asan       the whole suite under AddressSanitizer and UBSan
 #   make fuzz FUZZ_SECONDS=600   each libFuzzer target for that long
 #   make bench           tallyd against nginx, cost per event, memory
@@ -50,11 +50,15 @@ SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
 # The parts of server/ that tallyctl also uses: no event loop among them.
 SHARED_SRC := server/log.c server/config.c server/keys_file.c server/redis_url.c \
               server/http_limits.c server/auth.c server/store_scripts.c \
-              server/keys_edit.c
+              server/keys_edit.c server/client_addr.c
 CLI_SRC := $(wildcard cli/*.c)
 
 TRACKING_OBJ := $(TRACKING_SRC:%.c=$(BUILD)/%.o)
-SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
+# The webshop snippet, generated into build/gen/ (see the rules below).
+SNIPPET_MIN := build/gen/tally.min.js
+SNIPPET_C := build/gen/snippet_js.c
+SNIPPET_OBJ := $(BUILD)/gen/snippet_js.o
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o) $(SNIPPET_OBJ)
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 LIBTRACKING := $(BUILD)/libtracking.a
@@ -74,19 +78,37 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
+# npm ci installs the pinned terser and playwright-core whenever
+# node_modules is missing or older than the lock file; npm writes
+# node_modules/.package-lock.json on each install.
+NODE_MODULES := node_modules/.package-lock.json
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+# web/tally.js is minified with terser and compiled into tallyd as a C
+# array, so tallyd serves it from memory with no file to find or keep in
+# step at run time, and its ETag is fixed at build time.
+$(SNIPPET_MIN): web/tally.js $(NODE_MODULES)
+	@mkdir -p $(@D)
+	node_modules/.bin/terser $< --compress --mangle --ecma 2017 --output $@
+
+$(SNIPPET_C): $(SNIPPET_MIN) scripts/embed-js.js
+	node scripts/embed-js.js $< $@
+
+$(SNIPPET_OBJ): $(SNIPPET_C)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
 $(LIBTRACKING): $(TRACKING_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
 # The dashboard embeds its files and uPlot from npm (package-lock.json);
 # see server/dashboard_assets.c. npm ci runs again when the lock changes.
-NPM_STAMP := node_modules/.package-lock.json
 DASHBOARD_FILES := dashboard/index.html dashboard/app.js dashboard/app.css
 
-$(NPM_STAMP): package.json package-lock.json
-	npm ci --ignore-scripts --no-audit --no-fund
-
-$(BUILD)/server/dashboard_assets.o: $(DASHBOARD_FILES) $(NPM_STAMP)
+$(BUILD)/server/dashboard_assets.o: $(DASHBOARD_FILES) $(NODE_MODULES)
 
 $(BIN)/tallyd: $(BUILD)/server/main.o $(SERVER_OBJ) $(LIBTRACKING)
 	@mkdir -p $(@D)
@@ -119,13 +141,18 @@ test-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 test-integration: all
-	TALLY_BIN=$(CURDIR)/$(BIN) /usr/bin/python3 -m pytest -q tests/integration
+	TALLY_BIN=$(CURDIR)/$(BIN) TALLY_SANITIZER=$(SANITIZER) \
+	    /usr/bin/python3 -m pytest -q tests/integration
 
-# Debian's chromium, driven by playwright-core from package-lock.json.
-test-browser: all $(NPM_STAMP)
+# Browser tests: Debian's /usr/bin/chromium driven by playwright-core from
+# package-lock.json; they never download a browser. The dashboard test is
+# pytest, the shop journeys use node's built-in test runner.
+BROWSER_TESTS := $(wildcard tests/browser/*.test.js)
+test-browser: all $(NODE_MODULES)
 	TALLY_BIN=$(CURDIR)/$(BIN) /usr/bin/python3 -m pytest -q tests/browser
+	TALLY_BIN=$(CURDIR)/$(BIN) node --test --test-concurrency=1 $(BROWSER_TESTS)
 
-npm: $(NPM_STAMP)
+npm: $(NODE_MODULES)
 
 test: test-deps
 	@$(MAKE) --no-print-directory all

@@ -61,6 +61,7 @@ int cmd_url(const struct cli_globals *g, int argc, char **argv);
 int cmd_stats(const struct cli_globals *g, int argc, char **argv);
 int cmd_rewrite(const struct cli_globals *g, int argc, char **argv);
 int cmd_keys(const struct cli_globals *g, int argc, char **argv);
+int cmd_recount(const struct cli_globals *g, int argc, char **argv);
 int cmd_forget(const struct cli_globals *g, int argc, char **argv);
 
 #endif

@@ -10,7 +10,9 @@
  * Fields "opens:VERDICT" and "clicks:VERDICT" split the totals by verdict
  * (classify.h); they are shown side by side, with the machine verdicts
  * summed. Fields this version does not know are ignored, so newer servers
- * can add fields without breaking it.
+ * can add fields without breaking it. "sent" is the PFCOUNT of the
+ * campaign's HyperLogLog c:{ID}:sent (approximate, see
+ * docs/redis-schema.md), unknown while nothing was minted through tally.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -40,8 +42,9 @@ static const char stats_usage[] =
     "Usage: tallyctl --redis URL stats --campaign ID [--json | --csv]\n"
     "                [--from TIME] [--to TIME]\n"
     "\n"
-    "Prints the totals of one campaign from its Redis hash c:{ID}, and with\n"
-    "--from or --to its counts per UTC hour.\n"
+    "Prints the totals of one campaign from its Redis hash c:{ID}, the emails\n"
+    "sent (minted by tallyctl rewrite or POST /v1/sign; approximate, from the\n"
+    "HyperLogLog c:{ID}:sent), and with --from or --to its counts per UTC hour.\n"
     "\n"
     "  --campaign ID  campaign id: 1 to 32 of A-Z a-z 0-9 . _ -\n"
     "  --json         print one JSON object instead of a table\n"
@@ -70,6 +73,7 @@ enum { SPLIT_OPENS, SPLIT_CLICKS, SPLIT_COUNT };
 static const char *const split_names[SPLIT_COUNT] = {"opens", "clicks"};
 
 struct campaign_stats {
+    long long sent; /* emails minted; 0 when unknown */
     long long counters[COUNTER_COUNT];
     long long by_verdict[VERDICT_COUNT][SPLIT_COUNT];
     struct revenue revenue[STATS_MAX_CURRENCIES];
@@ -302,14 +306,30 @@ static json_t *verdict_json(const struct campaign_stats *st)
     return by;
 }
 
-/* Reads the campaign hash into st. */
+/* Reads the campaign hash and its sent count into st. */
 static int read_stats(redisContext *c, const char *campaign,
                       struct campaign_stats *st)
 {
     char key[SCHEMA_KEY_MAX];
+    redisReply *reply;
 
     schema_campaign(key, campaign);
-    return take_hash(c, key, redisCommand(c, "HGETALL %s", key), st);
+    if (take_hash(c, key, redisCommand(c, "HGETALL %s", key), st) != 0)
+        return -1;
+
+    schema_campaign_sent(key, campaign);
+    reply = redisCommand(c, "PFCOUNT %s", key);
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        cli_error("stats: PFCOUNT %s failed: %s", key,
+                  reply == NULL ? c->errstr
+                  : reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                     : "not an integer reply");
+        freeReplyObject(reply);
+        return -1;
+    }
+    st->sent = reply->integer;
+    freeReplyObject(reply);
+    return 0;
 }
 
 /* Reads n hour hashes from the hour at from on, pipelined. */
@@ -446,6 +466,7 @@ static int print_json(const char *campaign, const struct campaign_stats *st,
     if (hours != NULL)
         json_object_set_new(root, "hourly", hours_json(hours, n_hours));
     json_object_set_new(root, "campaign", json_string(campaign));
+    json_object_set_new(root, "sent", st->sent > 0 ? json_integer(st->sent) : json_null());
     for (size_t i = 0; i < COUNTER_COUNT; i++)
         json_object_set_new(root, counter_names[i],
                             json_integer(st->counters[i]));
@@ -473,6 +494,11 @@ static void print_table(const char *campaign, const struct campaign_stats *st)
     char value[48];
 
     printf("%-26s %15s\n", "campaign", campaign);
+    if (st->sent > 0)
+        group_integer(st->sent, value, sizeof(value));
+    else
+        snprintf(value, sizeof(value), "unknown");
+    printf("%-26s %15s\n", "sent", value);
     for (size_t i = 0; i < COUNTER_COUNT; i++) {
         group_integer(st->counters[i], value, sizeof(value));
         printf("%-26s %15s\n", counter_names[i], value);
@@ -527,6 +553,10 @@ static void print_hours_table(const struct hour_stats *hours, size_t n)
 static void print_csv(const char *campaign, const struct campaign_stats *st)
 {
     printf("metric,value\ncampaign,%s\n", campaign);
+    if (st->sent > 0)
+        printf("sent,%lld\n", st->sent);
+    else
+        printf("sent,\n");
     for (size_t i = 0; i < COUNTER_COUNT; i++)
         printf("%s,%lld\n", counter_names[i], st->counters[i]);
     for (size_t i = 0; i < st->n_revenue; i++)

@@ -1,10 +1,11 @@
 /*
  * tallyctl.c - the command-line tool: global options, the keygen command
- * and the dispatch to the url and stats commands.
+ * and the dispatch to the url, stats, recount and forget commands.
  *
  *   tallyctl keygen > keys.conf
  *   tallyctl --keys keys.conf url open|click --base URL --campaign ID ...
  *   tallyctl --redis URL stats --campaign ID [--json]
+ *   tallyctl --redis URL recount --campaign ID --model MODEL [--shop ID]
  *   tallyctl --keys keys.conf --redis URL forget --email ADDRESS
  *
  * tallyctl takes the keys file and the Redis URL from tallyd's config file
@@ -40,6 +41,7 @@ static const char usage[] =
     "  keys add          add a signing key to the keys file (key rotation)\n"
     "  keys retire       give a retired key the date its links stop counting\n"
     "  keys list         print the key ids, the active one and end dates\n"
+    "  recount           recount a campaign's orders under another model\n"
     "  forget            remove every trace of one reader from Redis\n"
     "\n"
     "Run 'tallyctl COMMAND --help' for the options of a command.\n";
@@ -243,8 +245,8 @@ int main(int argc, char **argv)
         return CLI_EXIT_USAGE;
 
     if (next >= argc) {
-        cli_error("missing command: keygen, keys, url, rewrite, stats or forget; "
-                  "run tallyctl --help");
+        cli_error("missing command: keygen, keys, url, rewrite, stats, recount or "
+                  "forget; run tallyctl --help");
         return CLI_EXIT_USAGE;
     }
     command = argv[next];
@@ -261,10 +263,12 @@ int main(int argc, char **argv)
         return cmd_rewrite(&g, argc, argv);
     if (strcmp(command, "keys") == 0)
         return cmd_keys(&g, argc, argv);
+    if (strcmp(command, "recount") == 0)
+        return cmd_recount(&g, argc, argv);
     if (strcmp(command, "forget") == 0)
         return cmd_forget(&g, argc, argv);
 
-    cli_error("unknown command '%s': use keygen, keys, url, rewrite, stats or "
-              "forget", command);
+    cli_error("unknown command '%s': use keygen, keys, url, rewrite, stats, "
+              "recount or forget", command);
     return CLI_EXIT_USAGE;
 }

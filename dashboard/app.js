@@ -52,6 +52,9 @@ function localTime(unixSeconds) {
 
 function count(totals, name) { return (totals.counters || {})[name] || 0; }
 
+// A rate of the API (a fraction, or null when its denominator is unknown).
+function percent(rate) { return rate === null || rate === undefined ? "n/a" : percentFormat.format(rate); }
+
 function card(label, value, field) {
   return element("div", { class: "card", "data-field": field, "data-value": String(value) },
     element("div", { class: "label" }, label),
@@ -76,8 +79,11 @@ function renderTotals(totals) {
   for (const [currency, amount] of Object.entries((totals.amounts || {}).revenue || {})) {
     box.append(card("Revenue " + currency, amount + " " + currency, "revenue:" + currency));
   }
-  const rate = totals.rates.conversion_rate;
-  box.append(card("Orders per clicking reader", rate === null ? "n/a" : percentFormat.format(rate), "conversion_rate"));
+  if ("sent" in totals.counters) {
+    box.append(card("Opened of sent", percent(totals.rates.open_rate), "open_rate"));
+    box.append(card("Clicked of sent", percent(totals.rates.click_rate), "click_rate"));
+  }
+  box.append(card("Orders per clicking reader", percent(totals.rates.conversion_rate), "conversion_rate"));
 }
 
 function bars(target, rows) {
@@ -159,14 +165,19 @@ function renderTable(target, header, rows) {
   for (const row of rows) table.append(row);
 }
 
+// Sent comes from a HyperLogLog in Redis and is absent when the message
+// was not minted through tally.
 function renderMessages(messages) {
-  renderTable("messages", [["Message"], ["Opens", "num"], ["Clicks", "num"], ["Orders", "num"], ["Orders per clicker", "num"]],
-    messages.map((m) => element("tr", { "data-message": m.message },
+  renderTable("messages", [["Message"], ["Sent", "num"], ["Opens", "num"], ["Open rate", "num"],
+    ["Clicks", "num"], ["Orders", "num"], ["Orders per clicker", "num"]],
+    messages.map((m) => element("tr", { "data-message": m.message, "data-sent": String(count(m, "sent")) },
       element("td", {}, m.message),
+      element("td", { class: "num" }, "sent" in m.counters ? numberFormat.format(count(m, "sent")) : "not known"),
       element("td", { class: "num" }, numberFormat.format(count(m, "unique_opens"))),
+      element("td", { class: "num" }, percent(m.rates.open_rate)),
       element("td", { class: "num" }, numberFormat.format(count(m, "unique_clicks"))),
       element("td", { class: "num" }, numberFormat.format(count(m, "conversions"))),
-      element("td", { class: "num" }, m.rates.conversion_rate === null ? "n/a" : percentFormat.format(m.rates.conversion_rate)))));
+      element("td", { class: "num" }, percent(m.rates.conversion_rate)))));
 }
 
 function renderPaths(stats) {

@@ -8,6 +8,7 @@
 # Needs root for apt-get; as another user it prints the command to run.
 set -eu
 
+# nodejs runs terser, which minifies the webshop snippet built into tallyd.
 packages="gcc make pkg-config libevent-dev libhiredis-dev libhttp-parser-dev
 libjansson-dev libssl-dev libcsv-dev zlib1g-dev redis-server redis-tools curl"
 # The build runs npm ci for the dashboard's chart library. A Node.js from
@@ -32,6 +33,9 @@ for p in $packages; do
     *) missing="$missing $p" ;;
     esac
 done
+# A nodejs built outside Debian (NodeSource) brings its own npm, which
+# Debian's npm package would conflict with; ask for npm only when absent.
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -24,6 +24,7 @@ static const struct http_header json_headers[] = {
 struct api_slot {
     struct api_query *q;
     size_t index;
+    api_raw_fn raw; /* NULL: copy the reply to JSON */
 };
 
 static void query_free(struct api_query *q)
@@ -33,7 +34,10 @@ static void query_free(struct api_query *q)
     free(q->replies);
     json_decref(q->result);
     json_decref(q->kept);
-    free(q->data);
+    if (q->free_data != NULL)
+        q->free_data(q->data);
+    else
+        free(q->data);
     free(q);
 }
 
@@ -146,6 +150,9 @@ static void on_reply(redisAsyncContext *ac, void *reply_ptr, void *privdata)
     (void)ac;
     if (reply == NULL) {
         q->failed = true;
+    } else if (slot->raw != NULL && reply->type != REDIS_REPLY_ERROR) {
+        if (!q->failed)
+            slot->raw(q, slot->index, reply);
     } else {
         q->replies[slot->index] = reply_to_json(reply, &error);
         if (error) {
@@ -163,6 +170,12 @@ static void on_reply(redisAsyncContext *ac, void *reply_ptr, void *privdata)
 
 void api_query_send(struct api_query *q, size_t index, int argc, const char **argv)
 {
+    api_query_send_raw(q, index, argc, argv, NULL);
+}
+
+void api_query_send_raw(struct api_query *q, size_t index, int argc, const char **argv,
+                        api_raw_fn raw)
+{
     size_t lens[8];
     struct api_slot *slot;
 
@@ -177,6 +190,7 @@ void api_query_send(struct api_query *q, size_t index, int argc, const char **ar
     }
     slot->q = q;
     slot->index = index;
+    slot->raw = raw;
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
     if (stats_reader_send(q->w->reader, on_reply, slot, argc, argv, lens) != 0) {

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 
 #include "http.h"
@@ -25,6 +26,10 @@
 
 struct api_query;
 typedef void (*api_finish_fn)(struct api_query *q);
+
+/* Takes the reply of a slot sent with api_query_send_raw. reply is never
+ * NULL nor an error, and is freed when the function returns. */
+typedef void (*api_raw_fn)(struct api_query *q, size_t slot, const redisReply *reply);
 
 struct api_query {
     struct worker *w;
@@ -37,7 +42,8 @@ struct api_query {
     bool responded;
     json_t *result;  /* the handler's answer under construction */
     json_t *kept;    /* a reply the handler keeps past its stage */
-    void *data;      /* the handler's own state, freed with free() */
+    void *data;      /* the handler's own state */
+    void (*free_data)(void *data); /* frees data; NULL: free() */
 };
 
 /* Opens a query for req. Returns NULL (after answering 500) when memory
@@ -52,6 +58,13 @@ int api_query_stage(struct api_query *q, size_t n_slots, api_finish_fn finish);
 /* Sends the command of slot with its arguments as NUL-terminated strings.
  * A command that cannot be sent marks the query failed. */
 void api_query_send(struct api_query *q, size_t slot, int argc, const char **argv);
+
+/* Sends like api_query_send, but hands the reply to raw instead of copying
+ * it to JSON (its replies[slot] stays NULL): for large replies that the
+ * handler can decode straight into its own state. A failed or lost reply
+ * marks the query failed as for api_query_send. */
+void api_query_send_raw(struct api_query *q, size_t slot, int argc, const char **argv,
+                        api_raw_fn raw);
 
 /* Ends the sending of a stage: finishes at once when no reply is awaited.
  * The caller must not touch q afterwards. */

@@ -17,6 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client_addr.h"
+#include "attribution.h"
+#include "origin.h"
 #include "redis_url.h"
 
 enum option_type {
@@ -27,7 +30,7 @@ enum option_type {
     OPT_DURATION,    /* int64_t milliseconds, unit required */
     OPT_DURATION_INT,/* int milliseconds, unit required */
     OPT_LOG_LEVEL,   /* enum log_level */
-    OPT_BOOL,        /* bool: yes/no, true/false, on/off, 1/0 */
+    OPT_BOOL,        /* bool: on, off, true, false, yes, no, 1, 0 */
     OPT_FSYNC,       /* enum journal_fsync */
 };
 
@@ -48,6 +51,10 @@ struct option {
 
 static int check_listen(const char *value, char *err, size_t errsize);
 static int check_redis(const char *value, char *err, size_t errsize);
+static int check_trusted_proxies(const char *value, char *err, size_t errsize);
+static int check_proxy_header(const char *value, char *err, size_t errsize);
+static int check_model(const char *value, char *err, size_t errsize);
+static int check_origins(const char *value, char *err, size_t errsize);
 
 #define FIELD(member) offsetof(struct config, member)
 #define DAY_MS (24LL * 3600 * 1000)
@@ -57,7 +64,7 @@ static const struct option options[] = {
     {"listen", OPT_STRING, FIELD(listen), "127.0.0.1:8080", 0, 0, false,
      check_listen, "HOST:PORT",
      "address and TCP port to serve HTTP on; [::1]:8080 for IPv6, port 0 "
-     "picks a free one"},
+     "picks a free one; up to 4, separated by commas"},
     {"redis", OPT_STRING, FIELD(redis), "", 0, 0, true, check_redis, "URL",
      "Redis to store events in: redis://[user:password@]host:port[/db] or "
      "unix:///path/to/redis.sock[?db=N]; empty means none is configured"},
@@ -73,6 +80,28 @@ static const struct option options[] = {
     {"click_window", OPT_DURATION, FIELD(click_window_ms), "7d", 1,
      3650 * DAY_MS, false, NULL, "DURATION",
      "how long after a click a purchase is still credited to it"},
+    {"open_window", OPT_DURATION, FIELD(open_window_ms), "1d", 1,
+     3650 * DAY_MS, false, NULL, "DURATION",
+     "how long after an open a purchase is still credited to it, when "
+     "attribute_opens is on"},
+    {"attribute_opens", OPT_BOOL, FIELD(attribute_opens), "off", 0, 0, false,
+     NULL, "on|off", "credit purchases to opens, not only to clicks"},
+    {"attribution_model", OPT_STRING, FIELD(attribution_model), "last_click",
+     0, 0, false, check_model, "MODEL",
+     "which touchpoint a purchase is credited to: last_click, first_touch "
+     "or last_touch; a valid click token always wins"},
+    {"max_readers_per_identifier", OPT_INT, FIELD(max_readers_per_identifier),
+     "3", 1, 1000, false, NULL, "N",
+     "readers one device or customer id may be linked to before it is no "
+     "longer used for attribution (a shared tablet, a test account)"},
+    {"shop_origins", OPT_STRING, FIELD(shop_origins), "", 0, 0, true,
+     check_origins, "ORIGINS",
+     "comma-separated origins allowed to send browser beacons, such as "
+     "https://shop.example; empty allows no cross-origin request"},
+    {"conversion_max_age", OPT_DURATION, FIELD(conversion_max_age_ms), "5m",
+     1000, 3600 * 1000, false, NULL, "DURATION",
+     "oldest (or furthest ahead) X-Tally-Timestamp POST /v1/conversions "
+     "accepts"},
     {"reader_retention", OPT_DURATION, FIELD(reader_retention_ms), "30d", 1,
      3650 * DAY_MS, false, NULL, "DURATION",
      "how long per-reader data (touchpoints, identity links) is kept"},
@@ -106,6 +135,21 @@ static const struct option options[] = {
      "open connections per event loop; more get 503 and are closed"},
     {"log_level", OPT_LOG_LEVEL, FIELD(log_level), "info", 0, 0, false, NULL,
      "LEVEL", "lowest level logged: debug, info, notice, warn or error"},
+    {"trusted_proxies", OPT_STRING, FIELD(trusted_proxies), "", 0, 0, true,
+     check_trusted_proxies, "CIDRS",
+     "comma-separated addresses and CIDR blocks of reverse proxies whose "
+     "proxy_header names the client; empty trusts none"},
+    {"proxy_header", OPT_STRING, FIELD(proxy_header), "x-forwarded-for", 0, 0,
+     false, check_proxy_header, "NAME",
+     "header the trusted proxies add the client address to: "
+     "x-forwarded-for or forwarded (RFC 7239)"},
+    {"beacon_rate", OPT_INT, FIELD(beacon_rate), "10", 0, 1000000, false,
+     NULL, "N",
+     "beacons per second one client address (IPv4, or IPv6 /64) may send "
+     "to each event loop on average; more get 429; 0 turns the limit off"},
+    {"beacon_burst", OPT_INT, FIELD(beacon_burst), "40", 1, 1000000, false,
+     NULL, "N", "beacons one client address may send to each event loop at "
+     "once before beacon_rate applies"},
     {"classify_data", OPT_STRING, FIELD(classify_data), "./data", 0, 0, false,
      NULL, "DIR",
      "directory of the address ranges (ranges/VERDICT.txt) and user-agent "
@@ -130,8 +174,10 @@ static const struct option options[] = {
      "clicks of the same email this close to a honeypot click, before or "
      "after, are marked honeypot too"},
     {"attribute_machine_events", OPT_BOOL, FIELD(attribute_machine_events),
-     "no", 0, 0, false, NULL, "yes|no",
-     "also credit orders to clicks classified as machines"},
+     "off", 0, 0, false, NULL, "on|off",
+     "also credit purchases to clicks and opens classified as a machine's "
+     "(scanner, privacy or image proxy, prefetch, burst, honeypot, "
+     "too_early); opens still need attribute_opens"},
     {"journal_fsync", OPT_FSYNC, FIELD(journal_fsync), "everysec", 0, 0, false,
      NULL, "POLICY",
      "when journaled events are forced to disk: always (after each event), "
@@ -297,26 +343,6 @@ static int set_string(const struct option *opt, char *field, const char *value,
     return 0;
 }
 
-static int set_bool(const struct option *opt, bool *field, const char *value,
-                    char *err, size_t errsize)
-{
-    static const char *const truths[] = {"yes", "true", "on", "1"};
-    static const char *const falsehoods[] = {"no", "false", "off", "0"};
-
-    for (size_t i = 0; i < sizeof(truths) / sizeof(truths[0]); i++) {
-        if (strcmp(value, truths[i]) == 0) {
-            *field = true;
-            return 0;
-        }
-        if (strcmp(value, falsehoods[i]) == 0) {
-            *field = false;
-            return 0;
-        }
-    }
-    return fail(err, errsize, "%s '%s' is invalid: use yes or no", opt->name,
-                value);
-}
-
 static int set_option(struct config *cfg, const struct option *opt,
                       const char *value, char *err, size_t errsize)
 {
@@ -326,6 +352,13 @@ static int set_option(struct config *cfg, const struct option *opt,
     if (opt->type == OPT_STRING)
         return set_string(opt, field, value, err, errsize);
 
+    if (opt->type == OPT_BOOL) {
+        if (config_parse_bool(value, (bool *)(void *)field) != 0)
+            return fail(err, errsize,
+                        "%s '%s' is invalid: use on or off", opt->name, value);
+        return 0;
+    }
+
     if (opt->type == OPT_LOG_LEVEL) {
         if (log_parse_level(value, (enum log_level *)(void *)field) != 0)
             return fail(err, errsize,
@@ -334,8 +367,6 @@ static int set_option(struct config *cfg, const struct option *opt,
         return 0;
     }
 
-    if (opt->type == OPT_BOOL)
-        return set_bool(opt, (bool *)(void *)field, value, err, errsize);
     if (opt->type == OPT_FSYNC) {
         for (size_t i = 0; i < sizeof(fsync_names) / sizeof(fsync_names[0]); i++) {
             if (strcmp(value, fsync_names[i]) == 0) {
@@ -394,8 +425,77 @@ int config_set(struct config *cfg, const char *key, const char *value,
     return set_option(cfg, opt, value, err, errsize);
 }
 
-/* Accepts host:port or [ipv6]:port, port 0..65535 (0 picks a free port). */
+static int check_trusted_proxies(const char *value, char *err, size_t errsize)
+{
+    struct netset set;
+    char reason[256];
+    int rc;
+
+    netset_init(&set);
+    rc = client_addr_parse_proxies(value, &set, reason, sizeof(reason));
+    netset_free(&set);
+    if (rc != 0)
+        return fail(err, errsize, "trusted_proxies entry %s", reason);
+    return 0;
+}
+
+static int check_proxy_header(const char *value, char *err, size_t errsize)
+{
+    enum client_addr_header header;
+
+    if (client_addr_parse_header_name(value, &header) != 0)
+        return fail(err, errsize,
+                    "proxy_header '%.64s' is invalid: use x-forwarded-for or "
+                    "forwarded", value);
+    return 0;
+}
+
+int config_list_next(const char **list, char *out, size_t outsize)
+{
+    const char *start = *list;
+    const char *comma = NULL;
+    const char *end = NULL;
+
+    if (start == NULL)
+        return 0;
+    comma = strchr(start, ',');
+    end = comma != NULL ? comma : start + strlen(start);
+    *list = comma != NULL ? comma + 1 : NULL;
+
+    while (start < end && (*start == ' ' || *start == '\t'))
+        start++;
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    if ((size_t)(end - start) >= outsize)
+        return -1;
+    memcpy(out, start, (size_t)(end - start));
+    out[end - start] = '\0';
+    return 1;
+}
+
+static int check_listen_one(const char *value, char *err, size_t errsize);
+
+/* Accepts one address or a comma-separated list of at most
+ * HTTP_MAX_LISTENERS (4). */
 static int check_listen(const char *value, char *err, size_t errsize)
+{
+    char one[CONFIG_STR_MAX];
+    const char *cursor = value;
+    int count = 0;
+    int rc;
+
+    while ((rc = config_list_next(&cursor, one, sizeof(one))) == 1) {
+        if (++count > 4)
+            return fail(err, errsize,
+                        "listen '%s' is invalid: give at most 4 addresses", value);
+        if (check_listen_one(one, err, errsize) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Accepts host:port or [ipv6]:port, port 0..65535 (0 picks a free port). */
+static int check_listen_one(const char *value, char *err, size_t errsize)
 {
     const char *colon = strrchr(value, ':');
     int64_t port;
@@ -427,6 +527,47 @@ static int check_redis(const char *value, char *err, size_t errsize)
     /* The parsed copy may hold a password. */
     memset(&target, 0, sizeof(target));
     return rc;
+}
+
+int config_parse_bool(const char *value, bool *out)
+{
+    static const char *const yes[] = {"on", "true", "yes", "1"};
+    static const char *const no[] = {"off", "false", "no", "0"};
+
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcmp(value, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcmp(value, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int check_model(const char *value, char *err, size_t errsize)
+{
+    enum attr_model model;
+
+    if (attribution_model_parse(value, &model) != 0)
+        return fail(err, errsize,
+                    "attribution_model '%s' is invalid: use last_click, "
+                    "first_touch or last_touch", value);
+    return 0;
+}
+
+static int check_origins(const char *value, char *err, size_t errsize)
+{
+    struct origin_list list;
+
+    if (origin_list_parse(value, &list) != 0)
+        return fail(err, errsize,
+                    "shop_origins '%s' is invalid: use scheme://host[:port] "
+                    "origins separated by commas, at most %d, without a path",
+                    value, ORIGIN_LIST_MAX);
+    return 0;
 }
 
 void config_defaults(struct config *cfg)
@@ -679,15 +820,15 @@ static void format_value(const struct option *opt, const struct config *cfg,
     case OPT_STRING:
         snprintf(out, outsize, "%s", field[0] != '\0' ? field : "none");
         return;
+    case OPT_BOOL:
+        snprintf(out, outsize, "%s", *(const bool *)(const void *)field ? "on" : "off");
+        return;
     case OPT_LOG_LEVEL: {
         static const char *const names[] = {"debug", "info", "notice", "warn",
                                             "error"};
         snprintf(out, outsize, "%s", names[*(const enum log_level *)(const void *)field]);
         return;
     }
-    case OPT_BOOL:
-        snprintf(out, outsize, "%s", *(const bool *)(const void *)field ? "yes" : "no");
-        break;
     case OPT_FSYNC:
         snprintf(out, outsize, "%s",
                  fsync_names[*(const enum journal_fsync *)(const void *)field]);

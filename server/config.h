@@ -31,6 +31,12 @@ struct config {
     char public_url[CONFIG_STR_MAX]; /* public_url: base of minted URLs; "" = http://<listen> */
     int threads;                     /* threads: event loops; 0 = one per core */
     int64_t click_window_ms;         /* click_window: 7d */
+    int64_t open_window_ms;          /* open_window: 1d */
+    bool attribute_opens;            /* attribute_opens: off */
+    char attribution_model[CONFIG_STR_MAX]; /* attribution_model: last_click */
+    int max_readers_per_identifier;  /* max_readers_per_identifier: 3 */
+    char shop_origins[CONFIG_STR_MAX]; /* shop_origins: comma-separated */
+    int64_t conversion_max_age_ms;   /* conversion_max_age: 5m */
     int64_t reader_retention_ms;     /* reader_retention: 30d */
     int64_t campaign_retention_ms;   /* campaign_retention: 400d */
     struct http_limits http;         /* max_url, max_header_bytes, max_headers,
@@ -38,13 +44,17 @@ struct config {
                                         idle_timeout, write_timeout,
                                         max_connections */
     enum log_level log_level;        /* log_level: info */
+    char trusted_proxies[CONFIG_STR_MAX]; /* trusted_proxies: CIDRs, none */
+    char proxy_header[CONFIG_STR_MAX];    /* proxy_header: x-forwarded-for */
+    int beacon_rate;                 /* beacon_rate: per client per second */
+    int beacon_burst;                /* beacon_burst: bucket size */
     char classify_data[CONFIG_STR_MAX];    /* classify_data: ./data */
     char suppression_file[CONFIG_STR_MAX]; /* suppression_file: none */
     int64_t too_early_ms;            /* too_early: 0s (off) */
     int64_t burst_window_ms;         /* burst_window: 2s */
     int burst_links;                 /* burst_links: 3 */
     int64_t honeypot_window_ms;      /* honeypot_window: 30s */
-    bool attribute_machine_events;   /* attribute_machine_events: no */
+    bool attribute_machine_events;   /* attribute_machine_events: off */
     enum journal_fsync journal_fsync; /* journal_fsync: everysec */
     size_t journal_max_size;         /* journal_max_size: 256M per loop */
     int redis_timeout_ms;            /* redis_timeout: 2s */
@@ -73,6 +83,14 @@ int config_load_file(struct config *cfg, const char *path, char *err,
  * or -1 with a reason in err. */
 int config_set(struct config *cfg, const char *key, const char *value,
                char *err, size_t errsize);
+
+/* Copies the next entry of the comma-separated *list, without surrounding
+ * spaces, into out and advances *list past it (to NULL after the last).
+ * Returns 1 when an entry was copied (possibly empty), 0 when the list is
+ * used up, -1 when the entry does not fit in outsize. */
+int config_list_next(const char **list, char *out, size_t outsize);
+/* Parses on, true, yes, 1 and off, false, no, 0. Returns 0, or -1. */
+int config_parse_bool(const char *value, bool *out);
 
 /* Prints the flags with their defaults and units to out. */
 void config_print_help(const char *program, void *out_file);

@@ -2,18 +2,20 @@
  * handle_api.c - the read-only stats API (read scope), in JSON:
  *
  *   GET /v1/campaigns                      campaigns with their totals
- *   GET /v1/campaigns/<id>/stats?from&to   totals, rates, links, paths,
- *                                          time to conversion, hourly
- *                                          series and per-message totals
+ *   GET /v1/campaigns/<id>/stats?from&to   totals, sent, rates, links,
+ *                                          paths, time to conversion,
+ *                                          hourly series and per-message
+ *                                          totals, sent, rates and links
  *   GET /v1/campaigns/<id>/conversions?limit=N
  *                                          recent credited orders with
  *                                          their journeys
  *
  * Every answer is built from a fixed number of pipelined reads of the
  * campaign's own keys (docs/redis-schema.md): no KEYS, no SCAN, nothing
- * per reader. Counters are returned as they are stored, every integer field
- * of a hash included, so fields that newer writers add appear without a
- * change here. docs/api.md documents the JSON.
+ * per reader. The hour hashes are decoded as they arrive (api_hourly.h).
+ * Counters are returned as they are stored, every integer field of a hash
+ * included, so fields that newer writers add appear without a change here.
+ * docs/api.md documents the JSON.
  */
 #include <http_parser.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api_hourly.h"
 #include "api_query.h"
 #include "auth_request.h"
 #include "handlers.h"
@@ -31,9 +34,6 @@
 
 #define CAMPAIGNS_LISTED_MAX 500
 #define MESSAGES_LISTED_MAX 100
-/* TODO: the full 744-hour range takes about 11 ms (docs/benchmarks.md),
- * above the 10 ms target. Reading the hours in one server-side script, or
- * caching closed hours, would bring it down. */
 #define HOURS_MAX (31 * 24)
 #define HOURS_DEFAULT 48
 #define CONVERSIONS_DEFAULT 20
@@ -61,6 +61,18 @@ static json_t *grouped_hash(const json_t *pairs)
 static json_int_t counter(const json_t *grouped, const char *name)
 {
     return json_integer_value(json_object_get(json_object_get(grouped, "counters"), name));
+}
+
+/* Sets counters.sent of a grouped hash from a PFCOUNT reply, when the
+ * campaign or message has minted emails; "sent" stays absent (unknown)
+ * otherwise. */
+static void add_sent(json_t *grouped, const json_t *pfcount)
+{
+    json_int_t sent = json_integer_value(pfcount);
+
+    if (sent > 0)
+        json_object_set_new(json_object_get(grouped, "counters"), "sent",
+                            json_integer(sent));
 }
 
 static json_t *ratio(json_int_t numerator, json_int_t denominator)
@@ -221,8 +233,12 @@ enum {
     SLOT_PATHS,
     SLOT_TTC,
     SLOT_MESSAGES,
-    SLOT_HOURS, /* the first of n_hours */
+    SLOT_SENT,
+    SLOT_HOURS, /* the first of n_hours, decoded by api_hourly_take */
 };
+
+/* Slots per message in the second stage: its hash and its sent count. */
+enum { MESSAGE_SLOT_TOTALS = 0, MESSAGE_SLOT_SENT, MESSAGE_SLOTS };
 
 struct stats_data {
     char campaign[TOKEN_ID_MAX + 1];
@@ -230,7 +246,27 @@ struct stats_data {
     uint32_t n_hours;
     const char **messages;
     size_t n_messages;
+    json_t *links; /* the campaign's links, split out per message */
+    struct api_hourly *hours;
 };
+
+static void stats_data_free(void *data)
+{
+    struct stats_data *d = data;
+
+    if (d == NULL)
+        return;
+    api_hourly_free(d->hours);
+    free(d->messages);
+    free(d);
+}
+
+static void take_hour(struct api_query *q, size_t slot, const redisReply *reply)
+{
+    struct stats_data *d = q->data;
+
+    api_hourly_take(d->hours, (uint32_t)(slot - SLOT_HOURS), reply);
+}
 
 /* Reads from and to: the hours from the one containing from up to and
  * including the one containing to. Default: the last HOURS_DEFAULT hours.
@@ -262,75 +298,6 @@ static const char *parse_range(const struct http_request *req, struct stats_data
     d->from = from;
     d->n_hours = (to - from) / 3600 + 1;
     return NULL;
-}
-
-/* Writes the per-hour series of the hour replies to hourly. */
-static void add_hourly(json_t *hourly, json_t *const *replies, const struct stats_data *d)
-{
-    json_t *hours = json_array();
-    json_t *series = json_object();
-    json_t *money = json_object();
-    static const char *const always[] = {"opens", "clicks", "conversions",
-                                         "cross_device_conversions"};
-
-    for (size_t k = 0; k < sizeof(always) / sizeof(always[0]); k++) {
-        json_t *zeros = json_array();
-
-        for (uint32_t i = 0; i < d->n_hours; i++)
-            json_array_append_new(zeros, json_integer(0));
-        json_object_set_new(series, always[k], zeros);
-    }
-
-    for (uint32_t i = 0; i < d->n_hours; i++) {
-        json_t *counters = json_object();
-        json_t *amounts = json_object();
-        const char *name, *group;
-        json_t *value, *per_currency;
-        char iso[21];
-
-        utc_format_hour(d->from + i * 3600, iso);
-        json_array_append_new(hours, json_string(iso));
-        api_group_fields(replies[i], counters, amounts);
-
-        json_object_foreach(counters, name, value) {
-            json_t *column = json_object_get(series, name);
-
-            if (column == NULL) {
-                column = json_array();
-                for (uint32_t k = 0; k < d->n_hours; k++)
-                    json_array_append_new(column, json_integer(0));
-                json_object_set_new(series, name, column);
-            }
-            json_array_set(column, i, value);
-        }
-        json_object_foreach(amounts, group, per_currency) {
-            const char *currency;
-            json_t *amount;
-            json_t *groups = json_object_get(money, group);
-
-            if (groups == NULL) {
-                groups = json_object();
-                json_object_set_new(money, group, groups);
-            }
-            json_object_foreach(per_currency, currency, amount) {
-                json_t *column = json_object_get(groups, currency);
-
-                if (column == NULL) {
-                    column = json_array();
-                    for (uint32_t k = 0; k < d->n_hours; k++)
-                        json_array_append_new(column, json_null());
-                    json_object_set_new(groups, currency, column);
-                }
-                json_array_set(column, i, amount);
-            }
-        }
-        json_decref(counters);
-        json_decref(amounts);
-    }
-
-    json_object_set_new(hourly, "hours", hours);
-    json_object_set_new(hourly, "counters", series);
-    json_object_set_new(hourly, "amounts", money);
 }
 
 static json_t *link_list(const json_t *pairs)
@@ -375,16 +342,33 @@ static json_t *ttc_list(const json_t *pairs)
     return list;
 }
 
+/* Returns the entries of links (from link_list) of one message. */
+static json_t *links_of_message(const json_t *links, const char *message)
+{
+    json_t *mine = json_array();
+    size_t i;
+    json_t *link;
+
+    json_array_foreach(links, i, link) {
+        if (strcmp(json_string_value(json_object_get(link, "message")), message) == 0)
+            json_array_append(mine, link);
+    }
+    return mine;
+}
+
 static void finish_stats_messages(struct api_query *q)
 {
     struct stats_data *d = q->data;
     json_t *messages = json_array();
 
     for (size_t i = 0; i < d->n_messages; i++) {
-        json_t *item = grouped_hash(q->replies[i]);
+        json_t *const *replies = q->replies + i * MESSAGE_SLOTS;
+        json_t *item = grouped_hash(replies[MESSAGE_SLOT_TOTALS]);
 
+        add_sent(item, replies[MESSAGE_SLOT_SENT]);
         add_rates(item);
         json_object_set_new(item, "message", json_string(d->messages[i]));
+        json_object_set_new(item, "links", links_of_message(d->links, d->messages[i]));
         json_array_append_new(messages, item);
     }
     free(d->messages);
@@ -396,7 +380,7 @@ static void finish_stats_messages(struct api_query *q)
 static void finish_stats(struct api_query *q)
 {
     struct stats_data *d = q->data;
-    json_t *totals, *hourly, *paths, *unused;
+    json_t *totals, *hourly, *paths, *unused, *links;
     char from_iso[21], to_iso[21];
     char key[SCHEMA_KEY_MAX];
     bool truncated;
@@ -407,6 +391,7 @@ static void finish_stats(struct api_query *q)
     }
 
     totals = grouped_hash(q->replies[SLOT_TOTALS]);
+    add_sent(totals, q->replies[SLOT_SENT]);
     add_rates(totals);
     paths = json_object();
     unused = json_object();
@@ -415,13 +400,16 @@ static void finish_stats(struct api_query *q)
     utc_format_hour(d->from, from_iso);
     utc_format_hour(d->from + (d->n_hours - 1) * 3600, to_iso);
     hourly = json_pack("{s:s, s:s}", "from", from_iso, "to", to_iso);
-    add_hourly(hourly, q->replies + SLOT_HOURS, d);
+    api_hourly_add(hourly, d->hours);
+    links = link_list(q->replies[SLOT_LINKS]);
+    d->links = links; /* borrowed from q->result for the message stage */
 
-    q->result = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "campaign", d->campaign,
-                          "totals", totals, "links", link_list(q->replies[SLOT_LINKS]),
+    q->result = json_pack("{s:s, s:o, s:O, s:o, s:o, s:o}", "campaign", d->campaign,
+                          "totals", totals, "links", links,
                           "conversions_by_path", paths,
                           "time_to_conversion", ttc_list(q->replies[SLOT_TTC]),
                           "hourly", hourly);
+    json_decref(links);
 
     q->kept = json_incref(q->replies[SLOT_MESSAGES]); /* ids outlive the stage */
     d->messages = sorted_ids(q->kept, MESSAGES_LISTED_MAX, &d->n_messages, &truncated);
@@ -433,12 +421,15 @@ static void finish_stats(struct api_query *q)
         return;
     }
     json_object_set_new(q->result, "messages_truncated", json_boolean(truncated));
-    if (api_query_stage(q, d->n_messages, finish_stats_messages) == 0) {
+    if (api_query_stage(q, d->n_messages * MESSAGE_SLOTS, finish_stats_messages) == 0) {
         for (size_t i = 0; i < d->n_messages; i++) {
-            const char *argv[] = {"HGETALL", key};
+            const char *hgetall[] = {"HGETALL", key};
+            const char *pfcount[] = {"PFCOUNT", key};
 
             schema_message(key, d->campaign, d->messages[i]);
-            api_query_send(q, i, 2, argv);
+            api_query_send(q, i * MESSAGE_SLOTS + MESSAGE_SLOT_TOTALS, 2, hgetall);
+            schema_message_sent(key, d->campaign, d->messages[i]);
+            api_query_send(q, i * MESSAGE_SLOTS + MESSAGE_SLOT_SENT, 2, pfcount);
         }
     }
     api_query_wait(q);
@@ -470,10 +461,15 @@ static void campaign_stats(struct worker *w, struct http_request *req)
         return;
     }
     q->data = d;
-    if (api_query_stage(q, SLOT_HOURS + d->n_hours, finish_stats) == 0) {
+    q->free_data = stats_data_free;
+    d->hours = api_hourly_new(d->from, d->n_hours);
+    if (d->hours == NULL)
+        q->failed = true;
+    else if (api_query_stage(q, SLOT_HOURS + d->n_hours, finish_stats) == 0) {
         const char *known[] = {"SISMEMBER", SCHEMA_CAMPAIGNS, d->campaign};
         const char *hgetall[] = {"HGETALL", key};
         const char *smembers[] = {"SMEMBERS", key};
+        const char *pfcount[] = {"PFCOUNT", key};
 
         api_query_send(q, SLOT_KNOWN, 3, known);
         schema_campaign(key, d->campaign);
@@ -486,9 +482,11 @@ static void campaign_stats(struct worker *w, struct http_request *req)
         api_query_send(q, SLOT_TTC, 2, hgetall);
         schema_message_set(key, d->campaign);
         api_query_send(q, SLOT_MESSAGES, 2, smembers);
+        schema_campaign_sent(key, d->campaign);
+        api_query_send(q, SLOT_SENT, 2, pfcount);
         for (uint32_t i = 0; i < d->n_hours; i++) {
             schema_hour(key, d->campaign, d->from + i * 3600);
-            api_query_send(q, SLOT_HOURS + i, 2, hgetall);
+            api_query_send_raw(q, SLOT_HOURS + i, 2, hgetall, take_hour);
         }
     }
     api_query_wait(q);

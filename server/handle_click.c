@@ -60,12 +60,13 @@ static void reject(struct worker *w, struct http_request *req, const char *why,
     static const struct http_header headers[] = {
         HDR("Cache-Control", "no-store"),
     };
+    unsigned long long id = (unsigned long long)req->id;
 
     http_respond(req, 400, "text/html; charset=utf-8", headers, 1, invalid_page,
                  sizeof(invalid_page) - 1);
     atomic_fetch_add_explicit(&w->counters.click_invalid, 1, memory_order_relaxed);
-    LOG_LIMITED(LOG_LEVEL_INFO, "click.rejected", "reason=%s length=%zu", why,
-                token_len);
+    LOG_LIMITED(LOG_LEVEL_INFO, "click.rejected", "id=%llu reason=%s length=%zu",
+                id, why, token_len);
 }
 
 /* Mints the visit token for a click at now into out. Returns its length, or
@@ -151,8 +152,8 @@ void handle_click(struct worker *w, struct http_request *req)
     if (location_len < 0) {
         /* Not the reader's fault, but a signed link must still lead somewhere:
          * send the destination as signed, without attribution. */
-        LOG_LIMITED(LOG_LEVEL_ERROR, "click.mint_failed", "campaign=%s link=%u",
-                    click.campaign, (unsigned)click.link);
+        LOG_LIMITED(LOG_LEVEL_ERROR, "click.mint_failed", "id=%llu campaign=%s link=%u",
+                    (unsigned long long)req->id, click.campaign, (unsigned)click.link);
         memcpy(location, click.dest, click.dest_len);
         location_len = (long)click.dest_len;
         record = false;

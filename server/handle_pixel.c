@@ -59,6 +59,13 @@ static size_t pixel_token(const struct http_request *req, const char **token)
     return req->path_len - fixed;
 }
 
+void pixel_respond(struct http_request *req)
+{
+    http_respond(req, 200, "image/gif", pixel_headers,
+                 sizeof(pixel_headers) / sizeof(pixel_headers[0]), transparent_gif,
+                 sizeof(transparent_gif));
+}
+
 void handle_pixel(struct worker *w, struct http_request *req)
 {
     uint8_t scratch[TOKEN_BINARY_MAX];
@@ -69,6 +76,7 @@ void handle_pixel(struct worker *w, struct http_request *req)
     enum verdict verdict = VERDICT_HUMAN;
     uint32_t now = (uint32_t)time(NULL);
     struct event ev;
+    unsigned long long id = (unsigned long long)req->id;
 
     text_len = pixel_token(req, &text);
     if (text_len > 0)
@@ -79,14 +87,12 @@ void handle_pixel(struct worker *w, struct http_request *req)
     memset(&ev, 0, sizeof(ev));
     handle_set_device(&ev, req);
 
-    http_respond(req, 200, "image/gif", pixel_headers,
-                 sizeof(pixel_headers) / sizeof(pixel_headers[0]), transparent_gif,
-                 sizeof(transparent_gif));
+    pixel_respond(req);
 
     if (status != TOKEN_OK) {
         atomic_fetch_add_explicit(&w->counters.pixel_invalid, 1, memory_order_relaxed);
-        LOG_LIMITED(LOG_LEVEL_INFO, "pixel.invalid_token", "status=%s length=%zu",
-                    token_status_name(status), text_len);
+        LOG_LIMITED(LOG_LEVEL_INFO, "pixel.invalid_token", "id=%llu status=%s length=%zu",
+                    id, token_status_name(status), text_len);
         return;
     }
     if (intake_suppressed(w, tok.reader))

@@ -30,14 +30,17 @@
 static void on_forgotten(void *arg, long deleted)
 {
     struct http_request *req = arg;
+    unsigned long long id = (unsigned long long)req->id;
     char body[64];
     int n;
 
     if (deleted < 0) {
         handle_text(req, 503, "redis is not reachable; send the request again\n");
+        LOG_LIMITED(LOG_LEVEL_WARN, "reader.forget_failed",
+                    "id=%llu error=\"redis is not reachable\"", id);
         return;
     }
-    LOG_NOTICE("reader.forgotten", "keys_deleted=%ld", deleted);
+    LOG_NOTICE("reader.forgotten", "id=%llu keys_deleted=%ld", id, deleted);
     n = snprintf(body, sizeof(body), "{\"deleted\":%ld}\n", deleted);
     http_respond(req, 200, "application/json", NULL, 0, body, (size_t)n);
 }
@@ -52,12 +55,14 @@ void handle_reader_delete(struct worker *w, struct http_request *req)
     if (!auth_request(w, req, AUTH_SCOPE_ADMIN))
         return;
     if (ident_parse_sha256_hex(hex, hex_len, hash) != 0) {
-        LOG_LIMITED(LOG_LEVEL_INFO, "api.rejected", "path=/v1/readers reason=bad_hash");
+        LOG_LIMITED(LOG_LEVEL_INFO, "api.rejected", "id=%llu path=/v1/readers reason=bad_hash",
+                    (unsigned long long)req->id);
         handle_text(req, 400, "expected /v1/readers/<email_sha256>: 64 hex digits\n");
         return;
     }
     if (ident_reader_id(w->signer, hash, reader) != 0) {
-        LOG_ERROR("reader.forget_failed", "error=\"reader id derivation failed\"");
+        LOG_ERROR("reader.forget_failed", "id=%llu error=\"reader id derivation failed\"",
+                  (unsigned long long)req->id);
         handle_text(req, 500, "internal error\n");
         return;
     }

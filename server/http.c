@@ -835,9 +835,11 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         return;
     }
     if (what & BEV_EVENT_ERROR) {
-        LOG_DEBUG("http.conn_error", "id=%llu error=%s",
-                  (unsigned long long)conn->req.id,
-                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        char peer[INET6_ADDRSTRLEN + 8];
+        format_peer(&conn->peer, peer, sizeof(peer));
+        LOG_LIMITED(LOG_LEVEL_INFO, "http.conn_error", "id=%llu peer=%s error=\"%s\"",
+                    (unsigned long long)conn->req.id, peer,
+                    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
         conn_close(conn);
         return;
     }

@@ -9,16 +9,6 @@
 #include "log.h"
 #include "refdata.h"
 
-int intake_client_addr(const struct http_request *req, struct netaddr *out)
-{
-    /* TODO: take the address from the trusted-proxy handling (client_addr.h)
-     * once it is merged. Until then a deployment behind a load balancer
-     * classifies on the balancer's address, and no range ever matches. */
-    if (req->peer == NULL)
-        return -1;
-    return netaddr_from_sockaddr(req->peer, req->peer_len, out);
-}
-
 static bool names_prefetch(const struct http_request *req, const char *header)
 {
     const struct http_header *h = http_request_header(req, header);
@@ -26,7 +16,7 @@ static bool names_prefetch(const struct http_request *req, const char *header)
     return h != NULL && classify_purpose_is_prefetch(h->value, h->value_len);
 }
 
-enum verdict intake_classify(const struct worker *w, const struct http_request *req,
+enum verdict intake_classify(struct worker *w, const struct http_request *req,
                              bool is_click, const struct token *tok, uint32_t now)
 {
     const struct http_header *ua = http_request_header(req, "User-Agent");
@@ -43,7 +33,7 @@ enum verdict intake_classify(const struct worker *w, const struct http_request *
     };
     enum verdict v;
 
-    in.has_addr = intake_client_addr(req, &in.addr) == 0;
+    in.has_addr = worker_client_addr(w, req, &in.addr) == 0;
     v = classify(&w->refdata->classify, (uint32_t)(w->cfg->too_early_ms / 1000), &in);
 
     if (log_min_level <= LOG_LEVEL_DEBUG) {

@@ -18,13 +18,9 @@
 #include "token.h"
 #include "worker.h"
 
-/* Writes the address of the client that sent req to out. Returns 0, or -1
- * when it is unknown (a socket pair in tests). */
-int intake_client_addr(const struct http_request *req, struct netaddr *out);
-
 /* Judges an open (is_click false) or a click of token tok received at now,
  * with the worker's current tables and settings. Never fails. */
-enum verdict intake_classify(const struct worker *w, const struct http_request *req,
+enum verdict intake_classify(struct worker *w, const struct http_request *req,
                              bool is_click, const struct token *tok, uint32_t now);
 
 /* Tells whether reader is on the suppression list, counting it when so. */

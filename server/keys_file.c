@@ -31,6 +31,7 @@
 static const char reader_name[] = "reader_secret";
 static const char active_name[] = "active_signing_key";
 static const char signing_prefix[] = "signing_key.";
+static const char shop_prefix[] = "shop_secret.";
 static const char token_prefix[] = "api_token.";
 static const char count_until_suffix[] = ".count_until";
 
@@ -247,6 +248,35 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+static int set_shop_secret(const char *path, int line, const char *name,
+                           const char *value, struct keyring *ring, char *err,
+                           size_t errsize)
+{
+    const char *shop = name + sizeof(shop_prefix) - 1;
+    size_t len = strlen(shop);
+    struct keyring_shop *entry;
+
+    if (len == 0 || len > KEYRING_SHOP_ID_MAX || strspn(shop,
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != len)
+        return fail(err, errsize,
+                    "%s:%d: shop id of '%.64s' is invalid: use shop_secret.SHOP "
+                    "with SHOP 1 to 32 of A-Z a-z 0-9 . _ -", path, line, name);
+    if (keyring_shop_secret(ring->shops, ring->n_shops, shop) != NULL)
+        return fail(err, errsize, "%s:%d: %s is set twice; keep one", path,
+                    line, name);
+    if (ring->n_shops == KEYRING_MAX_SHOPS)
+        return fail(err, errsize, "%s:%d: more than %d shop secrets", path,
+                    line, KEYRING_MAX_SHOPS);
+
+    entry = &ring->shops[ring->n_shops];
+    if (parse_secret(value, entry->secret) != 0)
+        return fail(err, errsize, "%s:%d: %s must be %d hex digits (%d bytes)",
+                    path, line, name, KEYS_HEX_LEN, KEYRING_KEY_LEN);
+    memcpy(entry->id, shop, len + 1);
+    ring->n_shops++;
+    return 0;
+}
+
 /* A token name: 1 to AUTH_NAME_MAX of A-Z a-z 0-9 . _ - */
 static bool token_name_valid(const char *name)
 {
@@ -327,12 +357,14 @@ static int parse_line(const char *path, int line, char *text,
     if (strncmp(name, signing_prefix, sizeof(signing_prefix) - 1) == 0)
         return set_signing_key(path, line, name, value, ring, seen, err,
                                errsize);
+    if (strncmp(name, shop_prefix, sizeof(shop_prefix) - 1) == 0)
+        return set_shop_secret(path, line, name, value, ring, err, errsize);
     if (strncmp(name, token_prefix, sizeof(token_prefix) - 1) == 0)
         return set_api_token(path, line, name, value, seen, err, errsize);
     return fail(err, errsize,
                 "%s:%d: unknown key '%.64s': expected reader_secret, "
-                "signing_key.N, signing_key.N.count_until, active_signing_key "
-                "or api_token.NAME", path, line, name);
+                "signing_key.N, signing_key.N.count_until, active_signing_key, "
+                "shop_secret.SHOP or api_token.NAME", path, line, name);
 }
 
 /* Checks what only the whole file can tell. */
@@ -499,6 +531,9 @@ int keys_file_generate(FILE *out)
             "\n"
             "# The key that signs new tokens; every key above verifies.\n"
             "active_signing_key = 1\n"
+            "\n"
+            "# shop_secret.SHOP = <64 hex digits> lets shop SHOP's backend sign\n"
+            "# POST /v1/conversions; make one with: openssl rand -hex 32\n"
             "\n"
             "# api_token.NAME = SCOPES HEX: a bearer token for tallyd's API.\n"
             "# Scopes: read (stats API, dashboard), sign (minting URLs), admin\n"

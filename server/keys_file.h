@@ -7,14 +7,17 @@
  *   signing_key.2 = <64 hex digits>
  *   active_signing_key = 2
  *   signing_key.1.count_until = 2027-01-01
+ *   shop_secret.default = <64 hex digits>
  *   api_token.dashboard = read <64 hex digits>
  *
- * Key ids are 1..255. API tokens (see auth.h) are optional; their names are
- * 1 to 32 of A-Z a-z 0-9 . _ - and each names its scopes. The active key
- * must be present and has no end date. count_until (a UTC date, or
- * YYYY-MM-DDTHH:MM:SSZ) is when a retired key's links stop counting; they
- * keep redirecting. The reader secret is never rotated casually: changing
- * it gives every reader a new id.
+ * Key ids are 1..255. The active key must be present and has no end date.
+ * count_until (a UTC date, or YYYY-MM-DDTHH:MM:SSZ) is when a retired key's
+ * links stop counting; they keep redirecting. A shop_secret.<shop> line
+ * (shop: 1 to 32 of A-Z a-z 0-9 . _ -, at most KEYRING_MAX_SHOPS of them)
+ * lets that shop's backend sign POST /v1/conversions. API tokens (see
+ * auth.h) are optional; their names are 1 to 32 of A-Z a-z 0-9 . _ - and
+ * each names its scopes. The reader secret is never rotated casually:
+ * changing it gives every reader a new id.
  */
 #ifndef TALLY_KEYS_FILE_H
 #define TALLY_KEYS_FILE_H

@@ -267,8 +267,55 @@ static void write_events(FILE *out, const struct worker *workers, int n)
                  "Orders credited to no campaign.");
     fprintf(out, "tally_orders_unattributed_total %llu\n",
             (unsigned long long)sum_workers(workers, n, orders_unattributed));
-    /* TODO: the local journal's size and free room (tally_journal_bytes,
-     * tally_journal_events) belong here once the store spools to one. */
+}
+
+static uint64_t journaled(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->journaled); }
+static uint64_t replayed(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->replayed); }
+static uint64_t journal_dropped(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->journal_dropped); }
+static uint64_t journal_skipped(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->journal_skipped); }
+static uint64_t redis_timeouts(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->timeouts); }
+static uint64_t journal_bytes(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->journal_bytes); }
+
+static void write_journal(FILE *out, const struct worker *workers, int n)
+{
+    static const struct {
+        const char *name;
+        const char *help;
+        worker_value_fn fn;
+    } counters[] = {
+        {"tally_journal_events_written_total",
+         "Events written to the local journal while Redis could not take them.",
+         journaled},
+        {"tally_journal_events_replayed_total",
+         "Journal records applied to Redis after it came back.", replayed},
+        {"tally_journal_events_dropped_total",
+         "Events lost because the journal was full or not writable.", journal_dropped},
+        {"tally_journal_events_skipped_total",
+         "Journal records given up: undecodable, or rejected by Redis on every attempt.",
+         journal_skipped},
+        {"tally_redis_timeouts_total",
+         "Store connections dropped after a write went unanswered for redis_timeout.",
+         redis_timeouts},
+    };
+
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+        write_family(out, counters[i].name, "counter", counters[i].help);
+        fprintf(out, "%s %llu\n", counters[i].name,
+                (unsigned long long)sum_workers(workers, n, counters[i].fn));
+    }
+    write_family(out, "tally_journal_bytes", "gauge",
+                 "Size of the journal files not yet replayed, in bytes.");
+    fprintf(out, "tally_journal_bytes %llu\n",
+            (unsigned long long)sum_workers(workers, n, journal_bytes));
+    write_family(out, "tally_journal_max_bytes", "gauge",
+                 "journal_max_size of one worker's journal, in bytes.");
+    fprintf(out, "tally_journal_max_bytes %llu\n",
+            (unsigned long long)(n > 0 ? workers[0].cfg->journal_max_size : 0));
+    write_family(out, "tally_journal_spooling", "gauge",
+                 "1 while a worker sends new events to its journal, by worker.");
+    for (int i = 0; i < n; i++)
+        fprintf(out, "tally_journal_spooling{worker=\"%d\"} %d\n", i,
+                PLAIN_LOAD(store_stats(workers[i].store)->spooling) ? 1 : 0);
 }
 
 static void write_redis(FILE *out, const struct worker *workers, int n)
@@ -299,6 +346,10 @@ static uint64_t api_forbidden(const struct worker *w) { return load(&w->metrics.
 static uint64_t api_redis_failed(const struct worker *w) { return load(&w->metrics.api_redis_failed); }
 static uint64_t beacon_rejected(const struct worker *w) { return load(&w->counters.beacon_rejected); }
 static uint64_t not_found(const struct worker *w) { return load(&w->counters.not_found); }
+static uint64_t beacon_rate_limited(const struct worker *w) { return load(&w->counters.beacon_rate_limited); }
+static uint64_t client_addr_malformed(const struct worker *w) { return load(&w->counters.client_addr_malformed); }
+static uint64_t token_retired(const struct worker *w) { return load(&w->counters.token_retired); }
+static uint64_t sign_rejected(const struct worker *w) { return load(&w->counters.sign_rejected); }
 
 static void write_rejections(FILE *out, const struct worker *workers, int n)
 {
@@ -324,10 +375,28 @@ static void write_rejections(FILE *out, const struct worker *workers, int n)
                  "Beacons answered with a 4xx.");
     fprintf(out, "tally_beacons_rejected_total %llu\n",
             (unsigned long long)sum_workers(workers, n, beacon_rejected));
+    write_family(out, "tally_beacons_rate_limited_total", "counter",
+                 "Beacons answered 429 because their client was over beacon_rate; "
+                 "also in tally_beacons_rejected_total.");
+    fprintf(out, "tally_beacons_rate_limited_total %llu\n",
+            (unsigned long long)sum_workers(workers, n, beacon_rate_limited));
+    write_family(out, "tally_client_addr_malformed_total", "counter",
+                 "Requests from a trusted proxy whose forwarding header could not "
+                 "be read; the proxy's address was used.");
+    fprintf(out, "tally_client_addr_malformed_total %llu\n",
+            (unsigned long long)sum_workers(workers, n, client_addr_malformed));
     write_family(out, "tally_not_found_total", "counter",
                  "Requests for no route (404) or with a method the route lacks (405).");
     fprintf(out, "tally_not_found_total %llu\n",
             (unsigned long long)sum_workers(workers, n, not_found));
+    write_family(out, "tally_tokens_retired_total", "counter",
+                 "Valid tokens not counted because their signing key is retired.");
+    fprintf(out, "tally_tokens_retired_total %llu\n",
+            (unsigned long long)sum_workers(workers, n, token_retired));
+    write_family(out, "tally_sign_rejected_total", "counter",
+                 "POST /v1/sign requests answered with a 4xx.");
+    fprintf(out, "tally_sign_rejected_total %llu\n",
+            (unsigned long long)sum_workers(workers, n, sign_rejected));
 }
 
 char *metrics_render(const struct worker *workers, int n, size_t *len)
@@ -345,6 +414,7 @@ char *metrics_render(const struct worker *workers, int n, size_t *len)
     write_latency(out, workers, n);
     write_http(out, workers, n);
     write_events(out, workers, n);
+    write_journal(out, workers, n);
     write_redis(out, workers, n);
     write_rejections(out, workers, n);
     if (fclose(out) != 0) {

@@ -3,9 +3,12 @@
  *
  *   /o/<token>.gif   pixel        GET, HEAD
  *   /c/<token>       click        GET, HEAD
- *   /b               beacon       POST
+ *   /b               beacon       POST, OPTIONS (CORS preflight)
+ *   /b.gif           beacon       GET, HEAD (image fallback)
+ *   /v1/conversions  conversions  POST (signed by a shop's backend)
  *   /v1/sign         minting      POST, bearer token with the sign scope
  *   /v1/readers/<h>  forget       DELETE (admin token)
+ *   /tally.js        snippet      GET, HEAD
  *   /healthz         liveness     GET, HEAD
  *   /readyz          readiness    GET, HEAD
  *   /metrics         Prometheus   GET, HEAD
@@ -75,6 +78,18 @@ void worker_route(struct http_request *req, void *arg)
         handle_sign(w, req);
         return;
     }
+    if (path_is(req, "/b.gif") && is_get_or_head(req)) {
+        handle_beacon_gif(w, req);
+        return;
+    }
+    if (path_is(req, "/v1/conversions")) {
+        handle_conversions(w, req);
+        return;
+    }
+    if (path_is(req, "/tally.js") && is_get_or_head(req)) {
+        handle_snippet(w, req);
+        return;
+    }
     if (path_starts(req, "/v1/readers/") && req->method == HTTP_DELETE) {
         handle_reader_delete(w, req);
         return;
@@ -101,9 +116,13 @@ void worker_route(struct http_request *req, void *arg)
     }
 
     atomic_fetch_add_explicit(&w->counters.not_found, 1, memory_order_relaxed);
+    /* The path is not logged: a mistyped tracking URL may carry a token. */
+    LOG_LIMITED(LOG_LEVEL_INFO, "http.not_found", "id=%llu method=%s path_length=%zu",
+                (unsigned long long)req->id, http_method_str(req->method),
+                req->path_len);
     if (path_starts(req, "/o/") || path_starts(req, "/c/") || path_is(req, "/healthz") ||
-        path_starts(req, "/v1/readers/") || path_is(req, "/readyz") ||
-        path_is(req, "/metrics"))
+        path_is(req, "/b.gif") || path_starts(req, "/v1/readers/") ||
+        path_is(req, "/readyz") || path_is(req, "/metrics") || path_is(req, "/tally.js"))
         handle_text(req, 405, "method not allowed\n");
     else
         handle_text(req, 404, "not found\n");

@@ -1,6 +1,6 @@
 /*
- * store.c - the Redis connection of one event loop, and the writes of opens,
- * clicks and identifies.
+ * store.c - the Redis connection of one event loop, and the writes of opens
+ * and clicks. Identifies, checkouts and refunds have their own files.
  *
  * An open or a click takes two scripts: READER_TOUCH in the reader's slot,
  * whose reply tells whether it was the reader's first and gives the final
@@ -105,6 +105,8 @@ void store_op_finish(struct store_op *op, bool ok)
     /* The journey is read again when a failed checkout is replayed. */
     json_decref(op->journey);
     op->journey = NULL;
+    free(op->record_json);
+    op->record_json = NULL;
     unlink_op(op);
     if (op->started) {
         op->started = false;
@@ -183,17 +185,24 @@ bool store_reply_failed(struct store_op *op, const redisReply *reply,
     return false;
 }
 
-int store_send(struct store_op *op, redisCallbackFn *cb, struct store_args *a)
+int store_send_args(struct store *st, redisCallbackFn *cb, void *privdata,
+                    const struct store_args *a)
 {
-    struct store *st = op->st;
-
     resp_reset(&st->resp);
     resp_array(&st->resp, (size_t)a->argc);
     for (int i = 0; i < a->argc; i++)
         resp_bulk(&st->resp, a->argv[i], a->lens[i]);
 
     if (st->ac == NULL || st->resp.failed ||
-        redisAsyncFormattedCommand(st->ac, cb, op, st->resp.data, st->resp.len) != REDIS_OK) {
+        redisAsyncFormattedCommand(st->ac, cb, privdata, st->resp.data,
+                                   st->resp.len) != REDIS_OK)
+        return -1;
+    return 0;
+}
+
+int store_send(struct store_op *op, redisCallbackFn *cb, struct store_args *a)
+{
+    if (store_send_args(op->st, cb, op, a) != 0) {
         LOG_LIMITED(LOG_LEVEL_WARN, "store.event_failed",
                     "event=%s error=\"not connected to redis\"", op->event_id);
         op->failure = STORE_FAIL_LOST;
@@ -517,64 +526,6 @@ static void send_reader_touch(struct store_op *op)
     store_send(op, on_reader_touch, &a);
 }
 
-static void on_identify(redisAsyncContext *ac, void *r, void *privdata)
-{
-    struct store_op *op = privdata;
-
-    (void)ac;
-    store_op_finish(op, !store_reply_failed(op, r, "identify"));
-}
-
-static void send_customer_link(struct store_op *op)
-{
-    const struct event_identify *id = &op->ev.u.identify;
-    char key[SCHEMA_KEY_MAX];
-    char reader_hex[2 * TOKEN_READER_LEN + 1];
-    struct store_args a;
-
-    schema_customer(key, id->customer);
-    ident_hex(id->reader, TOKEN_READER_LEN, reader_hex);
-
-    store_args_init(&a);
-    store_args_str(&a, "SET");
-    store_args_str(&a, key);
-    store_args_str(&a, reader_hex);
-    store_args_str(&a, "EX");
-    store_args_u64(&a, op->st->opts.reader_retention_s);
-    store_send(op, on_identify, &a);
-}
-
-static void on_reader_link(redisAsyncContext *ac, void *r, void *privdata)
-{
-    struct store_op *op = privdata;
-
-    (void)ac;
-    if (store_reply_failed(op, r, "reader_link")) {
-        store_op_finish(op, false);
-        return;
-    }
-    send_customer_link(op);
-}
-
-/* The reader's link set learns of the customer link before the link
- * exists, so forgetting the reader can never miss it. */
-static void send_identify(struct store_op *op)
-{
-    const struct event_identify *id = &op->ev.u.identify;
-    char links[SCHEMA_KEY_MAX], customer[SCHEMA_KEY_MAX];
-    struct store_args a;
-
-    schema_reader_links(links, id->reader);
-    schema_customer(customer, id->customer);
-
-    store_args_init(&a);
-    store_args_evalsha(&a, SCRIPT_READER_LINK, 1);
-    store_args_str(&a, links);
-    store_args_str(&a, customer);
-    store_args_u64(&a, op->st->opts.reader_retention_s);
-    store_send(op, on_reader_link, &a);
-}
-
 void store_op_start(struct store_op *op)
 {
     struct store *st = op->st;
@@ -597,10 +548,13 @@ void store_op_start(struct store_op *op)
         send_reader_touch(op);
         break;
     case EVENT_IDENTIFY:
-        send_identify(op);
+        store_identify_start(op);
         break;
     case EVENT_CHECKOUT:
         store_checkout_start(op);
+        break;
+    case EVENT_REFUND:
+        store_refund_start(op);
         break;
     }
 }

@@ -33,6 +33,10 @@ struct store;
 
 struct store_options {
     uint32_t click_window_s;
+    uint32_t open_window_s;
+    bool attribute_opens;
+    int attribution_model;           /* enum attr_model */
+    unsigned max_readers_per_identifier;
     uint32_t reader_retention_s;
     uint32_t campaign_retention_s;
     unsigned max_touches; /* touchpoints kept per reader, oldest dropped */
@@ -52,6 +56,8 @@ struct store_stats {
     uint64_t failed;       /* events lost: journal_dropped + journal_skipped */
     uint64_t orders_repeated;
     uint64_t orders_unattributed;
+    uint64_t refunds_unknown_order;  /* refund for an order not claimed */
+    uint64_t identifiers_shared;     /* links that found an identifier shared */
     uint64_t reconnects;
     bool connected;
     uint64_t journaled;       /* events written to the journal */

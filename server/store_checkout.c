@@ -3,19 +3,25 @@
  *
  * A checkout is a chain of round trips, each in one Redis Cluster slot:
  *
- *   1. without a usable visit token: GET the reader linked to the customer
- *      hash, then read each candidate reader's clicks in the window
- *      (ZREVRANGEBYSCORE) and pick the last one (attribution.c);
- *   2. ORDER_CLAIM in the shop's slot: the first event to claim an order id
- *      wins; a repeat of the order stops here;
- *   3. CAMPAIGN_CONVERT in the campaign's slot, when the order was credited.
+ *   1. with a valid tly token and a device id: READER_LINK, then LINK_ADD
+ *      of the device to the token's reader;
+ *   2. without a token inside the click window: LINK_LOOKUP of the device,
+ *      then of the customer, then a read of each candidate reader's
+ *      touchpoints in the windows (ZREVRANGEBYSCORE); attribution.c picks
+ *      the touchpoint, and the first candidate that has one wins;
+ *   3. ORDER_CLAIM in the shop's slot: the first checkout event of an order
+ *      claims it and stores its decision record; a repeat stops here, and
+ *      a server-to-server confirmation of a browser's order verifies it;
+ *   4. for a credited order, a read of the credited reader's journey
+ *      (store_journey.c), then CAMPAIGN_CONVERT in the campaign's slot; or
+ *      CAMPAIGN_VERIFY there for a confirmed order.
  *
- * Steps 1 only read, and steps 2 and 3 are idempotent for the same event,
- * so the whole chain can run again for an event without counting twice.
+ * Steps 1 and 2 only read or are idempotent, and steps 3 and 4 are
+ * idempotent for the same event, so the whole chain can run again for an
+ * event without counting twice.
  */
 #include "store_internal.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,13 +31,36 @@
 #include "store_scripts.h"
 #include "touch.h"
 
-/* Clicks read per candidate reader; the store keeps at most max_touches. */
-#define CLICKS_READ_MAX 256
+/* Touchpoints read per candidate reader; the store keeps at most
+ * max_touches per reader. */
+#define TOUCHES_READ_MAX 256
 
+enum checkout_step {
+    CHECKOUT_LINK_DEVICE = 0,
+    CHECKOUT_LOOKUP_DEVICE,
+    CHECKOUT_LOOKUP_CUSTOMER,
+    CHECKOUT_READ_TOUCHES,
+};
+
+static void checkout_next(struct store_op *op);
 static void look_up_next_candidate(struct store_op *op);
-static void send_order_claim(struct store_op *op);
 
-static void on_campaign_convert(redisAsyncContext *ac, void *r, void *privdata)
+static struct attr_policy store_policy(const struct store *st)
+{
+    struct attr_policy p = {
+        .model = (enum attr_model)st->opts.attribution_model,
+        .click_window_s = st->opts.click_window_s,
+        .open_window_s = st->opts.open_window_s,
+        .attribute_opens = st->opts.attribute_opens,
+        .attribute_machine_events = st->opts.attribute_machine_events,
+    };
+
+    return p;
+}
+
+/* ---- crediting the campaign ----------------------------------------- */
+
+static void on_campaign_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct store_op *op = privdata;
 
@@ -39,86 +68,79 @@ static void on_campaign_convert(redisAsyncContext *ac, void *r, void *privdata)
     store_op_finish(op, !store_reply_failed(op, r, "campaign_convert"));
 }
 
+/* Fills the four campaign keys of record r: totals, message, the order's
+ * hour and the campaign's copy of the record. */
+static void campaign_keys(const struct decision_record *r, char keys[4][SCHEMA_KEY_MAX])
+{
+    const struct event_touch *t = &r->decision.touch.touch;
+
+    schema_campaign(keys[0], t->campaign);
+    schema_message(keys[1], t->campaign, t->message);
+    schema_hour(keys[2], t->campaign, r->time);
+    schema_campaign_order(keys[3], t->campaign, r->shop, r->order);
+}
+
 void store_campaign_convert(struct store_op *op, const char *entry)
 {
-    const struct event_checkout *co = &op->ev.u.checkout;
-    const struct attr_decision *d = &op->decision;
-    uint32_t to_order = op->ev.time > d->touch.time ? op->ev.time - d->touch.time : 0;
+    const struct decision_record *r = &op->record;
+    const struct event_touch *t = &r->decision.touch.touch;
+    uint32_t to_order = r->time > t->time ? r->time - t->time : 0;
     char keys[7][SCHEMA_KEY_MAX];
     struct store_args a;
 
-    schema_campaign(keys[0], d->touch.campaign);
-    schema_message(keys[1], d->touch.campaign, d->touch.message);
-    schema_hour(keys[2], d->touch.campaign, op->ev.time);
-    schema_campaign_order(keys[3], d->touch.campaign, co->shop, co->order_id);
-    schema_paths(keys[4], d->touch.campaign);
-    schema_conversion_times(keys[5], d->touch.campaign);
-    schema_recent_conversions(keys[6], d->touch.campaign);
+    campaign_keys(r, keys);
+    schema_paths(keys[4], t->campaign);
+    schema_conversion_times(keys[5], t->campaign);
+    schema_recent_conversions(keys[6], t->campaign);
 
     store_args_init(&a);
     store_args_evalsha(&a, SCRIPT_CAMPAIGN_CONVERT, 7);
     for (int i = 0; i < 7; i++)
         store_args_str(&a, keys[i]);
-    store_args_str(&a, d->cross_device ? "1" : "0");
-    store_args_i64(&a, co->revenue_minor);
-    store_args_str(&a, co->currency);
+    store_args_str(&a, op->record_json);
     store_args_u64(&a, op->st->opts.campaign_retention_s);
-    store_args_str(&a, co->shop);
-    store_args_str(&a, co->order_id);
-    store_args_str(&a, d->touch.message);
-    store_args_u64(&a, d->touch.link);
-    store_args_str(&a, attribution_path_name(d->path));
-    store_args_u64(&a, d->touch.time);
-    store_args_u64(&a, op->ev.time);
-    store_args_str(&a, op->st->opts.attribute_machine_events ? "included" : "ignored");
     store_args_str(&a, schema_ttc_field(to_order));
     store_args_str(&a, entry);
     store_args_u64(&a, SCHEMA_RECENT_CONVERSIONS);
-    store_send(op, on_campaign_convert, &a);
+    store_send(op, on_campaign_reply, &a);
 }
 
-/* Copies element i of a claim reply (a bulk string) into out. */
-static int copy_element(const redisReply *reply, size_t i, char *out, size_t outsize)
+static void send_campaign_verify(struct store_op *op, const char *delta,
+                                 const char *net)
+{
+    char keys[4][SCHEMA_KEY_MAX];
+    struct store_args a;
+
+    campaign_keys(&op->record, keys);
+    store_args_init(&a);
+    store_args_evalsha(&a, SCRIPT_CAMPAIGN_VERIFY, 4);
+    for (int i = 0; i < 4; i++)
+        store_args_str(&a, keys[i]);
+    store_args_str(&a, op->record.currency);
+    store_args_str(&a, delta);
+    store_args_str(&a, net);
+    store_args_i64(&a, op->record.revenue_minor);
+    store_args_u64(&a, op->st->opts.campaign_retention_s);
+    store_send(op, on_campaign_reply, &a);
+}
+
+/* ---- claiming the order --------------------------------------------- */
+
+/* Reads the stored record that a claim reply carries in element 1 into
+ * op->record, keeping the event's own revenue for a verification. Returns
+ * 0, or -1 when it is missing or malformed. */
+static int take_stored_record(struct store_op *op, const redisReply *reply)
 {
     const redisReply *e;
+    int64_t revenue = op->record.revenue_minor;
 
-    if (i >= reply->elements)
+    if (reply->elements < 2 || reply->element[1]->type != REDIS_REPLY_STRING)
         return -1;
-    e = reply->element[i];
-    if (e->type != REDIS_REPLY_STRING || e->len >= outsize)
+    e = reply->element[1];
+    if (decision_from_json(e->str, e->len, &op->record) != 0)
         return -1;
-    memcpy(out, e->str, e->len);
-    out[e->len] = '\0';
-    return 0;
-}
-
-/* A replayed claim returns the decision made the first time; finishing with
- * it keeps the campaign credit the same whatever happened since. */
-static int restore_decision(struct store_op *op, const redisReply *reply)
-{
-    struct attr_decision *d = &op->decision;
-    char link[16], path[16], cross[4], click_time[16];
-
-    memset(d, 0, sizeof(*d));
-    if (copy_element(reply, 1, d->touch.campaign, sizeof(d->touch.campaign)) != 0 ||
-        copy_element(reply, 2, d->touch.message, sizeof(d->touch.message)) != 0 ||
-        copy_element(reply, 3, link, sizeof(link)) != 0 ||
-        copy_element(reply, 4, path, sizeof(path)) != 0 ||
-        copy_element(reply, 5, cross, sizeof(cross)) != 0 ||
-        copy_element(reply, 6, click_time, sizeof(click_time)) != 0)
-        return -1;
-
-    d->touch.link = (uint32_t)strtoul(link, NULL, 10);
-    d->touch.time = (uint32_t)strtoul(click_time, NULL, 10);
-    d->cross_device = strcmp(cross, "1") == 0;
-    if (strcmp(path, "token") == 0)
-        d->path = ATTR_PATH_TOKEN;
-    else if (strcmp(path, "customer") == 0)
-        d->path = ATTR_PATH_CUSTOMER;
-    else if (strcmp(path, "email") == 0)
-        d->path = ATTR_PATH_EMAIL;
-    else
-        d->path = ATTR_PATH_NONE;
+    if (op->ev.u.checkout.source == EVENT_SOURCE_SERVER)
+        op->record.revenue_minor = revenue;
     return 0;
 }
 
@@ -142,119 +164,166 @@ static void on_order_claim(redisAsyncContext *ac, void *r, void *privdata)
     }
 
     outcome = reply->element[0]->integer;
-    if (outcome == 0) {
+    if (outcome == 0 || outcome == 4) {
         op->st->stats.orders_repeated++;
-        LOG_DEBUG("checkout.repeated", "event=%s shop=%s", op->event_id,
-                  op->ev.u.checkout.shop);
+        LOG_DEBUG("checkout.repeated", "event=%s shop=%s outcome=%lld", op->event_id,
+                  op->ev.u.checkout.shop, outcome);
         store_op_finish(op, true);
         return;
     }
-    if (outcome == 2 && restore_decision(op, reply) != 0) {
+    if ((outcome == 2 || outcome == 3) && take_stored_record(op, reply) != 0) {
         LOG_ERROR("store.event_failed", "step=order_claim event=%s "
                   "error=\"malformed stored decision\"", op->event_id);
         store_op_finish(op, false);
         return;
     }
 
-    if (op->decision.path == ATTR_PATH_NONE) {
+    if (op->record.decision.path == ATTR_PATH_NONE) {
         op->st->stats.orders_unattributed++;
         store_op_finish(op, true);
+        return;
+    }
+    if (outcome == 3) {
+        if (reply->elements < 4 || reply->element[2]->type != REDIS_REPLY_STRING ||
+            reply->element[3]->type != REDIS_REPLY_STRING) {
+            store_op_finish(op, false);
+            return;
+        }
+        send_campaign_verify(op, reply->element[2]->str, reply->element[3]->str);
+        return;
+    }
+
+    /* A replay credits the record stored the first time, with its trail
+     * and alternatives, which op->record does not hold after a replay. */
+    if (outcome == 2)
+        op->record_json = strndup(reply->element[1]->str, reply->element[1]->len);
+    else
+        op->record_json = decision_to_json(&op->record);
+    if (op->record_json == NULL) {
+        LOG_LIMITED(LOG_LEVEL_ERROR, "store.event_failed",
+                    "step=order_claim event=%s error=\"out of memory\"", op->event_id);
+        store_op_finish(op, false);
         return;
     }
     store_journey_start(op);
 }
 
+/* Appends the shop counters this record increments. */
+static size_t claim_counters(const struct decision_record *r,
+                             const char *fields[8], char path_field[32],
+                             char reason_field[48])
+{
+    size_t n = 0;
+    bool credited = r->decision.path != ATTR_PATH_NONE;
+
+    fields[n++] = "orders";
+    fields[n++] = credited ? "attributed_orders" : "unattributed_orders";
+    if (r->verified)
+        fields[n++] = "verified_orders";
+    if (credited) {
+        snprintf(path_field, 32, "path:%s", attribution_path_name(r->decision.path));
+        fields[n++] = path_field;
+    } else {
+        snprintf(reason_field, 48, "unattributed:%s",
+                 decision_unattributed_reason(&r->trail));
+        fields[n++] = reason_field;
+    }
+    if (decision_trail_has(&r->trail, DECISION_PLACEHOLDER))
+        fields[n++] = "ignored_placeholder";
+    if (decision_trail_has(&r->trail, DECISION_SHARED))
+        fields[n++] = "ignored_shared";
+    return n;
+}
+
 static void send_order_claim(struct store_op *op)
 {
     const struct event_checkout *co = &op->ev.u.checkout;
-    const struct attr_decision *d = &op->decision;
-    bool credited = d->path != ATTR_PATH_NONE;
-    char keys[2][SCHEMA_KEY_MAX];
+    char keys[3][SCHEMA_KEY_MAX];
+    char path_field[32], reason_field[48];
+    const char *fields[8];
+    size_t n_fields = claim_counters(&op->record, fields, path_field, reason_field);
+    char *json = decision_to_json(&op->record);
     struct store_args a;
 
+    if (json == NULL) {
+        LOG_LIMITED(LOG_LEVEL_ERROR, "store.event_failed",
+                    "step=order_claim event=%s error=\"out of memory\"", op->event_id);
+        store_op_finish(op, false);
+        return;
+    }
     schema_order(keys[0], co->shop, co->order_id);
     schema_shop(keys[1], co->shop);
+    schema_shop_orders(keys[2], co->shop);
 
     store_args_init(&a);
-    store_args_evalsha(&a, SCRIPT_ORDER_CLAIM, 2);
-    store_args_str(&a, keys[0]);
-    store_args_str(&a, keys[1]);
+    store_args_evalsha(&a, SCRIPT_ORDER_CLAIM, 3);
+    for (int i = 0; i < 3; i++)
+        store_args_str(&a, keys[i]);
     store_args_str(&a, op->event_id);
-    store_args_u64(&a, op->ev.time);
-    store_args_str(&a, credited ? d->touch.campaign : "");
-    store_args_str(&a, credited ? d->touch.message : "");
-    store_args_u64(&a, credited ? d->touch.link : 0);
-    store_args_str(&a, attribution_path_name(d->path));
-    store_args_str(&a, d->cross_device ? "1" : "0");
-    store_args_i64(&a, co->revenue_minor);
-    store_args_str(&a, co->currency);
+    store_args_str(&a, co->source == EVENT_SOURCE_SERVER ? "server" : "browser");
     store_args_u64(&a, op->st->opts.campaign_retention_s);
-    store_args_u64(&a, credited ? d->touch.time : 0);
-    store_args_str(&a, co->order_id);
+    store_args_str(&a, json);
+    for (size_t i = 0; i < n_fields; i++)
+        store_args_str(&a, fields[i]);
     store_send(op, on_order_claim, &a);
+    free(json);
 }
 
-/* Machine clicks carry a verdict suffix that touch_parse_click rejects, so
- * they are credited only when attribute_machine_events is set. */
-static int parse_click(const struct store_op *op, const redisReply *member,
-                       double score, struct event_touch *out)
-{
-    if (op->st->opts.attribute_machine_events)
-        return touch_parse_click_any(member->str, member->len, score, out);
-    return touch_parse_click(member->str, member->len, score, out);
-}
+/* ---- candidates and their touchpoints ------------------------------- */
 
-static void on_clicks(redisAsyncContext *ac, void *r, void *privdata)
+static void on_touches(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct store_op *op = privdata;
     const redisReply *reply = r;
-    struct event_touch *clicks = NULL;
+    struct decision_record *rec = &op->record;
+    struct attr_touch *touches = NULL;
     size_t n = 0;
-    enum attr_path path;
+    int index = op->next_candidate - 1;
+    enum attr_path path = op->candidate_paths[index];
 
     (void)ac;
-    if (store_reply_failed(op, reply, "reader_clicks")) {
+    if (store_reply_failed(op, reply, "reader_touches")) {
         store_op_finish(op, false);
         return;
     }
 
     /* WITHSCORES: member, score, member, score, ... */
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2)
-        clicks = calloc(reply->elements / 2, sizeof(*clicks));
-    for (size_t i = 0; clicks != NULL && i + 1 < reply->elements; i += 2) {
+        touches = calloc(reply->elements / 2, sizeof(*touches));
+    for (size_t i = 0; touches != NULL && i + 1 < reply->elements; i += 2) {
         const redisReply *member = reply->element[i];
         const redisReply *score = reply->element[i + 1];
 
         if (member->type != REDIS_REPLY_STRING || score->type != REDIS_REPLY_STRING)
             continue;
-        if (parse_click(op, member, strtod(score->str, NULL), &clicks[n]) == 0)
+        if (touch_parse(member->str, member->len, strtod(score->str, NULL),
+                        &touches[n]) == 0)
             n++;
     }
 
-    path = op->candidate_paths[op->next_candidate - 1];
-    if (attribution_last_click(clicks, n, op->ev.time, op->st->opts.click_window_s,
-                               path, &op->decision)) {
-        memcpy(op->decision.touch.reader, op->candidates[op->next_candidate - 1],
-               TOKEN_READER_LEN);
-        free(clicks);
+    if (attribution_credit(&rec->policy, touches, n, rec->time, path, &rec->decision)) {
+        memcpy(rec->decision.touch.touch.reader, op->candidates[index], TOKEN_READER_LEN);
+        decision_trail_add(&rec->trail, path, DECISION_CREDITED);
+        decision_fill_alternatives(rec, touches, n);
+        free(touches);
         send_order_claim(op);
         return;
     }
-    free(clicks);
+    free(touches);
+    decision_trail_add(&rec->trail, path, DECISION_NO_TOUCH);
     look_up_next_candidate(op);
 }
 
-/* Reads the next candidate reader's clicks in the window, or claims the
- * order unattributed when no candidate is left. */
+/* Reads the next candidate reader's touchpoints in the windows, or claims
+ * the order unattributed when no candidate is left. */
 static void look_up_next_candidate(struct store_op *op)
 {
     char key[SCHEMA_KEY_MAX];
-    uint32_t now = op->ev.time;
-    uint32_t window = op->st->opts.click_window_s;
+    const struct decision_record *rec = &op->record;
     struct store_args a;
 
     if (op->next_candidate >= op->n_candidates) {
-        memset(&op->decision, 0, sizeof(op->decision));
+        memset(&op->record.decision, 0, sizeof(op->record.decision));
         send_order_claim(op);
         return;
     }
@@ -264,89 +333,139 @@ static void look_up_next_candidate(struct store_op *op)
     store_args_init(&a);
     store_args_str(&a, "ZREVRANGEBYSCORE");
     store_args_str(&a, key);
-    store_args_str(&a, "+inf");
-    store_args_u64(&a, now > window ? now - window : 0);
+    store_args_u64(&a, (uint64_t)rec->time + ATTR_CLOCK_SKEW_S);
+    store_args_u64(&a, attribution_oldest_eligible(&rec->policy, rec->time));
     store_args_str(&a, "WITHSCORES");
     store_args_str(&a, "LIMIT");
     store_args_str(&a, "0");
-    store_args_u64(&a, CLICKS_READ_MAX);
-    store_send(op, on_clicks, &a);
+    store_args_u64(&a, TOUCHES_READ_MAX);
+    store_send(op, on_touches, &a);
 }
 
 static void add_candidate(struct store_op *op, const uint8_t reader[TOKEN_READER_LEN],
                           enum attr_path path)
 {
-    for (int i = 0; i < op->n_candidates; i++)
-        if (memcmp(op->candidates[i], reader, TOKEN_READER_LEN) == 0)
-            return;
     memcpy(op->candidates[op->n_candidates], reader, TOKEN_READER_LEN);
     op->candidate_paths[op->n_candidates] = path;
     op->n_candidates++;
 }
 
-static void add_email_candidate(struct store_op *op)
-{
-    const struct event_checkout *co = &op->ev.u.checkout;
-
-    if (co->has_email_reader)
-        add_candidate(op, co->email_reader, ATTR_PATH_EMAIL);
-}
-
-/* Parses the 24 hex digits of a stored reader id. Returns 0, or -1. */
-static int parse_reader_hex(const char *hex, size_t len, uint8_t out[TOKEN_READER_LEN])
-{
-    if (len != 2 * TOKEN_READER_LEN)
-        return -1;
-    for (size_t i = 0; i < TOKEN_READER_LEN; i++) {
-        char pair[3] = {hex[2 * i], hex[2 * i + 1], '\0'};
-
-        if (!isxdigit((unsigned char)pair[0]) || !isxdigit((unsigned char)pair[1]))
-            return -1;
-        out[i] = (uint8_t)strtoul(pair, NULL, 16);
-    }
-    return 0;
-}
-
-static void on_customer_link(redisAsyncContext *ac, void *r, void *privdata)
+static void on_lookup(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct store_op *op = privdata;
-    const redisReply *reply = r;
+    bool is_device = op->step == CHECKOUT_LOOKUP_DEVICE;
+    enum attr_path path = is_device ? ATTR_PATH_DEVICE : ATTR_PATH_CUSTOMER;
     uint8_t reader[TOKEN_READER_LEN];
+    long long n = 0;
+    int found;
 
     (void)ac;
-    if (store_reply_failed(op, reply, "customer_link")) {
+    if (store_reply_failed(op, r, "link_lookup")) {
         store_op_finish(op, false);
         return;
     }
-    /* A link that is not 24 hex digits (edited by hand) counts as absent. */
-    if (reply->type == REDIS_REPLY_STRING &&
-        parse_reader_hex(reply->str, reply->len, reader) == 0)
-        add_candidate(op, reader, ATTR_PATH_CUSTOMER);
-    add_email_candidate(op);
-    look_up_next_candidate(op);
+    found = store_lookup_parse(r, &n, reader);
+    if (found != 1)
+        decision_trail_add(&op->record.trail, path, DECISION_NOT_LINKED);
+    else if (n > (long long)op->st->opts.max_readers_per_identifier)
+        decision_trail_add(&op->record.trail, path, DECISION_SHARED);
+    else
+        add_candidate(op, reader, path);
+    op->step++;
+    checkout_next(op);
+}
+
+static void on_device_linked(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct store_op *op = privdata;
+    const struct event_checkout *co = &op->ev.u.checkout;
+
+    (void)ac;
+    if (!store_link_check_shared(op, r, co->shop, co->device, true)) {
+        store_op_finish(op, false);
+        return;
+    }
+    op->step++;
+    checkout_next(op);
+}
+
+/* Runs the next step that applies. */
+static void checkout_next(struct store_op *op)
+{
+    const struct event_checkout *co = &op->ev.u.checkout;
+    struct decision_record *rec = &op->record;
+
+    for (;; op->step++) {
+        switch (op->step) {
+        case CHECKOUT_LINK_DEVICE:
+            if (!co->has_visit || !co->has_device)
+                continue;
+            store_link_send(op, co->device, true, co->visit.reader, on_device_linked);
+            return;
+        case CHECKOUT_LOOKUP_DEVICE:
+            if (rec->decision.path == ATTR_PATH_TOKEN) {
+                send_order_claim(op);
+                return;
+            }
+            if (!co->has_device)
+                continue;
+            store_lookup_send(op, co->device, true, on_lookup);
+            return;
+        case CHECKOUT_LOOKUP_CUSTOMER:
+            if (!co->has_customer)
+                continue;
+            store_lookup_send(op, co->customer, false, on_lookup);
+            return;
+        default:
+            if (co->has_email_reader)
+                add_candidate(op, co->email_reader, ATTR_PATH_EMAIL);
+            look_up_next_candidate(op);
+            return;
+        }
+    }
+}
+
+/* Fills the record's order fields and the trail of what the handler
+ * already knows: the token and the placeholders. */
+static void start_record(struct store_op *op)
+{
+    const struct event_checkout *co = &op->ev.u.checkout;
+    struct decision_record *rec = &op->record;
+
+    memset(rec, 0, sizeof(*rec));
+    snprintf(rec->event, sizeof(rec->event), "%s", op->event_id);
+    memcpy(rec->shop, co->shop, sizeof(rec->shop));
+    memcpy(rec->order, co->order_id, sizeof(rec->order));
+    memcpy(rec->currency, co->currency, sizeof(rec->currency));
+    rec->time = op->ev.time;
+    rec->revenue_minor = co->revenue_minor;
+    rec->verified = co->source == EVENT_SOURCE_SERVER;
+    rec->policy = store_policy(op->st);
+
+    if (co->token_invalid)
+        decision_trail_add(&rec->trail, ATTR_PATH_TOKEN, DECISION_INVALID);
+    if (co->device_placeholder)
+        decision_trail_add(&rec->trail, ATTR_PATH_DEVICE, DECISION_PLACEHOLDER);
+    if (co->customer_placeholder)
+        decision_trail_add(&rec->trail, ATTR_PATH_CUSTOMER, DECISION_PLACEHOLDER);
+    if (co->email_placeholder)
+        decision_trail_add(&rec->trail, ATTR_PATH_EMAIL, DECISION_PLACEHOLDER);
 }
 
 void store_checkout_start(struct store_op *op)
 {
     const struct event_checkout *co = &op->ev.u.checkout;
-    char key[SCHEMA_KEY_MAX];
-    struct store_args a;
+    struct decision_record *rec = &op->record;
 
-    if (co->has_visit &&
-        attribution_from_visit(&co->visit, op->ev.time, op->st->opts.click_window_s,
-                               &op->decision)) {
-        send_order_claim(op);
-        return;
+    start_record(op);
+    if (co->has_visit) {
+        if (attribution_from_visit(&rec->policy, &co->visit, rec->time, &rec->decision)) {
+            decision_trail_add(&rec->trail, ATTR_PATH_TOKEN, DECISION_CREDITED);
+            decision_same_alternatives(rec);
+        } else {
+            decision_trail_add(&rec->trail, ATTR_PATH_TOKEN, DECISION_OUTSIDE_WINDOW);
+        }
     }
-
-    if (!co->has_customer) {
-        add_email_candidate(op);
-        look_up_next_candidate(op);
-        return;
-    }
-    schema_customer(key, co->customer);
-    store_args_init(&a);
-    store_args_str(&a, "GET");
-    store_args_str(&a, key);
-    store_send(op, on_customer_link, &a);
+    op->step = CHECKOUT_LINK_DEVICE;
+    checkout_next(op);
 }

@@ -12,6 +12,7 @@
 #include "attribution.h"
 #include "event_codec.h"
 #include "journal.h"
+#include "decision.h"
 #include "resp.h"
 #include "schema.h"
 #include "store.h"
@@ -141,13 +142,23 @@ struct store_op {
      * from human to this event's verdict (burst or honeypot). */
     uint32_t moved[STORE_MOVED_MAX];
     int n_moved;
-    /* Checkout: reader candidates still to look up, and the decision. */
-    uint8_t candidates[2][TOKEN_READER_LEN];
-    enum attr_path candidate_paths[2];
+    /* Checkout: identifier lookups and reader candidates still to do,
+     * and the decision record being built. Identify: the step reached. */
+    int step;
+    uint8_t candidates[3][TOKEN_READER_LEN];
+    enum attr_path candidate_paths[3];
     int n_candidates;
     int next_candidate;
-    struct attr_decision decision;
-    json_t *journey; /* touchpoints read for the recent-conversions entry */
+    struct decision_record record;
+    char *record_json; /* the record CAMPAIGN_CONVERT stores, as JSON */
+    json_t *journey;   /* touchpoints read for the recent-conversions entry */
+    /* An identity link waiting for READER_LINK (store_link_send). */
+    struct {
+        uint8_t id[TOKEN_READER_LEN];
+        uint8_t reader[TOKEN_READER_LEN];
+        bool is_device;
+        redisCallbackFn *done;
+    } link;
     struct store_op *next_queued; /* in the store's queue */
     bool started; /* counted in store.started */
 };
@@ -167,6 +178,12 @@ void store_args_u64(struct store_args *a, uint64_t v);
 void store_args_i64(struct store_args *a, int64_t v);
 /* Appends EVALSHA <sha> <numkeys>; the keys and arguments follow. */
 void store_args_evalsha(struct store_args *a, int script, int numkeys);
+
+/* Encodes a in RESP and queues it on st's connection; the reply goes to
+ * cb with privdata. Returns -1, and cb never runs, when st is not
+ * connected, memory ran out or hiredis rejected the command. */
+int store_send_args(struct store *st, redisCallbackFn *cb, void *privdata,
+                    const struct store_args *a);
 
 /* Sends a command for op; the reply goes to cb. On failure to send, ends
  * op as failed and returns -1. */
@@ -214,12 +231,51 @@ struct store_op *store_queue_pop(struct store *st);
 /* Starts the checkout chain of store_checkout.c. */
 void store_checkout_start(struct store_op *op);
 
+/* Starts the identify chain of store_links.c. */
+void store_identify_start(struct store_op *op);
+
+/* Starts the refund chain of store_refund.c. */
+void store_refund_start(struct store_op *op);
+
+/* Links the customer (is_device false) or device hash id to reader, for
+ * op: READER_LINK first adds the link's key name to the reader's link set
+ * (forget.h), then LINK_ADD links it. The LINK_ADD reply (the number of
+ * readers linked) goes to cb, which store_link_check_shared helps; a failed
+ * READER_LINK finishes op as failed and cb never runs. */
+void store_link_send(struct store_op *op, const uint8_t id[TOKEN_READER_LEN],
+                     bool is_device, const uint8_t reader[TOKEN_READER_LEN],
+                     redisCallbackFn *cb);
+
+/* Checks a LINK_ADD reply: when the identifier is now linked to more
+ * readers than allowed, counts it and adds its key to the shop's shared
+ * set (a separate, idempotent SADD). Returns false when the reply is an
+ * error, after logging it. */
+bool store_link_check_shared(struct store_op *op, const redisReply *reply,
+                             const char *shop, const uint8_t id[TOKEN_READER_LEN],
+                             bool is_device);
+
+/* Sends LINK_LOOKUP for the customer or device hash id of a checkout or
+ * identify at op->ev.time; the reply goes to cb. */
+void store_lookup_send(struct store_op *op, const uint8_t id[TOKEN_READER_LEN],
+                       bool is_device, redisCallbackFn *cb);
+
+/* Reads a LINK_LOOKUP reply into *n_readers and reader. Returns 1 when a
+ * reader is linked, 0 when none is, -1 for a malformed reply. */
+int store_lookup_parse(const redisReply *reply, long long *n_readers,
+                       uint8_t reader[TOKEN_READER_LEN]);
+
+/* Sends SHOP_COUNT for op: the n field/increment pairs go to the shop's
+ * totals once. Must be called from store_submit, in sequence order; the
+ * reply is not waited for. */
+void store_shop_count(struct store_op *op, const char *shop,
+                      const char *const *fields, const long long *increments,
+                      size_t n);
 /* Reads the journey of a credited order (store_journey.c), then sends
  * CAMPAIGN_CONVERT through store_campaign_convert. */
 void store_journey_start(struct store_op *op);
 
-/* Sends CAMPAIGN_CONVERT for op's decision with entry (JSON text) for the
- * campaign's recent-conversions list. */
+/* Sends CAMPAIGN_CONVERT for op's decision record (op->record_json) with
+ * entry (JSON text) for the campaign's recent-conversions list. */
 void store_campaign_convert(struct store_op *op, const char *entry);
 /* Sends the first command of op by its kind; store.c. */
 void store_op_start(struct store_op *op);

@@ -2,15 +2,15 @@
  * store_journey.c - the anonymous journey of a credited order.
  *
  * Before CAMPAIGN_CONVERT credits an order, the store reads the credited
- * reader's latest touchpoints up to the order time (ZREVRANGEBYSCORE) and
- * the device and client of each (HMGET on r:{R}:d), both in the reader's
- * slot, and hands CAMPAIGN_CONVERT one JSON entry for the campaign's
- * recent-conversions list: the order, then its touchpoints oldest first.
- * The entry names campaigns, messages, links, times and device classes,
- * never a reader id. Both reads only read, so a replayed checkout may run
- * them again. A checkout replayed after its claim has lost its
- * reader and sends an entry with an empty journey; CAMPAIGN_CONVERT keeps
- * only the first entry of an order in any case.
+ * reader's latest touchpoints up to the order time plus the clock skew that
+ * attribution allows (ZREVRANGEBYSCORE), and the device and client of each
+ * (HMGET on r:{R}:d), both in the reader's slot, and hands CAMPAIGN_CONVERT
+ * one JSON entry for the campaign's recent-conversions list: the order, then
+ * its touchpoints oldest first. The entry names campaigns, messages, links,
+ * times and device classes, never a reader id. Both reads only read, so a
+ * replayed checkout may run them again. A checkout replayed after its claim
+ * has lost its reader and sends an entry with an empty journey;
+ * CAMPAIGN_CONVERT keeps only the first entry of an order in any case.
  */
 #include "store_internal.h"
 
@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "classify.h"
 #include "device.h"
 #include "log.h"
 #include "money.h"
@@ -70,25 +71,26 @@ static void sort_journey(json_t *journey)
  * and sends CAMPAIGN_CONVERT. */
 static void send_with_entry(struct store_op *op)
 {
-    const struct event_checkout *co = &op->ev.u.checkout;
-    const struct attr_decision *d = &op->decision;
-    int exponent = money_currency_exponent(co->currency, strlen(co->currency));
+    const struct decision_record *r = &op->record;
+    const struct attr_decision *d = &r->decision;
+    int exponent = money_currency_exponent(r->currency, strlen(r->currency));
     char revenue[32];
     json_t *entry;
     char *text;
 
-    money_format(co->revenue_minor, exponent < 0 ? 0 : exponent, revenue,
+    money_format(r->revenue_minor, exponent < 0 ? 0 : exponent, revenue,
                  sizeof(revenue));
     if (op->journey != NULL)
         sort_journey(op->journey);
-    entry = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:s, s:b, s:I, s:s, s:o}",
-                      "shop", co->shop, "order", co->order_id,
-                      "time", (json_int_t)op->ev.time, "revenue", revenue,
-                      "currency", co->currency, "message", d->touch.message,
-                      "link", (json_int_t)d->touch.link,
+    entry = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:s, s:b, s:s, s:I, s:s, s:o}",
+                      "shop", r->shop, "order", r->order,
+                      "time", (json_int_t)r->time, "revenue", revenue,
+                      "currency", r->currency, "message", d->touch.touch.message,
+                      "link", (json_int_t)d->touch.touch.link,
                       "path", attribution_path_name(d->path),
                       "cross_device", d->cross_device,
-                      "click_time", (json_int_t)d->touch.time,
+                      "touch", attribution_touch_kind_name(d->touch.kind),
+                      "click_time", (json_int_t)d->touch.touch.time,
                       "device", device_class_name((enum device_class)op->ev.device),
                       "journey", op->journey != NULL ? json_incref(op->journey)
                                                      : json_array());
@@ -128,32 +130,27 @@ static void on_devices(redisAsyncContext *ac, void *r, void *privdata)
     send_with_entry(op);
 }
 
-/* Turns a touchpoint member into a journey touch: kind, campaign, message
- * and, for clicks, the link. Returns NULL for a malformed member. */
+/* Turns a touchpoint member into a journey touch: kind, time, campaign,
+ * message, for clicks the link, and for a machine's touch its verdict.
+ * Returns NULL for a malformed member. */
 static json_t *touch_of(const char *member, size_t len, const char *score)
 {
-    char copy[TOUCH_MEMBER_MAX];
-    char *fields[5] = {NULL};
-    char *save = NULL;
-    int n = 0;
+    struct attr_touch t;
+    json_t *touch;
 
-    if (len >= sizeof(copy))
+    if (touch_parse(member, len, strtod(score, NULL), &t) != 0)
         return NULL;
-    memcpy(copy, member, len);
-    copy[len] = '\0';
-    for (char *p = strtok_r(copy, "|", &save); p != NULL && n < 5;
-         p = strtok_r(NULL, "|", &save))
-        fields[n++] = p;
-    if (n < 3 || (fields[0][0] != 'o' && fields[0][0] != 'c'))
+    touch = json_pack("{s:s, s:I, s:s, s:s}", "kind", attribution_touch_kind_name(t.kind),
+                      "time", (json_int_t)t.touch.time,
+                      "campaign", t.touch.campaign, "message", t.touch.message);
+    if (touch == NULL)
         return NULL;
-    if (fields[0][0] == 'o')
-        return json_pack("{s:s, s:I, s:s, s:s}", "kind", "open",
-                         "time", (json_int_t)strtoll(score, NULL, 10),
-                         "campaign", fields[1], "message", fields[2]);
-    return json_pack("{s:s, s:I, s:s, s:s, s:I}", "kind", "click",
-                     "time", (json_int_t)strtoll(score, NULL, 10),
-                     "campaign", fields[1], "message", fields[2],
-                     "link", (json_int_t)(n > 3 ? strtoll(fields[3], NULL, 10) : 0));
+    if (t.kind == ATTR_TOUCH_CLICK)
+        json_object_set_new(touch, "link", json_integer(t.touch.link));
+    if (t.touch.verdict != VERDICT_HUMAN)
+        json_object_set_new(touch, "verdict",
+                            json_string(verdict_name((enum verdict)t.touch.verdict)));
+    return touch;
 }
 
 static void on_touches(redisAsyncContext *ac, void *r, void *privdata)
@@ -176,7 +173,7 @@ static void on_touches(redisAsyncContext *ac, void *r, void *privdata)
 
     /* Newest first in the reply; the journey lists them oldest first, and
      * HMGET asks for the devices in reply order. */
-    schema_reader_devices(key, op->decision.touch.reader);
+    schema_reader_devices(key, op->record.decision.touch.touch.reader);
     store_args_init(&a);
     store_args_str(&a, "HMGET");
     store_args_str(&a, key);
@@ -205,15 +202,15 @@ void store_journey_start(struct store_op *op)
     char key[SCHEMA_KEY_MAX];
     struct store_args a;
 
-    if (!reader_known(op->decision.touch.reader)) {
+    if (!reader_known(op->record.decision.touch.touch.reader)) {
         send_with_entry(op);
         return;
     }
-    schema_reader_touches(key, op->decision.touch.reader);
+    schema_reader_touches(key, op->record.decision.touch.touch.reader);
     store_args_init(&a);
     store_args_str(&a, "ZREVRANGEBYSCORE");
     store_args_str(&a, key);
-    store_args_u64(&a, op->ev.time);
+    store_args_u64(&a, (uint64_t)op->record.time + ATTR_CLOCK_SKEW_S);
     store_args_str(&a, "-inf");
     store_args_str(&a, "WITHSCORES");
     store_args_str(&a, "LIMIT");

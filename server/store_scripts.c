@@ -29,8 +29,10 @@
  * burst-links different links of the email fall within the burst window.
  * A honeypot or burst click also marks the email's human clicks in its
  * window: their members get the verdict as a suffix, and their times are
- * returned so the campaign counters can move them. A machine's click is
- * stored with "|verdict" after its member, which attribution skips.
+ * returned so the campaign counters can move them. A machine's open or
+ * click is stored with "|verdict" after its member, which attribution
+ * skips unless attribute_machine_events is on; a message's machine opens
+ * of one verdict share a member, as its human opens do.
  * Returns {mask, verdict, moved click times...}. mask has 1 when the event
  * is the reader's first of its kind in the campaign, 2 when it is the
  * first in the message. A replay finds its own event id in the marks and
@@ -92,8 +94,8 @@ static const char reader_touch[] =
     "      end\n"
     "    end\n"
     "  end\n"
-    "  if verdict ~= 'human' then member = member .. '|' .. verdict end\n"
     "end\n"
+    "if verdict ~= 'human' then member = member .. '|' .. verdict end\n"
     "redis.call('ZADD', KEYS[1], 'GT', ARGV[2], member)\n"
     "local keep = tonumber(ARGV[7])\n"
     "local n = redis.call('ZCARD', KEYS[1])\n"
@@ -204,47 +206,97 @@ static const char campaign_touch[] =
     "return applied\n";
 
 /*
- * Claims an order for one checkout event, in the shop's slot, and counts it
- * in the shop totals.
- * KEYS: order hash, shop totals.
- * ARGV: event id, order time, campaign ("" when unattributed), message,
- *       link, path, cross-device (0 or 1), revenue (minor units), currency,
- *       retention, click time, order id.
- * Returns {1} for a new claim, {2, campaign, message, link, path, cross,
- * click time} when this event already claimed it (a replay: finish with the
- * decision made the first time), {0} when another event did (a repeat).
+ * Claims an order for one checkout event, in the shop's slot, keeps its
+ * decision record and counts it in the shop totals.
+ * KEYS: order hash, shop totals, shop order index (zset).
+ * ARGV: event id, source ("browser" or "server"), retention, decision
+ *       record (a JSON object of strings, decision.h), then the names of
+ *       shop counters to increment by one.
+ * Returns:
+ *   {1}                      a new claim;
+ *   {2, record}              this event claimed it before (a replay: finish
+ *                            with the stored record, as JSON);
+ *   {3, record, delta, net}  a server event confirmed an order a browser
+ *                            claimed (now or, for a replay, before): the
+ *                            revenue changed by delta and the order's net
+ *                            revenue (after refunds) is net;
+ *   {4}                      a server event whose currency differs from
+ *                            the claimed order: not verified;
+ *   {0}                      a repeat of a claimed order.
+ * The trusted amount replaces the browser's when the server confirms, and
+ * refunds already applied stay applied, capped at the new amount.
  */
 static const char order_claim[] =
+    "local function record()\n"
+    "  local h = redis.call('HGETALL', KEYS[1])\n"
+    "  local t = {}\n"
+    "  for i = 1, #h, 2 do t[h[i]] = h[i + 1] end\n"
+    "  return cjson.encode(t)\n"
+    "end\n"
+    "local rec = cjson.decode(ARGV[4])\n"
     "local ev = redis.call('HGET', KEYS[1], 'event')\n"
     "if ev then\n"
-    "  if ev ~= ARGV[1] then return {0} end\n"
-    "  local d = redis.call('HMGET', KEYS[1], 'campaign', 'message', 'link',\n"
-    "                       'path', 'cross_device', 'click_time')\n"
-    "  return {2, d[1], d[2], d[3], d[4], d[5], d[6]}\n"
+    "  if ev == ARGV[1] then return {2, record()} end\n"
+    "  local o = redis.call('HMGET', KEYS[1], 'verify_event', 'verify_delta',\n"
+    "                       'verify_net', 'verified', 'currency', 'revenue',\n"
+    "                       'refunded', 'campaign')\n"
+    "  if o[1] == ARGV[1] then return {3, record(), o[2], o[3]} end\n"
+    "  if ARGV[2] ~= 'server' or o[4] == '1' then return {0} end\n"
+    "  if o[5] ~= rec.currency then\n"
+    "    redis.call('HINCRBY', KEYS[2], 'verify_conflicts', 1)\n"
+    "    return {4}\n"
+    "  end\n"
+    "  local old = tonumber(o[6])\n"
+    "  local new = tonumber(rec.revenue)\n"
+    "  local refunded = tonumber(o[7] or '0')\n"
+    "  if refunded > new then\n"
+    "    redis.call('HINCRBY', KEYS[2], 'refunded:' .. rec.currency,\n"
+    "               new - refunded)\n"
+    "    refunded = new\n"
+    "  end\n"
+    "  local delta = (new - refunded) - (old - tonumber(o[7] or '0'))\n"
+    "  local net = new - refunded\n"
+    "  local cur = rec.currency\n"
+    "  redis.call('HSET', KEYS[1], 'verified', '1', 'revenue', rec.revenue,\n"
+    "             'refunded', refunded, 'verify_event', ARGV[1],\n"
+    "             'verify_delta', delta, 'verify_net', net)\n"
+    "  redis.call('HINCRBY', KEYS[2], 'verified_orders', 1)\n"
+    "  redis.call('HINCRBY', KEYS[2], 'revenue:' .. cur, delta)\n"
+    "  redis.call('HINCRBY', KEYS[2], 'verified_revenue:' .. cur, net)\n"
+    "  if o[8] ~= '' then\n"
+    "    redis.call('HINCRBY', KEYS[2], 'attributed_revenue:' .. cur, delta)\n"
+    "  end\n"
+    "  return {3, record(), tostring(delta), tostring(net)}\n"
     "end\n"
-    "redis.call('HSET', KEYS[1], 'event', ARGV[1], 'order', ARGV[12],\n"
-    "           'time', ARGV[2], 'campaign', ARGV[3], 'message', ARGV[4],\n"
-    "           'link', ARGV[5], 'path', ARGV[6], 'cross_device', ARGV[7],\n"
-    "           'revenue', ARGV[8], 'currency', ARGV[9], 'click_time', ARGV[11])\n"
-    "redis.call('EXPIRE', KEYS[1], ARGV[10])\n"
-    "redis.call('HINCRBY', KEYS[2], 'orders', 1)\n"
-    "redis.call('HINCRBY', KEYS[2], 'revenue:' .. ARGV[9], ARGV[8])\n"
-    "if ARGV[3] == '' then\n"
-    "  redis.call('HINCRBY', KEYS[2], 'unattributed_orders', 1)\n"
-    "else\n"
-    "  redis.call('HINCRBY', KEYS[2], 'attributed_orders', 1)\n"
-    "  redis.call('HINCRBY', KEYS[2], 'attributed_revenue:' .. ARGV[9], ARGV[8])\n"
+    "local fields = {}\n"
+    "for k, v in pairs(rec) do\n"
+    "  fields[#fields + 1] = k\n"
+    "  fields[#fields + 1] = v\n"
     "end\n"
-    "redis.call('EXPIRE', KEYS[2], ARGV[10])\n"
+    "redis.call('HSET', KEYS[1], 'refunded', '0', unpack(fields))\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
+    "local cur = rec.currency\n"
+    "for i = 5, #ARGV do redis.call('HINCRBY', KEYS[2], ARGV[i], 1) end\n"
+    "redis.call('HINCRBY', KEYS[2], 'revenue:' .. cur, rec.revenue)\n"
+    "if rec.campaign ~= '' then\n"
+    "  redis.call('HINCRBY', KEYS[2], 'attributed_revenue:' .. cur, rec.revenue)\n"
+    "end\n"
+    "if rec.verified == '1' then\n"
+    "  redis.call('HINCRBY', KEYS[2], 'verified_revenue:' .. cur, rec.revenue)\n"
+    "end\n"
+    "redis.call('EXPIRE', KEYS[2], ARGV[3])\n"
+    "local t = tonumber(rec.time)\n"
+    "redis.call('ZADD', KEYS[3], t, rec.order)\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (t - tonumber(ARGV[3])))\n"
+    "redis.call('EXPIRE', KEYS[3], ARGV[3])\n"
     "return {1}\n";
 
 /*
  * Credits a claimed order to its campaign and keeps the decision record.
- * KEYS: campaign totals, message totals, hour, campaign's order record,
- *       conversions per path, per time-to-conversion bucket, recent list.
- * ARGV: cross-device (0 or 1), revenue, currency, retention, shop, order id,
- *       message, link, path, click time, order time, machine events
- *       ("ignored" or "included": whether machine clicks could be credited),
+ * KEYS: campaign totals, message totals, hour of the order, campaign's
+ *       order record, conversions per path, per time-to-conversion bucket,
+ *       recent list.
+ * ARGV: decision record (JSON, as for ORDER_CLAIM), retention,
  *       time-to-conversion bucket, recent-list entry (JSON), recent-list
  *       length.
  * The record doubles as the mark that makes a replay a no-op.
@@ -252,25 +304,32 @@ static const char order_claim[] =
  */
 static const char campaign_convert[] =
     "if redis.call('EXISTS', KEYS[4]) == 1 then return 0 end\n"
-    "redis.call('HSET', KEYS[4], 'shop', ARGV[5], 'order', ARGV[6],\n"
-    "           'message', ARGV[7], 'link', ARGV[8], 'path', ARGV[9],\n"
-    "           'cross_device', ARGV[1], 'click_time', ARGV[10],\n"
-    "           'time', ARGV[11], 'revenue', ARGV[2], 'currency', ARGV[3],\n"
-    "           'machine_events', ARGV[12])\n"
-    "redis.call('EXPIRE', KEYS[4], ARGV[4])\n"
+    "local rec = cjson.decode(ARGV[1])\n"
+    "local fields = {}\n"
+    "for k, v in pairs(rec) do\n"
+    "  fields[#fields + 1] = k\n"
+    "  fields[#fields + 1] = v\n"
+    "end\n"
+    "redis.call('HSET', KEYS[4], 'refunded', '0', unpack(fields))\n"
+    "redis.call('EXPIRE', KEYS[4], ARGV[2])\n"
+    "local cur = rec.currency\n"
     "for i = 1, 3 do\n"
     "  redis.call('HINCRBY', KEYS[i], 'conversions', 1)\n"
-    "  if ARGV[1] == '1' then\n"
+    "  if rec.cross_device == '1' then\n"
     "    redis.call('HINCRBY', KEYS[i], 'cross_device_conversions', 1)\n"
     "  end\n"
-    "  redis.call('HINCRBY', KEYS[i], 'revenue:' .. ARGV[3], ARGV[2])\n"
-    "  redis.call('EXPIRE', KEYS[i], ARGV[4])\n"
+    "  redis.call('HINCRBY', KEYS[i], 'revenue:' .. cur, rec.revenue)\n"
+    "  if rec.verified == '1' then\n"
+    "    redis.call('HINCRBY', KEYS[i], 'verified_conversions', 1)\n"
+    "    redis.call('HINCRBY', KEYS[i], 'verified_revenue:' .. cur, rec.revenue)\n"
+    "  end\n"
+    "  redis.call('EXPIRE', KEYS[i], ARGV[2])\n"
     "end\n"
-    "redis.call('HINCRBY', KEYS[5], ARGV[9], 1)\n"
-    "redis.call('HINCRBY', KEYS[6], ARGV[13], 1)\n"
-    "redis.call('LPUSH', KEYS[7], ARGV[14])\n"
-    "redis.call('LTRIM', KEYS[7], 0, tonumber(ARGV[15]) - 1)\n"
-    "for i = 5, 7 do redis.call('EXPIRE', KEYS[i], ARGV[4]) end\n"
+    "redis.call('HINCRBY', KEYS[5], rec.path, 1)\n"
+    "redis.call('HINCRBY', KEYS[6], ARGV[3], 1)\n"
+    "redis.call('LPUSH', KEYS[7], ARGV[4])\n"
+    "redis.call('LTRIM', KEYS[7], 0, tonumber(ARGV[5]) - 1)\n"
+    "for i = 5, 7 do redis.call('EXPIRE', KEYS[i], ARGV[2]) end\n"
     "return 1\n";
 
 /*
@@ -298,14 +357,155 @@ static const char sent[] =
     "return #readers\n";
 
 /*
- * Records in the reader's slot that a link (a key elsewhere whose value is
- * the reader id) points at the reader, so that forgetting the reader finds
- * it without a scan.
+ * Records in the reader's slot that an identity link (k:{K} or d:{D}, a
+ * key elsewhere whose members are reader ids) names the reader, so that
+ * forgetting the reader finds it without a scan (forget.h).
  * KEYS: the reader's link set. ARGV: the link's key name, retention.
  */
 static const char reader_link[] =
     "redis.call('SADD', KEYS[1], ARGV[1])\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
+    "return 1\n";
+
+/*
+ * Links an identifier (customer or device hash) to a reader, in the
+ * identifier's slot. Later links win: the score is the link time.
+ * KEYS: the identifier's links (zset of reader ids).
+ * ARGV: reader id (24 hex), time, retention, max readers per identifier.
+ * Links older than the retention are dropped, and only the max + 1 latest
+ * readers are kept: enough to tell that the identifier is shared.
+ * Returns the number of readers linked. A replay changes nothing, because
+ * ZADD GT never moves a score back.
+ */
+static const char link_add[] =
+    "local now = tonumber(ARGV[2])\n"
+    "local keep = tonumber(ARGV[4]) + 1\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(ARGV[3])))\n"
+    "redis.call('ZADD', KEYS[1], 'GT', now, ARGV[1])\n"
+    "local n = redis.call('ZCARD', KEYS[1])\n"
+    "if n > keep then\n"
+    "  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - keep - 1)\n"
+    "  n = keep\n"
+    "end\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
+    "return n\n";
+
+/*
+ * Reads an identifier's links for a checkout; writes nothing.
+ * KEYS: the identifier's links.
+ * ARGV: oldest link time still valid (order time - retention).
+ * Returns {number of readers linked since then, latest reader or ""}.
+ */
+static const char link_lookup[] =
+    "local n = redis.call('ZCOUNT', KEYS[1], ARGV[1], '+inf')\n"
+    "local top = redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', ARGV[1],\n"
+    "                       'LIMIT', 0, 1)\n"
+    "return {n, top[1] or ''}\n";
+
+/*
+ * Applies a refund to a claimed order, in the shop's slot.
+ * KEYS: order hash, shop totals.
+ * ARGV: refund field ("refund:full" or "refund:id:<refund id>"), amount in
+ *       minor units (-1: everything not yet refunded), currency, retention.
+ * A refund never takes an order below zero: the amount is capped at the
+ * revenue not yet refunded. The refund field marks it applied, so a
+ * repeat or replay applies nothing and returns the amount applied first.
+ * Returns {1 or 0 (applied now or before), amount, campaign, message,
+ * order time, verified}, {-1} for an unknown order, {-2} for another
+ * currency than the order's.
+ */
+static const char order_refund[] =
+    "local o = redis.call('HMGET', KEYS[1], 'currency', 'revenue', 'refunded',\n"
+    "                     'campaign', 'message', 'time', 'verified')\n"
+    "if not o[1] then return {-1} end\n"
+    "if o[1] ~= ARGV[3] then return {-2} end\n"
+    "local prior = redis.call('HGET', KEYS[1], ARGV[1])\n"
+    "if prior then return {0, prior, o[4], o[5], o[6], o[7]} end\n"
+    "local left = tonumber(o[2]) - tonumber(o[3] or '0')\n"
+    "local amount = tonumber(ARGV[2])\n"
+    "if amount < 0 or amount > left then amount = left end\n"
+    "-- 0 - amount, never -amount: Lua writes -0 as \"-0\", which HINCRBY rejects.\n"
+    "redis.call('HSET', KEYS[1], ARGV[1], amount)\n"
+    "redis.call('HINCRBY', KEYS[1], 'refunded', amount)\n"
+    "local cur = ARGV[3]\n"
+    "redis.call('HINCRBY', KEYS[2], 'refunds', 1)\n"
+    "redis.call('HINCRBY', KEYS[2], 'refunded:' .. cur, amount)\n"
+    "redis.call('HINCRBY', KEYS[2], 'revenue:' .. cur, 0 - amount)\n"
+    "if o[4] ~= '' then\n"
+    "  redis.call('HINCRBY', KEYS[2], 'attributed_revenue:' .. cur, 0 - amount)\n"
+    "end\n"
+    "if o[7] == '1' then\n"
+    "  redis.call('HINCRBY', KEYS[2], 'verified_revenue:' .. cur, 0 - amount)\n"
+    "end\n"
+    "redis.call('EXPIRE', KEYS[2], ARGV[4])\n"
+    "return {1, tostring(amount), o[4], o[5], o[6], o[7]}\n";
+
+/*
+ * Applies a refund that ORDER_REFUND accepted to the credited campaign.
+ * KEYS: campaign totals, message totals, hour of the refund, campaign's
+ *       order record.
+ * ARGV: refund field, amount, currency, verified when applied (0 or 1, as
+ *       ORDER_REFUND saw it), retention.
+ * The refund field in the campaign's record makes a repeat a no-op.
+ * Returns 1 when applied, 0 when applied before or the record is missing.
+ */
+static const char campaign_refund[] =
+    "if redis.call('EXISTS', KEYS[4]) == 0 then return 0 end\n"
+    "if redis.call('HSETNX', KEYS[4], ARGV[1], ARGV[2]) == 0 then return 0 end\n"
+    "redis.call('HINCRBY', KEYS[4], 'refunded', ARGV[2])\n"
+    "local cur = ARGV[3]\n"
+    "local amount = tonumber(ARGV[2])\n"
+    "for i = 1, 3 do\n"
+    "  redis.call('HINCRBY', KEYS[i], 'refunds', 1)\n"
+    "  redis.call('HINCRBY', KEYS[i], 'refunded:' .. cur, amount)\n"
+    "  redis.call('HINCRBY', KEYS[i], 'revenue:' .. cur, 0 - amount)\n"
+    "  if ARGV[4] == '1' then\n"
+    "    redis.call('HINCRBY', KEYS[i], 'verified_revenue:' .. cur, 0 - amount)\n"
+    "  end\n"
+    "  redis.call('EXPIRE', KEYS[i], ARGV[5])\n"
+    "end\n"
+    "return 1\n";
+
+/*
+ * Marks a credited order verified in its campaign, after ORDER_CLAIM
+ * returned {3, ...}.
+ * KEYS: campaign totals, message totals, hour of the order, campaign's
+ *       order record.
+ * ARGV: currency, revenue delta, net revenue, trusted revenue, retention.
+ * Returns 1 when applied, 0 when the record is missing or already verified.
+ */
+static const char campaign_verify[] =
+    "if redis.call('EXISTS', KEYS[4]) == 0 then return 0 end\n"
+    "if redis.call('HGET', KEYS[4], 'verified') == '1' then return 0 end\n"
+    "redis.call('HSET', KEYS[4], 'verified', '1', 'revenue', ARGV[4])\n"
+    "local cur = ARGV[1]\n"
+    "for i = 1, 3 do\n"
+    "  redis.call('HINCRBY', KEYS[i], 'verified_conversions', 1)\n"
+    "  redis.call('HINCRBY', KEYS[i], 'revenue:' .. cur, ARGV[2])\n"
+    "  redis.call('HINCRBY', KEYS[i], 'verified_revenue:' .. cur, ARGV[3])\n"
+    "  redis.call('EXPIRE', KEYS[i], ARGV[5])\n"
+    "end\n"
+    "return 1\n";
+
+/*
+ * Counts events in a shop's totals that no order claim covers (identify
+ * beacons and the placeholders they carried).
+ * KEYS: shop totals, applied marks of the shop (hash).
+ * ARGV: writer id, sequence number, retention, then field and increment
+ *       pairs.
+ * Sent at submit time, so a writer's calls reach Redis in sequence order
+ * and the highest applied sequence per writer is enough to skip a replay
+ * (as for CAMPAIGN_TOUCH). Returns 1 when counted, 0 when already counted.
+ */
+static const char shop_count[] =
+    "local last = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')\n"
+    "if tonumber(ARGV[2]) <= last then return 0 end\n"
+    "redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])\n"
+    "redis.call('EXPIRE', KEYS[2], ARGV[3])\n"
+    "for i = 4, #ARGV - 1, 2 do\n"
+    "  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])\n"
+    "end\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
     "return 1\n";
 
 static const char *const sources[SCRIPT_COUNT] = {
@@ -314,6 +514,12 @@ static const char *const sources[SCRIPT_COUNT] = {
     [SCRIPT_ORDER_CLAIM] = order_claim,
     [SCRIPT_CAMPAIGN_CONVERT] = campaign_convert,
     [SCRIPT_SENT] = sent,
+    [SCRIPT_LINK_ADD] = link_add,
+    [SCRIPT_LINK_LOOKUP] = link_lookup,
+    [SCRIPT_ORDER_REFUND] = order_refund,
+    [SCRIPT_CAMPAIGN_REFUND] = campaign_refund,
+    [SCRIPT_CAMPAIGN_VERIFY] = campaign_verify,
+    [SCRIPT_SHOP_COUNT] = shop_count,
     [SCRIPT_READER_LINK] = reader_link,
     [SCRIPT_FORGET_LINK] = STORE_FORGET_LINK_LUA,
 };

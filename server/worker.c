@@ -10,11 +10,15 @@
 #include "worker.h"
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "attribution.h"
+
 #include "http.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "refdata.h"
 #include "signer.h"
 #include "stats_reader.h"
@@ -26,6 +30,41 @@
 static uint32_t ms_to_s(int64_t ms)
 {
     return (uint32_t)(ms / 1000);
+}
+
+/* Listens on every address of the comma-separated list (checked by
+ * config.c). */
+static int worker_listen(struct worker *w, const char *list)
+{
+    char addr[CONFIG_STR_MAX];
+    const char *cursor = list;
+
+    while (config_list_next(&cursor, addr, sizeof(addr)) == 1) {
+        if (http_server_listen(w->http, addr, true) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Sets up the trusted proxies and the beacon rate limit of w. */
+static int worker_init_clients(struct worker *w, const struct config *cfg)
+{
+    char err[256];
+
+    if (client_addr_config_init(&w->client_addr, cfg->trusted_proxies,
+                                cfg->proxy_header, err, sizeof(err)) != 0) {
+        LOG_ERROR("worker.init_failed", "worker=%d error=\"%s\"", w->index, err);
+        return -1;
+    }
+    w->beacon_limit = ratelimit_new((uint32_t)cfg->beacon_rate,
+                                    (uint32_t)cfg->beacon_burst);
+    if (w->beacon_limit == NULL) {
+        LOG_ERROR("worker.init_failed",
+                  "worker=%d error=\"no memory or randomness for the beacon "
+                  "rate limit\"", w->index);
+        return -1;
+    }
+    return 0;
 }
 
 /* Switches to the reference data posted last, in the worker's thread. */
@@ -57,6 +96,9 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
 {
     struct store_options opts = {
         .click_window_s = ms_to_s(cfg->click_window_ms),
+        .open_window_s = ms_to_s(cfg->open_window_ms),
+        .attribute_opens = cfg->attribute_opens,
+        .max_readers_per_identifier = (unsigned)cfg->max_readers_per_identifier,
         .reader_retention_s = ms_to_s(cfg->reader_retention_ms),
         .campaign_retention_s = ms_to_s(cfg->campaign_retention_ms),
         .max_touches = MAX_TOUCHES_PER_READER,
@@ -69,6 +111,7 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
         .journal_max_bytes = cfg->journal_max_size,
         .redis_timeout_ms = cfg->redis_timeout_ms,
     };
+    enum attr_model model;
 
     memset(w, 0, sizeof(*w));
     w->index = index;
@@ -81,6 +124,23 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
         LOG_ERROR("worker.init_failed", "worker=%d error=\"event_base_new failed\"", index);
         return -1;
     }
+    if (attribution_model_parse(cfg->attribution_model, &model) != 0 ||
+        origin_list_parse(cfg->shop_origins, &w->origins) != 0) {
+        LOG_ERROR("worker.init_failed", "worker=%d error=\"invalid attribution_model "
+                  "or shop_origins\"", index);
+        return -1;
+    }
+    opts.attribution_model = (int)model;
+    if (ring->n_shops > 0) {
+        w->shops = calloc(ring->n_shops, sizeof(*w->shops));
+        if (w->shops == NULL) {
+            LOG_ERROR("worker.init_failed", "worker=%d error=\"out of memory\"", index);
+            return -1;
+        }
+        memcpy(w->shops, ring->shops, ring->n_shops * sizeof(*w->shops));
+        w->n_shops = ring->n_shops;
+    }
+
     w->refdata_event = event_new(w->base, -1, 0, on_refdata, w);
     if (w->refdata_event == NULL) {
         LOG_ERROR("worker.init_failed", "worker=%d error=\"event_new failed\"", index);
@@ -99,9 +159,26 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
         return -1;
     }
     http_server_set_observer(w->http, metrics_observe, w);
-    if (http_server_listen(w->http, cfg->listen, true) != 0)
+    if (worker_init_clients(w, cfg) != 0)
         return -1;
-    return 0;
+    return worker_listen(w, cfg->listen);
+}
+
+int worker_client_addr(struct worker *w, const struct http_request *req,
+                       struct netaddr *out)
+{
+    static const struct netaddr unspecified;
+    char network[NETADDR_TEXT_MAX];
+
+    if (client_addr_resolve(&w->client_addr, req, out) == CLIENT_ADDR_MALFORMED) {
+        atomic_fetch_add_explicit(&w->counters.client_addr_malformed, 1,
+                                  memory_order_relaxed);
+        netaddr_format_truncated(out, network);
+        LOG_LIMITED(LOG_LEVEL_INFO, "client_addr.malformed",
+                    "id=%llu peer=%s header=%s", (unsigned long long)req->id,
+                    network, w->cfg->proxy_header);
+    }
+    return memcmp(out, &unspecified, sizeof(unspecified)) == 0 ? -1 : 0;
 }
 
 static void on_store_drained(void *arg)
@@ -255,6 +332,8 @@ void worker_free(struct worker *w)
         http_server_free(w->http);
     if (w->signer != NULL)
         signer_free(w->signer);
+    ratelimit_free(w->beacon_limit);
+    client_addr_config_free(&w->client_addr);
     if (w->stop_event != NULL)
         event_free(w->stop_event);
     if (w->stop_deadline != NULL)
@@ -268,5 +347,9 @@ void worker_free(struct worker *w)
     refdata_release(atomic_exchange(&w->next_refdata, NULL));
     if (w->base != NULL)
         event_base_free(w->base);
+    if (w->shops != NULL) {
+        OPENSSL_cleanse(w->shops, w->n_shops * sizeof(*w->shops));
+        free(w->shops);
+    }
     memset(w, 0, sizeof(*w));
 }

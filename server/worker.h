@@ -9,15 +9,18 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "client_addr.h"
 #include "auth.h"
 #include "config.h"
 #include "keyring.h"
 #include "metrics.h"
+#include "origin.h"
 #include "redis_url.h"
 
 struct event;
 struct event_base;
 struct http_server;
+struct ratelimit;
 struct refdata;
 struct signer;
 struct stats_reader;
@@ -30,8 +33,11 @@ struct worker_counters {
     _Atomic uint64_t beacon_rejected; /* 4xx to a beacon */
     _Atomic uint64_t beacon_token_invalid; /* beacon kept, its token ignored */
     _Atomic uint64_t not_found;
+    _Atomic uint64_t beacon_rate_limited;  /* 429 to a beacon */
+    _Atomic uint64_t client_addr_malformed; /* forwarding header unreadable */
     _Atomic uint64_t token_retired;   /* valid, but its key stopped counting */
     _Atomic uint64_t sign_rejected;   /* 4xx to POST /v1/sign */
+    _Atomic uint64_t conversions_rejected; /* 4xx to POST /v1/conversions */
     _Atomic uint64_t suppressed;      /* answered, not recorded: opted out */
 };
 
@@ -42,6 +48,8 @@ struct worker {
     struct http_server *http;
     struct store *store;
     struct signer *signer;
+    struct client_addr_config client_addr; /* trusted proxies */
+    struct ratelimit *beacon_limit;        /* per client address */
     _Atomic(struct keyring *) pending_keys; /* set by the main thread */
     struct event *reload_event; /* activated from the main thread */
     struct event *stop_event;  /* activated from the main thread */
@@ -51,6 +59,9 @@ struct worker {
     struct event *refdata_event;
     pthread_t thread;
     struct worker_counters counters;
+    struct origin_list origins;   /* shop_origins, parsed */
+    struct keyring_shop *shops;   /* shop secrets; wiped by worker_free */
+    size_t n_shops;
     struct metrics metrics;
     struct stats_reader *reader; /* stats API reads, see stats_reader.h */
     /* Shared read-only, owned by main(): the API tokens, and every worker
@@ -90,6 +101,14 @@ void worker_request_stop(struct worker *w);
 void worker_join(struct worker *w);
 
 void worker_free(struct worker *w);
+
+/* Finds the address of the client that sent req: the TCP peer, or the
+ * address a trusted proxy forwarded (client_addr.h). A malformed forwarding
+ * header is counted and logged, and the peer is used. Returns 0, or -1 when
+ * the peer is not an IP address (a socket pair in tests); *out is then
+ * "::". */
+int worker_client_addr(struct worker *w, const struct http_request *req,
+                       struct netaddr *out);
 
 /* Serves one request; the HTTP server's handler. */
 void worker_route(struct http_request *req, void *arg);

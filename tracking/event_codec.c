@@ -124,6 +124,94 @@ static bool kind_is_touch(enum event_kind kind)
     return kind == EVENT_OPEN || kind == EVENT_CLICK;
 }
 
+/* Flag bits of a checkout record. */
+enum {
+    CHECKOUT_VISIT = 1,
+    CHECKOUT_CUSTOMER = 2,
+    CHECKOUT_EMAIL_READER = 4,
+    CHECKOUT_DEVICE = 8,
+    CHECKOUT_TOKEN_INVALID = 16,
+    CHECKOUT_CUSTOMER_PLACEHOLDER = 32,
+    CHECKOUT_DEVICE_PLACEHOLDER = 64,
+    CHECKOUT_EMAIL_PLACEHOLDER = 128,
+};
+
+/* Flag bits of an identify record. */
+enum {
+    IDENTIFY_CUSTOMER = 1,
+    IDENTIFY_READER = 2,
+    IDENTIFY_READER_FROM_TOKEN = 4,
+    IDENTIFY_DEVICE = 8,
+    IDENTIFY_FLAGS = 15,
+};
+
+static void put_identify(struct writer *w, const struct event_identify *id)
+{
+    put_str(w, id->shop);
+    put_u8(w, (uint8_t)((id->has_customer ? IDENTIFY_CUSTOMER : 0) |
+                        (id->has_reader ? IDENTIFY_READER : 0) |
+                        (id->reader_from_token ? IDENTIFY_READER_FROM_TOKEN : 0) |
+                        (id->has_device ? IDENTIFY_DEVICE : 0)));
+    put_bytes(w, id->customer, TOKEN_READER_LEN);
+    put_bytes(w, id->reader, TOKEN_READER_LEN);
+    put_bytes(w, id->device, TOKEN_READER_LEN);
+    put_u8(w, (uint8_t)id->placeholders);
+}
+
+static void put_checkout(struct writer *w, const struct event_checkout *co)
+{
+    uint8_t flags = (uint8_t)((co->has_visit ? CHECKOUT_VISIT : 0) |
+                              (co->has_customer ? CHECKOUT_CUSTOMER : 0) |
+                              (co->has_email_reader ? CHECKOUT_EMAIL_READER : 0) |
+                              (co->has_device ? CHECKOUT_DEVICE : 0) |
+                              (co->token_invalid ? CHECKOUT_TOKEN_INVALID : 0) |
+                              (co->customer_placeholder ? CHECKOUT_CUSTOMER_PLACEHOLDER : 0) |
+                              (co->device_placeholder ? CHECKOUT_DEVICE_PLACEHOLDER : 0) |
+                              (co->email_placeholder ? CHECKOUT_EMAIL_PLACEHOLDER : 0));
+
+    put_str(w, co->shop);
+    put_str(w, co->order_id);
+    put_u64(w, (uint64_t)co->revenue_minor);
+    put_bytes(w, co->currency, 3);
+    put_u8(w, (uint8_t)co->source);
+    put_u8(w, flags);
+    if (co->has_visit)
+        put_touch(w, &co->visit);
+    if (co->has_customer)
+        put_bytes(w, co->customer, TOKEN_READER_LEN);
+    if (co->has_email_reader)
+        put_bytes(w, co->email_reader, TOKEN_READER_LEN);
+    if (co->has_device)
+        put_bytes(w, co->device, TOKEN_READER_LEN);
+}
+
+static void put_refund(struct writer *w, const struct event_refund *rf)
+{
+    put_str(w, rf->shop);
+    put_str(w, rf->order_id);
+    put_bytes(w, rf->currency, 3);
+    put_u8(w, (uint8_t)rf->source);
+    put_u8(w, rf->has_amount ? 1 : 0);
+    put_u64(w, (uint64_t)rf->amount_minor);
+    put_str(w, rf->refund_key);
+}
+
+static bool source_ok(enum event_source source)
+{
+    return source == EVENT_SOURCE_BROWSER || source == EVENT_SOURCE_SERVER;
+}
+
+static bool refund_ok(const struct event_refund *rf)
+{
+    size_t key_len = strnlen(rf->refund_key, sizeof(rf->refund_key));
+
+    return id_ok(rf->shop, TOKEN_ID_MAX) &&
+           order_id_ok(rf->order_id, strnlen(rf->order_id, EVENT_ORDER_MAX + 1)) &&
+           currency_ok(rf->currency) && (!rf->has_amount || revenue_ok(rf->amount_minor)) &&
+           key_len > 0 && key_len < sizeof(rf->refund_key) &&
+           order_id_ok(rf->refund_key, key_len) && source_ok(rf->source);
+}
+
 /* Checks the fields the encoder would write; the decoder runs the same
  * test on what it read. */
 static bool record_ok(const struct event_record *rec)
@@ -143,12 +231,15 @@ static bool record_ok(const struct event_record *rec)
     case EVENT_CLICK:
         return touch_ok(&ev->u.touch);
     case EVENT_IDENTIFY:
-        return true;
+        return id_ok(ev->u.identify.shop, TOKEN_ID_MAX) &&
+               ev->u.identify.placeholders <= UINT8_MAX;
     case EVENT_CHECKOUT:
         return id_ok(co->shop, TOKEN_ID_MAX) &&
                order_id_ok(co->order_id, strnlen(co->order_id, EVENT_ORDER_MAX + 1)) &&
                revenue_ok(co->revenue_minor) && currency_ok(co->currency) &&
-               (!co->has_visit || touch_ok(&co->visit));
+               (!co->has_visit || touch_ok(&co->visit)) && source_ok(co->source);
+    case EVENT_REFUND:
+        return refund_ok(&ev->u.refund);
     }
     return false;
 }
@@ -178,27 +269,14 @@ size_t event_record_encode(const struct event_record *rec, uint8_t *out,
         put_touch(&w, &ev->u.touch);
         break;
     case EVENT_IDENTIFY:
-        put_bytes(&w, ev->u.identify.customer, TOKEN_READER_LEN);
-        put_bytes(&w, ev->u.identify.reader, TOKEN_READER_LEN);
+        put_identify(&w, &ev->u.identify);
         break;
-    case EVENT_CHECKOUT: {
-        const struct event_checkout *co = &ev->u.checkout;
-        uint8_t flags = (uint8_t)((co->has_visit ? 1 : 0) | (co->has_customer ? 2 : 0) |
-                                  (co->has_email_reader ? 4 : 0));
-
-        put_str(&w, co->shop);
-        put_str(&w, co->order_id);
-        put_u64(&w, (uint64_t)co->revenue_minor);
-        put_bytes(&w, co->currency, 3);
-        put_u8(&w, flags);
-        if (co->has_visit)
-            put_touch(&w, &co->visit);
-        if (co->has_customer)
-            put_bytes(&w, co->customer, TOKEN_READER_LEN);
-        if (co->has_email_reader)
-            put_bytes(&w, co->email_reader, TOKEN_READER_LEN);
+    case EVENT_CHECKOUT:
+        put_checkout(&w, &ev->u.checkout);
         break;
-    }
+    case EVENT_REFUND:
+        put_refund(&w, &ev->u.refund);
+        break;
     }
 
     if (w.overflow)
@@ -290,20 +368,63 @@ static bool get_checkout(struct reader *r, struct event_checkout *co)
     co->revenue_minor = (int64_t)get_u64(r);
     get_bytes(r, co->currency, 3);
     co->currency[3] = '\0';
+    co->source = (enum event_source)get_u8(r);
 
     flags = get_u8(r);
-    if ((flags & ~7u) != 0)
-        return false;
-    co->has_visit = (flags & 1) != 0;
-    co->has_customer = (flags & 2) != 0;
-    co->has_email_reader = (flags & 4) != 0;
+    co->has_visit = (flags & CHECKOUT_VISIT) != 0;
+    co->has_customer = (flags & CHECKOUT_CUSTOMER) != 0;
+    co->has_email_reader = (flags & CHECKOUT_EMAIL_READER) != 0;
+    co->has_device = (flags & CHECKOUT_DEVICE) != 0;
+    co->token_invalid = (flags & CHECKOUT_TOKEN_INVALID) != 0;
+    co->customer_placeholder = (flags & CHECKOUT_CUSTOMER_PLACEHOLDER) != 0;
+    co->device_placeholder = (flags & CHECKOUT_DEVICE_PLACEHOLDER) != 0;
+    co->email_placeholder = (flags & CHECKOUT_EMAIL_PLACEHOLDER) != 0;
     if (co->has_visit && !get_touch(r, &co->visit))
         return false;
     if (co->has_customer)
         get_bytes(r, co->customer, TOKEN_READER_LEN);
     if (co->has_email_reader)
         get_bytes(r, co->email_reader, TOKEN_READER_LEN);
+    if (co->has_device)
+        get_bytes(r, co->device, TOKEN_READER_LEN);
     return true;
+}
+
+static bool get_identify(struct reader *r, struct event_identify *id)
+{
+    uint8_t flags;
+
+    if (!get_str(r, id->shop, TOKEN_ID_MAX))
+        return false;
+    flags = get_u8(r);
+    if ((flags & ~IDENTIFY_FLAGS) != 0)
+        return false;
+    id->has_customer = (flags & IDENTIFY_CUSTOMER) != 0;
+    id->has_reader = (flags & IDENTIFY_READER) != 0;
+    id->reader_from_token = (flags & IDENTIFY_READER_FROM_TOKEN) != 0;
+    id->has_device = (flags & IDENTIFY_DEVICE) != 0;
+    get_bytes(r, id->customer, TOKEN_READER_LEN);
+    get_bytes(r, id->reader, TOKEN_READER_LEN);
+    get_bytes(r, id->device, TOKEN_READER_LEN);
+    id->placeholders = get_u8(r);
+    return true;
+}
+
+static bool get_refund(struct reader *r, struct event_refund *rf)
+{
+    uint8_t has_amount;
+
+    if (!get_str(r, rf->shop, TOKEN_ID_MAX) || !get_str(r, rf->order_id, EVENT_ORDER_MAX))
+        return false;
+    get_bytes(r, rf->currency, 3);
+    rf->currency[3] = '\0';
+    rf->source = (enum event_source)get_u8(r);
+    has_amount = get_u8(r);
+    if (has_amount > 1)
+        return false;
+    rf->has_amount = has_amount == 1;
+    rf->amount_minor = (int64_t)get_u64(r);
+    return get_str(r, rf->refund_key, sizeof(rf->refund_key) - 1);
 }
 
 enum event_codec_status event_record_decode(const uint8_t *in, size_t len,
@@ -337,11 +458,13 @@ enum event_codec_status event_record_decode(const uint8_t *in, size_t len,
         fields_ok = get_touch(&r, &ev->u.touch);
         break;
     case EVENT_IDENTIFY:
-        get_bytes(&r, ev->u.identify.customer, TOKEN_READER_LEN);
-        get_bytes(&r, ev->u.identify.reader, TOKEN_READER_LEN);
+        fields_ok = get_identify(&r, &ev->u.identify);
         break;
     case EVENT_CHECKOUT:
         fields_ok = get_checkout(&r, &ev->u.checkout);
+        break;
+    case EVENT_REFUND:
+        fields_ok = get_refund(&r, &ev->u.refund);
         break;
     default:
         return r.short_input ? EVENT_CODEC_TRUNCATED : EVENT_CODEC_MALFORMED;

@@ -15,11 +15,17 @@
  *   u8 version (1), u8 kind, writer[8], u64 seq, touch_writer[8],
  *   u64 touch_seq, u32 time, u8 device, u8 client (device.h)
  *   open, click:  touch
- *   identify:     customer[12], reader[12]
+ *   identify:     str shop, u8 flags (1 customer, 2 reader, 4 reader from
+ *                 token, 8 device), customer[12], reader[12], device[12],
+ *                 u8 placeholders
  *   checkout:     str shop, str order_id, i64 revenue_minor, currency[3],
- *                 u8 flags (1 visit, 2 customer, 4 email reader),
- *                 then touch if visit, customer[12] if customer,
- *                 email_reader[12] if email reader
+ *                 u8 source, u8 flags (1 visit, 2 customer, 4 email reader,
+ *                 8 device, 16 token invalid, 32/64/128 customer/device/
+ *                 email placeholder), then touch if visit, customer[12] if
+ *                 customer, email_reader[12] if email reader, device[12]
+ *                 if device
+ *   refund:       str shop, str order_id, currency[3], u8 source,
+ *                 u8 has_amount, i64 amount_minor, str refund_key
  *   touch:        str campaign, str message, u32 link, reader[12],
  *                 click_id[8], u32 time, u8 verdict
  *

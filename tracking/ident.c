@@ -14,6 +14,7 @@
 
 static const char reader_label[] = "tally/reader/v1";
 static const char customer_label[] = "tally/customer/v1";
+static const char device_label[] = "tally/device/v1";
 
 static bool is_space(char c)
 {
@@ -135,32 +136,112 @@ static bool customer_valid(const char *cust, size_t len)
     return true;
 }
 
-int ident_customer_id(struct signer *s, const char *shop, const char *cust,
-                      size_t len, uint8_t out[TOKEN_READER_LEN])
+/* HMAC under the reader secret of label, 0x00, shop, 0x00 and id. The
+ * separators are unambiguous because neither id can contain 0x00. */
+static int shop_scoped_id(struct signer *s, const char *label, size_t label_len,
+                          const char *shop, const char *id, size_t len,
+                          uint8_t out[TOKEN_READER_LEN])
 {
     static const uint8_t zero = 0;
     const void *parts[5];
     size_t lens[5];
     uint8_t mac[SIGNER_MAC_LEN];
 
-    if (shop == NULL || !token_id_valid(shop, strlen(shop)) ||
-        !customer_valid(cust, len))
-        return -1;
-
-    /* The separators are unambiguous because neither id can contain 0x00. */
-    parts[0] = customer_label;
-    lens[0] = sizeof customer_label - 1;
+    parts[0] = label;
+    lens[0] = label_len;
     parts[1] = &zero;
     lens[1] = 1;
     parts[2] = shop;
     lens[2] = strlen(shop);
     parts[3] = &zero;
     lens[3] = 1;
-    parts[4] = cust;
+    parts[4] = id;
     lens[4] = len;
 
     if (signer_reader_mac(s, parts, lens, 5, mac) != 0)
         return -1;
     memcpy(out, mac, TOKEN_READER_LEN);
     return 0;
+}
+
+int ident_customer_id(struct signer *s, const char *shop, const char *cust,
+                      size_t len, uint8_t out[TOKEN_READER_LEN])
+{
+    if (shop == NULL || !token_id_valid(shop, strlen(shop)) ||
+        !customer_valid(cust, len))
+        return -1;
+    return shop_scoped_id(s, customer_label, sizeof customer_label - 1, shop,
+                          cust, len, out);
+}
+
+bool ident_device_valid(const char *device, size_t len)
+{
+    if (device == NULL || len < IDENT_DEVICE_MIN || len > IDENT_DEVICE_MAX)
+        return false;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = device[i];
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                  (c >= '0' && c <= '9') || c == '-' || c == '_';
+
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+int ident_device_id(struct signer *s, const char *shop, const char *device,
+                    size_t len, uint8_t out[TOKEN_READER_LEN])
+{
+    if (shop == NULL || !token_id_valid(shop, strlen(shop)) ||
+        !ident_device_valid(device, len))
+        return -1;
+    return shop_scoped_id(s, device_label, sizeof device_label - 1, shop,
+                          device, len, out);
+}
+
+bool ident_is_placeholder(const char *id, size_t len)
+{
+    static const char *const words[] = {"0",         "-1",        "null",
+                                        "undefined", "anonymous", "guest"};
+    size_t start = 0;
+    size_t end = len;
+
+    while (start < end && is_space(id[start]))
+        start++;
+    while (end > start && is_space(id[end - 1]))
+        end--;
+    if (start == end)
+        return true;
+
+    for (size_t w = 0; w < sizeof words / sizeof words[0]; w++) {
+        size_t n = strlen(words[w]);
+        size_t i = 0;
+
+        if (end - start != n)
+            continue;
+        for (; i < n; i++) {
+            char c = id[start + i];
+
+            if (c >= 'A' && c <= 'Z')
+                c = (char)(c - 'A' + 'a');
+            if (c != words[w][i])
+                break;
+        }
+        if (i == n)
+            return true;
+    }
+    return false;
+}
+
+bool ident_email_is_placeholder(const uint8_t email_sha256[IDENT_SHA256_LEN])
+{
+    /* SHA-256 of zero bytes: printf '' | sha256sum */
+    static const uint8_t empty[IDENT_SHA256_LEN] = {
+        0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4,
+        0xc8, 0x99, 0x6f, 0xb9, 0x24, 0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b,
+        0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+    };
+
+    return memcmp(email_sha256, empty, IDENT_SHA256_LEN) == 0;
 }

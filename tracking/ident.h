@@ -14,6 +14,7 @@
 #ifndef TALLY_IDENT_H
 #define TALLY_IDENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,8 @@
 
 #define IDENT_SHA256_LEN 32
 #define IDENT_CUSTOMER_MAX 128 /* bytes of a shop's customer id */
+#define IDENT_DEVICE_MIN 16    /* characters of a device id */
+#define IDENT_DEVICE_MAX 64
 
 /* Normalises the address addr[0..len) and writes its SHA-256 to out. Returns
  * 0, or -1 when nothing is left after trimming or OpenSSL fails. The address
@@ -47,5 +50,27 @@ int ident_reader_id(struct signer *s, const uint8_t email_sha256[IDENT_SHA256_LE
  * contains a control byte (below 0x20, or 0x7F), or OpenSSL fails. */
 int ident_customer_id(struct signer *s, const char *shop, const char *cust,
                       size_t len, uint8_t out[TOKEN_READER_LEN]);
+
+/* Tells whether device[0..len) is a well-formed device id: IDENT_DEVICE_MIN
+ * to IDENT_DEVICE_MAX characters of A-Z a-z 0-9 '-' '_' (a UUID or 16
+ * random bytes in base64url both fit). */
+bool ident_device_valid(const char *device, size_t len);
+
+/* Derives the anonymous id of device id device[0..len) of shop, like
+ * ident_customer_id but under its own label, so a device id and a customer
+ * id with the same text never share a hash. Returns 0, or -1 when shop or
+ * the device id is invalid (ident_device_valid), or OpenSSL fails. */
+int ident_device_id(struct signer *s, const char *shop, const char *device,
+                    size_t len, uint8_t out[TOKEN_READER_LEN]);
+
+/* Tells whether id[0..len) is a placeholder that shops send when they have
+ * no real identifier: empty or blank, "0", "-1", "null", "undefined",
+ * "anonymous" or "guest", compared after trimming whitespace and ignoring
+ * ASCII case. Placeholders are never linked to a reader. */
+bool ident_is_placeholder(const char *id, size_t len);
+
+/* Tells whether an email hash is the SHA-256 of the empty string, what a
+ * page sends when it hashes an empty address field. */
+bool ident_email_is_placeholder(const uint8_t email_sha256[IDENT_SHA256_LEN]);
 
 #endif

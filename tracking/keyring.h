@@ -15,10 +15,13 @@
 #define TALLY_KEYRING_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define KEYRING_KEY_LEN 32
 #define KEYRING_MAX_KEYS 256
+#define KEYRING_MAX_SHOPS 64
+#define KEYRING_SHOP_ID_MAX 32 /* a shop id, like TOKEN_ID_MAX */
 
 struct keyring_key {
     bool present;
@@ -26,11 +29,23 @@ struct keyring_key {
     uint32_t count_until; /* Unix seconds; 0 when the key never stops counting */
 };
 
+/* The secret a shop's backend signs POST /v1/conversions with. */
+struct keyring_shop {
+    char id[KEYRING_SHOP_ID_MAX + 1];
+    uint8_t secret[KEYRING_KEY_LEN];
+};
+
 struct keyring {
     struct keyring_key keys[KEYRING_MAX_KEYS]; /* indexed by key id; [0] unused */
     uint8_t active_id;                         /* signs new tokens; present */
     uint8_t reader_secret[KEYRING_KEY_LEN];    /* never rotated: see docs/tokens.md */
+    struct keyring_shop shops[KEYRING_MAX_SHOPS];
+    size_t n_shops;
 };
+
+/* Returns the secret of shop among shops[0..n), or NULL when it has none. */
+const uint8_t *keyring_shop_secret(const struct keyring_shop *shops, size_t n,
+                                   const char *shop);
 
 /* Wipes every secret in the keyring (OPENSSL_cleanse). */
 void keyring_wipe(struct keyring *ring);

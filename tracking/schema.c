@@ -183,6 +183,35 @@ size_t schema_shop(char *out, const char *shop)
     return key_start(out, "s", shop).len;
 }
 
+size_t schema_device(char *out, const uint8_t device[TOKEN_READER_LEN])
+{
+    return hex_key(out, "d", device, "");
+}
+
+size_t schema_shop_orders(char *out, const char *shop)
+{
+    struct key k = key_start(out, "s", shop);
+
+    put(&k, ":orders", 7);
+    return k.len;
+}
+
+size_t schema_shop_shared(char *out, const char *shop)
+{
+    struct key k = key_start(out, "s", shop);
+
+    put(&k, ":shared", 7);
+    return k.len;
+}
+
+size_t schema_shop_applied(char *out, const char *shop)
+{
+    struct key k = key_start(out, "s", shop);
+
+    put(&k, ":w", 2);
+    return k.len;
+}
+
 size_t schema_message_set(char *out, const char *campaign)
 {
     struct key k = key_start(out, "c", campaign);

@@ -16,17 +16,21 @@
  *   r:{R}:t                  touchpoints of reader R   (sorted set)
  *   r:{R}:u                  first-touch marks of R    (hash)
  *   r:{R}:l                  keys of links to R        (set)
- *   k:{K}                    reader linked to customer hash K (string)
- *   o:{SHOP}:ORDER           the order's claim and outcome (hash)
+ *   r:{R}:d                  device and client of each touchpoint of R (hash)
+ *   k:{K}                    readers linked to customer hash K (sorted set)
+ *   d:{D}                    readers linked to device hash D (sorted set)
+ *   o:{SHOP}:ORDER           the order's claim and decision record (hash)
  *   s:{SHOP}                 shop totals, attributed or not (hash)
+ *   s:{SHOP}:orders          the shop's order ids by time (sorted set)
+ *   s:{SHOP}:shared          identifiers linked to too many readers (set)
+ *   s:{SHOP}:w               applied-event marks, internal (hash)
  *   c:{C}:m                  message ids of C          (set)
  *   c:{C}:p                  conversions per identity path (hash)
  *   c:{C}:ttc                conversions per time-to-conversion bucket (hash)
  *   c:{C}:r                  recent conversions with their journeys (list)
- *   r:{R}:d                  device and client of each touchpoint of R (hash)
  *   campaigns                the ids of all campaigns  (set)
  *
- * C, M and SHOP are ids of token_id_valid; R and K are 24 hex digits.
+ * C, M and SHOP are ids of token_id_valid; R, K and D are 24 hex digits.
  */
 #ifndef TALLY_SCHEMA_H
 #define TALLY_SCHEMA_H
@@ -56,6 +60,10 @@ size_t schema_reader_links(char *out, const uint8_t reader[TOKEN_READER_LEN]);
 size_t schema_customer(char *out, const uint8_t customer[TOKEN_READER_LEN]);
 size_t schema_order(char *out, const char *shop, const char *order_id);
 size_t schema_shop(char *out, const char *shop);
+size_t schema_device(char *out, const uint8_t device[TOKEN_READER_LEN]);
+size_t schema_shop_orders(char *out, const char *shop);
+size_t schema_shop_shared(char *out, const char *shop);
+size_t schema_shop_applied(char *out, const char *shop);
 size_t schema_message_set(char *out, const char *campaign);
 size_t schema_paths(char *out, const char *campaign);
 size_t schema_conversion_times(char *out, const char *campaign);

@@ -95,13 +95,32 @@ static int parse_click_id(const char *hex, uint8_t out[TOKEN_CLICK_ID_LEN])
     return 0;
 }
 
+/* Reads the "|<verdict>" that may end a member at *pos into *verdict
+ * (human when the member ends there). Returns 0, or -1 when a suffix is
+ * present but not allowed or not a verdict name. */
+static int parse_verdict_suffix(const char *member, size_t len, size_t pos,
+                                bool allow_verdict, uint8_t *verdict)
+{
+    char name[32];
+    enum verdict v;
+    long n;
+
+    *verdict = VERDICT_HUMAN;
+    if (pos == len)
+        return member[len - 1] == '|' ? -1 : 0;
+    n = next_field(member, len, &pos, name, sizeof(name));
+    if (!allow_verdict || n < 0 || pos != len || member[len - 1] == '|' ||
+        verdict_parse(name, (size_t)n, &v) != 0)
+        return -1;
+    *verdict = (uint8_t)v;
+    return 0;
+}
+
 static int parse_click(const char *member, size_t len, double score,
                        bool allow_verdict, struct event_touch *out)
 {
     char link[11];
     char click_hex[2 * TOKEN_CLICK_ID_LEN + 1];
-    char verdict[32];
-    enum verdict v;
     size_t pos = 2;
 
     memset(out, 0, sizeof(*out));
@@ -111,16 +130,9 @@ static int parse_click(const char *member, size_t len, double score,
         next_field(member, len, &pos, out->message, sizeof(out->message)) < 0 ||
         next_field(member, len, &pos, link, sizeof(link)) < 0 ||
         next_field(member, len, &pos, click_hex, sizeof(click_hex)) !=
-            2 * TOKEN_CLICK_ID_LEN)
+            2 * TOKEN_CLICK_ID_LEN ||
+        parse_verdict_suffix(member, len, pos, allow_verdict, &out->verdict) != 0)
         return -1;
-    if (pos != len) {
-        long n = next_field(member, len, &pos, verdict, sizeof(verdict));
-
-        if (!allow_verdict || n < 0 || pos != len ||
-            verdict_parse(verdict, (size_t)n, &v) != 0)
-            return -1;
-        out->verdict = (uint8_t)v;
-    }
     if (parse_uint32(link, &out->link) != 0 ||
         parse_click_id(click_hex, out->click_id) != 0)
         return -1;
@@ -140,4 +152,38 @@ int touch_parse_click_any(const char *member, size_t len, double score,
                           struct event_touch *out)
 {
     return parse_click(member, len, score, true, out);
+}
+
+/* Parses "o|<campaign>|<message>", optionally followed by "|<verdict>",
+ * with its score into *out. */
+static int parse_open(const char *member, size_t len, double score,
+                      struct event_touch *out)
+{
+    size_t pos = 2;
+
+    memset(out, 0, sizeof(*out));
+    if (len < 2 || member[0] != 'o' || member[1] != '|')
+        return -1;
+    if (next_field(member, len, &pos, out->campaign, sizeof(out->campaign)) < 0 ||
+        next_field(member, len, &pos, out->message, sizeof(out->message)) < 0 ||
+        parse_verdict_suffix(member, len, pos, true, &out->verdict) != 0)
+        return -1;
+    if (!(score >= 0 && score <= (double)UINT32_MAX))
+        return -1;
+    out->time = (uint32_t)score;
+    return 0;
+}
+
+int touch_parse(const char *member, size_t len, double score,
+                struct attr_touch *out)
+{
+    if (touch_parse_click_any(member, len, score, &out->touch) == 0) {
+        out->kind = ATTR_TOUCH_CLICK;
+        return 0;
+    }
+    if (parse_open(member, len, score, &out->touch) == 0) {
+        out->kind = ATTR_TOUCH_OPEN;
+        return 0;
+    }
+    return -1;
 }

@@ -1,7 +1,7 @@
 // Loads tallyd's dashboard in headless Chromium (Debian's /usr/bin/chromium,
 // driven by playwright-core; no browser is downloaded), signs in with a read
 // token, shows one campaign, and prints what the page shows as JSON: the
-// totals cards, the funnel, the device split, the journeys, and every
+// totals cards, the funnel, the device split, sent per message, the journeys, and every
 // console error, failed request and request to another origin. Saves a
 // screenshot. Usage: node dashboard.mjs BASE_URL TOKEN CAMPAIGN SCREENSHOT
 import { mkdtempSync, rmSync } from "node:fs";
@@ -52,6 +52,8 @@ try {
       cards: values("#totals [data-field]"),
       funnel: values("#funnel [data-field]"),
       devices: values("#devices [data-field]"),
+      messageSent: Object.fromEntries([...document.querySelectorAll("#messages tr[data-message]")]
+        .map((e) => [e.dataset.message, e.dataset.sent])),
       journeys: document.querySelectorAll("#journeys tr[data-order]").length,
       touches: document.querySelectorAll("#journeys .touch").length,
       charts: document.querySelectorAll(".uplot").length,

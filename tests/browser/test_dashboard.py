@@ -10,7 +10,9 @@ import subprocess
 import time
 import urllib.parse
 
-from integration_conftest import email_sha256, path_of, wait_until
+import pytest
+
+from integration_conftest import Tallyd, email_sha256, path_of, wait_until
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 SCREENSHOT = os.path.join(ROOT, "build", "dashboard.png")
@@ -19,6 +21,7 @@ READERS = 20
 OPENS_PER_READER = 40
 CLICKS_PER_READER = 10
 DEADLINE_SECONDS = 60
+SIGN_TOKEN = "5" * 64
 AGENTS = {
     "mobile": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) "
               "AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
@@ -89,6 +92,27 @@ def generate(tally, rng):
     return sent
 
 
+@pytest.fixture
+def tally(tmp_path, redis_server):
+    """tallyd with a sign token too, to mint the emails that count as sent."""
+    server = Tallyd(str(tmp_path), redis_server.url,
+                    extra_keys=f"api_token.mailer = sign {SIGN_TOKEN}\n")
+    yield server
+    server.stop()
+
+
+def mint(tally, campaign, message, emails):
+    """Mints the emails of one message with POST /v1/sign, as a mailer does."""
+    status, _, body = tally.request(
+        "POST", "/v1/sign",
+        body=json.dumps({"campaign": campaign, "message": message,
+                         "destinations": ["https://shop.example/p"],
+                         "recipients": [{"email": e} for e in emails]}),
+        headers={"Authorization": f"Bearer {SIGN_TOKEN}",
+                 "Content-Type": "application/json"})
+    assert status == 200, body
+
+
 def redis_cli(redis_server, *args):
     out = subprocess.run(["redis-cli", "-s", redis_server.socket, *args],
                          capture_output=True, text=True, check=True, timeout=10)
@@ -103,6 +127,12 @@ def api(tally, path):
 
 
 def test_dashboard_matches_api_and_redis(tally, redis_server):
+    # The readers of spring plus some who never open: message a goes to the
+    # even readers, b to the odd ones.
+    for message, parity in (("a", 0), ("b", 1)):
+        mint(tally, "spring", message,
+             [f"reader{r}@example.com" for r in range(READERS) if r % 2 == parity]
+             + [f"quiet{r}-{message}@example.com" for r in range(15)])
     sent = generate(tally, random.Random(7))
     assert sum(s["opens"] + s["clicks"] + s["orders"] for s in sent.values()) >= 3000
     for campaign in CAMPAIGNS:
@@ -133,6 +163,14 @@ def test_dashboard_matches_api_and_redis(tally, redis_server):
     revenue = redis_cli(redis_server, "HGET", "c:{spring}", "revenue:EUR")
     assert page["cards"]["revenue:EUR"] == f"{int(revenue) / 100:.2f} EUR"
 
+    in_redis = int(redis_cli(redis_server, "PFCOUNT", "c:{spring}:sent"))
+    assert int(page["funnel"]["funnel-sent"]) == totals["sent"] == in_redis
+    assert int(page["cards"]["sent"]) == in_redis
+    messages = {m["message"]: m for m in api(tally, "/v1/campaigns/spring/stats")["messages"]}
+    for message in ("a", "b"):
+        in_redis = int(redis_cli(redis_server, "PFCOUNT", f"c:{{spring}}:m:{message}:sent"))
+        assert int(page["messageSent"][message]) == \
+            messages[message]["counters"]["sent"] == in_redis, message
     assert int(page["funnel"]["funnel-opens"]) == totals["unique_opens"]
     assert int(page["funnel"]["funnel-clicks"]) == totals["unique_clicks"]
     assert int(page["funnel"]["funnel-orders"]) == totals["conversions"]

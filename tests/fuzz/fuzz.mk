@@ -19,6 +19,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 FUZZ_EXTRA_fuzz_http := server/http.c server/http_response.c server/http_limits.c \
                         server/log.c
+FUZZ_EXTRA_fuzz_client_addr := server/client_addr.c
 
 build/fuzz/%: tests/fuzz/%.c $(TRACKING_SRC) $(wildcard tracking/*.h server/*.h)
 	@mkdir -p $(@D)

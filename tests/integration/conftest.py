@@ -72,15 +72,41 @@ class RedisServer:
         self.proc.wait(timeout=10)
 
 
+def free_port_v6():
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+        s.bind(("::1", 0))
+        return s.getsockname()[1]
+
+
+# What AddressSanitizer, LeakSanitizer and UBSan print when they find
+# something; an instrumented tallyd that printed one fails its test.
+SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "runtime error:")
+
+
 class Tallyd:
-    def __init__(self, directory, redis_url, extra_args=(), extra_keys=""):
+    """A tallyd on a free port of 127.0.0.1, or of ::1 with host="::1".
+    extra_args are more command-line flags, such as ("--beacon-rate", "0").
+    Later flags win, so extra_args may also replace --threads. extra_keys
+    is appended to the keys file. also_listen adds addresses ("[::1]:PORT")
+    to --listen. prefix runs tallyd under another program, such as
+    valgrind."""
+
+    def __init__(self, directory, redis_url, extra_args=(), extra_keys="",
+                 host="127.0.0.1", prefix=(), start_seconds=WAIT_SECONDS,
+                 also_listen=()):
         self.keys = os.path.join(directory, "keys.conf")
         with open(self.keys, "w") as f:
             subprocess.run([TALLYCTL, "keygen"], stdout=f, check=True)
+        with open(self.keys, "a") as f:
             f.write(extra_keys)
         os.chmod(self.keys, 0o600)
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.host = host
+        self.port = free_port_v6() if ":" in host else free_port()
+        self.netloc = f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+        self.base = f"http://{self.netloc}"
+        self.listen = ",".join([self.netloc, *also_listen])
+        self.prefix = list(prefix)
         self.log_path = os.path.join(directory, "tallyd.log")
         self.log = open(self.log_path, "w")
         self.read_token = api_token(self.keys, "dashboard")
@@ -88,10 +114,10 @@ class Tallyd:
         self.proc = subprocess.Popen(
             self._command(redis_url, extra_args), stdout=self.log,
             stderr=subprocess.STDOUT)
-        wait_until(self._healthy, "tallyd to serve /healthz")
+        wait_until(self._healthy, "tallyd to serve /healthz", start_seconds)
 
     def _command(self, redis_url, extra_args):
-        return [TALLYD, "--listen", f"127.0.0.1:{self.port}", "--redis", redis_url,
+        return [*self.prefix, TALLYD, "--listen", self.listen, "--redis", redis_url,
                 "--keys", self.keys, "--threads", "2", "--state-dir", self.state_dir,
                 *extra_args]
 
@@ -103,8 +129,9 @@ class Tallyd:
                    "tallyd to reload its data")
 
     def log_text(self):
-        self.log.flush()
-        with open(self.log_path) as f:
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.log_path, errors="replace") as f:
             return f.read()
 
     def _healthy(self):
@@ -118,7 +145,7 @@ class Tallyd:
 
     def request(self, method, path, body=None, headers=None):
         """Sends one request; returns (status, headers dict, body bytes)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
         try:
             conn.request(method, path, body=body, headers=headers or {})
             resp = conn.getresponse()
@@ -155,8 +182,21 @@ class Tallyd:
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait(timeout=20)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("tallyd did not stop within 20 s of SIGTERM")
+            finally:
+                self.log.close()
         self.log.close()
+        log = self.log_text()
+        for report in SANITIZER_REPORTS:
+            assert report not in log, f"tallyd reported a sanitizer error:\n{log}"
+        # A negative code is a signal; SIGKILL is the only one a test sends.
+        assert self.proc.returncode >= 0 or self.proc.returncode == -9, \
+            f"tallyd died of signal {-self.proc.returncode}:\n{log[-4000:]}"
 
 
 class NamespacedTallyd(Tallyd):
@@ -259,20 +299,29 @@ def tally(tmp_path, redis_server):
 
 @pytest.fixture
 def make_tally(tmp_path, redis_server):
-    """Starts tallyd with extra flags; make_tally(args, namespaced=True)
-    runs it in its own network namespace."""
+    """Starts tallyd with extra flags: make_tally(["--beacon-rate", "0"]).
+    namespaced=True runs it in its own network namespace, host="::1" serves
+    on IPv6 loopback, and also_listen adds listen addresses. Every server
+    started is stopped and checked at teardown."""
     servers = []
 
-    def start(extra_args=(), namespaced=False, extra_keys=""):
+    def start(extra_args=(), namespaced=False, extra_keys="", host="127.0.0.1",
+              also_listen=()):
         if namespaced and not namespaces_available():
             pytest.skip("needs root to create a network namespace (unshare --net)")
         directory = tmp_path / f"tallyd{len(servers)}"
         directory.mkdir()
         kind = NamespacedTallyd if namespaced else Tallyd
-        server = kind(str(directory), redis_server.url, extra_args, extra_keys)
+        server = kind(str(directory), redis_server.url, extra_args, extra_keys,
+                      host=host, also_listen=also_listen)
         servers.append(server)
         return server
 
     yield start
+    failures = []
     for server in servers:
-        server.stop()
+        try:
+            server.stop()
+        except AssertionError as e:
+            failures.append(str(e))
+    assert not failures, "\n".join(failures)

@@ -190,3 +190,49 @@ def test_machines_before_real_click_credit_real_click(make_tally, redis_server):
         assert record["path"] == "email"
         assert record["machine_events"] == ("included" if attribute == "yes" else "ignored")
         tally.stop()
+
+
+def test_machine_opens_credit_only_when_configured(make_tally, redis_server):
+    for attribute, campaign in (("off", "op"), ("on", "op2")):
+        tally = start(make_tally, "--attribute-opens", "on",
+                      "--attribute-machine-events", attribute)
+        opens = {name: tally.open_url(campaign, "a", f"{name}@example.com")
+                 for name in ("apple", "gmail", "both")}
+        tally.replay([
+            get(opens["apple"], "192.0.2.7", APPLE_PROXY),       # privacy_proxy
+            get(opens["gmail"], "198.51.100.5", GMAIL_PROXY),    # image_proxy
+            get(opens["both"]),                                  # human
+            get(opens["both"], "192.0.2.8", APPLE_PROXY),        # privacy_proxy
+        ])
+        wait_until(lambda: redis_server.client.hget(f"c:{{{campaign}}}", "opens") == "4",
+                   "opens")
+        members = set()
+        for key in redis_server.client.keys("r:*:t"):
+            members.update(m for m in redis_server.client.zrange(key, 0, -1)
+                           if m.startswith(f"o|{campaign}|"))
+        # A message's opens share one member per verdict.
+        assert members == {f"o|{campaign}|a", f"o|{campaign}|a|privacy_proxy",
+                           f"o|{campaign}|a|image_proxy"}
+
+        for name in ("apple", "gmail", "both"):
+            tally.beacon({"type": "checkout", "order_id": f"{campaign}-{name}",
+                          "revenue": "10.00", "currency": "EUR",
+                          "email_sha256": email_sha256(f"{name}@example.com")})
+        records = {}
+        for name in ("apple", "gmail", "both"):
+            key = f"o:{{default}}:{campaign}-{name}"
+            wait_until(lambda: redis_server.client.exists(key), "decision record")
+            records[name] = redis_server.client.hgetall(key)
+        policy = "included" if attribute == "on" else "ignored"
+        for name, record in records.items():
+            assert record["machine_events"] == policy, name
+        assert records["both"]["path"] == "email"
+        assert records["both"]["touch"] == "open"
+        for name in ("apple", "gmail"):
+            if attribute == "on":
+                assert records[name]["path"] == "email", name
+                assert records[name]["touch"] == "open", name
+            else:
+                assert records[name]["path"] == "none", name
+                assert records[name]["reason"] == "no_touch_in_window", name
+        tally.stop()

@@ -80,7 +80,8 @@ def test_reader_keys_get_retention_on_every_write(make_tally, redis_server):
 
 
 def test_junk_requests_create_no_keys(make_tally, redis_server):
-    tally = make_tally()
+    # All junk comes from 127.0.0.1, above the per-client beacon limit.
+    tally = make_tally(["--beacon-rate", "0"])
     journey(tally, "ann@example.com")
     wait_until(lambda: len(reader_keys(redis_server)) == 5, "the journey's keys")
     time.sleep(SETTLE_SECONDS)
@@ -96,7 +97,10 @@ def test_junk_requests_create_no_keys(make_tally, redis_server):
         assert tally.request("GET", f"/c/junk{i}")[0] == 400
         assert tally.beacon("{not json")[0] == 400
         assert tally.beacon({"type": "checkout", "order_id": f"o{i}"})[0] == 400
-        assert tally.beacon({"type": "identify", "customer_id": "c", "token": "bad"})[0] == 400
+        # The bad token is ignored, which leaves the customer no reader to
+        # link: accepted, and nothing stored.
+        assert tally.beacon({"type": "identify", "customer_id": "c", "token": "bad"})[0] == 204
+        assert tally.beacon({"type": "identify", "customer_id": "c"})[0] == 400
         assert tally.request("DELETE", "/v1/readers/" + "a" * 64)[0] == 401
     time.sleep(SETTLE_SECONDS)
     assert redis_server.client.dbsize() == before
@@ -146,6 +150,55 @@ def test_forget_leaves_no_trace(make_tally, redis_server, tmp_path):
     status, _, body = tally.request("DELETE", f"/v1/readers/{sha}",
                                     headers={"Authorization": f"Bearer {token}"})
     assert (status, body) == (200, b'{"deleted":0}\n')
+
+
+def test_forget_removes_device_links(make_tally, redis_server, tmp_path):
+    token, lines = admin_token()
+    tally = make_tally(extra_keys=lines)
+    gone_tly = tly_of(journey(tally, "gone@example.com", customer="cust-gone"))
+    assert tally.beacon({"type": "identify", "token": gone_tly,
+                         "device_id": "dev-gone-0123456789"})[0] == 204
+    # A checkout with a token links its device too: a tablet both use.
+    assert tally.beacon({"type": "checkout", "order_id": "g1", "revenue": "5.00",
+                         "currency": "EUR", "token": gone_tly,
+                         "device_id": "dev-shared-0123456789"})[0] == 204
+    kept_tly = tly_of(journey(tally, "kept@example.com", customer="cust-kept"))
+    assert tally.beacon({"type": "identify", "token": kept_tly,
+                         "device_id": "dev-shared-0123456789"})[0] == 204
+    client = redis_server.client
+    wait_until(lambda: len(client.keys("d:*")) == 2 and
+               any(client.zcard(k) == 2 for k in client.keys("d:*")), "device links")
+    wait_until(lambda: client.exists("o:{default}:g1"), "the tablet's order")
+    time.sleep(SETTLE_SECONDS)
+    keys_before = set(client.keys("*"))
+    # Every link is in its reader's link set: the kept reader has its
+    # customer and the tablet, the forgotten one also its own device.
+    link_sets = [client.smembers(k) for k in client.keys("r:*:l")]
+    assert sorted(len(names) for names in link_sets) == [2, 3]
+    gone_links = next(names for names in link_sets if len(names) == 3)
+    assert sorted(name[0] for name in gone_links) == ["d", "d", "k"]
+
+    status, _, body = tally.request(
+        "DELETE", f"/v1/readers/{email_sha256('gone@example.com')}",
+        headers={"Authorization": f"Bearer {token}"})
+    assert status == 200
+    # r:t, r:u, r:d, r:l, k:{cust-gone} and d:{dev-gone}; the shared tablet
+    # stays linked to the kept reader.
+    assert body == b'{"deleted":6}\n'
+    removed = keys_before - set(client.keys("*"))
+    assert len(removed) == 6
+    assert sorted(k[0] for k in removed if not k.startswith("r:")) == ["d", "k"]
+    gone_reader = next(k for k in removed if k.startswith("r:"))[3:27]
+    shared = client.keys("d:*")
+    assert len(shared) == 1
+    assert client.zcard(shared[0]) == 1
+    assert gone_reader.encode() not in dump_text(redis_server, str(tmp_path))
+
+    # The shared tablet now names only the kept reader, whose click it credits.
+    assert tally.beacon({"type": "checkout", "order_id": "k1", "revenue": "7.00",
+                         "currency": "EUR", "device_id": "dev-shared-0123456789"})[0] == 204
+    wait_until(lambda: client.hget("o:{default}:k1", "path") == "device",
+               "the kept reader's order credited through the tablet")
 
 
 def test_tallyctl_forget_by_address(make_tally, redis_server, tmp_path):

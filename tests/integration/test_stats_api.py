@@ -1,6 +1,7 @@
 """The stats API, /metrics, /readyz, the dashboard's files and tallyctl
 stats, against a real tallyd and Redis."""
 import json
+import re
 import subprocess
 import time
 import urllib.parse
@@ -9,6 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import RedisServer, Tallyd, email_sha256, path_of, wait_until
+from test_attribution import SHOP_KEYS, post_conversion
 
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) "
           "AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148")
@@ -59,6 +61,10 @@ def journey(tally, redis_server):
     checkout(tally, "1001", "89.95", IPHONE_SAFARI, token=tly)
 
     click(tally, "spring", "b", "two@example.com", 2, IPHONE_SAFARI)
+    # Another worker thread may take the checkout; it can only find the
+    # click once the click is in Redis.
+    wait_until(lambda: redis_server.client.hget("c:{spring}", "clicks") == "2",
+               "both clicks recorded")
     checkout(tally, "1002", "10.05", WINDOWS_CHROME,
              email_sha256=email_sha256("two@example.com"))
     wait_until(lambda: redis_server.client.hget("c:{spring}", "conversions") == "2",
@@ -140,6 +146,87 @@ def test_stats_hourly_series_over_range(tally, redis_server):
     assert body["hourly"]["counters"]["opens"] == [1]
 
 
+def test_stats_hourly_full_range_every_hour(tally, redis_server):
+    r = redis_server.client
+    now = int(time.time())
+    last = now - now % 3600
+    first = last - 743 * 3600
+
+    def hour_key(t):
+        return time.strftime("c:{long}:h:%Y%m%d%H", time.gmtime(t))
+
+    r.sadd("campaigns", "long")
+    r.hset(hour_key(first), mapping={"opens": 5, "opens:human": 4, "revenue:JPY": 1200})
+    r.hset(hour_key(first + 3600), mapping={"opens": "not a number", "revenue:EUR": 250})
+    r.hset(hour_key(last), mapping={"clicks": 3, "clicks:scanner": 3})
+    status, body = api(tally, f"/v1/campaigns/long/stats?from={first}&to={now}")
+    assert status == 200
+    hourly = body["hourly"]
+    assert len(hourly["hours"]) == 744
+    assert hourly["from"] == time.strftime("%Y-%m-%dT%H:00:00Z", time.gmtime(first))
+    counters = hourly["counters"]
+    assert all(len(column) == 744 for column in counters.values())
+    assert counters["opens"][:2] == [5, 0]
+    assert sum(counters["opens"]) == 5
+    assert counters["opens:human"][0] == 4
+    assert counters["clicks"][-1] == 3
+    assert counters["clicks:scanner"][-1] == 3
+    assert sum(counters["conversions"]) == 0
+    amounts = hourly["amounts"]["revenue"]
+    assert amounts["JPY"][0] == "1200"
+    assert amounts["JPY"].count(None) == 743
+    assert amounts["EUR"][1] == "2.50"
+
+
+def sign_emails(tally, message, emails):
+    status, _, _ = tally.request(
+        "POST", "/v1/sign",
+        body=json.dumps({"campaign": "spring", "message": message,
+                         "destinations": ["https://shop.example/p"],
+                         "recipients": [{"email": e} for e in emails]}),
+        headers={"Authorization": f"Bearer {SIGN_TOKEN}",
+                 "Content-Type": "application/json"})
+    assert status == 200
+
+
+def test_stats_sent_and_rates_per_message(tally, redis_server):
+    r = redis_server.client
+    sign_emails(tally, "a", ["one@example.com"] + [f"a{i}@example.com" for i in range(3)])
+    sign_emails(tally, "b", ["two@example.com"] + [f"b{i}@example.com" for i in range(9)])
+    sign_emails(tally, "c", ["three@example.com"])
+    wait_until(lambda: r.pfcount("c:{spring}:m:c:sent") == 1, "sent to be counted")
+    journey(tally, redis_server)
+
+    status, body = api(tally, "/v1/campaigns/spring/stats")
+    assert status == 200
+    totals = body["totals"]
+    assert totals["counters"]["sent"] == 15
+    assert totals["rates"]["open_rate"] == pytest.approx(1 / 15)
+    assert totals["rates"]["click_rate"] == pytest.approx(2 / 15)
+    assert totals["rates"]["conversion_rate_of_sent"] == pytest.approx(2 / 15)
+    messages = {m["message"]: m for m in body["messages"]}
+    # c was only minted: c:{spring}:m lists messages with an open or a click.
+    assert sorted(messages) == ["a", "b"]
+    a, b = messages["a"], messages["b"]
+    assert a["counters"]["sent"] == 4
+    assert b["counters"]["sent"] == 10
+    assert a["rates"]["open_rate"] == pytest.approx(1 / 4)
+    assert a["rates"]["click_rate"] == pytest.approx(1 / 4)
+    assert b["rates"]["open_rate"] == 0
+    assert b["rates"]["conversion_rate_of_sent"] == pytest.approx(1 / 10)
+    assert a["links"] == [{"message": "a", "link": 1, "clicks": 1}]
+    assert b["links"] == [{"message": "b", "link": 2, "clicks": 1}]
+
+
+def test_stats_sent_absent_when_unknown(tally, redis_server):
+    journey(tally, redis_server)
+    status, body = api(tally, "/v1/campaigns/spring/stats")
+    assert status == 200
+    assert "sent" not in body["totals"]["counters"]
+    assert all("sent" not in m["counters"] for m in body["messages"])
+    assert all(m["rates"]["open_rate"] is None for m in body["messages"])
+
+
 @pytest.mark.parametrize("query, status", [
     ("from=7200&to=0", 400),
     ("from=0&to=9999999", 400),
@@ -198,10 +285,54 @@ def test_repeated_order_adds_no_recent_entry(tally, redis_server):
     assert redis_server.client.hgetall("c:{spring}:p") == {"token": "1", "email": "1"}
 
 
+def test_refunds_and_verified_revenue_reach_api(tmp_path, redis_server):
+    tally = Tallyd(str(tmp_path), redis_server.url,
+                   extra_keys=f"api_token.mailer = sign {SIGN_TOKEN}\n{SHOP_KEYS}")
+    try:
+        journey(tally, redis_server)
+        status, _, _ = tally.request("POST", "/b", body=json.dumps(
+            {"type": "refund", "order_id": "1001", "currency": "EUR",
+             "amount": "9.95", "refund_id": "r1"}))
+        assert status == 204
+        status, _, _ = post_conversion(tally, {"type": "checkout", "order_id": "1002",
+                                               "revenue": "12.05", "currency": "EUR"})
+        assert status == 204
+        wait_until(lambda: redis_server.client.hget("c:{spring}", "refunds") == "1",
+                   "the refund")
+        wait_until(lambda: redis_server.client.hget("c:{spring}", "verified_conversions")
+                   == "1", "the verified order")
+
+        status, body = api(tally, "/v1/campaigns/spring/stats")
+        assert status == 200
+        totals = body["totals"]
+        assert totals["counters"]["conversions"] == 2
+        assert totals["counters"]["refunds"] == 1
+        assert totals["counters"]["verified_conversions"] == 1
+        # 89.95 - 9.95 refunded + 12.05 confirmed by the shop's server
+        assert totals["amounts"]["revenue"] == {"EUR": "92.05"}
+        assert totals["amounts"]["verified_revenue"] == {"EUR": "12.05"}
+        assert totals["amounts"]["refunded"] == {"EUR": "9.95"}
+        stored = redis_server.client.hgetall("c:{spring}")
+        assert stored["revenue:EUR"] == "9205"
+        assert stored["verified_revenue:EUR"] == "1205"
+        messages = {m["message"]: m for m in body["messages"]}
+        assert messages["a"]["amounts"]["revenue"]["EUR"] == "80.00"
+        assert messages["b"]["amounts"]["verified_revenue"]["EUR"] == "12.05"
+        assert body["conversions_by_path"] == {"token": 1, "email": 1}
+        recent = api(tally, "/v1/campaigns/spring/conversions")[1]["conversions"]
+        assert [c["order"] for c in recent] == ["1002", "1001"]
+    finally:
+        tally.stop()
+
+
 def test_metrics_parse_and_count(tally, redis_server):
     journey(tally, redis_server)
     tally.request("GET", "/o/garbage.gif")
     api(tally, "/v1/campaigns", token="ab" * 32)
+    status, _, _ = tally.request("POST", "/v1/sign", body="{not json",
+                                 headers={"Authorization": f"Bearer {SIGN_TOKEN}",
+                                          "Content-Type": "application/json"})
+    assert status == 400
     status, headers, body = tally.request("GET", "/metrics")
     assert status == 200
     assert headers["content-type"].startswith("text/plain; version=0.0.4")
@@ -223,20 +354,84 @@ def test_metrics_parse_and_count(tally, redis_server):
     assert sample("tally_events_failed", "_total") == 0
     assert sample("tally_redis_connected", role="store", worker="0") == 1
     assert families["tally_http_response_seconds"].type == "histogram"
+    for family in ("tally_journal_events_written", "tally_journal_events_replayed",
+                   "tally_journal_events_dropped", "tally_journal_events_skipped",
+                   "tally_redis_timeouts", "tally_tokens_retired"):
+        assert families[family].type == "counter", family
+        assert sample(family, "_total") == 0, family
+    assert sample("tally_sign_rejected", "_total") == 1
+    assert sample("tally_journal_bytes") == 0
+    assert sample("tally_journal_spooling", worker="1") == 0
 
 
-def test_readyz_follows_redis(tmp_path):
+def metric_samples(tally):
+    """Returns {(name, sorted label items): value} of one /metrics scrape."""
+    status, _, body = tally.request("GET", "/metrics")
+    assert status == 200
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for f in text_string_to_metric_families(body.decode()) for s in f.samples}
+
+
+def store_disconnected(tally):
+    samples = metric_samples(tally)
+    return all(v == 0 for (name, labels), v in samples.items()
+               if name == "tally_redis_connected" and ("role", "store") in labels)
+
+
+def test_readyz_ready_while_journal_has_room(tmp_path):
     redis = RedisServer(str(tmp_path))
     tally = Tallyd(str(tmp_path), redis.url)
     try:
         wait_until(lambda: tally.request("GET", "/readyz")[0] == 200, "readyz 200")
+        assert tally.request("GET", "/readyz")[2] == b"ready\n"
         redis.stop()
-        wait_until(lambda: tally.request("GET", "/readyz")[0] == 503, "readyz 503")
+        wait_until(lambda: store_disconnected(tally), "stores to see Redis gone")
+
+        status, _, body = tally.request("GET", "/readyz")
+        assert status == 200
+        assert b"journal" in body
         assert tally.request("GET", "/healthz")[0] == 200
         status, _, body = tally.request("GET", "/v1/campaigns",
                                         headers={"Authorization": f"Bearer {tally.read_token}"})
         assert status == 503
         assert b"Redis" in body
+
+        tally.request("GET", path_of(tally.open_url("down", "a", "x@example.com")))
+        wait_until(lambda: metric_samples(tally)[("tally_journal_events_written_total", ())] >= 1,
+                   "the open to reach the journal")
+        samples = metric_samples(tally)
+        assert samples[("tally_journal_bytes", ())] > 0
+        assert samples[("tally_journal_events_dropped_total", ())] == 0
+        assert samples[("tally_journal_max_bytes", ())] == 256 * 1024 * 1024
+        spooling = [v for (name, _), v in samples.items() if name == "tally_journal_spooling"]
+        assert sorted(spooling) == [0, 1]
+    finally:
+        tally.stop()
+
+
+def test_readyz_not_ready_with_full_journal(tmp_path):
+    redis = RedisServer(str(tmp_path))
+    tally = Tallyd(str(tmp_path), redis.url, extra_args=["--journal-max-size", "4K",
+                                                         "--threads", "1"])
+    try:
+        wait_until(lambda: tally.request("GET", "/readyz")[0] == 200, "readyz 200")
+        redis.stop()
+        wait_until(lambda: store_disconnected(tally), "the store to see Redis gone")
+        assert tally.request("GET", "/readyz")[0] == 200
+
+        # Each open journals one record of well under 512 bytes, so 4 KB
+        # fill up within 100 opens.
+        for i in range(100):
+            tally.request("GET", path_of(tally.open_url("full", "a", f"r{i}@example.com")))
+            if tally.request("GET", "/readyz")[0] == 503:
+                break
+        status, _, body = tally.request("GET", "/readyz")
+        assert status == 503
+        assert b"journal is full" in body
+        samples = metric_samples(tally)
+        assert samples[("tally_journal_events_written_total", ())] >= 1
+        assert 3 * 1024 < samples[("tally_journal_bytes", ())] <= 4096
+        assert samples[("tally_journal_spooling", (("worker", "0"),))] == 1
     finally:
         tally.stop()
 
@@ -280,6 +475,9 @@ def test_tallyctl_stats_table_csv_json(tally, redis_server):
     data = json.loads(tally.ctl("stats", "--campaign", "spring", "--json", "--from",
                                 str(now - 3600), redis_url=redis_server.url).stdout)
     assert data["conversions"] == 2 and data["revenue"] == {"EUR": "100.00"}
+    assert data["sent"] is None
+    assert "sent," in csv
+    assert re.search(r"^sent +unknown$", table, re.M)
     assert data["hourly"][-1]["clicks"] == 2
     bad = tally.ctl("stats", "--campaign", "spring", "--from", "0",
                     redis_url=redis_server.url, check=False)
@@ -291,3 +489,23 @@ def test_tallyctl_table_groups_thousands(tally, redis_server):
     out = tally.ctl("stats", "--campaign", "big", redis_url=redis_server.url).stdout
     assert "1,234,567" in out
     assert "1,234,567.89" in out
+
+
+def test_tallyctl_stats_shows_sent(tally, redis_server):
+    sign_emails(tally, "a", [f"s{i}@example.com" for i in range(12)])
+    wait_until(lambda: redis_server.client.pfcount("c:{spring}:sent") == 12,
+               "sent to be counted")
+    redis_server.client.pfadd("c:{big}:sent", *[f"m|{i}" for i in range(3000)])
+    sent_big = redis_server.client.pfcount("c:{big}:sent")
+    assert sent_big > 1000
+
+    table = tally.ctl("stats", "--campaign", "spring", redis_url=redis_server.url).stdout
+    assert re.search(r"^sent +12$", table, re.M)
+    csv = tally.ctl("stats", "--campaign", "spring", "--csv",
+                    redis_url=redis_server.url).stdout.splitlines()
+    assert csv[2] == "sent,12"
+    data = json.loads(tally.ctl("stats", "--campaign", "spring", "--json",
+                                redis_url=redis_server.url).stdout)
+    assert data["sent"] == 12
+    big = tally.ctl("stats", "--campaign", "big", redis_url=redis_server.url).stdout
+    assert re.search(r"^sent +%s$" % f"{sent_big:,}", big, re.M)

@@ -452,6 +452,63 @@ static void listen_values(void **state)
     expect_set_error("listen", "", "is empty");
 }
 
+static void listen_lists(void **state)
+{
+    struct config cfg;
+    char err[256];
+
+    (void)state;
+    config_defaults(&cfg);
+    assert_int_equal(config_set(&cfg, "listen", "127.0.0.1:80, [::1]:80", err,
+                                sizeof(err)), 0);
+    assert_string_equal(cfg.listen, "127.0.0.1:80, [::1]:80");
+    expect_set_error("listen", "127.0.0.1:80,", "use host:port");
+    expect_set_error("listen", "127.0.0.1:80,::1:80", "needs brackets");
+    expect_set_error("listen", "a:1,b:2,c:3,d:4,e:5", "at most 4");
+}
+
+static void list_entries_split_and_trimmed(void **state)
+{
+    const char *cursor = " a , b,,c ";
+    char out[4];
+
+    (void)state;
+    assert_int_equal(config_list_next(&cursor, out, sizeof(out)), 1);
+    assert_string_equal(out, "a");
+    assert_int_equal(config_list_next(&cursor, out, sizeof(out)), 1);
+    assert_string_equal(out, "b");
+    assert_int_equal(config_list_next(&cursor, out, sizeof(out)), 1);
+    assert_string_equal(out, "");
+    assert_int_equal(config_list_next(&cursor, out, sizeof(out)), 1);
+    assert_string_equal(out, "c");
+    assert_int_equal(config_list_next(&cursor, out, sizeof(out)), 0);
+
+    cursor = "toolong";
+    assert_int_equal(config_list_next(&cursor, out, sizeof(out)), -1);
+}
+
+static void client_settings(void **state)
+{
+    struct config cfg;
+    char err[256];
+
+    (void)state;
+    config_defaults(&cfg);
+    assert_string_equal(cfg.trusted_proxies, "");
+    assert_string_equal(cfg.proxy_header, "x-forwarded-for");
+    assert_int_equal(cfg.beacon_rate, 10);
+    assert_int_equal(cfg.beacon_burst, 40);
+    assert_int_equal(config_set(&cfg, "trusted_proxies", "10.0.0.0/8, ::1", err,
+                                sizeof(err)), 0);
+    assert_int_equal(config_set(&cfg, "proxy_header", "Forwarded", err, sizeof(err)), 0);
+    assert_int_equal(config_set(&cfg, "beacon_rate", "0", err, sizeof(err)), 0);
+    expect_set_error("trusted_proxies", "10.0.0.1/8", "'10.0.0.1/8' is not");
+    expect_set_error("trusted_proxies", "10.0.0.0/8,", "'' is not");
+    expect_set_error("proxy_header", "x-real-ip", "x-forwarded-for or forwarded");
+    expect_set_error("beacon_burst", "0", "out of range");
+    expect_set_error("beacon_rate", "1000001", "out of range");
+}
+
 static void log_levels(void **state)
 {
     struct config cfg;
@@ -551,6 +608,9 @@ int main(void)
         cmocka_unit_test(size_rejects),
         cmocka_unit_test(int_rejects),
         cmocka_unit_test(listen_values),
+        cmocka_unit_test(listen_lists),
+        cmocka_unit_test(list_entries_split_and_trimmed),
+        cmocka_unit_test(client_settings),
         cmocka_unit_test(log_levels),
         cmocka_unit_test(journal_settings),
         cmocka_unit_test(journal_settings_rejected),

@@ -98,6 +98,7 @@ static void codec_round_trips_identify(void **state)
 
     (void)state;
     base_record(&rec, EVENT_IDENTIFY);
+    strcpy(rec.ev.u.identify.shop, "default");
     memset(rec.ev.u.identify.customer, 0x01, TOKEN_READER_LEN);
     memset(rec.ev.u.identify.reader, 0xfe, TOKEN_READER_LEN);
     assert_round_trip(&rec, buf);
@@ -292,7 +293,7 @@ static void codec_rejects_bad_checkout_fields(void **state)
     assert_int_equal(event_record_encode(&rec, buf, sizeof(buf)), 0);
 }
 
-static void codec_rejects_unknown_checkout_flag(void **state)
+static void codec_rejects_bad_checkout_flags(void **state)
 {
     struct event_record rec, back;
     uint8_t buf[EVENT_RECORD_MAX];
@@ -306,10 +307,15 @@ static void codec_rejects_unknown_checkout_flag(void **state)
     rec.ev.u.checkout.has_customer = false;
     memset(rec.ev.u.checkout.customer, 0, TOKEN_READER_LEN);
     len = event_record_encode(&rec, buf, sizeof(buf));
-    /* The flags byte comes after the email reader's 12 bytes, last. */
+    /* The flags byte comes before the email reader's 12 bytes, which are
+     * last; the source byte comes just before the flags. */
     flags_at = len - TOKEN_READER_LEN - 1;
     assert_int_equal(buf[flags_at], 4);
-    buf[flags_at] = 4 | 8;
+
+    buf[flags_at] = 4 | 8; /* a device flag without the device's bytes */
+    assert_int_not_equal(event_record_decode(buf, len, &back), EVENT_CODEC_OK);
+    buf[flags_at] = 4;
+    buf[flags_at - 1] = 2; /* no such source */
     assert_int_equal(event_record_decode(buf, len, &back), EVENT_CODEC_MALFORMED);
 }
 
@@ -326,6 +332,81 @@ static void codec_encode_reports_small_buffer(void **state)
     assert_int_equal(event_record_encode(&rec, buf, len), len);
 }
 
+static void codec_round_trips_refund(void **state)
+{
+    struct event_record rec, back;
+    struct event_refund *rf = &rec.ev.u.refund;
+    uint8_t buf[EVENT_RECORD_MAX];
+    size_t len;
+
+    (void)state;
+    base_record(&rec, EVENT_REFUND);
+    strcpy(rf->shop, "default");
+    strcpy(rf->order_id, "1001");
+    strcpy(rf->currency, "KWD");
+    rf->has_amount = true;
+    rf->amount_minor = 1250;
+    strcpy(rf->refund_key, "id:r-7");
+    rf->source = EVENT_SOURCE_SERVER;
+    len = event_record_encode(&rec, buf, sizeof(buf));
+    assert_true(len > 0);
+    assert_int_equal(event_record_decode(buf, len, &back), EVENT_CODEC_OK);
+    assert_string_equal(back.ev.u.refund.refund_key, "id:r-7");
+    assert_int_equal(back.ev.u.refund.amount_minor, 1250);
+    assert_true(back.ev.u.refund.has_amount);
+    assert_int_equal(back.ev.u.refund.source, EVENT_SOURCE_SERVER);
+    assert_memory_equal(&back.ev.u.refund, rf, sizeof(*rf));
+
+    rf->refund_key[0] = '\0';
+    assert_int_equal(event_record_encode(&rec, buf, sizeof(buf)), 0);
+}
+
+static void codec_round_trips_identify_device(void **state)
+{
+    struct event_record rec, back;
+    struct event_identify *id = &rec.ev.u.identify;
+    uint8_t buf[EVENT_RECORD_MAX];
+    size_t len;
+
+    (void)state;
+    base_record(&rec, EVENT_IDENTIFY);
+    strcpy(id->shop, "shop-2");
+    id->has_customer = true;
+    id->has_device = true;
+    memset(id->customer, 0xc1, TOKEN_READER_LEN);
+    memset(id->device, 0xd1, TOKEN_READER_LEN);
+    id->placeholders = 2;
+    len = event_record_encode(&rec, buf, sizeof(buf));
+    assert_true(len > 0);
+    assert_int_equal(event_record_decode(buf, len, &back), EVENT_CODEC_OK);
+    assert_memory_equal(&back.ev.u.identify, id, sizeof(*id));
+}
+
+static void codec_round_trips_checkout_flags(void **state)
+{
+    struct event_record rec, back;
+    struct event_checkout *co = &rec.ev.u.checkout;
+    uint8_t buf[EVENT_RECORD_MAX];
+    size_t len;
+
+    (void)state;
+    checkout_record(&rec);
+    co->has_device = true;
+    memset(co->device, 0xde, TOKEN_READER_LEN);
+    co->token_invalid = true;
+    co->email_placeholder = true;
+    co->source = EVENT_SOURCE_SERVER;
+    len = event_record_encode(&rec, buf, sizeof(buf));
+    assert_true(len > 0);
+    assert_int_equal(event_record_decode(buf, len, &back), EVENT_CODEC_OK);
+    assert_true(back.ev.u.checkout.has_device);
+    assert_true(back.ev.u.checkout.token_invalid);
+    assert_true(back.ev.u.checkout.email_placeholder);
+    assert_false(back.ev.u.checkout.customer_placeholder);
+    assert_int_equal(back.ev.u.checkout.source, EVENT_SOURCE_SERVER);
+    assert_memory_equal(back.ev.u.checkout.device, co->device, TOKEN_READER_LEN);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,9 +418,12 @@ int main(void)
         cmocka_unit_test(codec_rejects_trailing_byte),
         cmocka_unit_test(codec_rejects_unknown_version),
         cmocka_unit_test(codec_rejects_bad_fields),
+        cmocka_unit_test(codec_round_trips_refund),
+        cmocka_unit_test(codec_round_trips_identify_device),
+        cmocka_unit_test(codec_round_trips_checkout_flags),
         cmocka_unit_test(codec_rejects_unknown_verdict),
         cmocka_unit_test(codec_rejects_bad_checkout_fields),
-        cmocka_unit_test(codec_rejects_unknown_checkout_flag),
+        cmocka_unit_test(codec_rejects_bad_checkout_flags),
         cmocka_unit_test(codec_encode_reports_small_buffer),
     };
 

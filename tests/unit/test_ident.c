@@ -317,6 +317,67 @@ static void ident_reader_and_customer_differ(void **state)
     assert_memory_not_equal(reader, customer, TOKEN_READER_LEN);
 }
 
+/* The device derivation is HMAC(reader secret, "tally/device/v1" 0x00
+ * shop 0x00 device), cut to 12 bytes, and differs from the customer one. */
+static void ident_device_id_derivation(void **state)
+{
+    struct fixture *f = *state;
+    static const char device[] = "0123456789abcdef";
+    uint8_t expected[EVP_MAX_MD_SIZE], got[TOKEN_READER_LEN], customer[TOKEN_READER_LEN];
+    unsigned len = 0;
+    const char input[] = "tally/device/v1\0web\0" "0123456789abcdef";
+
+    HMAC(EVP_sha256(), f->ring.reader_secret, KEYRING_KEY_LEN,
+         (const unsigned char *)input, sizeof(input) - 1, expected, &len);
+    assert_int_equal(ident_device_id(f->signer, "web", device, 16, got), 0);
+    assert_memory_equal(got, expected, TOKEN_READER_LEN);
+    assert_int_equal(ident_customer_id(f->signer, "web", device, 16, customer), 0);
+    assert_memory_not_equal(got, customer, TOKEN_READER_LEN);
+}
+
+static void ident_device_id_rejects_bad_input(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t out[TOKEN_READER_LEN];
+    char long_id[IDENT_DEVICE_MAX + 2];
+
+    memset(long_id, 'a', sizeof(long_id) - 1);
+    long_id[sizeof(long_id) - 1] = '\0';
+    assert_int_equal(ident_device_id(f->signer, "web", "0123456789abcde", 15, out), -1);
+    assert_int_equal(ident_device_id(f->signer, "web", long_id, IDENT_DEVICE_MAX + 1,
+                                     out), -1);
+    assert_int_equal(ident_device_id(f->signer, "web", "0123456789abcde!", 16, out), -1);
+    assert_int_equal(ident_device_id(f->signer, "we:b", "0123456789abcdef", 16, out), -1);
+    assert_int_equal(ident_device_id(f->signer, "web", long_id, IDENT_DEVICE_MAX, out), 0);
+    assert_true(ident_device_valid("f47ac10b-58cc-4372-a567-0e02b2c3d479", 36));
+}
+
+static void ident_placeholders(void **state)
+{
+    static const char *const yes[] = {"", " ", "0", "-1", "null", "NULL", "Undefined",
+                                      "anonymous", "ANONYMOUS", "guest", " Guest\t"};
+    static const char *const no[] = {"00", "1", "-", "nul", "guests", "guest1",
+                                     "c-42", "anonymous user"};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+        assert_true(ident_is_placeholder(yes[i], strlen(yes[i])));
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        assert_false(ident_is_placeholder(no[i], strlen(no[i])));
+}
+
+static void ident_empty_email_hash_is_placeholder(void **state)
+{
+    uint8_t empty[IDENT_SHA256_LEN], jane[IDENT_SHA256_LEN];
+
+    (void)state;
+    assert_int_equal(ident_parse_sha256_hex(
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", 64, empty), 0);
+    assert_true(ident_email_is_placeholder(empty));
+    assert_int_equal(ident_parse_sha256_hex(JANE_SHA256, 64, jane), 0);
+    assert_false(ident_email_is_placeholder(jane));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +397,10 @@ int main(void)
         cmocka_unit_test(ident_customer_id_depends_on_shop),
         cmocka_unit_test(ident_customer_id_rejects_bad_input),
         cmocka_unit_test(ident_reader_and_customer_differ),
+        cmocka_unit_test(ident_device_id_derivation),
+        cmocka_unit_test(ident_device_id_rejects_bad_input),
+        cmocka_unit_test(ident_placeholders),
+        cmocka_unit_test(ident_empty_email_hash_is_placeholder),
     };
 
     return cmocka_run_group_tests_name("ident", tests, setup, teardown);

@@ -303,6 +303,30 @@ static void load_api_tokens(void **state)
     assert_int_equal(keys_file_load(f->path, &f->ring, err, sizeof(err)), 0);
 }
 
+/* Shop secrets (POST /v1/conversions) and API tokens share the file. */
+static void load_shop_secrets_and_tokens(void **state)
+{
+    struct fixture *f = *state;
+    static struct auth_tokens tokens;
+    char err[512] = "";
+
+    write_file(f, VALID_BASE "shop_secret.default = " HEX_C "\n"
+                  "api_token.dash = read " HEX_B "\n"
+                  "shop_secret.eu-shop = " HEX_A "\n", 0600);
+    if (keys_file_load_all(f->path, &f->ring, &tokens, err, sizeof(err)) != 0)
+        fail_msg("rejected: %s", err);
+    assert_int_equal(f->ring.n_shops, 2);
+    assert_non_null(keyring_shop_secret(f->ring.shops, f->ring.n_shops, "default"));
+    assert_int_equal(keyring_shop_secret(f->ring.shops, f->ring.n_shops, "eu-shop")[0],
+                     0xa1);
+    assert_null(keyring_shop_secret(f->ring.shops, f->ring.n_shops, "other"));
+    assert_int_equal(tokens.count, 1);
+    assert_string_equal(tokens.tokens[0].name, "dash");
+
+    assert_int_equal(keys_file_load(f->path, &f->ring, err, sizeof(err)), 0);
+    assert_int_equal(f->ring.n_shops, 2);
+}
+
 static void error_token_bad_scope(void **state)
 {
     load_bad(*state, VALID_BASE "api_token.x = write " HEX_A "\n",
@@ -351,6 +375,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(error_no_equals, setup, teardown),
         cmocka_unit_test_setup_teardown(error_empty_file, setup, teardown),
         cmocka_unit_test_setup_teardown(load_api_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(load_shop_secrets_and_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(error_token_bad_scope, setup, teardown),
         cmocka_unit_test_setup_teardown(error_token_bad_hex, setup, teardown),
         cmocka_unit_test_setup_teardown(error_token_duplicate, setup, teardown),

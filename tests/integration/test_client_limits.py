@@ -1,0 +1,201 @@
+"""Client addresses end to end: per-client beacon limits (429 with
+Retry-After), X-Forwarded-For and Forwarded honoured only from trusted
+proxies, and IPv6 clients served on [::1]."""
+import json
+import subprocess
+import time
+import urllib.parse
+
+from conftest import CLASSIFY_DATA, TALLYD, free_port_v6, path_of, wait_until
+from rawhttp import exchange, request, responses, status_of
+
+SETTLE_SECONDS = 0.5
+
+
+def beacon(server, order_id, headers=()):
+    """Posts a checkout beacon; returns (status, headers, body)."""
+    body = json.dumps({"type": "checkout", "order_id": order_id,
+                       "revenue": "2.50", "currency": "EUR"}).encode()
+    raw = exchange(server, request("POST", "/b", [
+        ("Content-Type", "text/plain"), ("Content-Length", str(len(body))),
+        *headers], body))
+    return responses(raw)[0]
+
+
+def order_exists(redis_server, order_id):
+    return redis_server.client.exists(f"o:{{default}}:{order_id}") == 1
+
+
+def test_beacons_over_rate_get_429(make_tally, redis_server):
+    server = make_tally(["--beacon-rate", "1", "--beacon-burst", "3",
+                         "--threads", "1"])
+    pixel = path_of(server.open_url("c", "m", "r@example.com"))
+    click = path_of(server.click_url("c", "m", "r@example.com", "https://shop.example/"))
+    for i in range(3):
+        assert beacon(server, f"ok-{i}")[0] == 204
+    status, headers, body = beacon(server, "limited-1")
+    assert status == 429
+    assert headers["retry-after"] == "1"
+    assert b"retry" in body
+
+    # Pixels and clicks are never limited.
+    assert server.request("GET", pixel)[0] == 200
+    assert server.request("GET", click)[0] == 302
+
+    # The image form of a beacon shares the bucket: the GIF, and no order.
+    status, headers, body = server.request(
+        "GET", "/b.gif?type=checkout&order_id=limited-gif&revenue=1.00&currency=EUR")
+    assert status == 200
+    assert body.startswith(b"GIF89a")
+
+    # A token refills each second; the bucket empties again at once.
+    time.sleep(1.1)
+    refilled = []
+    for i in range(5):
+        status = beacon(server, f"refill-{i}")[0]
+        if status == 429:
+            break
+        assert status == 204
+        refilled.append(f"refill-{i}")
+    assert 1 <= len(refilled) < 5
+
+    orders = str(3 + len(refilled))
+    wait_until(lambda: redis_server.client.hget("s:{default}", "orders") == orders,
+               f"{orders} orders")
+    time.sleep(SETTLE_SECONDS)
+    assert redis_server.client.hget("s:{default}", "orders") == orders
+    assert not order_exists(redis_server, "limited-1")
+    assert not order_exists(redis_server, "limited-gif")
+    assert not order_exists(redis_server, f"refill-{len(refilled)}")
+
+    log = server.log_text()
+    assert "event=beacon.rate_limited" in log
+    assert "client=127.0.0.0/24" in log
+    metrics = server.request("GET", "/metrics")[2].decode()
+    assert "\ntally_beacons_rate_limited_total 3\n" in metrics
+
+
+def test_rate_limit_off_at_zero(make_tally):
+    server = make_tally(["--beacon-rate", "0", "--beacon-burst", "1"])
+    for i in range(60):
+        assert beacon(server, f"free-{i}")[0] == 204
+
+
+def test_forwarded_for_ignored_from_untrusted_peer(make_tally):
+    server = make_tally(["--beacon-rate", "1", "--beacon-burst", "1", "--threads", "1"])
+    assert beacon(server, "a", [("X-Forwarded-For", "198.51.100.7")])[0] == 204
+    # Another invented address does not buy a new bucket.
+    assert beacon(server, "b", [("X-Forwarded-For", "198.51.100.8")])[0] == 429
+    assert beacon(server, "c", [("Forwarded", "for=198.51.100.9")])[0] == 429
+
+
+def test_trusted_proxy_x_forwarded_for(make_tally):
+    server = make_tally(["--beacon-rate", "1", "--beacon-burst", "1", "--threads", "1",
+                         "--trusted-proxies", "127.0.0.0/8, 10.0.0.0/8"])
+    xff = "X-Forwarded-For"
+    assert beacon(server, "a1", [(xff, "198.51.100.7")])[0] == 204
+    assert beacon(server, "a2", [(xff, "198.51.100.7")])[0] == 429
+    assert beacon(server, "b1", [(xff, "198.51.100.8")])[0] == 204
+    # The client invented the left entry; 198.51.100.7 is what a trusted
+    # proxy (10.1.1.1) saw.
+    assert beacon(server, "a3", [(xff, "203.0.113.1, 198.51.100.7, 10.1.1.1")])[0] == 429
+    # IPv6 clients share a bucket per /64.
+    assert beacon(server, "v1", [(xff, "2001:db8:1:2::1")])[0] == 204
+    assert beacon(server, "v2", [(xff, "2001:db8:1:2::2")])[0] == 429
+    assert beacon(server, "v3", [(xff, "2001:db8:1:3::1")])[0] == 204
+
+    # A malformed header falls back to the peer, 127.0.0.1, and is counted
+    # and logged.
+    assert beacon(server, "m1", [(xff, "not an address")])[0] == 204
+    assert beacon(server, "m2", [(xff, "198.51.100.9, garbage")])[0] == 429
+
+    metrics = server.request("GET", "/metrics")[2].decode()
+    assert "\ntally_client_addr_malformed_total 2\n" in metrics
+    log = server.log_text()
+    assert "event=client_addr.malformed" in log
+    assert "client=198.51.100.0/24" in log
+    assert "client=2001:db8:1::/48" in log
+    assert "198.51.100.7" not in log
+    assert "2001:db8:1:2::" not in log
+
+
+def test_trusted_proxy_forwarded_header(make_tally):
+    server = make_tally(["--beacon-rate", "1", "--beacon-burst", "1", "--threads", "1",
+                         "--trusted-proxies", "127.0.0.1", "--proxy-header", "forwarded"])
+    fwd = "Forwarded"
+    assert beacon(server, "a1", [(fwd, 'for="[2001:db8::17]:4711";proto=https')])[0] == 204
+    assert beacon(server, "a2", [(fwd, "for=198.51.100.7")])[0] == 204
+    assert beacon(server, "a3", [(fwd, "for=198.51.100.7;by=127.0.0.1")])[0] == 429
+    # With proxy_header forwarded, X-Forwarded-For is just another header.
+    assert beacon(server, "b1", [("X-Forwarded-For", "198.51.100.50"),
+                                 (fwd, "for=198.51.100.7")])[0] == 429
+
+
+def test_bad_proxy_settings_stop_start(tmp_path):
+    for flags, word in ((["--trusted-proxies", "10.0.0.1/8"], "10.0.0.1/8"),
+                        (["--trusted-proxies", "proxy.example"], "proxy.example"),
+                        (["--proxy-header", "x-real-ip"], "x-real-ip"),
+                        (["--beacon-rate", "-1"], "beacon-rate"),
+                        (["--beacon-burst", "0"], "beacon-burst")):
+        result = subprocess.run([TALLYD, *flags], capture_output=True, text=True,
+                                timeout=10)
+        assert result.returncode == 2, flags
+        assert word in result.stderr, (flags, result.stderr)
+
+
+def test_ipv6_client_journey(make_tally, redis_server):
+    server = make_tally(["--beacon-burst", "2", "--threads", "1"], host="::1")
+    assert server.base.startswith("http://[::1]:")
+
+    status, _, body = server.request("GET", path_of(server.open_url("v6", "m", "r@example.com")))
+    assert status == 200
+    assert body.startswith(b"GIF89a")
+
+    click = server.click_url("v6", "m", "r@example.com", "https://shop.example/p?q=1")
+    status, headers, _ = server.request("GET", path_of(click))
+    assert status == 302
+    tly = urllib.parse.parse_qs(urllib.parse.urlsplit(headers["location"]).query)["tly"][0]
+
+    status, _, _ = server.beacon({"type": "checkout", "order_id": "v6-1",
+                                  "revenue": "5.00", "currency": "EUR", "token": tly})
+    assert status == 204
+    wait_until(lambda: redis_server.client.hget("c:{v6}", "conversions") == "1",
+               "the IPv6 checkout to be credited")
+    assert redis_server.client.hget("c:{v6}", "opens") == "1"
+    assert redis_server.client.hget("c:{v6}", "clicks") == "1"
+
+    # The IPv6 peer has its own bucket: one more passes, the next is limited.
+    assert beacon(server, "v6-2")[0] == 204
+    assert beacon(server, "v6-3")[0] == 429
+    assert "client=::/48" in server.log_text()
+
+
+def test_listens_on_ipv4_and_ipv6_at_once(make_tally):
+    port6 = free_port_v6()
+    server = make_tally(["--threads", "2"], also_listen=[f"[::1]:{port6}"])
+    assert status_of(exchange(server, request("GET", "/healthz"))) == 200
+    server.host, server.port = "::1", port6
+    assert status_of(exchange(server, request("GET", "/healthz"))) == 200
+    status, _, body = server.request("GET", path_of(server.open_url("c", "m", "r@example.com")))
+    assert status == 200
+    assert body.startswith(b"GIF89a")
+
+
+def test_classification_uses_forwarded_address(make_tally, redis_server):
+    """An open relayed by a trusted proxy is judged by the address the
+    proxy saw; from an untrusted peer the header changes nothing."""
+    behind_proxy = make_tally(["--classify-data", CLASSIFY_DATA,
+                               "--trusted-proxies", "127.0.0.1"])
+    direct = make_tally(["--classify-data", CLASSIFY_DATA])
+    image_proxy = {"X-Forwarded-For": "198.51.100.6"}  # in ranges/image_proxy.txt
+
+    pixel = path_of(behind_proxy.open_url("fwd", "a", "r@example.com"))
+    assert behind_proxy.request("GET", pixel, headers=image_proxy)[0] == 200
+    pixel = path_of(direct.open_url("direct", "a", "r@example.com"))
+    assert direct.request("GET", pixel, headers=image_proxy)[0] == 200
+
+    wait_until(lambda: redis_server.client.hget("c:{fwd}", "opens") == "1", "open")
+    wait_until(lambda: redis_server.client.hget("c:{direct}", "opens") == "1", "open")
+    assert redis_server.client.hget("c:{fwd}", "opens:image_proxy") == "1"
+    assert redis_server.client.hget("c:{direct}", "opens:image_proxy") is None
+    assert redis_server.client.hget("c:{direct}", "opens:human") == "1"
