@@ -48,7 +48,7 @@ LIBS_SERVER := -levent_openssl -levent_pthreads -levent -lhiredis -lhttp_parser 
 TRACKING_SRC := $(wildcard tracking/*.c)
 SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
 # The parts of server/ that tallyctl also uses: no event loop among them.
-SHARED_SRC := server/log.c server/config.c server/keys_file.c server/redis_url.c \
+SHARED_SRC := server/log.c server/errmsg.c server/kvline.c server/config.c server/keys_file.c server/redis_url.c \
               server/http_limits.c server/auth.c server/store_scripts.c \
               server/keys_edit.c server/client_addr.c
 CLI_SRC := $(wildcard cli/*.c)

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "money.h"
 #include "stats_reader.h"
+#include "ident.h"
 
 #define HDR(n, v) {n, sizeof(n) - 1, v, sizeof(v) - 1}
 
@@ -254,17 +255,6 @@ void api_group_fields(const json_t *pairs, json_t *counters, json_t *amounts)
     }
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes value[0..len) into out; '+' stays '+'. */
 static int decode_value(const char *value, size_t len, char *out, size_t outsize)
 {
@@ -273,9 +263,9 @@ static int decode_value(const char *value, size_t len, char *out, size_t outsize
     for (size_t i = 0; i < len; i++) {
         char c = value[i];
 
-        if (c == '%' && i + 2 < len && hex_digit(value[i + 1]) >= 0 &&
-            hex_digit(value[i + 2]) >= 0) {
-            c = (char)(hex_digit(value[i + 1]) * 16 + hex_digit(value[i + 2]));
+        if (c == '%' && i + 2 < len && ident_hex_value(value[i + 1]) >= 0 &&
+            ident_hex_value(value[i + 2]) >= 0) {
+            c = (char)(ident_hex_value(value[i + 1]) * 16 + ident_hex_value(value[i + 2]));
             i += 2;
         }
         if (c == '\0' || used + 1 >= outsize)

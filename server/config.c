@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errmsg.h"
+#include "kvline.h"
 #include "client_addr.h"
 #include "attribution.h"
 #include "origin.h"
@@ -215,21 +217,6 @@ static const struct unit size_units[] = {
     {"", 1}, {"K", 1024}, {"M", 1024 * 1024},
 };
 
-static int fail(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errsize, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (errsize == 0)
-        return -1;
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static const struct option *find_option(const char *name)
 {
     for (size_t i = 0; i < OPTION_COUNT; i++) {
@@ -316,10 +303,10 @@ static int parse_number(const struct option *opt, const char *value,
     }
 
     if (rc != 0)
-        return fail(err, errsize, "%s '%s' is invalid: use %s", opt->name,
+        return errmsg_set(err, errsize, "%s '%s' is invalid: use %s", opt->name,
                     value, form);
     if (*out < opt->min || *out > opt->max)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "%s '%s' is out of range: use %lld to %lld%s", opt->name,
                     value, (long long)opt->min, (long long)opt->max,
                     opt->type == OPT_DURATION || opt->type == OPT_DURATION_INT
@@ -332,10 +319,10 @@ static int set_string(const struct option *opt, char *field, const char *value,
                       char *err, size_t errsize)
 {
     if (strlen(value) >= CONFIG_STR_MAX)
-        return fail(err, errsize, "%s is longer than %d bytes", opt->name,
+        return errmsg_set(err, errsize, "%s is longer than %d bytes", opt->name,
                     CONFIG_STR_MAX - 1);
     if (value[0] == '\0' && !opt->may_be_empty)
-        return fail(err, errsize, "%s is empty: give a value", opt->name);
+        return errmsg_set(err, errsize, "%s is empty: give a value", opt->name);
     if (value[0] != '\0' && opt->check != NULL &&
         opt->check(value, err, errsize) != 0)
         return -1;
@@ -354,14 +341,14 @@ static int set_option(struct config *cfg, const struct option *opt,
 
     if (opt->type == OPT_BOOL) {
         if (config_parse_bool(value, (bool *)(void *)field) != 0)
-            return fail(err, errsize,
+            return errmsg_set(err, errsize,
                         "%s '%s' is invalid: use on or off", opt->name, value);
         return 0;
     }
 
     if (opt->type == OPT_LOG_LEVEL) {
         if (log_parse_level(value, (enum log_level *)(void *)field) != 0)
-            return fail(err, errsize,
+            return errmsg_set(err, errsize,
                         "log_level '%s' is invalid: use debug, info, notice, "
                         "warn or error", value);
         return 0;
@@ -374,7 +361,7 @@ static int set_option(struct config *cfg, const struct option *opt,
                 return 0;
             }
         }
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "journal_fsync '%s' is invalid: use always, everysec or no",
                     value);
     }
@@ -417,11 +404,11 @@ int config_set(struct config *cfg, const char *key, const char *value,
     const struct option *opt = find_option(key);
 
     if (opt == NULL && looks_secret(key))
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "'%.64s' is a secret, and secrets are not configuration: "
                     "put it in the keys file named by keys", key);
     if (opt == NULL)
-        return fail(err, errsize, "unknown key '%.64s'", key);
+        return errmsg_set(err, errsize, "unknown key '%.64s'", key);
     return set_option(cfg, opt, value, err, errsize);
 }
 
@@ -435,7 +422,7 @@ static int check_trusted_proxies(const char *value, char *err, size_t errsize)
     rc = client_addr_parse_proxies(value, &set, reason, sizeof(reason));
     netset_free(&set);
     if (rc != 0)
-        return fail(err, errsize, "trusted_proxies entry %s", reason);
+        return errmsg_set(err, errsize, "trusted_proxies entry %s", reason);
     return 0;
 }
 
@@ -444,7 +431,7 @@ static int check_proxy_header(const char *value, char *err, size_t errsize)
     enum client_addr_header header;
 
     if (client_addr_parse_header_name(value, &header) != 0)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "proxy_header '%.64s' is invalid: use x-forwarded-for or "
                     "forwarded", value);
     return 0;
@@ -486,7 +473,7 @@ static int check_listen(const char *value, char *err, size_t errsize)
 
     while ((rc = config_list_next(&cursor, one, sizeof(one))) == 1) {
         if (++count > 4)
-            return fail(err, errsize,
+            return errmsg_set(err, errsize,
                         "listen '%s' is invalid: give at most 4 addresses", value);
         if (check_listen_one(one, err, errsize) != 0)
             return -1;
@@ -501,19 +488,19 @@ static int check_listen_one(const char *value, char *err, size_t errsize)
     int64_t port;
 
     if (colon == NULL || colon == value)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "listen '%s' is invalid: use host:port, such as "
                     "127.0.0.1:8080 or [::1]:8080", value);
     if (value[0] == '[' && colon[-1] != ']')
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "listen '%s' is invalid: write an IPv6 address as "
                     "[addr]:port", value);
     if (value[0] != '[' && memchr(value, ':', (size_t)(colon - value)) != NULL)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "listen '%s' is invalid: an IPv6 address needs brackets, "
                     "such as [::1]:8080", value);
     if (parse_plain(colon + 1, &port) != 0 || port > 65535)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "listen port '%s' is invalid: use a number from 0 to "
                     "65535", colon + 1);
     return 0;
@@ -552,7 +539,7 @@ static int check_model(const char *value, char *err, size_t errsize)
     enum attr_model model;
 
     if (attribution_model_parse(value, &model) != 0)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "attribution_model '%s' is invalid: use last_click, "
                     "first_touch or last_touch", value);
     return 0;
@@ -563,7 +550,7 @@ static int check_origins(const char *value, char *err, size_t errsize)
     struct origin_list list;
 
     if (origin_list_parse(value, &list) != 0)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "shop_origins '%s' is invalid: use scheme://host[:port] "
                     "origins separated by commas, at most %d, without a path",
                     value, ORIGIN_LIST_MAX);
@@ -589,26 +576,12 @@ void config_defaults(struct config *cfg)
     }
 }
 
-static char *trim(char *s)
-{
-    char *end;
-
-    while (*s == ' ' || *s == '\t')
-        s++;
-    end = s + strlen(s);
-    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' ||
-                       end[-1] == '\r'))
-        end--;
-    *end = '\0';
-    return s;
-}
-
 /* Applies one line of a config file. seen_line[i] is the line that set
  * option i, so a repeated key is an error rather than a silent override. */
 static int apply_line(struct config *cfg, const char *path, int number,
                       char *line, int *seen_line, char *err, size_t errsize)
 {
-    char *s = trim(line);
+    char *s = kvline_trim(line);
     char *eq;
     char *key;
     char reason[CONFIG_STR_MAX + 256];
@@ -619,24 +592,24 @@ static int apply_line(struct config *cfg, const char *path, int number,
 
     eq = strchr(s, '=');
     if (eq == NULL)
-        return fail(err, errsize, "%s:%d: expected 'key = value'", path,
+        return errmsg_set(err, errsize, "%s:%d: expected 'key = value'", path,
                     number);
     *eq = '\0';
-    key = trim(s);
+    key = kvline_trim(s);
 
     opt = find_option(key);
     if (opt != NULL) {
         size_t index = (size_t)(opt - options);
 
         if (seen_line[index] != 0)
-            return fail(err, errsize,
+            return errmsg_set(err, errsize,
                         "%s:%d: %s is set twice (first on line %d); keep one",
                         path, number, key, seen_line[index]);
         seen_line[index] = number;
     }
 
-    if (config_set(cfg, key, trim(eq + 1), reason, sizeof(reason)) != 0)
-        return fail(err, errsize, "%s:%d: %s", path, number, reason);
+    if (config_set(cfg, key, kvline_trim(eq + 1), reason, sizeof(reason)) != 0)
+        return errmsg_set(err, errsize, "%s:%d: %s", path, number, reason);
     return 0;
 }
 
@@ -652,7 +625,7 @@ int config_load_file(struct config *cfg, const char *path, char *err,
 
     f = fopen(path, "r");
     if (f == NULL)
-        return fail(err, errsize, "cannot read config file %s: %s", path,
+        return errmsg_set(err, errsize, "cannot read config file %s: %s", path,
                     strerror(errno));
 
     while (getline(&line, &cap, f) != -1) {
@@ -662,7 +635,7 @@ int config_load_file(struct config *cfg, const char *path, char *err,
             break;
     }
     if (rc == 0 && ferror(f))
-        rc = fail(err, errsize, "cannot read config file %s: %s", path,
+        rc = errmsg_set(err, errsize, "cannot read config file %s: %s", path,
                   strerror(errno));
 
     free(line);
@@ -687,14 +660,14 @@ static int next_flag(int argc, char **argv, int *i, struct flag *f, char *err,
     size_t len;
 
     if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0')
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "unexpected argument '%.64s': options start with --", arg);
 
     arg += 2;
     eq = strchr(arg, '=');
     len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
     if (len >= sizeof(f->name))
-        return fail(err, errsize, "unknown option --%.64s", arg);
+        return errmsg_set(err, errsize, "unknown option --%.64s", arg);
     for (size_t k = 0; k < len; k++)
         f->name[k] = arg[k] == '-' ? '_' : arg[k];
     f->name[len] = '\0';
@@ -711,7 +684,7 @@ static int next_flag(int argc, char **argv, int *i, struct flag *f, char *err,
         return 0;
     }
     if (*i >= argc || strncmp(argv[*i], "--", 2) == 0)
-        return fail(err, errsize, "option --%s needs a value", f->spelled);
+        return errmsg_set(err, errsize, "option --%s needs a value", f->spelled);
     f->value = argv[(*i)++];
     return 0;
 }
@@ -739,7 +712,7 @@ static int scan_first_pass(int argc, char **argv, const char **config_path,
         if (strcmp(f.name, "config") != 0)
             continue;
         if (*config_path != NULL)
-            return fail(err, errsize, "--config is given twice; give one file");
+            return errmsg_set(err, errsize, "--config is given twice; give one file");
         *config_path = f.value;
     }
     return 0;
@@ -769,12 +742,12 @@ static int flag_error(const struct flag *f, const char *program,
     size_t name_len = strlen(f->name);
 
     if (find_option(f->name) == NULL && !looks_secret(f->name))
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "unknown option --%s: run %s --help for the list",
                     f->spelled, program);
     if (strncmp(reason, f->name, name_len) == 0 && reason[name_len] == ' ')
-        return fail(err, errsize, "--%s%s", f->spelled, reason + name_len);
-    return fail(err, errsize, "--%s: %s", f->spelled, reason);
+        return errmsg_set(err, errsize, "--%s%s", f->spelled, reason + name_len);
+    return errmsg_set(err, errsize, "--%s: %s", f->spelled, reason);
 }
 
 int config_from_args(struct config *cfg, int argc, char **argv, char *err,

@@ -19,26 +19,12 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "errmsg.h"
 #include "ident.h"
 #include "keyring.h"
 #include "keys_file.h"
 
 #define KEYS_FILE_MAX (256 * 1024)
-
-static int fail(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errsize, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (errsize == 0)
-        return -1;
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* A growing text buffer. It is wiped when freed, because it contains
  * secrets. */
@@ -87,15 +73,15 @@ static int read_file(const char *path, struct text *t, char *err, size_t errsize
     int rc = 0;
 
     if (f == NULL)
-        return fail(err, errsize, "cannot open keys file %s: %s", path,
+        return errmsg_set(err, errsize, "cannot open keys file %s: %s", path,
                     strerror(errno));
     while (rc == 0 && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
         if (t->len + n > KEYS_FILE_MAX || text_append(t, buf, n) != 0)
-            rc = fail(err, errsize, "%s is larger than %d bytes or memory ran "
+            rc = errmsg_set(err, errsize, "%s is larger than %d bytes or memory ran "
                       "out", path, KEYS_FILE_MAX);
     }
     if (rc == 0 && ferror(f))
-        rc = fail(err, errsize, "%s: read failed: %s", path, strerror(errno));
+        rc = errmsg_set(err, errsize, "%s: read failed: %s", path, strerror(errno));
     fclose(f);
     OPENSSL_cleanse(buf, sizeof(buf));
     if (rc == 0 && t->len > 0 && t->bytes[t->len - 1] != '\n')
@@ -148,26 +134,26 @@ static int replace_checked(const char *path, const struct text *t,
     int rc = -1;
 
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new.XXXXXX", path) >= sizeof(tmp))
-        return fail(err, errsize, "keys file path is too long: %s", path);
+        return errmsg_set(err, errsize, "keys file path is too long: %s", path);
     fd = mkstemp(tmp);
     if (fd < 0)
-        return fail(err, errsize, "cannot create %s: %s", tmp, strerror(errno));
+        return errmsg_set(err, errsize, "cannot create %s: %s", tmp, strerror(errno));
 
     if (fchmod(fd, S_IRUSR | S_IWUSR) != 0 ||
         write(fd, t->bytes, t->len) != (ssize_t)t->len || fsync(fd) != 0) {
-        fail(err, errsize, "cannot write %s: %s", tmp, strerror(errno));
+        errmsg_set(err, errsize, "cannot write %s: %s", tmp, strerror(errno));
         close(fd);
         goto done;
     }
     close(fd);
 
     if (keys_file_load(tmp, ring, load_err, sizeof(load_err)) != 0) {
-        fail(err, errsize, "the changed keys file would not load, so %s is "
+        errmsg_set(err, errsize, "the changed keys file would not load, so %s is "
              "unchanged: %s", path, load_err);
         goto done;
     }
     if (rename(tmp, path) != 0) {
-        fail(err, errsize, "cannot replace %s: %s", path, strerror(errno));
+        errmsg_set(err, errsize, "cannot replace %s: %s", path, strerror(errno));
         goto done;
     }
     rc = 0;
@@ -198,19 +184,19 @@ int keys_edit_add(const char *path, bool activate, int *new_id, char *err,
     }
     keyring_wipe(&ring);
     if (++id >= KEYRING_MAX_KEYS)
-        return fail(err, errsize, "%s already uses key id 255; remove retired "
+        return errmsg_set(err, errsize, "%s already uses key id 255; remove retired "
                     "keys whose emails no longer matter instead", path);
 
     if (read_file(path, &old, err, errsize) != 0)
         goto done;
     if (activate ? copy_without(&old, "active_signing_key", &out)
                  : text_append(&out, old.bytes, old.len)) {
-        fail(err, errsize, "out of memory");
+        errmsg_set(err, errsize, "out of memory");
         goto done;
     }
 
     if (RAND_bytes(secret, sizeof(secret)) != 1) {
-        fail(err, errsize, "RAND_bytes failed: no randomness for the new key");
+        errmsg_set(err, errsize, "RAND_bytes failed: no randomness for the new key");
         goto done;
     }
     snprintf(line, sizeof(line), "\n# added by 'tallyctl keys add'\nsigning_key.%d = ", id);
@@ -223,7 +209,7 @@ int keys_edit_add(const char *path, bool activate, int *new_id, char *err,
         appended |= text_append(&out, line, strlen(line));
     }
     if (appended != 0) {
-        fail(err, errsize, "out of memory");
+        errmsg_set(err, errsize, "out of memory");
         goto done;
     }
 
@@ -250,15 +236,15 @@ int keys_edit_count_until(const char *path, int id, const char *until,
     int rc = -1;
 
     if (id < 1 || id >= KEYRING_MAX_KEYS)
-        return fail(err, errsize, "key id %d is invalid: use 1 to 255", id);
+        return errmsg_set(err, errsize, "key id %d is invalid: use 1 to 255", id);
     if (strlen(until) > 40 || strpbrk(until, "\r\n") != NULL)
-        return fail(err, errsize, "end date '%.40s' is invalid: use YYYY-MM-DD",
+        return errmsg_set(err, errsize, "end date '%.40s' is invalid: use YYYY-MM-DD",
                     until);
     if (keys_file_load(path, &ring, err, errsize) != 0)
         return -1;
     if (!ring.keys[id].present) {
         keyring_wipe(&ring);
-        return fail(err, errsize, "%s has no signing_key.%d", path, id);
+        return errmsg_set(err, errsize, "%s has no signing_key.%d", path, id);
     }
     keyring_wipe(&ring);
 
@@ -268,7 +254,7 @@ int keys_edit_count_until(const char *path, int id, const char *until,
     snprintf(line, sizeof(line), "%s = %s\n", name, until);
     if (copy_without(&old, name, &out) != 0 ||
         text_append(&out, line, strlen(line)) != 0) {
-        fail(err, errsize, "out of memory");
+        errmsg_set(err, errsize, "out of memory");
         goto done;
     }
     rc = replace_checked(path, &out, &ring, err, errsize);

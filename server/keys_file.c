@@ -22,8 +22,11 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "errmsg.h"
+#include "kvline.h"
 #include "auth.h"
 #include "log.h"
+#include "ident.h"
 
 #define KEYS_LINE_MAX 512
 #define KEYS_HEX_LEN (2 * KEYRING_KEY_LEN)
@@ -47,40 +50,14 @@ struct keys_seen {
     int token_line[AUTH_TOKENS_MAX];
 };
 
-static int fail(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errsize, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (errsize == 0)
-        return -1;
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes exactly KEYS_HEX_LEN hex digits into out. */
 static int parse_secret(const char *hex, uint8_t out[KEYRING_KEY_LEN])
 {
     if (strlen(hex) != KEYS_HEX_LEN)
         return -1;
     for (size_t i = 0; i < KEYRING_KEY_LEN; i++) {
-        int hi = hex_value(hex[2 * i]);
-        int lo = hex_value(hex[2 * i + 1]);
+        int hi = ident_hex_value(hex[2 * i]);
+        int lo = ident_hex_value(hex[2 * i + 1]);
 
         if (hi < 0 || lo < 0)
             return -1;
@@ -108,30 +85,16 @@ static int parse_key_id(const char *s, int *id)
     return 0;
 }
 
-static char *trim(char *s)
-{
-    char *end;
-
-    while (*s == ' ' || *s == '\t')
-        s++;
-    end = s + strlen(s);
-    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' ||
-                       end[-1] == '\r'))
-        end--;
-    *end = '\0';
-    return s;
-}
-
 static int set_reader_secret(const char *path, int line, const char *value,
                              struct keyring *ring, struct keys_seen *seen,
                              char *err, size_t errsize)
 {
     if (seen->reader_line != 0)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "%s:%d: reader_secret is set twice (first on line %d); "
                     "keep one", path, line, seen->reader_line);
     if (parse_secret(value, ring->reader_secret) != 0)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "%s:%d: reader_secret must be %d hex digits (%d bytes)",
                     path, line, KEYS_HEX_LEN, KEYRING_KEY_LEN);
     seen->reader_line = line;
@@ -145,11 +108,11 @@ static int set_active(const char *path, int line, const char *value,
     int id;
 
     if (seen->active_line != 0)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "%s:%d: active_signing_key is set twice (first on line "
                     "%d); keep one", path, line, seen->active_line);
     if (parse_key_id(value, &id) != 0)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "%s:%d: active_signing_key '%s' is invalid: use a key id "
                     "from 1 to 255", path, line, value);
     ring->active_id = (uint8_t)id;
@@ -164,15 +127,15 @@ static int set_signing_key(const char *path, int line, const char *name,
     int id;
 
     if (parse_key_id(name + sizeof(signing_prefix) - 1, &id) != 0)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "%s:%d: key id of '%s' is invalid: use signing_key.N with "
                     "N from 1 to 255", path, line, name);
     if (seen->key_line[id] != 0)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "%s:%d: %s is set twice (first on line %d); keep one",
                     path, line, name, seen->key_line[id]);
     if (parse_secret(value, ring->keys[id].secret) != 0)
-        return fail(err, errsize, "%s:%d: %s must be %d hex digits (%d bytes)",
+        return errmsg_set(err, errsize, "%s:%d: %s must be %d hex digits (%d bytes)",
                     path, line, name, KEYS_HEX_LEN, KEYRING_KEY_LEN);
     ring->keys[id].present = true;
     seen->key_line[id] = line;
@@ -224,16 +187,16 @@ static int set_count_until(const char *path, int line, const char *name,
     memcpy(id_text, name + sizeof(signing_prefix) - 1, id_len);
     id_text[id_len] = '\0';
     if (parse_key_id(id_text, &id) != 0)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "%s:%d: key id of '%.64s' is invalid: use "
                     "signing_key.N.count_until with N from 1 to 255",
                     path, line, name);
     if (seen->until_line[id] != 0)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "%s:%d: %s is set twice (first on line %d); keep one",
                     path, line, name, seen->until_line[id]);
     if (parse_until(value, &ring->keys[id].count_until) != 0)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "%s:%d: %s '%.40s' is invalid: use a UTC date YYYY-MM-DD "
                     "or YYYY-MM-DDTHH:MM:SSZ", path, line, name, value);
     seen->until_line[id] = line;
@@ -258,19 +221,19 @@ static int set_shop_secret(const char *path, int line, const char *name,
 
     if (len == 0 || len > KEYRING_SHOP_ID_MAX || strspn(shop,
             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != len)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "%s:%d: shop id of '%.64s' is invalid: use shop_secret.SHOP "
                     "with SHOP 1 to 32 of A-Z a-z 0-9 . _ -", path, line, name);
     if (keyring_shop_secret(ring->shops, ring->n_shops, shop) != NULL)
-        return fail(err, errsize, "%s:%d: %s is set twice; keep one", path,
+        return errmsg_set(err, errsize, "%s:%d: %s is set twice; keep one", path,
                     line, name);
     if (ring->n_shops == KEYRING_MAX_SHOPS)
-        return fail(err, errsize, "%s:%d: more than %d shop secrets", path,
+        return errmsg_set(err, errsize, "%s:%d: more than %d shop secrets", path,
                     line, KEYRING_MAX_SHOPS);
 
     entry = &ring->shops[ring->n_shops];
     if (parse_secret(value, entry->secret) != 0)
-        return fail(err, errsize, "%s:%d: %s must be %d hex digits (%d bytes)",
+        return errmsg_set(err, errsize, "%s:%d: %s must be %d hex digits (%d bytes)",
                     path, line, name, KEYS_HEX_LEN, KEYRING_KEY_LEN);
     memcpy(entry->id, shop, len + 1);
     ring->n_shops++;
@@ -304,22 +267,22 @@ static int set_api_token(const char *path, int line, const char *name,
     char reason[160];
 
     if (!token_name_valid(token_name))
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "%s:%d: name of '%.64s' is invalid: use api_token.NAME with "
                     "1 to %d of A-Z a-z 0-9 . _ -", path, line, name, AUTH_NAME_MAX);
     for (size_t i = 0; i < tokens->count; i++) {
         if (strcmp(tokens->tokens[i].name, token_name) == 0)
-            return fail(err, errsize,
+            return errmsg_set(err, errsize,
                         "%s:%d: %s is set twice (first on line %d); keep one",
                         path, line, name, seen->token_line[i]);
     }
     if (tokens->count == AUTH_TOKENS_MAX)
-        return fail(err, errsize, "%s:%d: more than %d api_token lines", path,
+        return errmsg_set(err, errsize, "%s:%d: more than %d api_token lines", path,
                     line, AUTH_TOKENS_MAX);
 
     token = &tokens->tokens[tokens->count];
     if (auth_parse_token_line(value, token, reason, sizeof(reason)) != 0)
-        return fail(err, errsize, "%s:%d: %s: %s", path, line, name, reason);
+        return errmsg_set(err, errsize, "%s:%d: %s: %s", path, line, name, reason);
     strcpy(token->name, token_name);
     seen->token_line[tokens->count] = line;
     tokens->count++;
@@ -331,7 +294,7 @@ static int parse_line(const char *path, int line, char *text,
                       struct keyring *ring, struct keys_seen *seen, char *err,
                       size_t errsize)
 {
-    char *s = trim(text);
+    char *s = kvline_trim(text);
     char *eq;
     char *name;
     char *value;
@@ -341,10 +304,10 @@ static int parse_line(const char *path, int line, char *text,
 
     eq = strchr(s, '=');
     if (eq == NULL)
-        return fail(err, errsize, "%s:%d: expected 'name = value'", path, line);
+        return errmsg_set(err, errsize, "%s:%d: expected 'name = value'", path, line);
     *eq = '\0';
-    name = trim(s);
-    value = trim(eq + 1);
+    name = kvline_trim(s);
+    value = kvline_trim(eq + 1);
 
     if (strcmp(name, reader_name) == 0)
         return set_reader_secret(path, line, value, ring, seen, err, errsize);
@@ -361,7 +324,7 @@ static int parse_line(const char *path, int line, char *text,
         return set_shop_secret(path, line, name, value, ring, err, errsize);
     if (strncmp(name, token_prefix, sizeof(token_prefix) - 1) == 0)
         return set_api_token(path, line, name, value, seen, err, errsize);
-    return fail(err, errsize,
+    return errmsg_set(err, errsize,
                 "%s:%d: unknown key '%.64s': expected reader_secret, "
                 "signing_key.N, signing_key.N.count_until, active_signing_key, "
                 "shop_secret.SHOP or api_token.NAME", path, line, name);
@@ -373,21 +336,21 @@ static int check_complete(const char *path, const struct keyring *ring,
                           size_t errsize)
 {
     if (seen->reader_line == 0)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "%s: reader_secret is missing; a new file from 'tallyctl "
                     "keygen' has one, but an existing deployment must keep its "
                     "old secret", path);
     if (seen->active_line == 0)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "%s: active_signing_key is missing: name the signing_key.N "
                     "that signs new tokens", path);
     if (!ring->keys[ring->active_id].present)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "%s:%d: active_signing_key = %u but signing_key.%u is not "
                     "in the file", path, seen->active_line, ring->active_id,
                     ring->active_id);
     if (ring->keys[ring->active_id].count_until != 0)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "%s:%d: signing_key.%u.count_until is set, but key %u is "
                     "active: new links would stop counting; give the end date "
                     "to a retired key only", path,
@@ -395,7 +358,7 @@ static int check_complete(const char *path, const struct keyring *ring,
                     ring->active_id);
     for (int id = 1; id < KEYRING_MAX_KEYS; id++) {
         if (seen->until_line[id] != 0 && !ring->keys[id].present)
-            return fail(err, errsize,
+            return errmsg_set(err, errsize,
                         "%s:%d: signing_key.%d.count_until is set, but "
                         "signing_key.%d is not in the file", path,
                         seen->until_line[id], id, id);
@@ -429,13 +392,13 @@ static int parse_stream(const char *path, FILE *f, char *line, size_t linesize,
 
         number++;
         if (len == linesize - 1 && line[len - 1] != '\n' && !feof(f))
-            return fail(err, errsize, "%s:%d: line is longer than %zu bytes",
+            return errmsg_set(err, errsize, "%s:%d: line is longer than %zu bytes",
                         path, number, linesize - 2);
         if (parse_line(path, number, line, ring, seen, err, errsize) != 0)
             return -1;
     }
     if (ferror(f))
-        return fail(err, errsize, "%s: read failed: %s", path, strerror(errno));
+        return errmsg_set(err, errsize, "%s: read failed: %s", path, strerror(errno));
     return check_complete(path, ring, seen, err, errsize);
 }
 
@@ -461,7 +424,7 @@ int keys_file_load_all(const char *path, struct keyring *ring,
     seen.tokens = tokens;
     f = fopen(path, "r");
     if (f == NULL)
-        return fail(err, errsize, "cannot open keys file %s: %s", path,
+        return errmsg_set(err, errsize, "cannot open keys file %s: %s", path,
                     strerror(errno));
     setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
     warn_if_readable(path, f);

@@ -22,36 +22,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "errmsg.h"
+#include "ident.h"
+
 #define REDIS_DEFAULT_PORT 6379
 
 static const char tcp_prefix[] = "redis://";
 static const char unix_prefix[] = "unix://";
-
-static int fail(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errsize, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (errsize == 0)
-        return -1;
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Percent-decodes in[0..len) into out (outsize bytes, NUL-terminated).
  * Rejects a broken escape, an escaped NUL (it would cut the C string short)
@@ -67,8 +44,8 @@ static int percent_decode(const char *in, size_t len, char *out, size_t outsize)
             if (len - i < 3)
                 return -1;
 
-            int hi = hex_value(in[i + 1]);
-            int lo = hex_value(in[i + 2]);
+            int hi = ident_hex_value(in[i + 1]);
+            int lo = ident_hex_value(in[i + 2]);
 
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
                 return -1;
@@ -112,24 +89,24 @@ static int parse_userinfo(const char *info, size_t len, struct redis_target *t,
     size_t user_len;
 
     if (colon == NULL)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "Redis URL credentials have no ':': write user:password@ "
                     "or :password@ before the host");
 
     user_len = (size_t)(colon - info);
     if (percent_decode(info, user_len, t->user, sizeof(t->user)) != 0)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "Redis URL user name is invalid: check its %%XX escapes "
                     "(no %%00) and keep it under %zu bytes",
                     sizeof(t->user));
 
     if (len - user_len - 1 == 0)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "Redis URL password is empty: remove the '@' part or "
                     "give the password");
     if (percent_decode(colon + 1, len - user_len - 1, t->password,
                        sizeof(t->password)) != 0)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "Redis URL password is invalid: check its %%XX escapes "
                     "(no %%00) and keep it under %zu bytes",
                     sizeof(t->password));
@@ -159,7 +136,7 @@ static int parse_host_port(const char *hp, size_t len, struct redis_target *t,
         const char *close = memchr(hp, ']', len);
 
         if (close == NULL)
-            return fail(err, errsize,
+            return errmsg_set(err, errsize,
                         "Redis URL host '%.*s' has no closing ']'",
                         (int)len, hp);
         host = hp + 1;
@@ -167,7 +144,7 @@ static int parse_host_port(const char *hp, size_t len, struct redis_target *t,
         rest = close + 1;
         for (size_t i = 0; i < host_len; i++) {
             if (!ipv6_char_ok(host[i]))
-                return fail(err, errsize,
+                return errmsg_set(err, errsize,
                             "Redis URL host '[%.*s]' is not an IPv6 address",
                             (int)host_len, host);
         }
@@ -177,12 +154,12 @@ static int parse_host_port(const char *hp, size_t len, struct redis_target *t,
         host_len = colon != NULL ? (size_t)(colon - hp) : len;
         rest = hp + host_len;
         if (colon != NULL && memchr(colon + 1, ':', len - host_len - 1) != NULL)
-            return fail(err, errsize,
+            return errmsg_set(err, errsize,
                         "Redis URL host looks like an IPv6 address without "
                         "brackets: write redis://[::1]:6379");
         for (size_t i = 0; i < host_len; i++) {
             if (!host_char_ok(host[i]))
-                return fail(err, errsize,
+                return errmsg_set(err, errsize,
                             "Redis URL host '%.*s' holds an invalid character "
                             "(IPv6 addresses go in brackets: [::1])",
                             (int)host_len, host);
@@ -190,11 +167,11 @@ static int parse_host_port(const char *hp, size_t len, struct redis_target *t,
     }
 
     if (host_len == 0)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "Redis URL has no host: write redis://host:port, such as "
                     "redis://127.0.0.1:6379");
     if (host_len >= sizeof(t->host))
-        return fail(err, errsize, "Redis URL host is longer than %zu bytes",
+        return errmsg_set(err, errsize, "Redis URL host is longer than %zu bytes",
                     sizeof(t->host) - 1);
     memcpy(t->host, host, host_len);
     t->host[host_len] = '\0';
@@ -204,11 +181,11 @@ static int parse_host_port(const char *hp, size_t len, struct redis_target *t,
     if (rest_len == 0)
         return 0;
     if (rest[0] != ':')
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "Redis URL has '%.*s' after the host where ':port' or "
                     "'/db' belongs", (int)rest_len, rest);
     if (parse_number(rest + 1, rest_len - 1, 1, 65535, &port) != 0)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "Redis URL port '%.*s' is invalid: use a number from 1 "
                     "to 65535", (int)(rest_len - 1), rest + 1);
     t->port = (int)port;
@@ -221,7 +198,7 @@ static int parse_db(const char *s, size_t len, struct redis_target *t,
     long db;
 
     if (parse_number(s, len, 0, INT_MAX, &db) != 0)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "Redis URL database '%.*s' is invalid: use a number such "
                     "as 0", (int)len, s);
     t->db = (int)db;
@@ -304,16 +281,16 @@ static int parse_unix(const char *s, struct redis_target *t, char *err,
     path_len = query != NULL ? (size_t)(query - rest) : rest_len;
 
     if (path_len == 0)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "Redis URL has no socket path: write "
                     "unix:///path/to/redis.sock");
     if (rest[0] != '/')
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "Redis URL socket path '%.*s' is not absolute: write "
                     "unix:///path/to/redis.sock (three slashes)",
                     (int)path_len, rest);
     if (path_len >= sizeof(t->path))
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "Redis URL socket path is longer than %zu bytes",
                     sizeof(t->path) - 1);
     memcpy(t->path, rest, path_len);
@@ -325,7 +302,7 @@ static int parse_unix(const char *s, struct redis_target *t, char *err,
     size_t query_len = rest_len - path_len - 1;
 
     if (query_len < 3 || strncmp(query + 1, "db=", 3) != 0)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "Redis URL query '%.*s' is not supported: only ?db=N is",
                     (int)query_len, query + 1);
     return parse_db(query + 4, query_len - 3, t, err, errsize);
@@ -347,10 +324,10 @@ int redis_url_parse(const char *url, struct redis_target *out, char *err,
     /* Only the scheme is quoted: the rest may hold a password. */
     sep = strstr(url, "://");
     if (sep == NULL)
-        return fail(err, errsize,
+        return errmsg_set(err, errsize,
                     "Redis URL has no scheme: write redis://host:port[/db] "
                     "or unix:///path/to/redis.sock");
-    return fail(err, errsize,
+    return errmsg_set(err, errsize,
                 "Redis URL scheme '%.*s' is not supported: use redis:// or "
                 "unix:// (this hiredis has no TLS, so no rediss://)",
                 (int)(sep - url > 16 ? 16 : sep - url), url);

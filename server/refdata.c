@@ -11,19 +11,7 @@
 
 #include "ident.h"
 #include "log.h"
-
-static int fail(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errsize, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-    return -1;
-}
+#include "errmsg.h"
 
 /* Feeds every line of one data file to list. A missing file adds nothing. */
 static int load_list(struct classify_tables *t, const char *dir,
@@ -46,20 +34,20 @@ static int load_list(struct classify_tables *t, const char *dir,
         return 0;
     }
     if (f == NULL)
-        return fail(err, errsize, "cannot read %s: %s", path, strerror(errno));
+        return errmsg_set(err, errsize, "cannot read %s: %s", path, strerror(errno));
 
     while (rc == 0 && (len = getline(&line, &cap, f)) != -1) {
         number++;
         rc = classify_tables_add_line(t, list, is_range, line, (size_t)len);
         if (rc == -1)
-            fail(err, errsize, "%s:%d: invalid %s", path, number,
+            errmsg_set(err, errsize, "%s:%d: invalid %s", path, number,
                  is_range ? "CIDR block (use ADDR/PREFIX with the host bits zero)"
                           : "pattern (longer than 1024 bytes or a control byte)");
         else if (rc == -2)
-            fail(err, errsize, "%s:%d: out of memory", path, number);
+            errmsg_set(err, errsize, "%s:%d: out of memory", path, number);
     }
     if (rc == 0 && ferror(f))
-        rc = fail(err, errsize, "cannot read %s: %s", path, strerror(errno));
+        rc = errmsg_set(err, errsize, "cannot read %s: %s", path, strerror(errno));
     free(line);
     fclose(f);
     return rc;
@@ -99,7 +87,7 @@ static int load_suppression(struct readerset *set, const char *path,
     int rc = 0;
 
     if (f == NULL)
-        return fail(err, errsize, "cannot read suppression_file %s: %s", path,
+        return errmsg_set(err, errsize, "cannot read suppression_file %s: %s", path,
                     strerror(errno));
     while (rc == 0 && getline(&line, &cap, f) != -1) {
         int found;
@@ -107,13 +95,13 @@ static int load_suppression(struct readerset *set, const char *path,
         number++;
         found = suppression_line(s, line, reader);
         if (found < 0)
-            rc = fail(err, errsize, "%s:%d: expected an email_sha256 of 64 hex digits",
+            rc = errmsg_set(err, errsize, "%s:%d: expected an email_sha256 of 64 hex digits",
                       path, number);
         else if (found > 0 && readerset_add(set, reader) != 0)
-            rc = fail(err, errsize, "%s:%d: out of memory", path, number);
+            rc = errmsg_set(err, errsize, "%s:%d: out of memory", path, number);
     }
     if (rc == 0 && ferror(f))
-        rc = fail(err, errsize, "cannot read %s: %s", path, strerror(errno));
+        rc = errmsg_set(err, errsize, "cannot read %s: %s", path, strerror(errno));
     free(line);
     fclose(f);
     readerset_finish(set);
@@ -126,7 +114,7 @@ struct refdata *refdata_load(const char *dir, const char *suppression_file,
     struct refdata *d = calloc(1, sizeof(*d));
 
     if (d == NULL) {
-        fail(err, errsize, "out of memory loading the reference data");
+        errmsg_set(err, errsize, "out of memory loading the reference data");
         return NULL;
     }
     atomic_init(&d->refs, 1);

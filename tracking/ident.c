@@ -64,8 +64,7 @@ done:
     return rc;
 }
 
-/* Returns the value of a hex digit of either case, or -1. */
-static int hex_value(char c)
+int ident_hex_value(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -85,8 +84,8 @@ int ident_parse_sha256_hex(const char *hex, size_t len,
         return -1;
 
     for (size_t i = 0; i < IDENT_SHA256_LEN; i++) {
-        int hi = hex_value(hex[2 * i]);
-        int lo = hex_value(hex[2 * i + 1]);
+        int hi = ident_hex_value(hex[2 * i]);
+        int lo = ident_hex_value(hex[2 * i + 1]);
 
         if (hi < 0 || lo < 0)
             return -1;

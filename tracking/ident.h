@@ -37,6 +37,9 @@ int ident_email_sha256(const char *addr, size_t len,
 int ident_parse_sha256_hex(const char *hex, size_t len,
                            uint8_t out[IDENT_SHA256_LEN]);
 
+/* Returns the value of a hex digit of either case, or -1. */
+int ident_hex_value(char c);
+
 /* Writes the lower-case hex of bytes[0..n) and a NUL to out (2n+1 bytes). */
 void ident_hex(const uint8_t *bytes, size_t n, char *out);
 

@@ -2,19 +2,9 @@
  * query.c - the tolerant query parser of query.h.
  */
 #include "query.h"
+#include "ident.h"
 
 #include <string.h>
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Decodes in[0..len) into out (outsize bytes with the NUL). Returns the
  * decoded length, or -1 for a malformed escape, a control byte, or no room. */
@@ -28,8 +18,8 @@ static long decode(const char *in, size_t len, char *out, size_t outsize)
         if (c == '+') {
             c = ' ';
         } else if (c == '%') {
-            int hi = i + 2 < len ? hex_value(in[i + 1]) : -1;
-            int lo = i + 2 < len ? hex_value(in[i + 2]) : -1;
+            int hi = i + 2 < len ? ident_hex_value(in[i + 1]) : -1;
+            int lo = i + 2 < len ? ident_hex_value(in[i + 2]) : -1;
 
             if (hi < 0 || lo < 0)
                 return -1;
