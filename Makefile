@@ -8,6 +8,8 @@
 #   make test-browser    the dashboard and shop journeys in headless Chromium
 #   make test-asan       the whole suite under AddressSanitizer and UBSan
 #   make fuzz FUZZ_SECONDS=600   each libFuzzer target for that long
+#   make bench           tallyd against nginx, cost per event, memory
+#                        (BENCH_ARGS='--runs 5 --duration 10' for longer runs)
 #   make SANITIZER=address|undefined   any target, sanitized, in build/<sanitizer>/
 
 CC ?= cc
@@ -64,7 +66,7 @@ LIBTRACKING := $(BUILD)/libtracking.a
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run deps test-deps test test-unit test-integration test-browser test-asan \
+.PHONY: all run deps test-deps bench-deps test test-unit test-integration test-browser test-asan \
         fuzz fuzz-build bench clean lint npm
 all: $(BIN)/tallyd $(BIN)/tallyctl
 
@@ -161,6 +163,21 @@ test: test-deps
 
 test-asan:
 	@$(MAKE) --no-print-directory SANITIZER=address test-unit test-integration
+
+# The memory figure loads touchpoints with the store's own scripts.
+$(BUILD)/loadtest/touch_load: loadtest/touch_load.c $(BUILD)/server/resp.o \
+        $(BUILD)/server/store_scripts.o $(LIBTRACKING)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcrypto -lpthread
+
+bench-deps:
+	@sh scripts/install-deps.sh bench
+
+BENCH_ARGS ?=
+bench: bench-deps
+	@$(MAKE) --no-print-directory all $(BUILD)/loadtest/touch_load
+	TALLY_BIN=$(CURDIR)/$(BIN) TALLY_TOUCH_LOAD=$(CURDIR)/$(BUILD)/loadtest/touch_load \
+	    /usr/bin/python3 loadtest/bench.py $(BENCH_ARGS)
 
 include tests/fuzz/fuzz.mk
 

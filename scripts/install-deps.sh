@@ -3,6 +3,7 @@
 #
 #   sh scripts/install-deps.sh        to build and run (make run)
 #   sh scripts/install-deps.sh test   also what the tests need (make test)
+#   sh scripts/install-deps.sh bench  also what the benchmark needs (make bench)
 #
 # Needs root for apt-get; as another user it prints the command to run.
 set -eu
@@ -19,6 +20,9 @@ if [ "${1:-}" = test ]; then
     packages="$packages libcmocka-dev clang libclang-rt-14-dev python3
 python3-pytest python3-redis python3-prometheus-client valgrind chromium
 iproute2 util-linux"
+fi
+if [ "${1:-}" = bench ]; then
+    packages="$packages python3 python3-redis valgrind nginx-light wrk"
 fi
 
 missing=""

@@ -273,8 +273,23 @@ void worker_reload_keys(struct worker *w, const struct keyring *ring)
 static void *run_loop(void *arg)
 {
     struct worker *w = arg;
+    const struct store_stats *ss;
 
     event_base_dispatch(w->base);
+
+    /* The totals let an operator (and the benchmark's loss check) compare
+     * what was answered with what reached Redis. events_in_flight are
+     * still unsettled at the stop deadline and go to the journal when the
+     * store closes. */
+    ss = store_stats(w->store);
+    LOG_NOTICE("worker.stopped",
+               "worker=%d requests=%llu events_submitted=%llu events_written=%llu "
+               "events_failed=%llu events_journaled=%llu events_replayed=%llu "
+               "events_in_flight=%zu",
+               w->index, (unsigned long long)http_server_stats(w->http)->requests,
+               (unsigned long long)ss->submitted, (unsigned long long)ss->written,
+               (unsigned long long)ss->failed, (unsigned long long)ss->journaled,
+               (unsigned long long)ss->replayed, store_in_flight(w->store));
     return NULL;
 }
 

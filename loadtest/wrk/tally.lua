@@ -1,0 +1,60 @@
+-- wrk script of the benchmark (loadtest/bench.py).
+--
+--   wrk ... -s tally.lua URL -- paths FILE        GET each path of FILE in turn
+--   wrk ... -s tally.lua URL -- beacon SHOP RUN   POST checkout beacons with
+--                                                 unique order ids RUN-T-N
+--
+-- FILE holds one request target per line (pixel or click paths minted by
+-- tallyctl). Each wrk thread starts at its own offset in the list. done()
+-- prints one "BENCH key=value ..." line that bench.py parses: requests
+-- counts every response, status_errors those with a status of 400 or more.
+
+local thread_count = 0
+
+function setup(thread)
+   thread:set("thread_index", thread_count)
+   thread_count = thread_count + 1
+end
+
+local mode, paths, next_path, shop, run, sent
+
+function init(args)
+   mode = args[1]
+   sent = 0
+   if mode == "paths" then
+      paths = {}
+      for line in io.lines(args[2]) do
+         if #line > 0 then paths[#paths + 1] = line end
+      end
+      assert(#paths > 0, "no request paths in " .. args[2])
+      next_path = (thread_index * 7919) % #paths + 1
+   elseif mode == "beacon" then
+      shop, run = args[2], args[3]
+   else
+      error("mode must be paths or beacon, not " .. tostring(mode))
+   end
+end
+
+function request()
+   sent = sent + 1
+   if mode == "paths" then
+      local path = paths[next_path]
+      next_path = next_path % #paths + 1
+      return wrk.format("GET", path)
+   end
+   local body = string.format(
+      '{"type":"checkout","order_id":"%s-%d-%d","revenue":"1.00",' ..
+      '"currency":"EUR","shop":"%s"}', run, thread_index, sent, shop)
+   return wrk.format("POST", "/b", {["Content-Type"] = "text/plain"}, body)
+end
+
+function done(summary, latency, requests)
+   local e = summary.errors
+   io.write(string.format(
+      "BENCH requests=%d duration_us=%d status_errors=%d connect_errors=%d " ..
+      "read_errors=%d write_errors=%d timeouts=%d p50_us=%.1f p99_us=%.1f " ..
+      "p999_us=%.1f\n",
+      summary.requests, summary.duration, e.status, e.connect, e.read, e.write,
+      e.timeout, latency:percentile(50), latency:percentile(99),
+      latency:percentile(99.9)))
+end
