@@ -279,6 +279,8 @@ class Bench:
             list(wrapper) + [os.path.join(BIN, "tallyd"), "--listen", f"127.0.0.1:{port}",
                              "--redis", self.redis.url, "--keys", self.keys,
                              "--threads", str(workers), "--log-level", "notice",
+                             # One wrk client sends every beacon: no per-client limit.
+                             "--beacon-rate", "0",
                              "--state-dir", tempfile.mkdtemp(prefix="state", dir=self.tmp)]
             + list(extra),
             stdout=logf, stderr=subprocess.STDOUT)

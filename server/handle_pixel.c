@@ -81,11 +81,13 @@ void handle_pixel(struct worker *w, struct http_request *req)
     text_len = pixel_token(req, &text);
     if (text_len > 0)
         status = token_decode(w->signer, text, text_len, TOKEN_OPEN, scratch, &tok);
-    /* Judged before answering, because the answer invalidates req. */
-    if (status == TOKEN_OK)
-        verdict = intake_classify(w, req, false, &tok, now);
+    /* Judged before the response, which invalidates req; an invalid token
+     * records nothing, so it needs neither. */
     memset(&ev, 0, sizeof(ev));
-    handle_set_device(&ev, req);
+    if (status == TOKEN_OK) {
+        verdict = intake_classify(w, req, false, &tok, now);
+        handle_set_device(&ev, req);
+    }
 
     pixel_respond(req);
 

@@ -1031,7 +1031,7 @@ void http_respond(struct http_request *req, int status,
     if (conn->srv->observer != NULL)
         observe_response(conn, status);
     if (conn->bev == NULL) {
-        /* The client left while the handler worked; nobody to answer. */
+        /* The client left while the handler worked, so the response is discarded. */
         conn->state = CONN_CLOSING;
         conn_free(conn);
         return;

@@ -3,7 +3,7 @@
  * and clicks. Identifies, checkouts and refunds have their own files.
  *
  * An open or a click takes two scripts: READER_TOUCH in the reader's slot,
- * whose reply tells whether it was the reader's first and gives the final
+ * whose reply reports whether it was the reader's first and gives the final
  * verdict (burst and honeypot are decided there), then CAMPAIGN_TOUCH in
  * the campaign's slot. Both are sent on this store's one connection. The
  * event joins its campaign's batch (store_batch.c) from the first one's

@@ -30,9 +30,18 @@ static bool printable(const char *s)
     return true;
 }
 
+static void check_order(const struct beacon *b)
+{
+    if (b->order_id[0] == '\0' || !printable(b->order_id))
+        abort();
+    if (money_currency_exponent(b->currency, strlen(b->currency)) != b->currency_exponent)
+        abort();
+}
+
 static void check_fields(const struct beacon *b)
 {
-    if (b->type != BEACON_IDENTIFY && b->type != BEACON_CHECKOUT)
+    if (b->type != BEACON_IDENTIFY && b->type != BEACON_CHECKOUT &&
+        b->type != BEACON_REFUND)
         abort();
     if (!token_id_valid(b->shop, strlen(b->shop)))
         abort();
@@ -40,17 +49,43 @@ static void check_fields(const struct beacon *b)
         abort();
     if (b->has_customer && (b->customer_id[0] == '\0' || !printable(b->customer_id)))
         abort();
-    if (b->type == BEACON_IDENTIFY) {
-        if (!b->has_customer || (!b->has_token && !b->has_email))
+    if (b->has_device && (b->device_id[0] == '\0' || !printable(b->device_id)))
+        abort();
+    switch (b->type) {
+    case BEACON_IDENTIFY:
+        /* A customer with something to link it to, or a device with a token. */
+        if (!(b->has_customer && (b->has_token || b->has_email || b->has_device)) &&
+            !(b->has_device && b->has_token))
+            abort();
+        return;
+    case BEACON_CHECKOUT:
+        check_order(b);
+        if (b->revenue_minor < 0 || b->revenue_minor > MONEY_MINOR_MAX)
+            abort();
+        return;
+    case BEACON_REFUND:
+        check_order(b);
+        if (b->has_amount && (!b->has_refund_id || b->amount_minor < 0 ||
+                              b->amount_minor > MONEY_MINOR_MAX))
+            abort();
+        if (b->has_refund_id && (b->refund_id[0] == '\0' || !printable(b->refund_id)))
             abort();
         return;
     }
-    if (b->order_id[0] == '\0' || !printable(b->order_id))
+}
+
+static const char *const type_names[] = {
+    [BEACON_IDENTIFY] = "identify",
+    [BEACON_CHECKOUT] = "checkout",
+    [BEACON_REFUND] = "refund",
+};
+
+/* Formats an amount at the beacon's currency exponent into out (32 bytes). */
+static const char *amount_text(const struct beacon *b, int64_t minor, char *out)
+{
+    if (money_format(minor, b->currency_exponent, out, 32) < 0)
         abort();
-    if (money_currency_exponent(b->currency, strlen(b->currency)) != b->currency_exponent)
-        abort();
-    if (b->revenue_minor < 0 || b->revenue_minor > MONEY_MINOR_MAX)
-        abort();
+    return out;
 }
 
 /* Writes the parsed fields back as a JSON body; the caller frees it. */
@@ -64,13 +99,14 @@ static char *rebuild(const struct beacon *b)
 
     if (obj == NULL)
         abort();
-    json_object_set_new(obj, "type", json_string(b->type == BEACON_CHECKOUT
-                                                     ? "checkout" : "identify"));
+    json_object_set_new(obj, "type", json_string(type_names[b->type]));
     json_object_set_new(obj, "shop", json_string(b->shop));
     if (b->has_token)
         json_object_set_new(obj, "token", json_string(b->token));
     if (b->has_customer)
         json_object_set_new(obj, "customer_id", json_string(b->customer_id));
+    if (b->has_device)
+        json_object_set_new(obj, "device_id", json_string(b->device_id));
     if (b->has_email) {
         for (size_t i = 0; i < IDENT_SHA256_LEN; i++) {
             email[2 * i] = hex[b->email_sha256[i] >> 4];
@@ -79,14 +115,16 @@ static char *rebuild(const struct beacon *b)
         email[sizeof(email) - 1] = '\0';
         json_object_set_new(obj, "email_sha256", json_string(email));
     }
-    if (b->type == BEACON_CHECKOUT) {
-        if (money_format(b->revenue_minor, b->currency_exponent, revenue,
-                         sizeof(revenue)) < 0)
-            abort();
+    if (b->type != BEACON_IDENTIFY) {
         json_object_set_new(obj, "order_id", json_string(b->order_id));
         json_object_set_new(obj, "currency", json_string(b->currency));
-        json_object_set_new(obj, "revenue", json_string(revenue));
     }
+    if (b->type == BEACON_CHECKOUT)
+        json_object_set_new(obj, "revenue", json_string(amount_text(b, b->revenue_minor, revenue)));
+    if (b->type == BEACON_REFUND && b->has_amount)
+        json_object_set_new(obj, "amount", json_string(amount_text(b, b->amount_minor, revenue)));
+    if (b->type == BEACON_REFUND && b->has_refund_id)
+        json_object_set_new(obj, "refund_id", json_string(b->refund_id));
     text = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);
     if (text == NULL)

@@ -33,7 +33,8 @@ def test_pixel_serves_gif_and_counts_open(tally, redis_server):
     url = tally.open_url("spring", "a", "reader@example.com")
     status, headers, body = tally.request("GET", path_of(url))
     assert status == 200
-    assert len(body) == GIF_LENGTH and body.startswith(b"GIF89a")
+    assert len(body) == GIF_LENGTH
+    assert body.startswith(b"GIF89a")
     assert headers["content-type"] == "image/gif"
     assert "no-store" in headers["cache-control"]
     wait_for_field(redis_server, "c:{spring}", "opens", 1)
@@ -92,7 +93,8 @@ def test_same_device_checkout_with_token(tally, redis_server):
     assert stats.get("cross_device_conversions", "0") == "0"
     assert stats["revenue:EUR"] == "8995"
     record = redis_server.client.hgetall("c:{spring}:o:default:1001")
-    assert record["path"] == "token" and record["cross_device"] == "0"
+    assert record["path"] == "token"
+    assert record["cross_device"] == "0"
     assert redis_server.client.hget("c:{spring}:l", "a:1") == "1"
 
 
@@ -175,7 +177,8 @@ def test_tampered_click_never_redirects(tally, redis_server):
         assert "location" not in headers
     for bad in ("/c/", "/c/x", "/c/" + path[3:-4]):
         status, headers, _ = tally.request("GET", bad)
-        assert status in (400, 404) and "location" not in headers
+        assert status in (400, 404)
+        assert "location" not in headers
     time.sleep(SETTLE_SECONDS)
     assert redis_server.client.dbsize() == 0
 
@@ -240,8 +243,10 @@ def test_whole_journey_totals_and_no_personal_data(tally, redis_server):
     time.sleep(SETTLE_SECONDS)
     result = tally.ctl("stats", "--campaign", "xmas", "--json", redis_url=redis_server.url)
     stats = json.loads(result.stdout)
-    assert stats["opens"] == 1 and stats["unique_opens"] == 1
-    assert stats["clicks"] == 1 and stats["unique_clicks"] == 1
+    assert stats["opens"] == 1
+    assert stats["unique_opens"] == 1
+    assert stats["clicks"] == 1
+    assert stats["unique_clicks"] == 1
     assert stats["conversions"] == 3
     assert stats["cross_device_conversions"] == 2
     assert stats["revenue"] == {"EUR": "100.10"}

@@ -98,4 +98,5 @@ def test_tallyctl_help_and_bad_arguments():
     assert subprocess.run([TALLYCTL, "--help"], capture_output=True).returncode == 0
     bad = subprocess.run([TALLYCTL, "url", "open", "--campaign"], capture_output=True,
                          text=True)
-    assert bad.returncode != 0 and bad.stderr.strip() != ""
+    assert bad.returncode != 0
+    assert bad.stderr.strip() != ""

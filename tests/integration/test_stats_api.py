@@ -256,14 +256,16 @@ def test_conversions_show_journeys_across_devices(tally, redis_server):
     assert list(orders) == ["1002", "1001"]  # newest first
 
     same = orders["1001"]
-    assert same["path"] == "token" and same["cross_device"] is False
+    assert same["path"] == "token"
+    assert same["cross_device"] is False
     assert same["device"] == "mobile"
     assert [(t["kind"], t["device"]) for t in same["journey"]] == \
         [("open", "mobile"), ("click", "mobile")]
     assert same["journey"][0]["client"] == "apple_mail"
 
     cross = orders["1002"]
-    assert cross["path"] == "email" and cross["cross_device"] is True
+    assert cross["path"] == "email"
+    assert cross["cross_device"] is True
     assert cross["device"] == "desktop"
     assert [(t["kind"], t["device"]) for t in cross["journey"]] == [("click", "mobile")]
     assert cross["revenue"] == "10.05"
@@ -441,7 +443,8 @@ def test_dashboard_assets_are_self_contained(tally):
     assert status == 200
     assert headers["content-type"].startswith("text/html")
     assert "default-src 'none'" in headers["content-security-policy"]
-    assert b"http://" not in body and b"https://" not in body
+    assert b"http://" not in body
+    assert b"https://" not in body
     for asset in ("/dashboard/app.js", "/dashboard/app.css", "/dashboard/uplot.js",
                   "/dashboard/uplot.css"):
         status, headers, body = tally.request("GET", asset)
@@ -452,7 +455,8 @@ def test_dashboard_assets_are_self_contained(tally):
 
 
 def test_keygen_writes_read_token(tally):
-    assert tally.read_token is not None and len(tally.read_token) == 64
+    assert tally.read_token is not None
+    assert len(tally.read_token) == 64
     int(tally.read_token, 16)
 
 
@@ -460,28 +464,32 @@ def test_tallyctl_stats_table_csv_json(tally, redis_server):
     journey(tally, redis_server)
     now = int(time.time())
     table = tally.ctl("stats", "--campaign", "spring", redis_url=redis_server.url).stdout
-    assert "revenue EUR" in table and "100.00" in table
+    assert "revenue EUR" in table
+    assert "100.00" in table
     ranged = tally.ctl("stats", "--campaign", "spring", "--from", str(now - 3600),
                        "--to", str(now), redis_url=redis_server.url).stdout
     assert "hour (UTC)" in ranged
     csv = tally.ctl("stats", "--campaign", "spring", "--csv",
                     redis_url=redis_server.url).stdout.splitlines()
     assert csv[0] == "metric,value"
-    assert "conversions,2" in csv and "revenue:EUR,100.00" in csv
+    assert "conversions,2" in csv
+    assert "revenue:EUR,100.00" in csv
     hours = tally.ctl("stats", "--campaign", "spring", "--csv", "--from", str(now - 3600),
                       "--to", str(now), redis_url=redis_server.url).stdout.splitlines()
     assert hours[0] == "hour,opens,clicks,conversions,cross_device_conversions,revenue:EUR"
     assert hours[-1].endswith(",1,2,2,1,100.00")
     data = json.loads(tally.ctl("stats", "--campaign", "spring", "--json", "--from",
                                 str(now - 3600), redis_url=redis_server.url).stdout)
-    assert data["conversions"] == 2 and data["revenue"] == {"EUR": "100.00"}
+    assert data["conversions"] == 2
+    assert data["revenue"] == {"EUR": "100.00"}
     assert data["sent"] is None
     assert "sent," in csv
     assert re.search(r"^sent +unknown$", table, re.M)
     assert data["hourly"][-1]["clicks"] == 2
     bad = tally.ctl("stats", "--campaign", "spring", "--from", "0",
                     redis_url=redis_server.url, check=False)
-    assert bad.returncode == 2 and "744" in bad.stderr
+    assert bad.returncode == 2
+    assert "744" in bad.stderr
 
 
 def test_tallyctl_table_groups_thousands(tally, redis_server):
