@@ -145,6 +145,7 @@ static bool error_is_transient(const redisReply *reply)
     static const char *const prefixes[] = {
         "LOADING", "BUSY", "OOM", "READONLY", "NOSCRIPT", "MASTERDOWN", "TRYAGAIN",
         "CLUSTERDOWN", "MISCONF", "NOREPLICAS", "NOAUTH", "WRONGPASS", "NOPERM",
+        "GAP", /* CAMPAIGN_TOUCH: an earlier write has not been applied yet */
     };
 
     for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
@@ -318,6 +319,7 @@ static void connect_redis(struct store *st)
 
     ac->data = st;
     st->ac = ac;
+    store_batch_preds_reset(st);
     redisLibeventAttach(ac, st->base);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);

@@ -16,6 +16,20 @@
  * for that writer, so an event sent again, alone or in a batch of a
  * different make-up, counts once.
  *
+ * Gaps: the high-water mark is only right if a writer's events reach a
+ * campaign as a prefix of what it sent. Redis runs a connection's commands
+ * in order, but an error reply breaks the prefix: a batch answered BUSY
+ * (or OOM, LOADING, NOPERM) does nothing while the next one, arriving after
+ * the script ended, is applied. If both replies are lost with the
+ * connection, the first batch would be retried with sequence numbers below
+ * the mark and skipped. So every event names its predecessor, the touch_seq
+ * of the writer's previous event sent to the campaign on this connection,
+ * and CAMPAIGN_TOUCH refuses a whole batch with a GAP error when a
+ * predecessor has not been applied. The predecessors are kept per writer
+ * and campaign until a reply shows their batch settled, and forgotten on
+ * a new connection: replays start from the journal, which holds every
+ * unsettled event in sequence order.
+ *
  * Failure: a batch that fails, is lost with its connection or is never
  * sent fails every event in it, each with the reason a single command
  * would have given it, and store_op_finish hands them to the spool (or
@@ -36,9 +50,9 @@
  * message id set. */
 #define FIXED_KEYS 4
 /* Arguments per event before its moved-click hours: writer, sequence
- * number, counter, verdict, unique mask, message key, hour key, link
- * field, number of moved clicks. */
-#define EVENT_ARGS 9
+ * number, predecessor, counter, verdict, unique mask, message key, hour
+ * key, link field, number of moved clicks. */
+#define EVENT_ARGS 10
 
 static bool same_hour(uint32_t a, uint32_t b)
 {
@@ -97,6 +111,87 @@ static void add_hour(struct campaign_batch *b, uint32_t time)
         b->hours[b->n_hours++] = time;
 }
 
+/* Returns the predecessor entry of writer in campaign, or NULL. */
+static struct touch_pred *pred_find(struct store *st, const uint8_t *writer,
+                                    const char *campaign)
+{
+    for (size_t i = 0; i < st->n_preds; i++) {
+        struct touch_pred *p = &st->preds[i];
+
+        if (memcmp(p->writer, writer, EVENT_WRITER_LEN) == 0 &&
+            strcmp(p->campaign, campaign) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+/* Counts the writers of b that have no predecessor entry yet. */
+static size_t preds_missing(struct store *st, const struct campaign_batch *b)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < b->n_ops; i++) {
+        const uint8_t *writer = b->ops[i]->touch_writer;
+        bool counted = pred_find(st, writer, b->campaign) != NULL;
+
+        for (size_t k = 0; k < i && !counted; k++)
+            counted = memcmp(b->ops[k]->touch_writer, writer, EVENT_WRITER_LEN) == 0;
+        if (!counted)
+            n++;
+    }
+    return n;
+}
+
+/* Returns the touch_seq that the i-th event of b names as its predecessor:
+ * the writer's previous event in b, else the writer's last event sent to
+ * the campaign, else 0 (none in flight, nothing to check). */
+static uint64_t pred_of(struct store *st, const struct campaign_batch *b, size_t i)
+{
+    const uint8_t *writer = b->ops[i]->touch_writer;
+    const struct touch_pred *p;
+
+    for (size_t k = i; k-- > 0;)
+        if (memcmp(b->ops[k]->touch_writer, writer, EVENT_WRITER_LEN) == 0)
+            return b->ops[k]->touch_seq;
+    p = pred_find(st, writer, b->campaign);
+    return p != NULL ? p->seq : 0;
+}
+
+/* Records b's events, now sent, as the predecessors of the next ones.
+ * preds_missing has checked that the table has room. */
+static void preds_record(struct store *st, const struct campaign_batch *b)
+{
+    for (size_t i = 0; i < b->n_ops; i++) {
+        const struct store_op *op = b->ops[i];
+        struct touch_pred *p = pred_find(st, op->touch_writer, b->campaign);
+
+        if (p == NULL) {
+            p = &st->preds[st->n_preds++];
+            memcpy(p->writer, op->touch_writer, EVENT_WRITER_LEN);
+            strcpy(p->campaign, b->campaign);
+        }
+        p->seq = op->touch_seq;
+        p->sent_no = b->sent_no;
+    }
+}
+
+/* Forgets the predecessors carried by batch sent_no or earlier: a reply
+ * applied them, and every batch before it has been answered too. */
+static void preds_settle(struct store *st, uint64_t sent_no)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < st->n_preds; i++)
+        if (st->preds[i].sent_no > sent_no)
+            st->preds[kept++] = st->preds[i];
+    st->n_preds = kept;
+}
+
+void store_batch_preds_reset(struct store *st)
+{
+    st->n_preds = 0;
+}
+
 static void batch_release(struct campaign_batch *b)
 {
     struct store *st = b->st;
@@ -145,6 +240,7 @@ static void on_campaign_touch(redisAsyncContext *ac, void *r, void *privdata)
         batch_fail(b, reply);
         return;
     }
+    preds_settle(b->st, b->sent_no);
     for (size_t i = 0; i < b->n_ops; i++)
         b->ops[i]->touch_pending = false;
     batch_finish(b, true);
@@ -157,8 +253,9 @@ static size_t hour_key(const struct campaign_batch *b, uint32_t time)
 }
 
 static void encode_event(struct resp_buf *out, const struct campaign_batch *b,
-                         const struct store_op *op)
+                         size_t index)
 {
+    const struct store_op *op = b->ops[index];
     const struct event_touch *t = &op->ev.u.touch;
     bool is_click = op->ev.kind == EVENT_CLICK;
     size_t message_key = FIXED_KEYS + 1 + (size_t)find_message(b, t->message);
@@ -174,6 +271,7 @@ static void encode_event(struct resp_buf *out, const struct campaign_batch *b,
 
     resp_bulk(out, op->touch_writer_hex, 2 * EVENT_WRITER_LEN);
     resp_bulk_u64(out, op->touch_seq);
+    resp_bulk_u64(out, pred_of(b->st, b, index));
     resp_bulk_str(out, is_click ? "clicks" : "opens");
     resp_bulk_str(out, verdict_name((enum verdict)t->verdict));
     resp_bulk_u64(out, op->unique_mask);
@@ -235,6 +333,17 @@ static void batch_send(struct campaign_batch *b)
         }
     }
 
+    /* Without room to remember its predecessors, a batch is failed
+     * unsent: the spool that follows starts a new connection, which
+     * empties the table. */
+    if (st->n_preds + preds_missing(st, b) > STORE_PREDS_MAX) {
+        LOG_LIMITED(LOG_LEVEL_WARN, "store.event_failed",
+                    "step=campaign_touch campaign=%s events=%zu "
+                    "error=\"too many campaigns in flight\"", b->campaign, b->n_ops);
+        fail_unsent(b);
+        return;
+    }
+
     resp_reset(out);
     resp_array(out, 3 + n_keys + 2 + b->n_messages + event_args(b));
     resp_bulk_str(out, "EVALSHA");
@@ -253,7 +362,7 @@ static void batch_send(struct campaign_batch *b)
     for (size_t i = 0; i < b->n_messages; i++)
         resp_bulk_str(out, b->messages[i]);
     for (size_t i = 0; i < b->n_ops; i++)
-        encode_event(out, b, b->ops[i]);
+        encode_event(out, b, i);
 
     /* Not sent: no event of b can have been applied, so touch_pending
      * stays false and the spool may renumber them. */
@@ -266,6 +375,8 @@ static void batch_send(struct campaign_batch *b)
         fail_unsent(b);
         return;
     }
+    b->sent_no = ++st->batches_sent;
+    preds_record(st, b);
     mark_sent(b);
 }
 
@@ -358,7 +469,9 @@ void store_batch_add(struct store_op *op)
 int store_batch_init(struct store *st)
 {
     st->flush_event = event_new(st->base, -1, 0, on_flush, st);
-    return st->flush_event != NULL ? 0 : -1;
+    st->preds = malloc(STORE_PREDS_MAX * sizeof(st->preds[0]));
+    st->n_preds = 0;
+    return st->flush_event != NULL && st->preds != NULL ? 0 : -1;
 }
 
 void store_batch_free(struct store *st)
@@ -374,4 +487,6 @@ void store_batch_free(struct store *st)
     if (st->flush_event != NULL)
         event_free(st->flush_event);
     st->flush_event = NULL;
+    free(st->preds);
+    st->preds = NULL;
 }

@@ -32,6 +32,10 @@
 #define STORE_BATCH_HOURS 16
 #define STORE_BATCH_CAMPAIGNS 8
 
+/* Campaigns (per writer) with a campaign write in flight whose previous
+ * write the next one must name; see store_batch.c. */
+#define STORE_PREDS_MAX 1024
+
 /* Events whose commands have been handed to hiredis and that have not
  * finished; further events wait in the store's queue. hiredis 0.14 keeps
  * unsent commands in one buffer and moves the rest of it after every
@@ -53,7 +57,18 @@ struct campaign_batch {
     size_t n_messages;
     uint32_t hours[STORE_BATCH_HOURS]; /* a time within each UTC hour */
     size_t n_hours;
+    uint64_t sent_no; /* st->batches_sent when it was sent */
     struct campaign_batch *next_free;
+};
+
+/* The last campaign write sent on the current connection for one writer
+ * and campaign, which the next write of that pair names as its
+ * predecessor (store_batch.c). */
+struct touch_pred {
+    uint8_t writer[EVENT_WRITER_LEN];
+    char campaign[TOKEN_ID_MAX + 1];
+    uint64_t seq;     /* touch_seq of the last event sent */
+    uint64_t sent_no; /* the batch that carried it */
 };
 
 struct store {
@@ -81,6 +96,9 @@ struct store {
     struct campaign_batch *free_batches;
     struct event *flush_event; /* sends the batches at the end of an iteration */
     bool flush_scheduled;
+    struct touch_pred *preds; /* STORE_PREDS_MAX entries, n_preds in use */
+    size_t n_preds;
+    uint64_t batches_sent; /* on this store, numbers the batches */
     /* Live events not started yet because STORE_PIPELINE_MAX are, in
      * sequence order. Empty while spooling: store_spool_failed moves them
      * to the journal. */
@@ -206,6 +224,11 @@ bool store_reply_failed(struct store_op *op, const redisReply *reply,
  * verdict and moved times set) to its campaign's batch. The batch's reply
  * finishes op. */
 void store_batch_add(struct store_op *op);
+
+/* Forgets the predecessors of the campaign writes; call when a new
+ * connection starts, since nothing sent before can still be in flight on
+ * it. */
+void store_batch_preds_reset(struct store *st);
 
 /* Sends every pending batch now. */
 void store_batch_flush(struct store *st);

@@ -134,7 +134,9 @@ static const char reader_touch[] =
  *       the batch's message totals and hour keys.
  * ARGV: retention, number of messages M, the M message ids (in the order
  *       of their keys), then per event in sequence order: writer id,
- *       sequence number, "opens" or "clicks", verdict, unique mask, index in
+ *       sequence number, predecessor (the sequence number of the writer's
+ *       previous event that must have been applied first, or 0),
+ *       "opens" or "clicks", verdict, unique mask, index in
  *       KEYS of its message key, index of its hour key, link field
  *       "message:link" (empty for an open), number N of clicks READER_TOUCH
  *       moved, and the index of each one's hour key.
@@ -145,8 +147,11 @@ static const char reader_touch[] =
  * Redis runs a connection's commands in order, so the events of a writer
  * that reached Redis are always a prefix of what it sent: remembering the
  * highest sequence number applied per writer is enough to skip a replay,
- * event by event, however a replay groups the events. Counts are summed
- * per key and field first, so a batch costs one HINCRBY per distinct field.
+ * event by event, however a replay groups the events. An error reply
+ * breaks that prefix, so an event whose predecessor is above the mark
+ * fails the whole batch with a GAP error before anything is written
+ * (store_batch.c). Counts are summed per key and field first, so a batch
+ * costs one HINCRBY per distinct field.
  * Returns the number of events counted (0 when all were counted before).
  */
 static const char campaign_touch[] =
@@ -165,22 +170,26 @@ static const char campaign_touch[] =
     "local i = first_event\n"
     "while i <= #ARGV do\n"
     "  local writer, seq = ARGV[i], tonumber(ARGV[i + 1])\n"
-    "  local n_moved = tonumber(ARGV[i + 8])\n"
+    "  local n_moved = tonumber(ARGV[i + 9])\n"
     "  if last[writer] == nil then\n"
     "    last[writer] = tonumber(redis.call('HGET', KEYS[2], writer) or '0')\n"
     "  end\n"
     "  if seq > last[writer] then\n"
-    "    local kind, verdict = ARGV[i + 2], ARGV[i + 3]\n"
-    "    local mask, m = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])\n"
-    "    for _, k in ipairs({1, m, tonumber(ARGV[i + 6])}) do\n"
+    "    if tonumber(ARGV[i + 2]) > last[writer] then\n"
+    "      return redis.error_reply('GAP event ' .. ARGV[i + 2] .. ' of writer ' ..\n"
+    "                               writer .. ' not applied')\n"
+    "    end\n"
+    "    local kind, verdict = ARGV[i + 3], ARGV[i + 4]\n"
+    "    local mask, m = tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6])\n"
+    "    for _, k in ipairs({1, m, tonumber(ARGV[i + 7])}) do\n"
     "      add(k, kind, 1)\n"
     "      add(k, kind .. ':' .. verdict, 1)\n"
     "    end\n"
     "    if mask % 2 == 1 then add(1, 'unique_' .. kind, 1) end\n"
     "    if mask >= 2 then add(m, 'unique_' .. kind, 1) end\n"
-    "    if kind == 'clicks' then add(3, ARGV[i + 7], 1) end\n"
+    "    if kind == 'clicks' then add(3, ARGV[i + 8], 1) end\n"
     "    for j = 1, n_moved do\n"
-    "      for _, k in ipairs({1, m, tonumber(ARGV[i + 8 + j])}) do\n"
+    "      for _, k in ipairs({1, m, tonumber(ARGV[i + 9 + j])}) do\n"
     "        add(k, 'clicks:human', -1)\n"
     "        add(k, 'clicks:' .. verdict, 1)\n"
     "      end\n"
@@ -190,7 +199,7 @@ static const char campaign_touch[] =
     "    top[writer] = ARGV[i + 1]\n"
     "    applied = applied + 1\n"
     "  end\n"
-    "  i = i + 9 + n_moved\n"
+    "  i = i + 10 + n_moved\n"
     "end\n"
     "if applied == 0 then return 0 end\n"
     "for writer, seq in pairs(top) do redis.call('HSET', KEYS[2], writer, seq) end\n"

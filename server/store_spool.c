@@ -376,9 +376,10 @@ void store_replay_done(struct store_op *op, bool ok)
 }
 
 /* Tells whether window[i] failed with an error reply before its campaign
- * write ran while a later record of the same campaign writer succeeded.
- * That writer's high-water mark is then above it for good, so a retry with
- * the same identity would be skipped. */
+ * write ran while a later record of the same campaign writer succeeded or
+ * sent its campaign write (which may have run although its reply was
+ * lost). That writer's high-water mark may then be above it for good, so
+ * a retry with the same identity would be skipped. */
 static bool is_shadowed(const struct store *st, int i)
 {
     const struct store_op *op = st->window[i];
@@ -388,7 +389,7 @@ static bool is_shadowed(const struct store *st, int i)
     for (int k = i + 1; k < st->window_len; k++) {
         const struct store_op *later = st->window[k];
 
-        if (later->succeeded && is_touch(later) &&
+        if ((later->succeeded || later->touch_pending) && is_touch(later) &&
             memcmp(later->touch_writer, op->touch_writer, EVENT_WRITER_LEN) == 0)
             return true;
     }

@@ -9,6 +9,9 @@ import concurrent.futures
 import os
 import re
 
+import pytest
+import redis
+
 from conftest import RedisServer, path_of, wait_until
 
 SCRIPTS_C = os.path.join(os.path.dirname(__file__), "../../server/store_scripts.c")
@@ -29,8 +32,9 @@ MESSAGE_IDS = ("a", "b")
 
 def campaign_touch(client, events, extra_hours=()):
     """Runs CAMPAIGN_TOUCH for events, each a dict with writer, seq, kind,
-    mask, message (index into MESSAGE_IDS) and optionally verdict, link and
-    moved (indexes into the hour keys, 0 being HOUR_KEY). All events are in
+    mask, message (index into MESSAGE_IDS) and optionally pred (the
+    predecessor, default 0), verdict, link and moved (indexes into the hour
+    keys, 0 being HOUR_KEY). All events are in
     HOUR_KEY; extra_hours adds hour keys for moved clicks."""
     message_keys = [f"c:{{spring}}:m:{m}" for m in MESSAGE_IDS]
     hour_keys = [HOUR_KEY, *extra_hours]
@@ -41,15 +45,16 @@ def campaign_touch(client, events, extra_hours=()):
     args = [3600, len(MESSAGE_IDS), *MESSAGE_IDS]
     for e in events:
         moved = [first_hour + h for h in e.get("moved", ())]
-        args += [e["writer"], e["seq"], e["kind"], e.get("verdict", "human"), e["mask"],
+        args += [e["writer"], e["seq"], e.get("pred", 0), e["kind"],
+                 e.get("verdict", "human"), e["mask"],
                  first_message + e["message"], first_hour, e.get("link", ""),
                  len(moved), *moved]
     return client.eval(script_source("campaign_touch"), len(keys), *keys, *args)
 
 
-def opened(seq, mask=0, message=0, writer="w1", verdict="human"):
+def opened(seq, mask=0, message=0, writer="w1", verdict="human", pred=0):
     return {"writer": writer, "seq": seq, "kind": "opens", "mask": mask,
-            "message": message, "verdict": verdict}
+            "message": message, "verdict": verdict, "pred": pred}
 
 
 def clicked(seq, link, mask=0, message=0, writer="w1", verdict="human", moved=()):
@@ -123,6 +128,37 @@ def test_campaign_batch_mixed_writers(redis_server):
     assert applied == 3
     assert client.hget("c:{spring}", "opens") == "4"
     assert client.hgetall("c:{spring}:w") == {"w1": "6", "w2": "2"}
+
+
+def test_campaign_batch_refused_after_a_gap(redis_server):
+    """A batch whose predecessor was not applied (it met BUSY, say, and its
+    reply was lost) is refused whole, so the earlier events, retried with
+    their own sequence numbers, are not skipped by a mark above them."""
+    client = redis_server.client
+    assert campaign_touch(client, [opened(1)]) == 1
+
+    # Events 2 and 3 never arrived; 4 names 3 as its predecessor.
+    with pytest.raises(redis.exceptions.ResponseError, match="^GAP"):
+        campaign_touch(client, [opened(4, pred=3), opened(5, pred=4)])
+    assert client.hget("c:{spring}", "opens") == "1"
+    assert client.hget("c:{spring}:w", "w1") == "1"
+
+    # The retry of 2 and 3, then 4 and 5 again, count each once.
+    assert campaign_touch(client, [opened(2, pred=1), opened(3, pred=2)]) == 2
+    assert campaign_touch(client, [opened(4, pred=3), opened(5, pred=4)]) == 2
+    assert client.hget("c:{spring}", "opens") == "5"
+
+
+def test_campaign_batch_predecessor_checked_per_writer(redis_server):
+    """An applied event's predecessor is never checked (a replay of it is
+    skipped), and one writer's gap does not hold up another writer."""
+    client = redis_server.client
+    assert campaign_touch(client, [opened(3), opened(1, writer="w2")]) == 2
+
+    assert campaign_touch(client, [opened(3, pred=2), opened(2, writer="w2", pred=1)]) == 1
+    with pytest.raises(redis.exceptions.ResponseError, match="^GAP"):
+        campaign_touch(client, [opened(3, writer="w2", pred=9)])
+    assert client.hgetall("c:{spring}:w") == {"w1": "3", "w2": "2"}
 
 
 def test_campaign_batch_moves_clicks(redis_server):
