@@ -105,8 +105,8 @@ static int forget_reader(redisContext *c, const uint8_t reader[TOKEN_READER_LEN]
     if (rc != 0)
         return -1;
 
-    _Static_assert(SCHEMA_READER_KEYS == 4, "list every reader key below");
-    const char *del[] = {"DEL", keys[0], keys[1], keys[2], keys[3]};
+    _Static_assert(SCHEMA_READER_KEYS == 3, "list every reader key below");
+    const char *del[] = {"DEL", keys[0], keys[1], keys[2]};
     return run_counted(c, 1 + SCHEMA_READER_KEYS, del, deleted);
 }
 

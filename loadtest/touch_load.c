@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "device.h"
 #include "resp.h"
 #include "schema.h"
 #include "store_scripts.h"
@@ -53,27 +54,26 @@ static void fill_random(uint64_t *state, uint8_t *out, size_t len)
 static void write_touch(struct resp_buf *out, const struct event_touch *t, bool is_click,
                         uint64_t seq)
 {
-    char touches[SCHEMA_KEY_MAX], marks[SCHEMA_KEY_MAX], devices[SCHEMA_KEY_MAX];
+    static const uint8_t writer[EVENT_WRITER_LEN] = {1, 2, 3, 4, 5, 6, 7, 8};
+    char touches[SCHEMA_KEY_MAX], marks[SCHEMA_KEY_MAX];
     char member[TOUCH_MEMBER_MAX];
-    char event_id[40];
+    char event_mark[TOUCH_MARK_LEN + 1];
     size_t member_len = touch_member(t, is_click, member);
-    size_t campaign_len = 2 + strlen(t->campaign);
+    size_t campaign_len = 2 + strlen(t->campaign) + 1;
 
-    memcpy(event_id, "0123456789abcdef-", 17);
-    resp_u64_text(seq, event_id + 17);
+    touch_event_mark(writer, seq, event_mark);
 
-    resp_array(out, 19);
+    resp_array(out, 17);
     resp_bulk_str(out, "EVALSHA");
     resp_bulk_str(out, store_script_sha(SCRIPT_READER_TOUCH));
-    resp_bulk_str(out, "3");
+    resp_bulk_str(out, "2");
     resp_bulk(out, touches, schema_reader_touches(touches, t->reader));
     resp_bulk(out, marks, schema_reader_marks(marks, t->reader));
-    resp_bulk(out, devices, schema_reader_devices(devices, t->reader));
     resp_bulk(out, member, member_len);
-    resp_bulk_u64(out, t->time);
+    resp_bulk_u64(out, touch_score(t->time, DEVICE_DESKTOP, CLIENT_GMAIL));
     resp_bulk(out, member, campaign_len);
-    resp_bulk(out, member, campaign_len + 1 + strlen(t->message));
-    resp_bulk_str(out, event_id);
+    resp_bulk(out, member, campaign_len + strlen(t->message));
+    resp_bulk_str(out, event_mark);
     resp_bulk_u64(out, RETENTION_S);
     resp_bulk_u64(out, MAX_TOUCHES);
     resp_bulk_str(out, "human");
@@ -81,7 +81,6 @@ static void write_touch(struct resp_buf *out, const struct event_touch *t, bool 
     resp_bulk_u64(out, BURST_WINDOW_S);
     resp_bulk_u64(out, BURST_LINKS);
     resp_bulk_u64(out, HONEYPOT_WINDOW_S);
-    resp_bulk_str(out, "desktop|gmail");
 }
 
 int main(int argc, char **argv)

@@ -468,55 +468,35 @@ static void on_reader_touch(redisAsyncContext *ac, void *r, void *privdata)
     store_batch_add(op);
 }
 
-/* Writes "class|client" to out, which holds DEVICE_TEXT_MAX bytes; the
- * names are short constants of device.c. Returns the length. */
-#define DEVICE_TEXT_MAX 32
-static size_t device_text(const struct event *ev, char out[DEVICE_TEXT_MAX])
-{
-    const char *class_name = device_class_name((enum device_class)ev->device);
-    const char *client_name = device_client_name((enum client_family)ev->client);
-    size_t class_len = strlen(class_name);
-    size_t client_len = strlen(client_name);
-
-    if (class_len + 1 + client_len >= DEVICE_TEXT_MAX)
-        abort(); /* a programming error: a name in device.c grew */
-    memcpy(out, class_name, class_len);
-    out[class_len] = '|';
-    memcpy(out + class_len + 1, client_name, client_len);
-    return class_len + 1 + client_len;
-}
-
 static void send_reader_touch(struct store_op *op)
 {
     const struct event_touch *t = &op->ev.u.touch;
     bool is_click = op->ev.kind == EVENT_CLICK;
-    char touches[SCHEMA_KEY_MAX], marks[SCHEMA_KEY_MAX], devices[SCHEMA_KEY_MAX];
+    char touches[SCHEMA_KEY_MAX], marks[SCHEMA_KEY_MAX];
     char member[TOUCH_MEMBER_MAX];
-    char device[DEVICE_TEXT_MAX];
-    size_t touches_len, marks_len, devices_len, member_len, device_len, campaign_len;
+    char event_mark[TOUCH_MARK_LEN + 1];
+    size_t touches_len, marks_len, member_len, campaign_len;
     struct store_args a;
 
     touches_len = schema_reader_touches(touches, t->reader);
     marks_len = schema_reader_marks(marks, t->reader);
-    devices_len = schema_reader_devices(devices, t->reader);
-    device_len = device_text(&op->ev, device);
     member_len = touch_member(t, is_click, member);
+    touch_event_mark(op->writer, op->seq, event_mark);
 
     /* The marks are prefixes of the member. An open's member "o|C|M" is
-     * its message mark and "o|C" its campaign mark. A click's marks "c|C|M"
-     * and "c|C" are the first fields of its member. */
-    campaign_len = 2 + strlen(t->campaign);
+     * its message mark and "o|C|" the prefix of its campaign's marks. A
+     * click's "c|C|M" and "c|C|" start its member. */
+    campaign_len = 2 + strlen(t->campaign) + 1;
 
     store_args_init(&a);
-    store_args_evalsha(&a, SCRIPT_READER_TOUCH, 3);
+    store_args_evalsha(&a, SCRIPT_READER_TOUCH, 2);
     store_args_buf(&a, touches, touches_len);
     store_args_buf(&a, marks, marks_len);
-    store_args_buf(&a, devices, devices_len);
     store_args_buf(&a, member, member_len);
-    store_args_u64(&a, t->time);
+    store_args_u64(&a, touch_score(t->time, op->ev.device, op->ev.client));
     store_args_buf(&a, member, campaign_len);
-    store_args_buf(&a, member, campaign_len + 1 + strlen(t->message));
-    store_args_str(&a, op->event_id);
+    store_args_buf(&a, member, campaign_len + strlen(t->message));
+    store_args_str(&a, event_mark);
     store_args_u64(&a, op->st->opts.reader_retention_s);
     store_args_u64(&a, op->st->opts.max_touches);
     store_args_str(&a, verdict_name((enum verdict)t->verdict));
@@ -524,7 +504,6 @@ static void send_reader_touch(struct store_op *op)
     store_args_u64(&a, op->st->opts.burst_window_s);
     store_args_u64(&a, op->st->opts.burst_links);
     store_args_u64(&a, op->st->opts.honeypot_window_s);
-    store_args_buf(&a, device, device_len);
     store_send(op, on_reader_touch, &a);
 }
 

@@ -24,7 +24,7 @@
  * connection, the first batch would be retried with sequence numbers below
  * the mark and skipped. So every event names its predecessor, the touch_seq
  * of the writer's previous event sent to the campaign on this connection,
- * and CAMPAIGN_TOUCH refuses a whole batch with a GAP error when a
+ * and CAMPAIGN_TOUCH rejects a whole batch with a GAP error when a
  * predecessor has not been applied. The predecessors are kept per writer
  * and campaign until a reply shows their batch settled, and forgotten on
  * a new connection: replays start from the journal, which holds every

@@ -333,8 +333,8 @@ static void look_up_next_candidate(struct store_op *op)
     store_args_init(&a);
     store_args_str(&a, "ZREVRANGEBYSCORE");
     store_args_str(&a, key);
-    store_args_u64(&a, (uint64_t)rec->time + ATTR_CLOCK_SKEW_S);
-    store_args_u64(&a, attribution_oldest_eligible(&rec->policy, rec->time));
+    store_args_u64(&a, touch_score_max(rec->time + ATTR_CLOCK_SKEW_S));
+    store_args_u64(&a, touch_score_min(attribution_oldest_eligible(&rec->policy, rec->time)));
     store_args_str(&a, "WITHSCORES");
     store_args_str(&a, "LIMIT");
     store_args_str(&a, "0");

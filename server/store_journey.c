@@ -3,12 +3,12 @@
  *
  * Before CAMPAIGN_CONVERT credits an order, the store reads the credited
  * reader's latest touchpoints up to the order time plus the clock skew that
- * attribution allows (ZREVRANGEBYSCORE), and the device and client of each
- * (HMGET on r:{R}:d), both in the reader's slot, and hands CAMPAIGN_CONVERT
- * one JSON entry for the campaign's recent-conversions list: the order, then
- * its touchpoints oldest first. The entry names campaigns, messages, links,
- * times and device classes, never a reader id. Both reads only read, so a
- * replayed checkout may run them again. A checkout replayed after its claim
+ * attribution allows (ZREVRANGEBYSCORE in the reader's slot; each score
+ * carries the device class and client of its touch, touch.h), and hands
+ * CAMPAIGN_CONVERT one JSON entry for the campaign's recent-conversions
+ * list: the order, then its touchpoints oldest first. The entry names
+ * campaigns, messages, links, times and device classes, never a reader id.
+ * The read only reads, so a replayed checkout may run it again. A checkout replayed after its claim
  * has lost its reader and sends an entry with an empty journey;
  * CAMPAIGN_CONVERT keeps only the first entry of an order in any case.
  */
@@ -24,7 +24,7 @@
 #include "money.h"
 #include "touch.h"
 
-/* Touchpoints shown per journey: HMGET takes them as arguments. */
+/* Touchpoints shown per journey. */
 #define JOURNEY_TOUCHES_MAX 16
 
 static bool reader_known(const uint8_t reader[TOKEN_READER_LEN])
@@ -106,33 +106,9 @@ static void send_with_entry(struct store_op *op)
     free(text);
 }
 
-/* Adds "device" and "client" to each journey touch from the HMGET reply. */
-static void on_devices(redisAsyncContext *ac, void *r, void *privdata)
-{
-    struct store_op *op = privdata;
-    const redisReply *reply = r;
-
-    (void)ac;
-    if (store_reply_failed(op, reply, "journey_devices")) {
-        store_op_finish(op, false);
-        return;
-    }
-    for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++) {
-        const redisReply *e = reply->element[i];
-        json_t *touch = json_array_get(op->journey, json_array_size(op->journey) - 1 - i);
-        char device[16] = "unknown", client[16] = "unknown";
-
-        if (e->type == REDIS_REPLY_STRING)
-            sscanf(e->str, "%15[^|]|%15s", device, client);
-        json_object_set_new(touch, "device", json_string(device));
-        json_object_set_new(touch, "client", json_string(client));
-    }
-    send_with_entry(op);
-}
-
-/* Turns a touchpoint member into a journey touch: kind, time, campaign,
- * message, for clicks the link, and for a machine's touch its verdict.
- * Returns NULL for a malformed member. */
+/* Turns a touchpoint member and its score into a journey touch: kind,
+ * time, campaign, message, device, client, for clicks the link, and for a
+ * machine's touch its verdict. Returns NULL for a malformed member. */
 static json_t *touch_of(const char *member, size_t len, const char *score)
 {
     struct attr_touch t;
@@ -140,9 +116,12 @@ static json_t *touch_of(const char *member, size_t len, const char *score)
 
     if (touch_parse(member, len, strtod(score, NULL), &t) != 0)
         return NULL;
-    touch = json_pack("{s:s, s:I, s:s, s:s}", "kind", attribution_touch_kind_name(t.kind),
+    touch = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s}",
+                      "kind", attribution_touch_kind_name(t.kind),
                       "time", (json_int_t)t.touch.time,
-                      "campaign", t.touch.campaign, "message", t.touch.message);
+                      "campaign", t.touch.campaign, "message", t.touch.message,
+                      "device", device_class_name((enum device_class)t.device),
+                      "client", device_client_name((enum client_family)t.client));
     if (touch == NULL)
         return NULL;
     if (t.kind == ATTR_TOUCH_CLICK)
@@ -157,8 +136,6 @@ static void on_touches(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct store_op *op = privdata;
     const redisReply *reply = r;
-    char key[SCHEMA_KEY_MAX];
-    struct store_args a;
 
     (void)ac;
     if (store_reply_failed(op, reply, "journey_touches")) {
@@ -166,17 +143,12 @@ static void on_touches(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
     op->journey = json_array();
-    if (op->journey == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
+    if (op->journey == NULL || reply->type != REDIS_REPLY_ARRAY) {
         send_with_entry(op);
         return;
     }
 
-    /* Newest first in the reply; the journey lists them oldest first, and
-     * HMGET asks for the devices in reply order. */
-    schema_reader_devices(key, op->record.decision.touch.touch.reader);
-    store_args_init(&a);
-    store_args_str(&a, "HMGET");
-    store_args_str(&a, key);
+    /* Newest first in the reply; the journey lists them oldest first. */
     for (size_t i = 0; i + 1 < reply->elements; i += 2) {
         const redisReply *member = reply->element[i];
         const redisReply *score = reply->element[i + 1];
@@ -185,16 +157,10 @@ static void on_touches(redisAsyncContext *ac, void *r, void *privdata)
         if (member->type != REDIS_REPLY_STRING || score->type != REDIS_REPLY_STRING)
             continue;
         touch = touch_of(member->str, member->len, score->str);
-        if (touch == NULL)
-            continue;
-        json_array_insert_new(op->journey, 0, touch);
-        store_args_buf(&a, member->str, member->len);
+        if (touch != NULL)
+            json_array_insert_new(op->journey, 0, touch);
     }
-    if (json_array_size(op->journey) == 0) {
-        send_with_entry(op);
-        return;
-    }
-    store_send(op, on_devices, &a);
+    send_with_entry(op);
 }
 
 void store_journey_start(struct store_op *op)
@@ -210,7 +176,7 @@ void store_journey_start(struct store_op *op)
     store_args_init(&a);
     store_args_str(&a, "ZREVRANGEBYSCORE");
     store_args_str(&a, key);
-    store_args_u64(&a, (uint64_t)op->record.time + ATTR_CLOCK_SKEW_S);
+    store_args_u64(&a, touch_score_max(op->record.time + ATTR_CLOCK_SKEW_S));
     store_args_str(&a, "-inf");
     store_args_str(&a, "WITHSCORES");
     store_args_str(&a, "LIMIT");

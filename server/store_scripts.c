@@ -17,12 +17,12 @@
 /*
  * Records an open or a click in the reader's slot, and decides the two
  * verdicts that need the reader's earlier clicks.
- * KEYS: touchpoints zset, first-touch marks hash, touchpoint devices hash.
- * ARGV: member, time, campaign mark, message mark, event id, retention,
- *       max touchpoints kept, verdict, "1" for a click, burst window (s),
- *       burst links, honeypot window (s), "device|client" of the touch.
- * The devices hash has a field per touchpoint member, renamed with it and
- * dropped when the member is trimmed, so both stay within the same bound.
+ * KEYS: touchpoints zset, first-touch marks hash.
+ * ARGV: member, score (touch.h: time * 64 + device and client codes),
+ *       campaign prefix "o|C|" (or "c|C|"), message mark "o|C|M" (or
+ *       "c|C|M"), event mark (touch_event_mark), retention, max
+ *       touchpoints kept, verdict, "1" for a click, burst window (s),
+ *       burst links, honeypot window (s).
  * A person's click (verdict human) becomes honeypot when it lies within
  * the honeypot window of a honeypot click of the same email (field
  * h|C|M of the marks holds that time), and burst when clicks on at least
@@ -35,15 +35,24 @@
  * of one verdict share a member, as its human opens do.
  * Returns {mask, verdict, moved click times...}. mask has 1 when the event
  * is the reader's first of its kind in the campaign, 2 when it is the
- * first in the message. A replay finds its own event id in the marks and
- * returns the same mask; one that moved clicks finds its whole reply in
- * the field x|<event id>. One HMGET reads both marks and one HSET sets
- * those still unset, which HSETNX twice and HMGET did before.
+ * first in the message. The message mark holds the mark of the message's
+ * first event, with "+" after it when that event was also the first of
+ * the campaign: no message mark of the campaign existed then. A separate
+ * campaign mark would cost a fifth of a reader's memory; the check reads
+ * the mark names (HKEYS) only on a message's first event. A replay finds
+ * its own event mark and returns the same mask; one that moved clicks
+ * finds its whole reply in the field x|<event mark>.
+ * A repeated open, the common case, costs four calls: one HMGET for the
+ * saved reply and the message mark, ZADD, and the two EXPIREs. The set is
+ * only counted and trimmed when ZADD added a member.
  */
 static const char reader_touch[] =
-    "local saved = redis.call('HGET', KEYS[2], 'x|' .. ARGV[5])\n"
-    "if saved then return cjson.decode(saved) end\n"
-    "local t = tonumber(ARGV[2])\n"
+    "local marks = redis.call('HMGET', KEYS[2], 'x|' .. ARGV[5], ARGV[4])\n"
+    "if marks[1] then return cjson.decode(marks[1]) end\n"
+    "local score = tonumber(ARGV[2])\n"
+    "local t = math.floor(score / 64)\n"
+    "local function lo(time) return time * 64 end\n"
+    "local function hi(time) return time * 64 + 63 end\n"
     "local member = ARGV[1]\n"
     "local verdict = ARGV[8]\n"
     "local moved = {}\n"
@@ -70,60 +79,53 @@ static const char reader_touch[] =
     "    local links = {}\n"
     "    local n = 1\n"
     "    links[link_of(member)] = true\n"
-    "    for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], t - bw, t + bw)) do\n"
+    "    for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], lo(t - bw), hi(t + bw))) do\n"
     "      local l = link_of(m)\n"
     "      if l and not links[l] then links[l] = true; n = n + 1 end\n"
     "    end\n"
     "    if n >= tonumber(ARGV[11]) then verdict = 'burst'; window = bw end\n"
     "  end\n"
     "  if window then\n"
-    "    local near = redis.call('ZRANGEBYSCORE', KEYS[1], t - window, t + window,\n"
-    "                            'WITHSCORES')\n"
+    "    local near = redis.call('ZRANGEBYSCORE', KEYS[1], lo(t - window),\n"
+    "                            hi(t + window), 'WITHSCORES')\n"
     "    for i = 1, #near, 2 do\n"
     "      local l, rest = link_of(near[i])\n"
     "      if l and #moved < 8 and not string.find(rest, '|', 1, true) then\n"
-    "        local renamed = near[i] .. '|' .. verdict\n"
     "        redis.call('ZREM', KEYS[1], near[i])\n"
-    "        redis.call('ZADD', KEYS[1], near[i + 1], renamed)\n"
-    "        local device = redis.call('HGET', KEYS[3], near[i])\n"
-    "        if device then\n"
-    "          redis.call('HDEL', KEYS[3], near[i])\n"
-    "          redis.call('HSET', KEYS[3], renamed, device)\n"
-    "        end\n"
-    "        moved[#moved + 1] = tonumber(near[i + 1])\n"
+    "        redis.call('ZADD', KEYS[1], near[i + 1], near[i] .. '|' .. verdict)\n"
+    "        moved[#moved + 1] = math.floor(tonumber(near[i + 1]) / 64)\n"
     "      end\n"
     "    end\n"
     "  end\n"
     "end\n"
     "if verdict ~= 'human' then member = member .. '|' .. verdict end\n"
-    "redis.call('ZADD', KEYS[1], 'GT', ARGV[2], member)\n"
-    "local keep = tonumber(ARGV[7])\n"
-    "local n = redis.call('ZCARD', KEYS[1])\n"
-    "if n > keep then\n"
-    "  local old = redis.call('ZRANGE', KEYS[1], 0, n - keep - 1)\n"
-    "  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - keep - 1)\n"
-    "  redis.call('HDEL', KEYS[3], unpack(old))\n"
+    "if redis.call('ZADD', KEYS[1], 'GT', ARGV[2], member) == 1 then\n"
+    "  local keep = tonumber(ARGV[7])\n"
+    "  local n = redis.call('ZCARD', KEYS[1])\n"
+    "  if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - keep - 1) end\n"
     "end\n"
-    "redis.call('HSET', KEYS[3], member, ARGV[13])\n"
-    "redis.call('EXPIRE', KEYS[3], ARGV[6])\n"
-    "local marks = redis.call('HMGET', KEYS[2], ARGV[3], ARGV[4])\n"
     "local mask = 0\n"
     "local unset = {}\n"
-    "for i = 1, 2 do\n"
-    "  if not marks[i] then\n"
-    "    unset[#unset + 1] = ARGV[i + 2]\n"
-    "    unset[#unset + 1] = ARGV[5]\n"
-    "    mask = mask + i\n"
-    "  elseif marks[i] == ARGV[5] then\n"
-    "    mask = mask + i\n"
+    "local mark = marks[2]\n"
+    "if not mark then\n"
+    "  local prefix = ARGV[3]\n"
+    "  mask = 3\n"
+    "  for _, f in ipairs(redis.call('HKEYS', KEYS[2])) do\n"
+    "    if string.sub(f, 1, #prefix) == prefix then mask = 2; break end\n"
     "  end\n"
+    "  unset = {ARGV[4], mask == 3 and ARGV[5] .. '+' or ARGV[5]}\n"
+    "elseif mark == ARGV[5] then\n"
+    "  mask = 2\n"
+    "elseif mark == ARGV[5] .. '+' then\n"
+    "  mask = 3\n"
     "end\n"
-    "if #unset > 0 then redis.call('HSET', KEYS[2], unpack(unset)) end\n"
     "local reply = {mask, verdict}\n"
     "for _, m in ipairs(moved) do reply[#reply + 1] = m end\n"
     "if #moved > 0 then\n"
-    "  redis.call('HSET', KEYS[2], 'x|' .. ARGV[5], cjson.encode(reply))\n"
+    "  unset[#unset + 1] = 'x|' .. ARGV[5]\n"
+    "  unset[#unset + 1] = cjson.encode(reply)\n"
     "end\n"
+    "if #unset > 0 then redis.call('HSET', KEYS[2], unpack(unset)) end\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[6])\n"
     "redis.call('EXPIRE', KEYS[2], ARGV[6])\n"
     "return reply\n";

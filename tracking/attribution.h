@@ -72,6 +72,8 @@ struct attr_policy {
 struct attr_touch {
     enum attr_touch_kind kind;
     struct event_touch touch;
+    uint8_t device; /* enum device_class of the request that made it */
+    uint8_t client; /* enum client_family */
 };
 
 struct attr_decision {

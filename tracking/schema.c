@@ -244,11 +244,6 @@ size_t schema_recent_conversions(char *out, const char *campaign)
     return k.len;
 }
 
-size_t schema_reader_devices(char *out, const uint8_t reader[TOKEN_READER_LEN])
-{
-    return hex_key(out, "r", reader, ":d");
-}
-
 const struct schema_ttc_bucket schema_ttc_buckets[SCHEMA_TTC_BUCKETS] = {
     {"lt_5m", 300},
     {"5m_1h", 3600},
@@ -273,6 +268,5 @@ void schema_reader_all(char out[SCHEMA_READER_KEYS][SCHEMA_KEY_MAX],
 {
     schema_reader_touches(out[0], reader);
     schema_reader_marks(out[1], reader);
-    schema_reader_devices(out[2], reader);
     schema_reader_links(out[SCHEMA_READER_KEYS - 1], reader);
 }

@@ -68,11 +68,10 @@ size_t schema_message_set(char *out, const char *campaign);
 size_t schema_paths(char *out, const char *campaign);
 size_t schema_conversion_times(char *out, const char *campaign);
 size_t schema_recent_conversions(char *out, const char *campaign);
-size_t schema_reader_devices(char *out, const uint8_t reader[TOKEN_READER_LEN]);
 
 /* Every key of a reader's own slot, which forgetting the reader deletes;
  * the link set comes last. */
-#define SCHEMA_READER_KEYS 4
+#define SCHEMA_READER_KEYS 3
 void schema_reader_all(char out[SCHEMA_READER_KEYS][SCHEMA_KEY_MAX],
                        const uint8_t reader[TOKEN_READER_LEN]);
 

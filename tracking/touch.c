@@ -7,7 +7,77 @@
 #include <string.h>
 
 #include "classify.h"
+#include "device.h"
 #include "ident.h"
+
+/* Scores are integers below 2^(32 + TOUCH_SCORE_SHIFT). */
+#define SCORE_LIMIT ((double)((uint64_t)1 << (32 + TOUCH_SCORE_SHIFT)))
+
+uint64_t touch_score(uint32_t time, uint8_t device, uint8_t client)
+{
+    if (device >= DEVICE_CLASS_COUNT)
+        device = DEVICE_UNKNOWN;
+    if (client >= CLIENT_FAMILY_COUNT)
+        client = CLIENT_UNKNOWN;
+    return (uint64_t)time << TOUCH_SCORE_SHIFT | (uint64_t)device << 3 | client;
+}
+
+uint64_t touch_score_min(uint32_t time)
+{
+    return (uint64_t)time << TOUCH_SCORE_SHIFT;
+}
+
+uint64_t touch_score_max(uint32_t time)
+{
+    return touch_score_min(time) | ((1u << TOUCH_SCORE_SHIFT) - 1);
+}
+
+/* The finaliser of splitmix64: a cheap bijective mix, enough here because
+ * writers are random and the mark only has to tell events apart, not
+ * resist an attacker (no request chooses writer or seq). */
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void touch_event_mark(const uint8_t writer[EVENT_WRITER_LEN], uint64_t seq,
+                      char out[TOUCH_MARK_LEN + 1])
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    uint64_t w = 0;
+    uint64_t h;
+
+    for (size_t i = 0; i < EVENT_WRITER_LEN; i++)
+        w = w << 8 | writer[i];
+    h = mix64(w ^ mix64(seq));
+    for (size_t i = 0; i < TOUCH_MARK_LEN; i++) {
+        out[i] = alphabet[h & 63];
+        h >>= 6;
+    }
+    out[TOUCH_MARK_LEN] = '\0';
+}
+
+/* Splits a score into time and request codes. Returns -1 unless score is
+ * an integer in range. */
+static int split_score(double score, uint32_t *time, uint8_t *device, uint8_t *client)
+{
+    uint64_t v;
+
+    if (!(score >= 0 && score < SCORE_LIMIT))
+        return -1;
+    v = (uint64_t)score;
+    if ((double)v != score)
+        return -1;
+    *time = (uint32_t)(v >> TOUCH_SCORE_SHIFT);
+    *device = (uint8_t)(v >> 3 & 7);
+    *client = (uint8_t)(v & 7);
+    if (*device >= DEVICE_CLASS_COUNT || *client >= CLIENT_FAMILY_COUNT)
+        return -1;
+    return 0;
+}
 
 /* Appends s and a '|' at out + len; returns the new length. Built by
  * copying rather than snprintf because the store formats one member per
@@ -117,7 +187,8 @@ static int parse_verdict_suffix(const char *member, size_t len, size_t pos,
 }
 
 static int parse_click(const char *member, size_t len, double score,
-                       bool allow_verdict, struct event_touch *out)
+                       bool allow_verdict, struct event_touch *out,
+                       uint8_t *device, uint8_t *client)
 {
     char link[11];
     char click_hex[2 * TOKEN_CLICK_ID_LEN + 1];
@@ -136,28 +207,29 @@ static int parse_click(const char *member, size_t len, double score,
     if (parse_uint32(link, &out->link) != 0 ||
         parse_click_id(click_hex, out->click_id) != 0)
         return -1;
-    if (!(score >= 0 && score <= (double)UINT32_MAX))
-        return -1;
-    out->time = (uint32_t)score;
-    return 0;
+    return split_score(score, &out->time, device, client);
 }
 
 int touch_parse_click(const char *member, size_t len, double score,
                       struct event_touch *out)
 {
-    return parse_click(member, len, score, false, out);
+    uint8_t device, client;
+
+    return parse_click(member, len, score, false, out, &device, &client);
 }
 
 int touch_parse_click_any(const char *member, size_t len, double score,
                           struct event_touch *out)
 {
-    return parse_click(member, len, score, true, out);
+    uint8_t device, client;
+
+    return parse_click(member, len, score, true, out, &device, &client);
 }
 
 /* Parses "o|<campaign>|<message>", optionally followed by "|<verdict>",
  * with its score into *out. */
 static int parse_open(const char *member, size_t len, double score,
-                      struct event_touch *out)
+                      struct event_touch *out, uint8_t *device, uint8_t *client)
 {
     size_t pos = 2;
 
@@ -168,20 +240,18 @@ static int parse_open(const char *member, size_t len, double score,
         next_field(member, len, &pos, out->message, sizeof(out->message)) < 0 ||
         parse_verdict_suffix(member, len, pos, true, &out->verdict) != 0)
         return -1;
-    if (!(score >= 0 && score <= (double)UINT32_MAX))
-        return -1;
-    out->time = (uint32_t)score;
-    return 0;
+    return split_score(score, &out->time, device, client);
 }
 
 int touch_parse(const char *member, size_t len, double score,
                 struct attr_touch *out)
 {
-    if (touch_parse_click_any(member, len, score, &out->touch) == 0) {
+    if (parse_click(member, len, score, true, &out->touch, &out->device,
+                    &out->client) == 0) {
         out->kind = ATTR_TOUCH_CLICK;
         return 0;
     }
-    if (parse_open(member, len, score, &out->touch) == 0) {
+    if (parse_open(member, len, score, &out->touch, &out->device, &out->client) == 0) {
         out->kind = ATTR_TOUCH_OPEN;
         return 0;
     }

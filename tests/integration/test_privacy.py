@@ -63,9 +63,9 @@ def dump_text(redis_server, directory):
 def test_reader_keys_get_retention_on_every_write(make_tally, redis_server):
     tally = make_tally(["--reader-retention", "100s", "--campaign-retention", "1000s"])
     journey(tally, "ann@example.com")
-    wait_until(lambda: len(reader_keys(redis_server)) == 5, "reader keys and the link")
+    wait_until(lambda: len(reader_keys(redis_server)) == 4, "reader keys and the link")
     keys = reader_keys(redis_server)
-    assert [k[-2:] for k in keys if k.startswith("r:")] == [":d", ":l", ":t", ":u"]
+    assert [k[-2:] for k in keys if k.startswith("r:")] == [":l", ":t", ":u"]
     for key in keys:
         assert 0 < redis_server.client.ttl(key) <= 100, key
     for key in redis_server.client.keys("c:*"):
@@ -83,7 +83,7 @@ def test_junk_requests_create_no_keys(make_tally, redis_server):
     # All junk comes from 127.0.0.1, above the per-client beacon limit.
     tally = make_tally(["--beacon-rate", "0"])
     journey(tally, "ann@example.com")
-    wait_until(lambda: len(reader_keys(redis_server)) == 5, "the journey's keys")
+    wait_until(lambda: len(reader_keys(redis_server)) == 4, "the journey's keys")
     time.sleep(SETTLE_SECONDS)
     before = redis_server.client.dbsize()
 
@@ -135,9 +135,9 @@ def test_forget_leaves_no_trace(make_tally, redis_server, tmp_path):
     status, _, body = tally.request("DELETE", f"/v1/readers/{sha.upper()}",
                                     headers={"Authorization": f"Bearer {token}"})
     assert status == 200
-    assert body == b'{"deleted":5}\n'  # r:t, r:u, r:d, r:l and k:{cust-gone}
+    assert body == b'{"deleted":4}\n'  # r:t, r:u, r:l and k:{cust-gone}
     removed = keys_before - set(redis_server.client.keys("*"))
-    assert len(removed) == 5
+    assert len(removed) == 4
     gone_reader = next(k for k in removed if k.startswith("r:"))[3:27]
 
     dump = dump_text(redis_server, str(tmp_path))
@@ -145,7 +145,7 @@ def test_forget_leaves_no_trace(make_tally, redis_server, tmp_path):
     for key in removed:
         assert key.encode() not in dump
     assert len(redis_server.client.keys("k:*")) == 2  # cust-kept and cust-moved
-    assert len(redis_server.client.keys("r:*")) == 4  # the kept reader's
+    assert len(redis_server.client.keys("r:*")) == 3  # the kept reader's
 
     status, _, body = tally.request("DELETE", f"/v1/readers/{sha}",
                                     headers={"Authorization": f"Bearer {token}"})
@@ -182,11 +182,11 @@ def test_forget_removes_device_links(make_tally, redis_server, tmp_path):
         "DELETE", f"/v1/readers/{email_sha256('gone@example.com')}",
         headers={"Authorization": f"Bearer {token}"})
     assert status == 200
-    # r:t, r:u, r:d, r:l, k:{cust-gone} and d:{dev-gone}; the shared tablet
+    # r:t, r:u, r:l, k:{cust-gone} and d:{dev-gone}; the shared tablet
     # stays linked to the kept reader.
-    assert body == b'{"deleted":6}\n'
+    assert body == b'{"deleted":5}\n'
     removed = keys_before - set(client.keys("*"))
-    assert len(removed) == 6
+    assert len(removed) == 5
     assert sorted(k[0] for k in removed if not k.startswith("r:")) == ["d", "k"]
     gone_reader = next(k for k in removed if k.startswith("r:"))[3:27]
     shared = client.keys("d:*")
@@ -205,17 +205,17 @@ def test_tallyctl_forget_by_address(make_tally, redis_server, tmp_path):
     tally = make_tally()
     journey(tally, "Gone@Example.com ", customer="cust-1")
     journey(tally, "kept@example.com", customer="cust-2")
-    wait_until(lambda: len(reader_keys(redis_server)) == 10, "two readers' keys")
+    wait_until(lambda: len(reader_keys(redis_server)) == 8, "two readers' keys")
     time.sleep(SETTLE_SECONDS)
     before = set(reader_keys(redis_server))
 
     out = tally.ctl("forget", "--email", "gone@example.com",
                     redis_url=redis_server.url).stdout
-    assert out == "deleted 5 keys\n"
+    assert out == "deleted 4 keys\n"
     removed = before - set(reader_keys(redis_server))
     gone_reader = next(k for k in removed if k.startswith("r:"))[3:27]
     assert gone_reader.encode() not in dump_text(redis_server, str(tmp_path))
-    assert len(reader_keys(redis_server)) == 5
+    assert len(reader_keys(redis_server)) == 4
 
     again = tally.ctl("forget", "--email-sha256", email_sha256("gone@example.com"),
                       redis_url=redis_server.url).stdout

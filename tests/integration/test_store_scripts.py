@@ -130,9 +130,9 @@ def test_campaign_batch_mixed_writers(redis_server):
     assert client.hgetall("c:{spring}:w") == {"w1": "6", "w2": "2"}
 
 
-def test_campaign_batch_refused_after_a_gap(redis_server):
+def test_campaign_batch_gap_rejected(redis_server):
     """A batch whose predecessor was not applied (it met BUSY, say, and its
-    reply was lost) is refused whole, so the earlier events, retried with
+    reply was lost) is rejected whole, so the earlier events, retried with
     their own sequence numbers, are not skipped by a mark above them."""
     client = redis_server.client
     assert campaign_touch(client, [opened(1)]) == 1
@@ -186,15 +186,26 @@ def test_campaign_batch_moves_clicks(redis_server):
     assert client.hget("c:{spring}", "clicks:burst") == "3"
 
 
-def reader_touch(client, member, time, event_id, keep=100, verdict="human",
+DEVICES = {"unknown": 0, "mobile": 1, "tablet": 2, "desktop": 3, "proxy": 4}
+CLIENTS = {"unknown": 0, "gmail": 1, "yahoo": 2, "outlook": 3, "apple_mail": 4,
+           "thunderbird": 5, "browser": 6}
+
+
+def score(time, device="desktop|gmail"):
+    """The touchpoint score of touch.h: time * 64 + device * 8 + client."""
+    device_class, client = device.split("|")
+    return time * 64 + DEVICES[device_class] * 8 + CLIENTS[client]
+
+
+def reader_touch(client, member, time, event_mark, keep=100, verdict="human",
                  device="desktop|gmail"):
     parts = member.split("|")
-    campaign_mark = "|".join(parts[:2])
+    campaign_prefix = "|".join(parts[:2]) + "|"
     message_mark = "|".join(parts[:3])
     is_click = "1" if parts[0] == "c" else "0"
-    return client.eval(script_source("reader_touch"), 3, "r:{r1}:t", "r:{r1}:u", "r:{r1}:d",
-                       member, time, campaign_mark, message_mark, event_id, 3600, keep,
-                       verdict, is_click, 2, 3, 30, device)
+    return client.eval(script_source("reader_touch"), 2, "r:{r1}:t", "r:{r1}:u",
+                       member, score(time, device), campaign_prefix, message_mark,
+                       event_mark, 3600, keep, verdict, is_click, 2, 3, 30)
 
 
 def test_reader_touch_masks_and_replay(redis_server):
@@ -205,34 +216,54 @@ def test_reader_touch_masks_and_replay(redis_server):
     # Another open of the same message is not a first.
     assert reader_touch(client, "o|spring|a", 200, "w-2") == [0, "human"]
     # A first open of another message of the campaign.
-    assert reader_touch(client, "o|spring|b", 300, "w-3", device="mobile|apple_mail") \
-        == [2, "human"]
-    assert reader_touch(client, "o|spring|b", 300, "w-3") == [2, "human"]
+    phone = "mobile|apple_mail"
+    assert reader_touch(client, "o|spring|b", 300, "w-3", device=phone) == [2, "human"]
+    assert reader_touch(client, "o|spring|b", 300, "w-3", device=phone) == [2, "human"]
 
+    # A click is a first again; another campaign is a first in its own.
+    assert reader_touch(client, f"c|spring|a|1|{1:016x}", 400, "w-4") == [3, "human"]
+    assert reader_touch(client, "o|spring-2|a", 500, "w-5") == [3, "human"]
+    assert reader_touch(client, "o|spring-2|a", 500, "w-5") == [3, "human"]
+
+    # "+": the message's first event was also the campaign's.
     assert client.hgetall("r:{r1}:u") == {
-        "o|spring": "w-1", "o|spring|a": "w-1", "o|spring|b": "w-3"}
+        "o|spring|a": "w-1+", "o|spring|b": "w-3", "c|spring|a": "w-4+",
+        "o|spring-2|a": "w-5+"}
+    # The score keeps the device and client of the request that set it.
     assert client.zrange("r:{r1}:t", 0, -1, withscores=True) == [
-        ("o|spring|a", 200.0), ("o|spring|b", 300.0)]
-    assert client.hgetall("r:{r1}:d") == {
-        "o|spring|a": "desktop|gmail", "o|spring|b": "desktop|gmail"}
+        ("o|spring|a", score(200)), ("o|spring|b", score(300, phone)),
+        (f"c|spring|a|1|{1:016x}", score(400)), ("o|spring-2|a", score(500))]
+    assert sorted(client.keys("r:*")) == ["r:{r1}:t", "r:{r1}:u"]
     assert 0 < client.ttl("r:{r1}:u") <= 3600
     assert 0 < client.ttl("r:{r1}:t") <= 3600
-    assert 0 < client.ttl("r:{r1}:d") <= 3600
 
 
 def test_reader_touch_burst_reply_replays(redis_server):
     """The third link clicked within the burst window is a burst and moves
-    the two earlier clicks; a replay of it returns the same reply."""
+    the two earlier clicks, keeping their scores; a replay of it returns
+    the same reply."""
     client = redis_server.client
-    assert reader_touch(client, f"c|spring|a|1|{1:016x}", 100, "w-1") == [3, "human"]
+    assert reader_touch(client, f"c|spring|a|1|{1:016x}", 100, "w-1",
+                        device="mobile|browser") == [3, "human"]
     assert reader_touch(client, f"c|spring|a|2|{2:016x}", 101, "w-2") == [0, "human"]
 
     reply = reader_touch(client, f"c|spring|a|3|{3:016x}", 102, "w-3")
     assert reply == [0, "burst", 100, 101]
     assert reader_touch(client, f"c|spring|a|3|{3:016x}", 102, "w-3") == reply
-    assert client.zrange("r:{r1}:t", 0, -1) == [
-        f"c|spring|a|1|{1:016x}|burst", f"c|spring|a|2|{2:016x}|burst",
-        f"c|spring|a|3|{3:016x}|burst"]
+    assert client.zrange("r:{r1}:t", 0, -1, withscores=True) == [
+        (f"c|spring|a|1|{1:016x}|burst", score(100, "mobile|browser")),
+        (f"c|spring|a|2|{2:016x}|burst", score(101)),
+        (f"c|spring|a|3|{3:016x}|burst", score(102))]
+
+
+def test_reader_touch_burst_window_edges(redis_server):
+    """The burst window is whole seconds either side, whatever device codes
+    the scores carry: a click 3 s away is outside a 2 s window."""
+    client = redis_server.client
+    reader_touch(client, f"c|spring|a|1|{1:016x}", 100, "w-1", device="proxy|browser")
+    reader_touch(client, f"c|spring|a|2|{2:016x}", 103, "w-2", device="unknown|unknown")
+    assert reader_touch(client, f"c|spring|a|3|{3:016x}", 105, "w-3") == [0, "human"]
+    assert reader_touch(client, f"c|spring|a|4|{4:016x}", 101, "w-4") == [0, "burst", 100, 103]
 
 
 def test_reader_touch_keeps_latest_touches(redis_server):
@@ -244,7 +275,6 @@ def test_reader_touch_keeps_latest_touches(redis_server):
 
     members = [f"c|spring|{i}|1|{i:016x}" for i in (3, 4, 5)]
     assert client.zrange("r:{r1}:t", 0, -1) == members
-    assert sorted(client.hkeys("r:{r1}:d")) == sorted(members)
 
 
 def test_concurrent_opens_all_counted(tally, redis_server):

@@ -264,16 +264,16 @@ static void test_touch_parse_open_and_click(void **state)
     const char click[] = "c|spring|a|3|0011223344556677";
 
     (void)state;
-    assert_int_equal(touch_parse("o|spring|a", 10, 123.0, &t), 0);
+    assert_int_equal(touch_parse("o|spring|a", 10, 123.0 * 64, &t), 0);
     assert_int_equal(t.kind, ATTR_TOUCH_OPEN);
     assert_string_equal(t.touch.message, "a");
     assert_int_equal(t.touch.time, 123);
-    assert_int_equal(touch_parse(click, sizeof(click) - 1, 5.0, &t), 0);
+    assert_int_equal(touch_parse(click, sizeof(click) - 1, 5.0 * 64, &t), 0);
     assert_int_equal(t.kind, ATTR_TOUCH_CLICK);
     assert_int_equal(t.touch.link, 3);
-    assert_int_equal(touch_parse("o|spring|", 9, 1.0, &t), -1);
-    assert_int_equal(touch_parse("o|spring|a|", 11, 1.0, &t), -1);
-    assert_int_equal(touch_parse("x|spring|a", 10, 1.0, &t), -1);
+    assert_int_equal(touch_parse("o|spring|", 9, 64.0, &t), -1);
+    assert_int_equal(touch_parse("o|spring|a|", 11, 64.0, &t), -1);
+    assert_int_equal(touch_parse("x|spring|a", 10, 64.0, &t), -1);
     assert_int_equal(touch_parse("o|spring|a", 10, -1.0, &t), -1);
 }
 
@@ -284,19 +284,19 @@ static void test_touch_parse_machine_suffix(void **state)
     struct attr_touch t;
 
     (void)state;
-    assert_int_equal(touch_parse("o|spring|a", 10, 1.0, &t), 0);
+    assert_int_equal(touch_parse("o|spring|a", 10, 64.0, &t), 0);
     assert_int_equal(t.touch.verdict, VERDICT_HUMAN);
-    assert_int_equal(touch_parse(open, sizeof(open) - 1, 7.0, &t), 0);
+    assert_int_equal(touch_parse(open, sizeof(open) - 1, 7.0 * 64, &t), 0);
     assert_int_equal(t.kind, ATTR_TOUCH_OPEN);
     assert_string_equal(t.touch.message, "a");
     assert_int_equal(t.touch.verdict, VERDICT_PRIVACY_PROXY);
-    assert_int_equal(touch_parse(click, sizeof(click) - 1, 7.0, &t), 0);
+    assert_int_equal(touch_parse(click, sizeof(click) - 1, 7.0 * 64, &t), 0);
     assert_int_equal(t.kind, ATTR_TOUCH_CLICK);
     assert_int_equal(t.touch.link, 3);
     assert_int_equal(t.touch.verdict, VERDICT_SCANNER);
-    assert_int_equal(touch_parse("o|spring|a|robot", 16, 1.0, &t), -1);
-    assert_int_equal(touch_parse("o|spring|a|scanner|", 19, 1.0, &t), -1);
-    assert_int_equal(touch_parse("o|spring|a|scanner|x", 20, 1.0, &t), -1);
+    assert_int_equal(touch_parse("o|spring|a|robot", 16, 64.0, &t), -1);
+    assert_int_equal(touch_parse("o|spring|a|scanner|", 19, 64.0, &t), -1);
+    assert_int_equal(touch_parse("o|spring|a|scanner|x", 20, 64.0, &t), -1);
 }
 
 static void test_trail_and_reasons(void **state)

@@ -60,7 +60,6 @@ static void schema_reader_keys(void **state)
     (void)state;
     check_key(out, schema_reader_touches(out, reader), "r:{00112233445566778899aaff}:t");
     check_key(out, schema_reader_marks(out, reader), "r:{00112233445566778899aaff}:u");
-    check_key(out, schema_reader_devices(out, reader), "r:{00112233445566778899aaff}:d");
     check_key(out, schema_customer(out, reader), "k:{00112233445566778899aaff}");
 }
 
