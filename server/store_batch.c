@@ -27,8 +27,9 @@
  * and CAMPAIGN_TOUCH rejects a whole batch with a GAP error when a
  * predecessor has not been applied. The predecessors are kept per writer
  * and campaign until a reply shows their batch settled, and forgotten on
- * a new connection: replays start from the journal, which holds every
- * unsettled event in sequence order.
+ * a new connection and at the start of each replay window: the journal
+ * holds every unsettled event in sequence order, and a window is sent only
+ * after the previous one settled.
  *
  * Failure: a batch that fails, is lost with its connection or is never
  * sent fails every event in it, each with the reason a single command

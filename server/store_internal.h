@@ -225,9 +225,9 @@ bool store_reply_failed(struct store_op *op, const redisReply *reply,
  * finishes op. */
 void store_batch_add(struct store_op *op);
 
-/* Forgets the predecessors of the campaign writes; call when a new
- * connection starts, since nothing sent before can still be in flight on
- * it. */
+/* Forgets the predecessors of the campaign writes. Call only when no
+ * campaign write can be in flight: on a new connection, and when a replay
+ * window starts. */
 void store_batch_preds_reset(struct store *st);
 
 /* Sends every pending batch now. */

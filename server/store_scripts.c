@@ -43,16 +43,16 @@
  * its own event mark and returns the same mask; one that moved clicks
  * finds its whole reply in the field x|<event mark>.
  * A repeated open, the common case, costs four calls: one HMGET for the
- * saved reply and the message mark, ZADD, and the two EXPIREs. The set is
- * only counted and trimmed when ZADD added a member.
+ * saved reply, the message mark and the honeypot time, ZADD, and the two
+ * EXPIREs. The set is only counted and trimmed when ZADD added a member.
+ * A click reads the touches around it once, for both the burst check and
+ * the marking.
  */
 static const char reader_touch[] =
-    "local marks = redis.call('HMGET', KEYS[2], 'x|' .. ARGV[5], ARGV[4])\n"
+    "local marks = redis.call('HMGET', KEYS[2], 'x|' .. ARGV[5], ARGV[4],\n"
+    "                         'h|' .. string.sub(ARGV[4], 3))\n"
     "if marks[1] then return cjson.decode(marks[1]) end\n"
-    "local score = tonumber(ARGV[2])\n"
-    "local t = math.floor(score / 64)\n"
-    "local function lo(time) return time * 64 end\n"
-    "local function hi(time) return time * 64 + 63 end\n"
+    "local t = math.floor(tonumber(ARGV[2]) / 64)\n"
     "local member = ARGV[1]\n"
     "local verdict = ARGV[8]\n"
     "local moved = {}\n"
@@ -65,29 +65,30 @@ static const char reader_touch[] =
     "    if not e then return nil end\n"
     "    return string.sub(m, #prefix + 1, e - 1), string.sub(m, e + 1)\n"
     "  end\n"
+    "  local function around(window)\n"
+    "    return redis.call('ZRANGEBYSCORE', KEYS[1], (t - window) * 64,\n"
+    "                      (t + window) * 64 + 63, 'WITHSCORES')\n"
+    "  end\n"
     "  local hw = tonumber(ARGV[12])\n"
-    "  local hp = tonumber(redis.call('HGET', KEYS[2], 'h|' .. email) or '')\n"
+    "  local hp = tonumber(marks[3] or '')\n"
     "  if verdict == 'human' and hp and math.abs(t - hp) <= hw then\n"
     "    verdict = 'honeypot'\n"
     "  end\n"
-    "  local window = nil\n"
+    "  local near = nil\n"
     "  if verdict == 'honeypot' then\n"
     "    redis.call('HSET', KEYS[2], 'h|' .. email, t)\n"
-    "    window = hw\n"
+    "    near = around(hw)\n"
     "  elseif verdict == 'human' and tonumber(ARGV[10]) > 0 then\n"
-    "    local bw = tonumber(ARGV[10])\n"
-    "    local links = {}\n"
+    "    local found = around(tonumber(ARGV[10]))\n"
+    "    local links = {[link_of(member)] = true}\n"
     "    local n = 1\n"
-    "    links[link_of(member)] = true\n"
-    "    for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], lo(t - bw), hi(t + bw))) do\n"
-    "      local l = link_of(m)\n"
+    "    for i = 1, #found, 2 do\n"
+    "      local l = link_of(found[i])\n"
     "      if l and not links[l] then links[l] = true; n = n + 1 end\n"
     "    end\n"
-    "    if n >= tonumber(ARGV[11]) then verdict = 'burst'; window = bw end\n"
+    "    if n >= tonumber(ARGV[11]) then verdict = 'burst'; near = found end\n"
     "  end\n"
-    "  if window then\n"
-    "    local near = redis.call('ZRANGEBYSCORE', KEYS[1], lo(t - window),\n"
-    "                            hi(t + window), 'WITHSCORES')\n"
+    "  if near then\n"
     "    for i = 1, #near, 2 do\n"
     "      local l, rest = link_of(near[i])\n"
     "      if l and #moved < 8 and not string.find(rest, '|', 1, true) then\n"

@@ -355,6 +355,9 @@ void store_replay_kick(struct store *st)
         return;
     }
 
+    /* Every earlier batch has been answered or lost with its connection,
+     * so no predecessor outside this window can still be on its way. */
+    store_batch_preds_reset(st);
     st->replay_source = src;
     st->window_done = 0;
     st->window_starting = true;
