@@ -143,13 +143,21 @@ static size_t preds_missing(struct store *st, const struct campaign_batch *b)
     return n;
 }
 
-/* Returns the touch_seq that the i-th event of b names as its predecessor:
- * the writer's previous event in b, else the writer's last event sent to
- * the campaign, else 0 (none in flight, nothing to check). */
+/* Returns the touch_seq that the i-th event of b names as its predecessor.
+ * A replayed record names the previous record of its writer and campaign
+ * in the window, sent or not: one that failed before its campaign write
+ * keeps its identity for the retry, so no later record may be applied
+ * past it. A live event names the writer's previous event in b, else its
+ * last event sent to the campaign, else 0 (none in flight, nothing to
+ * check); a live event that failed before its campaign write gets a new
+ * identity instead (store_spool.c). */
 static uint64_t pred_of(struct store *st, const struct campaign_batch *b, size_t i)
 {
     const uint8_t *writer = b->ops[i]->touch_writer;
     const struct touch_pred *p;
+
+    if (b->ops[i]->replay)
+        return b->ops[i]->touch_pred;
 
     for (size_t k = i; k-- > 0;)
         if (memcmp(b->ops[k]->touch_writer, writer, EVENT_WRITER_LEN) == 0)

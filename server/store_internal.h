@@ -153,6 +153,9 @@ struct store_op {
     bool replay;        /* read from a journal, not submitted live */
     bool succeeded;     /* replay: the outcome, kept for the window */
     bool touch_pending; /* CAMPAIGN_TOUCH sent and no reply yet */
+    /* Replay: touch_seq of the previous record of the same writer and
+     * campaign in the window, which must be applied first; 0 for none. */
+    uint64_t touch_pred;
     enum store_failure failure;
     int64_t sent_ms;    /* monotonic, when its first command was sent */
     unsigned unique_mask;

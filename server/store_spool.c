@@ -338,6 +338,30 @@ static int fill_window(struct store *st, struct journal *src)
 
 static void process_window(struct store *st);
 
+/* Sets each touch record's touch_pred to the previous record of the same
+ * writer and campaign in the window. Records before the window are all
+ * settled, so the first of each pair names none. */
+static void link_window_preds(struct store *st)
+{
+    for (int i = 0; i < st->window_len; i++) {
+        struct store_op *op = st->window[i];
+
+        op->touch_pred = 0;
+        if (!is_touch(op))
+            continue;
+        for (int k = i - 1; k >= 0; k--) {
+            const struct store_op *prev = st->window[k];
+
+            if (is_touch(prev) &&
+                memcmp(prev->touch_writer, op->touch_writer, EVENT_WRITER_LEN) == 0 &&
+                strcmp(prev->ev.u.touch.campaign, op->ev.u.touch.campaign) == 0) {
+                op->touch_pred = prev->touch_seq;
+                break;
+            }
+        }
+    }
+}
+
 void store_replay_kick(struct store *st)
 {
     struct journal *src;
@@ -358,6 +382,7 @@ void store_replay_kick(struct store *st)
     /* Every earlier batch has been answered or lost with its connection,
      * so no predecessor outside this window can still be on its way. */
     store_batch_preds_reset(st);
+    link_window_preds(st);
     st->replay_source = src;
     st->window_done = 0;
     st->window_starting = true;
