@@ -354,7 +354,7 @@ def test_refund_rules(tally, redis_server):
     assert redis_server.client.exists("o:{default}:unknown") == 0
 
 
-def test_refund_before_its_order_applies_when_order_arrives(tally, redis_server):
+def test_early_refund_applied_at_claim(tally, redis_server):
     early = "s:{default}:early:E1"
     partial = {"type": "refund", "order_id": "E1", "currency": "EUR",
                "amount": "30.00", "refund_id": "r-1"}
@@ -397,7 +397,7 @@ def test_refund_before_its_order_applies_when_order_arrives(tally, redis_server)
     assert redis_server.client.hget("s:{default}", "early_refunds") == "2"
 
 
-def test_full_refund_before_order_takes_all_revenue(tally, redis_server):
+def test_early_full_refund_takes_all(tally, redis_server):
     assert tally.beacon({"type": "refund", "order_id": "E2", "currency": "EUR"})[0] == 204
     wait_field(redis_server, "s:{default}", "early_refunds", 1)
     checkout(tally, "E2", revenue="40.00")
@@ -495,7 +495,7 @@ def test_verified_refund_reduces_verified_revenue(make_tally, redis_server):
     assert redis_server.client.hget("s:{default}", "verified_revenue:EUR") == "0"
 
 
-def test_confirmation_below_refunds_cuts_campaign_refunds_once(make_tally, redis_server):
+def test_confirmation_cuts_campaign_refunds(make_tally, redis_server):
     tally = make_tally(extra_keys=SHOP_KEYS)
     tly = click_through(tally, "alpha", "a", "r@example.com")
     checkout(tally, "b4", token=tly, revenue="100.00")
