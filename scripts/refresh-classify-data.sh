@@ -4,10 +4,13 @@
 #   sh scripts/refresh-classify-data.sh [DATA_DIR]     (default ./data)
 #
 # Fetches Apple's published egress ranges into DATA_DIR/ranges/
-# privacy_proxy.txt, keeping the file's comment header, then tells you to
+# privacy_proxy.txt, keeping everything above the file's "# Fetched" line
+# (the header and hand-kept blocks such as 17.0.0.0/8), then tells you to
 # send tallyd SIGHUP. It needs curl and the network, so the tests never run
 # it: they use their own files under tests/integration/data/.
-# The other files have no machine-readable source; see their headers.
+# TODO: Microsoft (endpoints.office.com JSON) and Mimecast (the SPF record
+# _netblocks.mimecast.com) are machine-readable too; ranges/scanner.txt is
+# still updated from them by hand, as its header says.
 set -eu
 
 dir=${1:-./data}
@@ -18,13 +21,13 @@ trap 'rm -f "$tmp" "$tmp.csv"' EXIT
 
 curl -fsSL --max-time 120 -o "$tmp.csv" "$source_url"
 
-# The current file's comment header up to its placeholder note or fetch
-# line, then one CIDR block per line (the CSV's first column), no repeats.
-awk '/^# (PLACEHOLDER|Fetched)/ { exit } /^#/ { print }' "$target" > "$tmp"
+# The current file up to its fetch line, then one CIDR block per line (the
+# CSV's first column), no repeats.
+awk '/^# Fetched/ { exit } { print }' "$target" > "$tmp"
 echo "# Fetched $(date -u +%Y-%m-%dT%H:%M:%SZ) from $source_url" >> "$tmp"
 cut -d, -f1 "$tmp.csv" | grep -E '^[0-9a-fA-F:.]+/[0-9]+$' | sort -u >> "$tmp"
 
-count=$(grep -vc '^#' "$tmp" || true)
+count=$(awk 'fetched && !/^#/ { n++ } /^# Fetched/ { fetched = 1 } END { print n + 0 }' "$tmp")
 if [ "$count" -eq 0 ]; then
     echo "refresh: $source_url gave no CIDR blocks; $target is unchanged" >&2
     exit 1

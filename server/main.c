@@ -2,11 +2,11 @@
  * main.c - tallyd: reads the configuration and keys, starts one event loop
  * thread per core (or --threads), hands journals left by an earlier run to
  * them, and stops them in order on SIGTERM or SIGINT. On SIGHUP it rereads
- * the classification data, the suppression list and the keys file and
- * hands them to the workers. Each worker swaps its signer in its own
- * thread, and listeners and connections stay open. A file that fails to
- * load keeps the old data or keys in place. The main thread only waits
- * for signals.
+ * the classification data, the suppression list and the keys file (signing
+ * keys and API tokens) and hands them to the workers. Each worker swaps
+ * its signer and token table in its own thread, and listeners and
+ * connections stay open. A file that fails to load keeps the old data,
+ * keys and tokens in place. The main thread only waits for signals.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -52,16 +52,18 @@ static void fingerprint(const struct keyring *ring, uint8_t out[32])
                EVP_sha256(), NULL);
 }
 
-/* Loads the signing keys from the keys file into *ring. Returns 0, or -1
- * after logging why. */
-static int load_keys(const struct supervisor *sv, struct keyring *ring)
+/* Loads the signing keys and API tokens from the keys file into *ring and
+ * *tokens. Returns 0, or -1 after logging why. */
+static int load_keys(const struct supervisor *sv, struct keyring *ring,
+                     struct auth_tokens *tokens)
 {
     char err[512];
     uint8_t fp[32];
 
-    if (keys_file_load(sv->cfg->keys, ring, err, sizeof(err)) != 0) {
+    if (keys_file_load_all(sv->cfg->keys, ring, tokens, err, sizeof(err)) != 0) {
         LOG_ERROR("keys.reload_failed", "error=\"%s\" hint=\"the old keys "
-                  "stay in use; fix the file and send SIGHUP again\"", err);
+                  "and API tokens stay in use; fix the file and send SIGHUP "
+                  "again\"", err);
         return -1;
     }
     fingerprint(ring, fp);
@@ -87,26 +89,38 @@ static struct refdata *load_refdata(const struct config *cfg, struct signer *s)
     return d;
 }
 
-/* Hands the signing keys of the keys file to every worker. */
+/* Hands the signing keys and API tokens of the keys file to every worker.
+ * Both come from one read of the file, so a file that fails to load
+ * changes neither. */
 static void reload_keys(struct supervisor *sv)
 {
     struct keyring *ring = calloc(1, sizeof(*ring));
+    struct auth_tokens *tokens = calloc(1, sizeof(*tokens));
     int n_keys = 0;
 
-    if (ring == NULL) {
+    if (ring == NULL || tokens == NULL) {
         LOG_ERROR("keys.reload_failed", "error=\"out of memory\"");
-        return;
+        goto done;
     }
-    if (load_keys(sv, ring) == 0) {
-        for (int i = 0; i < sv->n_workers; i++)
+    if (load_keys(sv, ring, tokens) == 0) {
+        for (int i = 0; i < sv->n_workers; i++) {
             worker_reload_keys(&sv->workers[i], ring);
+            worker_set_tokens(&sv->workers[i], tokens);
+        }
         for (int id = 1; id < KEYRING_MAX_KEYS; id++)
             n_keys += ring->keys[id].present;
-        LOG_NOTICE("keys.reloaded", "path=%s active_key=%u signing_keys=%d",
-                   sv->cfg->keys, (unsigned)ring->active_id, n_keys);
+        LOG_NOTICE("keys.reloaded", "path=%s active_key=%u signing_keys=%d "
+                   "api_tokens=%zu", sv->cfg->keys, (unsigned)ring->active_id,
+                   n_keys, tokens->count);
     }
-    keyring_wipe(ring);
+
+done:
+    if (ring != NULL)
+        keyring_wipe(ring);
+    if (tokens != NULL)
+        auth_tokens_wipe(tokens);
     free(ring);
+    free(tokens);
 }
 
 static void on_reload(evutil_socket_t sig, short what, void *arg)
@@ -117,8 +131,6 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
     (void)sig;
     (void)what;
     LOG_NOTICE("tallyd.signal", "signal=SIGHUP action=reload");
-    /* TODO: API tokens are loaded once at start into a table the workers
-     * share read-only, so a new api_token line still needs a restart. */
     reload_keys(sv);
 
     d = load_refdata(sv->cfg, sv->signer);

@@ -107,6 +107,8 @@ void store_op_finish(struct store_op *op, bool ok)
     op->journey = NULL;
     free(op->record_json);
     op->record_json = NULL;
+    json_decref(op->early_refunds);
+    op->early_refunds = NULL;
     unlink_op(op);
     if (op->started) {
         op->started = false;

@@ -56,7 +56,8 @@ struct store_stats {
     uint64_t failed;       /* events lost: journal_dropped + journal_skipped */
     uint64_t orders_repeated;
     uint64_t orders_unattributed;
-    uint64_t refunds_unknown_order;  /* refund for an order not claimed */
+    uint64_t refunds_unknown_order;  /* refund before its order: held in Redis */
+    uint64_t refunds_currency_mismatch; /* refund in another currency: dropped */
     uint64_t identifiers_shared;     /* links that found an identifier shared */
     uint64_t reconnects;
     bool connected;

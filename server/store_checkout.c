@@ -10,11 +10,13 @@
  *      touchpoints in the windows (ZREVRANGEBYSCORE); attribution.c picks
  *      the touchpoint, and the first candidate that has one wins;
  *   3. ORDER_CLAIM in the shop's slot: the first checkout event of an order
- *      claims it and stores its decision record; a repeat stops here, and
- *      a server-to-server confirmation of a browser's order verifies it;
+ *      claims it, stores its decision record and applies the refunds that
+ *      arrived before it; a repeat stops here, and a server-to-server
+ *      confirmation of a browser's order verifies it;
  *   4. for a credited order, a read of the credited reader's journey
- *      (store_journey.c), then CAMPAIGN_CONVERT in the campaign's slot; or
- *      CAMPAIGN_VERIFY there for a confirmed order.
+ *      (store_journey.c), then CAMPAIGN_CONVERT in the campaign's slot and
+ *      one CAMPAIGN_REFUND per early refund; or CAMPAIGN_VERIFY there for a
+ *      confirmed order.
  *
  * Steps 1 and 2 only read or are idempotent, and steps 3 and 4 are
  * idempotent for the same event, so the whole chain can run again for an
@@ -68,6 +70,59 @@ static void on_campaign_reply(redisAsyncContext *ac, void *r, void *privdata)
     store_op_finish(op, !store_reply_failed(op, r, "campaign_convert"));
 }
 
+static void send_next_early_refund(struct store_op *op);
+
+static void on_early_refund_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct store_op *op = privdata;
+
+    (void)ac;
+    if (store_reply_failed(op, r, "campaign_refund")) {
+        store_op_finish(op, false);
+        return;
+    }
+    send_next_early_refund(op);
+}
+
+/* Sends CAMPAIGN_REFUND for the first early refund left in
+ * op->early_refunds, or finishes op when none is left. A replay sends
+ * them all again, and each one's refund field makes the repeat a no-op. */
+static void send_next_early_refund(struct store_op *op)
+{
+    const struct decision_record *r = &op->record;
+    const struct event_touch *t = &r->decision.touch.touch;
+    json_t *next = json_array_get(op->early_refunds, 0);
+    char field[EVENT_ORDER_MAX + 16], amount[24];
+    struct store_campaign_refund refund;
+
+    if (next == NULL) {
+        store_op_finish(op, true);
+        return;
+    }
+    snprintf(field, sizeof(field), "%s", json_string_value(json_array_get(next, 0)));
+    snprintf(amount, sizeof(amount), "%s", json_string_value(json_array_get(next, 1)));
+    json_array_remove(op->early_refunds, 0);
+
+    refund = (struct store_campaign_refund){
+        .campaign = t->campaign, .message = t->message, .shop = r->shop,
+        .order = r->order, .field = field, .amount = amount,
+        .currency = r->currency, .verified = r->verified,
+    };
+    store_campaign_refund_send(op, &refund, on_early_refund_reply);
+}
+
+static void on_campaign_converted(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct store_op *op = privdata;
+
+    (void)ac;
+    if (store_reply_failed(op, r, "campaign_convert")) {
+        store_op_finish(op, false);
+        return;
+    }
+    send_next_early_refund(op);
+}
+
 /* Fills the four campaign keys of record r: totals, message, the order's
  * hour and the campaign's copy of the record. */
 static void campaign_keys(const struct decision_record *r, char keys[4][SCHEMA_KEY_MAX])
@@ -102,11 +157,11 @@ void store_campaign_convert(struct store_op *op, const char *entry)
     store_args_str(&a, schema_ttc_field(to_order));
     store_args_str(&a, entry);
     store_args_u64(&a, SCHEMA_RECENT_CONVERSIONS);
-    store_send(op, on_campaign_reply, &a);
+    store_send(op, on_campaign_converted, &a);
 }
 
 static void send_campaign_verify(struct store_op *op, const char *delta,
-                                 const char *net)
+                                 const char *net, const char *cut)
 {
     char keys[4][SCHEMA_KEY_MAX];
     struct store_args a;
@@ -121,7 +176,33 @@ static void send_campaign_verify(struct store_op *op, const char *delta,
     store_args_str(&a, net);
     store_args_i64(&a, op->record.revenue_minor);
     store_args_u64(&a, op->st->opts.campaign_retention_s);
+    store_args_str(&a, cut);
     store_send(op, on_campaign_reply, &a);
+}
+
+/* Keeps the early refunds of a claim reply, the field and amount pairs
+ * from element first on, in op->early_refunds. Returns 0, or -1 when the
+ * reply is malformed or memory runs out. */
+static int take_early_refunds(struct store_op *op, const redisReply *reply, size_t first)
+{
+    if (reply->elements <= first)
+        return 0;
+    op->early_refunds = json_array();
+    if (op->early_refunds == NULL)
+        return -1;
+    for (size_t i = first; i + 1 < reply->elements; i += 2) {
+        const redisReply *field = reply->element[i];
+        const redisReply *amount = reply->element[i + 1];
+
+        if (field->type != REDIS_REPLY_STRING || amount->type != REDIS_REPLY_STRING ||
+            field->len > EVENT_ORDER_MAX + 8 || amount->len >= 24)
+            return -1;
+        if (json_array_append_new(op->early_refunds,
+                                  json_pack("[s#s#]", field->str, (int)field->len,
+                                            amount->str, (int)amount->len)) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* ---- claiming the order --------------------------------------------- */
@@ -184,12 +265,21 @@ static void on_order_claim(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
     if (outcome == 3) {
-        if (reply->elements < 4 || reply->element[2]->type != REDIS_REPLY_STRING ||
-            reply->element[3]->type != REDIS_REPLY_STRING) {
+        if (reply->elements < 5 || reply->element[2]->type != REDIS_REPLY_STRING ||
+            reply->element[3]->type != REDIS_REPLY_STRING ||
+            reply->element[4]->type != REDIS_REPLY_STRING) {
             store_op_finish(op, false);
             return;
         }
-        send_campaign_verify(op, reply->element[2]->str, reply->element[3]->str);
+        send_campaign_verify(op, reply->element[2]->str, reply->element[3]->str,
+                             reply->element[4]->str);
+        return;
+    }
+    if (take_early_refunds(op, reply, outcome == 2 ? 2 : 1) != 0) {
+        LOG_LIMITED(LOG_LEVEL_ERROR, "store.event_failed", "step=order_claim "
+                    "event=%s error=\"malformed early refunds or out of memory\"",
+                    op->event_id);
+        store_op_finish(op, false);
         return;
     }
 
@@ -238,7 +328,7 @@ static size_t claim_counters(const struct decision_record *r,
 static void send_order_claim(struct store_op *op)
 {
     const struct event_checkout *co = &op->ev.u.checkout;
-    char keys[3][SCHEMA_KEY_MAX];
+    char keys[4][SCHEMA_KEY_MAX];
     char path_field[32], reason_field[48];
     const char *fields[8];
     size_t n_fields = claim_counters(&op->record, fields, path_field, reason_field);
@@ -254,10 +344,11 @@ static void send_order_claim(struct store_op *op)
     schema_order(keys[0], co->shop, co->order_id);
     schema_shop(keys[1], co->shop);
     schema_shop_orders(keys[2], co->shop);
+    schema_early_refunds(keys[3], co->shop, co->order_id);
 
     store_args_init(&a);
-    store_args_evalsha(&a, SCRIPT_ORDER_CLAIM, 3);
-    for (int i = 0; i < 3; i++)
+    store_args_evalsha(&a, SCRIPT_ORDER_CLAIM, 4);
+    for (int i = 0; i < 4; i++)
         store_args_str(&a, keys[i]);
     store_args_str(&a, op->event_id);
     store_args_str(&a, co->source == EVENT_SOURCE_SERVER ? "server" : "browser");

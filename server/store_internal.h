@@ -172,6 +172,9 @@ struct store_op {
     int next_candidate;
     struct decision_record record;
     char *record_json; /* the record CAMPAIGN_CONVERT stores, as JSON */
+    /* Checkout: early refunds ORDER_CLAIM applied, [[field, amount], ...],
+     * still to send to the campaign after CAMPAIGN_CONVERT; or NULL. */
+    json_t *early_refunds;
     json_t *journey;   /* touchpoints read for the recent-conversions entry */
     /* An identity link waiting for READER_LINK (store_link_send). */
     struct {
@@ -262,6 +265,22 @@ void store_identify_start(struct store_op *op);
 
 /* Starts the refund chain of store_refund.c. */
 void store_refund_start(struct store_op *op);
+
+/* One refund to apply to a credited order's campaign; every string is
+ * the caller's and only read during the call. */
+struct store_campaign_refund {
+    const char *campaign, *message, *shop, *order;
+    const char *field;    /* "refund:KEY", the mark that makes it once */
+    const char *amount;   /* minor units, decimal */
+    const char *currency;
+    bool verified;        /* the order was verified when the refund applied */
+};
+
+/* Sends CAMPAIGN_REFUND for r on op's behalf, in the hour of op's event;
+ * the reply goes to cb. */
+void store_campaign_refund_send(struct store_op *op,
+                                const struct store_campaign_refund *r,
+                                redisCallbackFn *cb);
 
 /* Links the customer (is_device false) or device hash id to reader, for
  * op: READER_LINK first adds the link's key name to the reader's link set

@@ -8,6 +8,10 @@
  * amount to the campaign under the same key. Both are no-ops for a refund
  * key they have seen, so a repeated beacon or a replayed event reverses
  * revenue once.
+ *
+ * A refund of an order tally has not seen is kept in the shop's slot
+ * (s:{SHOP}:early:ORDER) until the order's checkout claims it; the claim
+ * applies it there and store_checkout.c sends its CAMPAIGN_REFUND.
  */
 #include "store_internal.h"
 
@@ -41,14 +45,37 @@ static int element_text(const redisReply *reply, size_t i, char *out, size_t out
     return 0;
 }
 
+void store_campaign_refund_send(struct store_op *op,
+                                const struct store_campaign_refund *r,
+                                redisCallbackFn *cb)
+{
+    char keys[4][SCHEMA_KEY_MAX];
+    struct store_args a;
+
+    schema_campaign(keys[0], r->campaign);
+    schema_message(keys[1], r->campaign, r->message);
+    schema_hour(keys[2], r->campaign, op->ev.time);
+    schema_campaign_order(keys[3], r->campaign, r->shop, r->order);
+
+    store_args_init(&a);
+    store_args_evalsha(&a, SCRIPT_CAMPAIGN_REFUND, 4);
+    for (int i = 0; i < 4; i++)
+        store_args_str(&a, keys[i]);
+    store_args_str(&a, r->field);
+    store_args_str(&a, r->amount);
+    store_args_str(&a, r->currency);
+    store_args_str(&a, r->verified ? "1" : "0");
+    store_args_u64(&a, op->st->opts.campaign_retention_s);
+    store_send(op, cb, &a);
+}
+
 static void send_campaign_refund(struct store_op *op, const redisReply *reply,
                                  const char *field)
 {
     const struct event_refund *rf = &op->ev.u.refund;
     char amount[24], campaign[TOKEN_ID_MAX + 1], message[TOKEN_ID_MAX + 1];
     char verified[4];
-    char keys[4][SCHEMA_KEY_MAX];
-    struct store_args a;
+    struct store_campaign_refund r;
 
     if (element_text(reply, 1, amount, sizeof(amount)) != 0 ||
         element_text(reply, 2, campaign, sizeof(campaign)) != 0 ||
@@ -63,21 +90,12 @@ static void send_campaign_refund(struct store_op *op, const redisReply *reply,
         return;
     }
 
-    schema_campaign(keys[0], campaign);
-    schema_message(keys[1], campaign, message);
-    schema_hour(keys[2], campaign, op->ev.time);
-    schema_campaign_order(keys[3], campaign, rf->shop, rf->order_id);
-
-    store_args_init(&a);
-    store_args_evalsha(&a, SCRIPT_CAMPAIGN_REFUND, 4);
-    for (int i = 0; i < 4; i++)
-        store_args_str(&a, keys[i]);
-    store_args_str(&a, field);
-    store_args_str(&a, amount);
-    store_args_str(&a, rf->currency);
-    store_args_str(&a, verified);
-    store_args_u64(&a, op->st->opts.campaign_retention_s);
-    store_send(op, on_campaign_refund, &a);
+    r = (struct store_campaign_refund){
+        .campaign = campaign, .message = message, .shop = rf->shop,
+        .order = rf->order_id, .field = field, .amount = amount,
+        .currency = rf->currency, .verified = strcmp(verified, "1") == 0,
+    };
+    store_campaign_refund_send(op, &r, on_campaign_refund);
 }
 
 static void refund_field(const struct event_refund *rf, char *out, size_t outsize)
@@ -105,12 +123,21 @@ static void on_order_refund(redisAsyncContext *ac, void *r, void *privdata)
     }
 
     outcome = reply->element[0]->integer;
-    if (outcome < 0) {
-        /* The order is unknown or in another currency: the shop's data is
-         * wrong, not tally's, so this is counted and logged at info. */
+    if (outcome == -1) {
+        /* The refund came before its order (a late or lost checkout
+         * beacon): ORDER_REFUND kept it in Redis for ORDER_CLAIM. */
         op->st->stats.refunds_unknown_order++;
-        LOG_LIMITED(LOG_LEVEL_INFO, "refund.rejected", "shop=%s reason=%s",
-                    rf->shop, outcome == -1 ? "unknown_order" : "currency_mismatch");
+        LOG_LIMITED(LOG_LEVEL_INFO, "refund.held", "shop=%s reason=unknown_order "
+                    "hint=\"applied when the order's checkout arrives\"", rf->shop);
+        store_op_finish(op, true);
+        return;
+    }
+    if (outcome < 0) {
+        /* Another currency than the order's: the shop's data is wrong,
+         * not tally's, so this is counted and logged at info. */
+        op->st->stats.refunds_currency_mismatch++;
+        LOG_LIMITED(LOG_LEVEL_INFO, "refund.rejected", "shop=%s reason=currency_mismatch",
+                    rf->shop);
         store_op_finish(op, true);
         return;
     }
@@ -121,18 +148,19 @@ static void on_order_refund(redisAsyncContext *ac, void *r, void *privdata)
 void store_refund_start(struct store_op *op)
 {
     const struct event_refund *rf = &op->ev.u.refund;
-    char keys[2][SCHEMA_KEY_MAX];
+    char keys[3][SCHEMA_KEY_MAX];
     char field[sizeof(rf->refund_key) + 8];
     struct store_args a;
 
     schema_order(keys[0], rf->shop, rf->order_id);
     schema_shop(keys[1], rf->shop);
+    schema_early_refunds(keys[2], rf->shop, rf->order_id);
     refund_field(rf, field, sizeof(field));
 
     store_args_init(&a);
-    store_args_evalsha(&a, SCRIPT_ORDER_REFUND, 2);
-    store_args_str(&a, keys[0]);
-    store_args_str(&a, keys[1]);
+    store_args_evalsha(&a, SCRIPT_ORDER_REFUND, 3);
+    for (int i = 0; i < 3; i++)
+        store_args_str(&a, keys[i]);
     store_args_str(&a, field);
     store_args_i64(&a, rf->has_amount ? rf->amount_minor : -1);
     store_args_str(&a, rf->currency);

@@ -220,39 +220,63 @@ static const char campaign_touch[] =
 /*
  * Claims an order for one checkout event, in the shop's slot, keeps its
  * decision record and counts it in the shop totals.
- * KEYS: order hash, shop totals, shop order index (zset).
+ * KEYS: order hash, shop totals, shop order index (zset), the order's
+ *       early refunds (ORDER_REFUND keeps refunds of unknown orders there).
  * ARGV: event id, source ("browser" or "server"), retention, decision
  *       record (a JSON object of strings, decision.h), then the names of
  *       shop counters to increment by one.
  * Returns:
- *   {1}                      a new claim;
- *   {2, record}              this event claimed it before (a replay: finish
- *                            with the stored record, as JSON);
- *   {3, record, delta, net}  a server event confirmed an order a browser
- *                            claimed (now or, for a replay, before): the
- *                            revenue changed by delta and the order's net
- *                            revenue (after refunds) is net;
+ *   {1, F, A, ...}           a new claim; each early refund applied to it
+ *                            follows as its refund field F and amount A;
+ *   {2, record, F, A, ...}   this event claimed it before (a replay: finish
+ *                            with the stored record, as JSON, and the early
+ *                            refunds applied then);
+ *   {3, record, delta, net, cut}  a server event confirmed an order a
+ *                            browser claimed (now or, for a replay, before):
+ *                            the revenue changed by delta, the order's net
+ *                            revenue (after refunds) is net, and refunds
+ *                            above the new amount were cut by cut;
  *   {4}                      a server event whose currency differs from
  *                            the claimed order: not verified;
  *   {0}                      a repeat of a claimed order.
  * The trusted amount replaces the browser's when the server confirms, and
- * refunds already applied stay applied, capped at the new amount.
+ * refunds already applied stay applied, capped at the new amount. The
+ * record returned leaves out the refund and verification fields, because
+ * CAMPAIGN_CONVERT copies it and refunds reach the campaign one by one.
+ * Early refunds are applied in the order of their fields, each capped at
+ * what is not yet refunded; one in another currency is dropped and
+ * counted as early_refunds_rejected.
  */
 static const char order_claim[] =
     "local function record()\n"
     "  local h = redis.call('HGETALL', KEYS[1])\n"
     "  local t = {}\n"
-    "  for i = 1, #h, 2 do t[h[i]] = h[i + 1] end\n"
+    "  for i = 1, #h, 2 do\n"
+    "    local f = h[i]\n"
+    "    local head = string.sub(f, 1, 7)\n"
+    "    if f ~= 'refunded' and f ~= 'early_refunds' and head ~= 'refund:'\n"
+    "       and head ~= 'verify_' then t[f] = h[i + 1] end\n"
+    "  end\n"
     "  return cjson.encode(t)\n"
+    "end\n"
+    "local function early_applied()\n"
+    "  local out = {}\n"
+    "  local list = redis.call('HGET', KEYS[1], 'early_refunds')\n"
+    "  if not list then return out end\n"
+    "  for _, f in ipairs(cjson.decode(list)) do\n"
+    "    out[#out + 1] = f\n"
+    "    out[#out + 1] = redis.call('HGET', KEYS[1], f) or '0'\n"
+    "  end\n"
+    "  return out\n"
     "end\n"
     "local rec = cjson.decode(ARGV[4])\n"
     "local ev = redis.call('HGET', KEYS[1], 'event')\n"
     "if ev then\n"
-    "  if ev == ARGV[1] then return {2, record()} end\n"
+    "  if ev == ARGV[1] then return {2, record(), unpack(early_applied())} end\n"
     "  local o = redis.call('HMGET', KEYS[1], 'verify_event', 'verify_delta',\n"
     "                       'verify_net', 'verified', 'currency', 'revenue',\n"
-    "                       'refunded', 'campaign')\n"
-    "  if o[1] == ARGV[1] then return {3, record(), o[2], o[3]} end\n"
+    "                       'refunded', 'campaign', 'verify_cut')\n"
+    "  if o[1] == ARGV[1] then return {3, record(), o[2], o[3], o[9] or '0'} end\n"
     "  if ARGV[2] ~= 'server' or o[4] == '1' then return {0} end\n"
     "  if o[5] ~= rec.currency then\n"
     "    redis.call('HINCRBY', KEYS[2], 'verify_conflicts', 1)\n"
@@ -261,9 +285,10 @@ static const char order_claim[] =
     "  local old = tonumber(o[6])\n"
     "  local new = tonumber(rec.revenue)\n"
     "  local refunded = tonumber(o[7] or '0')\n"
+    "  local cut = 0\n"
     "  if refunded > new then\n"
-    "    redis.call('HINCRBY', KEYS[2], 'refunded:' .. rec.currency,\n"
-    "               new - refunded)\n"
+    "    cut = refunded - new\n"
+    "    redis.call('HINCRBY', KEYS[2], 'refunded:' .. rec.currency, 0 - cut)\n"
     "    refunded = new\n"
     "  end\n"
     "  local delta = (new - refunded) - (old - tonumber(o[7] or '0'))\n"
@@ -271,14 +296,14 @@ static const char order_claim[] =
     "  local cur = rec.currency\n"
     "  redis.call('HSET', KEYS[1], 'verified', '1', 'revenue', rec.revenue,\n"
     "             'refunded', refunded, 'verify_event', ARGV[1],\n"
-    "             'verify_delta', delta, 'verify_net', net)\n"
+    "             'verify_delta', delta, 'verify_net', net, 'verify_cut', cut)\n"
     "  redis.call('HINCRBY', KEYS[2], 'verified_orders', 1)\n"
     "  redis.call('HINCRBY', KEYS[2], 'revenue:' .. cur, delta)\n"
     "  redis.call('HINCRBY', KEYS[2], 'verified_revenue:' .. cur, net)\n"
     "  if o[8] ~= '' then\n"
     "    redis.call('HINCRBY', KEYS[2], 'attributed_revenue:' .. cur, delta)\n"
     "  end\n"
-    "  return {3, record(), tostring(delta), tostring(net)}\n"
+    "  return {3, record(), tostring(delta), tostring(net), tostring(cut)}\n"
     "end\n"
     "local fields = {}\n"
     "for k, v in pairs(rec) do\n"
@@ -301,7 +326,42 @@ static const char order_claim[] =
     "redis.call('ZADD', KEYS[3], t, rec.order)\n"
     "redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (t - tonumber(ARGV[3])))\n"
     "redis.call('EXPIRE', KEYS[3], ARGV[3])\n"
-    "return {1}\n";
+    "local early = redis.call('HGETALL', KEYS[4])\n"
+    "if #early == 0 then return {1} end\n"
+    "local held = {}\n"
+    "for i = 1, #early, 2 do held[#held + 1] = {early[i], early[i + 1]} end\n"
+    "table.sort(held, function(a, b) return a[1] < b[1] end)\n"
+    "local left = tonumber(rec.revenue)\n"
+    "local applied, fields_applied = {}, {}\n"
+    "for _, e in ipairs(held) do\n"
+    "  local amount, ecur = string.match(e[2], '^(-?%d+) (%S+)$')\n"
+    "  amount = tonumber(amount)\n"
+    "  if amount == nil or ecur ~= cur then\n"
+    "    redis.call('HINCRBY', KEYS[2], 'early_refunds_rejected', 1)\n"
+    "  else\n"
+    "    if amount < 0 or amount > left then amount = left end\n"
+    "    left = left - amount\n"
+    "    redis.call('HSET', KEYS[1], e[1], amount)\n"
+    "    redis.call('HINCRBY', KEYS[1], 'refunded', amount)\n"
+    "    redis.call('HINCRBY', KEYS[2], 'refunds', 1)\n"
+    "    redis.call('HINCRBY', KEYS[2], 'refunded:' .. cur, amount)\n"
+    "    redis.call('HINCRBY', KEYS[2], 'revenue:' .. cur, 0 - amount)\n"
+    "    if rec.campaign ~= '' then\n"
+    "      redis.call('HINCRBY', KEYS[2], 'attributed_revenue:' .. cur, 0 - amount)\n"
+    "    end\n"
+    "    if rec.verified == '1' then\n"
+    "      redis.call('HINCRBY', KEYS[2], 'verified_revenue:' .. cur, 0 - amount)\n"
+    "    end\n"
+    "    fields_applied[#fields_applied + 1] = e[1]\n"
+    "    applied[#applied + 1] = e[1]\n"
+    "    applied[#applied + 1] = tostring(amount)\n"
+    "  end\n"
+    "end\n"
+    "if #fields_applied > 0 then\n"
+    "  redis.call('HSET', KEYS[1], 'early_refunds', cjson.encode(fields_applied))\n"
+    "end\n"
+    "redis.call('DEL', KEYS[4])\n"
+    "return {1, unpack(applied)}\n";
 
 /*
  * Credits a claimed order to its campaign and keeps the decision record.
@@ -416,20 +476,31 @@ static const char link_lookup[] =
 
 /*
  * Applies a refund to a claimed order, in the shop's slot.
- * KEYS: order hash, shop totals.
+ * KEYS: order hash, shop totals, the order's early refunds.
  * ARGV: refund field ("refund:full" or "refund:id:<refund id>"), amount in
  *       minor units (-1: everything not yet refunded), currency, retention.
  * A refund never takes an order below zero: the amount is capped at the
  * revenue not yet refunded. The refund field marks it applied, so a
  * repeat or replay applies nothing and returns the amount applied first.
+ * A refund of an order not claimed yet is kept in the early refunds
+ * (field = refund field, value = "AMOUNT CURRENCY") for ORDER_CLAIM to
+ * apply, counted once per refund field as early_refunds.
  * Returns {1 or 0 (applied now or before), amount, campaign, message,
- * order time, verified}, {-1} for an unknown order, {-2} for another
- * currency than the order's.
+ * order time, verified}, {-1} for an unknown order (kept as an early
+ * refund), {-2} for another currency than the order's.
  */
 static const char order_refund[] =
     "local o = redis.call('HMGET', KEYS[1], 'currency', 'revenue', 'refunded',\n"
     "                     'campaign', 'message', 'time', 'verified')\n"
-    "if not o[1] then return {-1} end\n"
+    "if not o[1] then\n"
+    "  local held = ARGV[2] .. ' ' .. ARGV[3]\n"
+    "  if redis.call('HSETNX', KEYS[3], ARGV[1], held) == 1 then\n"
+    "    redis.call('HINCRBY', KEYS[2], 'early_refunds', 1)\n"
+    "    redis.call('EXPIRE', KEYS[2], ARGV[4])\n"
+    "  end\n"
+    "  redis.call('EXPIRE', KEYS[3], ARGV[4])\n"
+    "  return {-1}\n"
+    "end\n"
     "if o[1] ~= ARGV[3] then return {-2} end\n"
     "local prior = redis.call('HGET', KEYS[1], ARGV[1])\n"
     "if prior then return {0, prior, o[4], o[5], o[6], o[7]} end\n"
@@ -483,18 +554,28 @@ static const char campaign_refund[] =
  * returned {3, ...}.
  * KEYS: campaign totals, message totals, hour of the order, campaign's
  *       order record.
- * ARGV: currency, revenue delta, net revenue, trusted revenue, retention.
+ * ARGV: currency, revenue delta, net revenue, trusted revenue, retention,
+ *       refund cut (what ORDER_CLAIM took off the order's refunds because
+ *       they exceeded the trusted revenue).
+ * The cut lowers refunded:CUR here as it did in the shop totals, so the
+ * two agree; the verified mark makes it happen once. In the hourly key it
+ * lands in the hour of the order, not in the hours of the refunds.
  * Returns 1 when applied, 0 when the record is missing or already verified.
  */
 static const char campaign_verify[] =
     "if redis.call('EXISTS', KEYS[4]) == 0 then return 0 end\n"
     "if redis.call('HGET', KEYS[4], 'verified') == '1' then return 0 end\n"
     "redis.call('HSET', KEYS[4], 'verified', '1', 'revenue', ARGV[4])\n"
+    "local cut = tonumber(ARGV[6])\n"
+    "if cut > 0 then redis.call('HINCRBY', KEYS[4], 'refunded', 0 - cut) end\n"
     "local cur = ARGV[1]\n"
     "for i = 1, 3 do\n"
     "  redis.call('HINCRBY', KEYS[i], 'verified_conversions', 1)\n"
     "  redis.call('HINCRBY', KEYS[i], 'revenue:' .. cur, ARGV[2])\n"
     "  redis.call('HINCRBY', KEYS[i], 'verified_revenue:' .. cur, ARGV[3])\n"
+    "  if cut > 0 then\n"
+    "    redis.call('HINCRBY', KEYS[i], 'refunded:' .. cur, 0 - cut)\n"
+    "  end\n"
     "  redis.call('EXPIRE', KEYS[i], ARGV[5])\n"
     "end\n"
     "return 1\n";

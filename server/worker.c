@@ -90,6 +90,46 @@ void worker_set_refdata(struct worker *w, struct refdata *d)
     event_active(w->refdata_event, 0, 0);
 }
 
+static void free_tokens(struct auth_tokens *tokens)
+{
+    if (tokens == NULL)
+        return;
+    auth_tokens_wipe(tokens);
+    free(tokens);
+}
+
+/* Switches to the API tokens posted last, in the worker's thread. */
+static void on_tokens(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    struct auth_tokens *next = atomic_exchange(&w->next_tokens, NULL);
+
+    (void)fd;
+    (void)what;
+    if (next == NULL)
+        return;
+    free_tokens(w->reloaded_tokens);
+    w->reloaded_tokens = next;
+    w->tokens = next;
+    LOG_DEBUG("worker.tokens_switched", "worker=%d api_tokens=%zu", w->index,
+              next->count);
+}
+
+void worker_set_tokens(struct worker *w, const struct auth_tokens *tokens)
+{
+    struct auth_tokens *copy = malloc(sizeof(*copy));
+
+    if (copy == NULL) {
+        LOG_ERROR("keys.reload_failed", "worker=%d error=\"out of memory\" "
+                  "hint=\"the old API tokens stay in use\"", w->index);
+        return;
+    }
+    memcpy(copy, tokens, sizeof(*copy));
+    free_tokens(atomic_exchange(&w->next_tokens, copy));
+    /* Thread-safe because main() called evthread_use_pthreads() first. */
+    event_active(w->tokens_event, 0, 0);
+}
+
 int worker_init(struct worker *w, int index, const struct config *cfg,
                 const struct keyring *ring, const struct redis_target *redis,
                 struct refdata *refdata)
@@ -142,7 +182,8 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
     }
 
     w->refdata_event = event_new(w->base, -1, 0, on_refdata, w);
-    if (w->refdata_event == NULL) {
+    w->tokens_event = event_new(w->base, -1, 0, on_tokens, w);
+    if (w->refdata_event == NULL || w->tokens_event == NULL) {
         LOG_ERROR("worker.init_failed", "worker=%d error=\"event_new failed\"", index);
         return -1;
     }
@@ -345,6 +386,10 @@ void worker_free(struct worker *w)
         event_free(w->refdata_event);
     refdata_release(w->refdata);
     refdata_release(atomic_exchange(&w->next_refdata, NULL));
+    if (w->tokens_event != NULL)
+        event_free(w->tokens_event);
+    free_tokens(w->reloaded_tokens);
+    free_tokens(atomic_exchange(&w->next_tokens, NULL));
     if (w->base != NULL)
         event_base_free(w->base);
     if (w->shops != NULL) {

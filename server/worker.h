@@ -64,9 +64,14 @@ struct worker {
     size_t n_shops;
     struct metrics metrics;
     struct stats_reader *reader; /* stats API reads, see stats_reader.h */
-    /* Shared read-only, owned by main(): the API tokens, and every worker
-     * (this one included) for /metrics and /readyz. */
+    /* The API tokens this thread's handlers check: main()'s table until
+     * the first reload, then reloaded_tokens. */
     const struct auth_tokens *tokens;
+    struct auth_tokens *reloaded_tokens; /* owned; NULL before a reload */
+    _Atomic(struct auth_tokens *) next_tokens; /* posted by worker_set_tokens */
+    struct event *tokens_event;
+    /* Shared read-only, owned by main(): every worker (this one included)
+     * for /metrics and /readyz. */
     const struct worker *peers;
     int n_peers;
 };
@@ -89,6 +94,13 @@ void worker_set_refdata(struct worker *w, struct refdata *d);
  * worker has not taken yet is replaced. On failure the worker logs an
  * error and keeps its keys. */
 void worker_reload_keys(struct worker *w, const struct keyring *ring);
+
+/* Hands a copy of tokens to the worker from any thread. The worker
+ * switches to it in its own thread between requests, so a request is
+ * checked against the old table or the new one, never a mix. A copy the
+ * worker has not taken yet is replaced. On failure (out of memory) the
+ * worker logs an error and keeps its tokens. The caller keeps tokens. */
+void worker_set_tokens(struct worker *w, const struct auth_tokens *tokens);
 
 /* Runs the worker's loop on a new thread. Returns 0, or -1. */
 int worker_start(struct worker *w);

@@ -178,6 +178,15 @@ size_t schema_order(char *out, const char *shop, const char *order_id)
     return k.len;
 }
 
+size_t schema_early_refunds(char *out, const char *shop, const char *order_id)
+{
+    struct key k = key_start(out, "s", shop);
+
+    put(&k, ":early:", 7);
+    put_str(&k, order_id);
+    return k.len;
+}
+
 size_t schema_shop(char *out, const char *shop)
 {
     return key_start(out, "s", shop).len;

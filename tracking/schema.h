@@ -60,6 +60,8 @@ size_t schema_reader_links(char *out, const uint8_t reader[TOKEN_READER_LEN]);
 size_t schema_customer(char *out, const uint8_t customer[TOKEN_READER_LEN]);
 size_t schema_order(char *out, const char *shop, const char *order_id);
 size_t schema_shop(char *out, const char *shop);
+/* s:{SHOP}:early:ORDER, refunds that arrived before their order. */
+size_t schema_early_refunds(char *out, const char *shop, const char *order_id);
 size_t schema_device(char *out, const uint8_t device[TOKEN_READER_LEN]);
 size_t schema_shop_orders(char *out, const char *shop);
 size_t schema_shop_shared(char *out, const char *shop);

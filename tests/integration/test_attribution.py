@@ -354,6 +354,60 @@ def test_refund_rules(tally, redis_server):
     assert redis_server.client.exists("o:{default}:unknown") == 0
 
 
+def test_early_refund_applied_at_claim(tally, redis_server):
+    early = "s:{default}:early:E1"
+    partial = {"type": "refund", "order_id": "E1", "currency": "EUR",
+               "amount": "30.00", "refund_id": "r-1"}
+    other_currency = dict(partial, currency="USD", refund_id="r-9", amount="5.00")
+    for body in (partial, partial, other_currency):
+        assert tally.beacon(body)[0] == 204
+    wait_field(redis_server, "s:{default}", "early_refunds", 2)
+    assert redis_server.client.hgetall(early) == {"refund:id:r-1": "3000 EUR",
+                                                  "refund:id:r-9": "500 USD"}
+    assert redis_server.client.ttl(early) > 0
+    assert redis_server.client.exists("o:{default}:E1") == 0
+
+    tly = click_through(tally, "alpha", "a", "r@example.com")
+    checkout(tally, "E1", token=tly, revenue="100.00")
+    wait_field(redis_server, "c:{alpha}", "refunded:EUR", 3000)
+    time.sleep(SETTLE_SECONDS)
+    campaign = redis_server.client.hgetall("c:{alpha}")
+    assert campaign["conversions"] == "1"
+    assert campaign["revenue:EUR"] == "7000"
+    assert campaign["refunds"] == "1"
+    shop = redis_server.client.hgetall("s:{default}")
+    assert shop["revenue:EUR"] == "7000"
+    assert shop["attributed_revenue:EUR"] == "7000"
+    assert shop["refunded:EUR"] == "3000"
+    assert shop["refunds"] == "1"
+    assert shop["early_refunds_rejected"] == "1"
+    record = order_record(redis_server, "E1")
+    assert record["refunded"] == "3000"
+    assert record["refund:id:r-1"] == "3000"
+    credited = redis_server.client.hgetall("c:{alpha}:o:default:E1")
+    assert credited["refunded"] == "3000"
+    assert credited["refund:id:r-1"] == "3000"
+    assert redis_server.client.exists(early) == 0
+
+    # The same refund again, now that the order is known, changes nothing.
+    assert tally.beacon(partial)[0] == 204
+    time.sleep(SETTLE_SECONDS)
+    assert redis_server.client.hget("c:{alpha}", "refunded:EUR") == "3000"
+    assert redis_server.client.hget("s:{default}", "refunded:EUR") == "3000"
+    assert redis_server.client.hget("s:{default}", "early_refunds") == "2"
+
+
+def test_early_full_refund_takes_all(tally, redis_server):
+    assert tally.beacon({"type": "refund", "order_id": "E2", "currency": "EUR"})[0] == 204
+    wait_field(redis_server, "s:{default}", "early_refunds", 1)
+    checkout(tally, "E2", revenue="40.00")
+    wait_field(redis_server, "s:{default}", "refunded:EUR", 4000)
+    shop = redis_server.client.hgetall("s:{default}")
+    assert shop["revenue:EUR"] == "0"
+    assert shop["unattributed_orders"] == "1"
+    assert order_record(redis_server, "E2")["refund:full"] == "4000"
+
+
 # ---- the conversions API -------------------------------------------------
 
 def test_conversions_api_authentication(make_tally, redis_server):
@@ -439,6 +493,33 @@ def test_verified_refund_reduces_verified_revenue(make_tally, redis_server):
                                    "currency": "EUR"})[0] == 204
     wait_field(redis_server, "c:{alpha}", "verified_revenue:EUR", 0)
     assert redis_server.client.hget("s:{default}", "verified_revenue:EUR") == "0"
+
+
+def test_confirmation_cuts_campaign_refunds(make_tally, redis_server):
+    tally = make_tally(extra_keys=SHOP_KEYS)
+    tly = click_through(tally, "alpha", "a", "r@example.com")
+    checkout(tally, "b4", token=tly, revenue="100.00")
+    wait_field(redis_server, "c:{alpha}", "conversions", 1)
+    assert tally.beacon({"type": "refund", "order_id": "b4", "currency": "EUR",
+                         "amount": "80.00", "refund_id": "r-1"})[0] == 204
+    wait_field(redis_server, "c:{alpha}", "refunded:EUR", 8000)
+
+    # The shop's backend says the order was 50.00: refunds stop at 50.00
+    # in the shop and in the campaign alike, and a repeat changes nothing.
+    confirm = {"type": "checkout", "order_id": "b4", "revenue": "50.00",
+               "currency": "EUR"}
+    for _ in range(2):
+        assert post_conversion(tally, confirm)[0] == 204
+    wait_field(redis_server, "c:{alpha}", "verified_conversions", 1)
+    time.sleep(SETTLE_SECONDS)
+    campaign = redis_server.client.hgetall("c:{alpha}")
+    shop = redis_server.client.hgetall("s:{default}")
+    assert shop["refunded:EUR"] == "5000"
+    assert campaign["refunded:EUR"] == "5000"
+    assert campaign["revenue:EUR"] == shop["revenue:EUR"] == "0"
+    assert campaign["verified_revenue:EUR"] == shop["verified_revenue:EUR"] == "0"
+    assert order_record(redis_server, "b4")["verify_cut"] == "3000"
+    assert redis_server.client.hget("c:{alpha}:o:default:b4", "refunded") == "5000"
 
 
 # ---- CORS and the image fallback ----------------------------------------

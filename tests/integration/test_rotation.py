@@ -93,3 +93,45 @@ def test_bad_file_keeps_old_keys(tally):
     reload(tally, "reader_secret changed")
     assert tally.request("GET", path_of(link))[0] == 302
     assert tally.proc.poll() is None
+
+
+def stats_status(tally, token):
+    """The status of a stats API read with token on a fresh connection."""
+    return tally.request("GET", "/v1/campaigns",
+                         headers={"Authorization": f"Bearer {token}"})[0]
+
+
+def set_token_lines(keys_path, lines):
+    """Rewrites the api_token lines of a keys file to lines."""
+    with open(keys_path) as f:
+        kept = [line for line in f if not line.startswith("api_token.")]
+    with open(keys_path, "w") as f:
+        f.writelines(kept + [line + "\n" for line in lines])
+
+
+def test_reload_revokes_and_adds_api_tokens(tally):
+    old = tally.read_token
+    new = "5e" * 32
+    assert stats_status(tally, old) == 200
+    assert stats_status(tally, new) == 401
+
+    set_token_lines(tally.keys, [f"api_token.ops = read {new}"])
+    reload(tally, "keys.reloaded")
+    assert "api_tokens=1" in tally.log_text()
+
+    # Both workers serve; a few fresh connections reach each of them.
+    for _ in range(6):
+        assert stats_status(tally, old) == 401
+        assert stats_status(tally, new) == 200
+
+
+def test_bad_file_keeps_old_api_tokens(tally):
+    old = tally.read_token
+    set_token_lines(tally.keys, [f"api_token.dashboard = read {old}",
+                                 "api_token.broken = read not-hex"])
+    reload(tally, "keys.reload_failed")
+    log = tally.log_text()
+    assert "api_token.broken" in log or "keys.conf:" in log
+    assert "old keys and API tokens stay in use" in log
+    for _ in range(6):
+        assert stats_status(tally, old) == 200

@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <arpa/inet.h>
@@ -151,6 +152,47 @@ static void netset_empty_contains_nothing(void **state)
     netset_free(&set);
 }
 
+/* A list the size of Apple's egress list: lookups in the merged set agree
+ * with a plain scan of the blocks added, for addresses inside blocks, at
+ * their edges and between them. The blocks are /24s of 10.0.0.0/8 with
+ * pseudo-random gaps, so many are adjacent and merge. */
+static void netset_large_list_agrees_with_scan(void **state)
+{
+    enum { BLOCKS = 20000, PROBES = 4000 };
+    static unsigned char present[1 << 16]; /* by the /24's middle bytes */
+    struct netset set;
+    unsigned seed = 7;
+    char text[48];
+
+    (void)state;
+    netset_init(&set);
+    memset(present, 0, sizeof(present));
+    for (int i = 0; i < BLOCKS; i++) {
+        unsigned block;
+
+        seed = seed * 1103515245u + 12345u;
+        block = (seed >> 8) & 0xffff;
+        present[block] = 1;
+        snprintf(text, sizeof(text), "10.%u.%u.0/24", block >> 8, block & 255);
+        add(&set, text);
+    }
+    netset_finish(&set);
+    assert_true(set.n < BLOCKS);
+
+    for (int i = 0; i < PROBES; i++) {
+        struct netaddr a;
+        unsigned block, host;
+
+        seed = seed * 1103515245u + 12345u;
+        block = (seed >> 8) & 0xffff;
+        host = i % 3 == 0 ? 0 : i % 3 == 1 ? 255 : seed & 255;
+        snprintf(text, sizeof(text), "10.%u.%u.%u", block >> 8, block & 255, host);
+        assert_int_equal(netaddr_parse(text, strlen(text), &a), 0);
+        assert_int_equal(netset_contains(&set, &a), present[block] == 1);
+    }
+    netset_free(&set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -162,6 +204,7 @@ int main(void)
         cmocka_unit_test(netset_merges_overlaps),
         cmocka_unit_test(netset_rejects_bad_cidrs),
         cmocka_unit_test(netset_empty_contains_nothing),
+        cmocka_unit_test(netset_large_list_agrees_with_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -70,6 +70,8 @@ static void schema_order_keys(void **state)
     (void)state;
     check_key(out, schema_order(out, "default", "A-1/2"), "o:{default}:A-1/2");
     check_key(out, schema_shop(out, "default"), "s:{default}");
+    check_key(out, schema_early_refunds(out, "default", "A-1/2"),
+              "s:{default}:early:A-1/2");
 }
 
 static void schema_cuts_long_name(void **state)
