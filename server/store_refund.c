@@ -47,7 +47,7 @@ static void send_campaign_refund(struct store_op *op, const redisReply *reply,
     const struct event_refund *rf = &op->ev.u.refund;
     char amount[24], campaign[TOKEN_ID_MAX + 1], message[TOKEN_ID_MAX + 1];
     char verified[4];
-    char keys[4][SCHEMA_KEY_MAX];
+    char keys[5][SCHEMA_KEY_MAX];
     struct store_args a;
 
     if (element_text(reply, 1, amount, sizeof(amount)) != 0 ||
@@ -67,10 +67,11 @@ static void send_campaign_refund(struct store_op *op, const redisReply *reply,
     schema_message(keys[1], campaign, message);
     schema_hour(keys[2], campaign, op->ev.time);
     schema_campaign_order(keys[3], campaign, rf->shop, rf->order_id);
+    schema_message_hour(keys[4], campaign, message, op->ev.time);
 
     store_args_init(&a);
-    store_args_evalsha(&a, SCRIPT_CAMPAIGN_REFUND, 4);
-    for (int i = 0; i < 4; i++)
+    store_args_evalsha(&a, SCRIPT_CAMPAIGN_REFUND, 5);
+    for (int i = 0; i < 5; i++)
         store_args_str(&a, keys[i]);
     store_args_str(&a, field);
     store_args_str(&a, amount);
