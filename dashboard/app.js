@@ -234,8 +234,8 @@ function renderJourneys(conversions) {
 }
 
 // Shows the campaign, or with a message picked that message's own figures
-// (the same API answer, from its own keys) next to the campaign's table of
-// messages.
+// (the same API response, from its own keys) next to the campaign's table
+// of messages.
 async function showCampaign() {
   const id = $("campaign").value;
   if (!id) return;

@@ -6,10 +6,10 @@
  * grouping its fields through JSON objects cost about 11,000 allocations
  * per request, most of the response time. Here each reply is decoded into one
  * array of integers per field as it arrives, and the JSON text of the
- * series is written straight from those arrays: building it as jansson
+ * series is written straight from those arrays. Building it as jansson
  * values, dumping and freeing them took about 60 % of the instructions of
- * a 744-hour request (callgrind, loadtest/stats/latency.py). The hashes are still read with pipelined
- * HGETALLs, not with a Lua script. A script reading 744 hashes ran 1.8 to
+ * a 744-hour request (callgrind, loadtest/stats/latency.py). The hashes
+ * are still read with pipelined HGETALLs, not with a Lua script. A script reading 744 hashes ran 1.8 to
  * 2.0 ms inside Redis 7.0 (docs/benchmarks.md), and Redis runs no event
  * write meanwhile. The pipelined reads cost Redis about 0.6 ms and let
  * other clients' commands in between.

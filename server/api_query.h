@@ -76,7 +76,7 @@ void api_query_wait(struct api_query *q);
  * marks the query responded; it is freed once its finish function returns. */
 void api_query_respond(struct api_query *q, int status, json_t *body);
 
-/* Answers like api_query_respond, with the member "name": raw appended
+/* Responds like api_query_respond, with the member "name": raw appended
  * to the object body. raw is JSON text that the caller built itself; it
  * is taken (freed here), as is a reference of body. When raw is NULL (its
  * building ran out of memory) the answer is 500. */
@@ -89,7 +89,7 @@ void api_query_error(struct api_query *q, int status, const char *message);
 /* Answers req with status and body (reference stolen), without a query. */
 void api_respond_json(struct http_request *req, int status, json_t *body);
 
-/* Answers req like api_query_respond_with, without a query. */
+/* Responds to req like api_query_respond_with, without a query. */
 void api_respond_json_with(struct http_request *req, int status, json_t *body,
                            const char *name, char *raw);
 

@@ -3,7 +3,7 @@
  *
  * Every redisReply is preceded by a pointer to its arena, because
  * freeObject receives the object alone. Memory comes in blocks of at
- * least BLOCK_SIZE bytes; emptying the arena keeps the first block and
+ * least BLOCK_SIZE bytes. Emptying the arena keeps the first block and
  * frees the others, so a connection that reads small replies keeps one
  * block and allocates nothing per reply.
  */
@@ -157,7 +157,7 @@ static void *create_nil(const redisReadTask *task)
     return create(task, REDIS_REPLY_NIL);
 }
 
-/* Frees a whole reply: the arena holds nothing else. */
+/* Frees a whole reply, which is all the arena contains. */
 static void free_object(void *reply)
 {
     struct arena_reply *r;

@@ -135,7 +135,7 @@ def main():
     parser.add_argument("--busy", type=int, default=0,
                         help="CPU-bound processes to run during the measurement")
     parser.add_argument("--busy-seconds", type=int, default=120,
-                        help="the longest the busy processes run")
+                        help="maximum seconds the busy processes run")
     args = parser.parse_args()
     busy = []
     with tempfile.TemporaryDirectory() as directory:
