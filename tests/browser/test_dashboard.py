@@ -126,26 +126,38 @@ def api(tally, path):
     return json.loads(body)
 
 
-def test_dashboard_matches_api_and_redis(tally, redis_server):
-    # The readers of spring plus some who never open: message a goes to the
-    # even readers, b to the odd ones.
+def send_campaigns(tally, redis_server, seed, quiet):
+    """Mints spring's emails (message a to the even readers, b to the odd
+    ones, plus quiet readers per message who never open), sends the
+    generated traffic and waits until Redis has every order. Returns the
+    events sent per campaign."""
     for message, parity in (("a", 0), ("b", 1)):
         mint(tally, "spring", message,
              [f"reader{r}@example.com" for r in range(READERS) if r % 2 == parity]
-             + [f"quiet{r}-{message}@example.com" for r in range(15)])
-    sent = generate(tally, random.Random(7))
-    assert sum(s["opens"] + s["clicks"] + s["orders"] for s in sent.values()) >= 3000
+             + [f"quiet{r}-{message}@example.com" for r in range(quiet)])
+    sent = generate(tally, random.Random(seed))
     for campaign in CAMPAIGNS:
         wait_until(lambda: redis_cli(redis_server, "HGET", f"c:{{{campaign}}}", "conversions")
                    == str(sent[campaign]["orders"]), f"orders of {campaign} written",
                    seconds=20)
+    return sent
 
+
+def load_dashboard(tally, message):
+    """Runs dashboard.mjs on spring, then on its message; returns what the
+    page showed."""
     os.makedirs(os.path.dirname(SCREENSHOT), exist_ok=True)
     out = subprocess.run(["node", os.path.join(os.path.dirname(__file__), "dashboard.mjs"),
-                          tally.base, tally.read_token, "spring", SCREENSHOT, "b"],
+                          tally.base, tally.read_token, "spring", SCREENSHOT, message],
                          capture_output=True, text=True, timeout=90, cwd=ROOT)
     assert out.returncode == 0, out.stderr
-    page = json.loads(out.stdout)
+    return json.loads(out.stdout)
+
+
+def test_dashboard_matches_api_and_redis(tally, redis_server):
+    sent = send_campaigns(tally, redis_server, seed=7, quiet=15)
+    assert sum(s["opens"] + s["clicks"] + s["orders"] for s in sent.values()) >= 3000
+    page = load_dashboard(tally, "b")
 
     assert page["problems"] == []
     assert page["title"] == "Campaign spring"
@@ -193,21 +205,8 @@ def hourly_sums(hourly):
 def test_dashboard_shows_one_message(tally, redis_server):
     """Picking message b shows b's own totals and hourly charts, as the API
     and redis-cli have them, next to the table of both messages."""
-    for message, parity in (("a", 0), ("b", 1)):
-        mint(tally, "spring", message,
-             [f"reader{r}@example.com" for r in range(READERS) if r % 2 == parity])
-    sent = generate(tally, random.Random(11))
-    for campaign in CAMPAIGNS:
-        wait_until(lambda: redis_cli(redis_server, "HGET", f"c:{{{campaign}}}", "conversions")
-                   == str(sent[campaign]["orders"]), f"orders of {campaign} written",
-                   seconds=20)
-
-    os.makedirs(os.path.dirname(SCREENSHOT), exist_ok=True)
-    out = subprocess.run(["node", os.path.join(os.path.dirname(__file__), "dashboard.mjs"),
-                          tally.base, tally.read_token, "spring", SCREENSHOT, "b"],
-                         capture_output=True, text=True, timeout=90, cwd=ROOT)
-    assert out.returncode == 0, out.stderr
-    page = json.loads(out.stdout)
+    send_campaigns(tally, redis_server, seed=11, quiet=0)
+    page = load_dashboard(tally, "b")
     picked = page["message"]
     assert page["problems"] == []
 
