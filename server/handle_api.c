@@ -5,14 +5,18 @@
  *   GET /v1/campaigns/<id>/stats?from&to   totals, sent, rates, links,
  *                                          paths, time to conversion,
  *                                          hourly series and per-message
- *                                          totals, sent, rates and links
+ *                                          totals, sent, rates, links,
+ *                                          paths and time to conversion
+ *   GET /v1/campaigns/<id>/stats?message=M the same for one message, from
+ *                                          its own keys
  *   GET /v1/campaigns/<id>/conversions?limit=N
  *                                          recent credited orders with
  *                                          their journeys
  *
  * Every answer is built from a fixed number of pipelined reads of the
  * campaign's own keys (docs/redis-schema.md): no KEYS, no SCAN, nothing
- * per reader. The hour hashes are decoded as they arrive (api_hourly.h).
+ * per reader. The hour hashes are decoded as they arrive, and their series
+ * is written as JSON text (api_hourly.h).
  * Counters are returned as they are stored, every integer field of a hash
  * included, so fields that newer writers add appear without a change here.
  * docs/api.md documents the JSON.
