@@ -259,30 +259,32 @@ static void print_summary(const struct rewriter *rw)
 /* Sends the batch of reader ids to Redis as sent. */
 static int flush_sent(struct rewriter *rw)
 {
-    const char *argv[7 + STORE_SENT_BATCH_MAX];
-    size_t lens[7 + STORE_SENT_BATCH_MAX];
+    const char *argv[8 + STORE_SENT_BATCH_MAX];
+    size_t lens[8 + STORE_SENT_BATCH_MAX];
     char hex[STORE_SENT_BATCH_MAX][2 * TOKEN_READER_LEN + 1];
-    char keys[2][SCHEMA_KEY_MAX];
+    char keys[3][SCHEMA_KEY_MAX];
     char retention[24];
     redisReply *reply;
-    size_t argc = 7 + rw->batch_len;
+    size_t argc = 8 + rw->batch_len;
     int rc = 0;
 
     if (rw->redis == NULL || rw->batch_len == 0)
         return 0;
     schema_message_sent(keys[0], rw->args->campaign, rw->args->message);
     schema_campaign_sent(keys[1], rw->args->campaign);
+    schema_message_set(keys[2], rw->args->campaign);
     snprintf(retention, sizeof retention, "%u", (unsigned)rw->retention_s);
     argv[0] = "EVAL";
     argv[1] = store_script_source(SCRIPT_SENT);
-    argv[2] = "2";
+    argv[2] = "3";
     argv[3] = keys[0];
     argv[4] = keys[1];
-    argv[5] = retention;
-    argv[6] = rw->args->message;
+    argv[5] = keys[2];
+    argv[6] = retention;
+    argv[7] = rw->args->message;
     for (size_t i = 0; i < rw->batch_len; i++) {
         ident_hex(rw->batch[i], TOKEN_READER_LEN, hex[i]);
-        argv[7 + i] = hex[i];
+        argv[8 + i] = hex[i];
     }
     for (size_t i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);

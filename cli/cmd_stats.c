@@ -13,6 +13,8 @@
  * can add fields without breaking it. "sent" is the PFCOUNT of the
  * campaign's HyperLogLog c:{ID}:sent (approximate, see
  * docs/redis-schema.md), unknown while nothing was minted through tally.
+ * With --message M the same figures come from the message's own keys:
+ * c:{ID}:m:M, c:{ID}:m:M:sent and c:{ID}:m:M:h:YYYYMMDDHH.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -39,14 +41,16 @@
 #define STATS_HOURS_DEFAULT 48
 
 static const char stats_usage[] =
-    "Usage: tallyctl --redis URL stats --campaign ID [--json | --csv]\n"
-    "                [--from TIME] [--to TIME]\n"
+    "Usage: tallyctl --redis URL stats --campaign ID [--message M]\n"
+    "                [--json | --csv] [--from TIME] [--to TIME]\n"
     "\n"
     "Prints the totals of one campaign from its Redis hash c:{ID}, the emails\n"
     "sent (minted by tallyctl rewrite or POST /v1/sign; approximate, from the\n"
     "HyperLogLog c:{ID}:sent), and with --from or --to its counts per UTC hour.\n"
     "\n"
     "  --campaign ID  campaign id: 1 to 32 of A-Z a-z 0-9 . _ -\n"
+    "  --message M    the figures of message M of the campaign only (an A/B\n"
+    "                 variant), from c:{ID}:m:M and its sent and hour keys\n"
     "  --json         print one JSON object instead of a table\n"
     "  --csv          print CSV: the totals, or the hours when a range is given\n"
     "  --from TIME    first hour of the series: Unix seconds or UTC such as\n"
@@ -306,18 +310,25 @@ static json_t *verdict_json(const struct campaign_stats *st)
     return by;
 }
 
-/* Reads the campaign hash and its sent count into st. */
-static int read_stats(redisContext *c, const char *campaign,
+/* Reads the hash and sent count of the campaign, or of its message when
+ * message is not NULL, into st. */
+static int read_stats(redisContext *c, const char *campaign, const char *message,
                       struct campaign_stats *st)
 {
     char key[SCHEMA_KEY_MAX];
     redisReply *reply;
 
-    schema_campaign(key, campaign);
+    if (message != NULL)
+        schema_message(key, campaign, message);
+    else
+        schema_campaign(key, campaign);
     if (take_hash(c, key, redisCommand(c, "HGETALL %s", key), st) != 0)
         return -1;
 
-    schema_campaign_sent(key, campaign);
+    if (message != NULL)
+        schema_message_sent(key, campaign, message);
+    else
+        schema_campaign_sent(key, campaign);
     reply = redisCommand(c, "PFCOUNT %s", key);
     if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
         cli_error("stats: PFCOUNT %s failed: %s", key,
@@ -332,15 +343,25 @@ static int read_stats(redisContext *c, const char *campaign,
     return 0;
 }
 
+/* Writes the key of the hour at start: the campaign's, or its message's
+ * when message is not NULL. */
+static void hour_key(char *key, const char *campaign, const char *message, uint32_t start)
+{
+    if (message != NULL)
+        schema_message_hour(key, campaign, message, start);
+    else
+        schema_hour(key, campaign, start);
+}
+
 /* Reads n hour hashes from the hour at from on, pipelined. */
-static int read_hours(redisContext *c, const char *campaign, uint32_t from,
-                      size_t n, struct hour_stats *hours)
+static int read_hours(redisContext *c, const char *campaign, const char *message,
+                      uint32_t from, size_t n, struct hour_stats *hours)
 {
     char key[SCHEMA_KEY_MAX];
 
     for (size_t i = 0; i < n; i++) {
         hours[i].start = from + (uint32_t)i * 3600;
-        schema_hour(key, campaign, hours[i].start);
+        hour_key(key, campaign, message, hours[i].start);
         if (redisAppendCommand(c, "HGETALL %s", key) != REDIS_OK) {
             cli_error("stats: cannot queue HGETALL %s: %s", key, c->errstr);
             return -1;
@@ -349,7 +370,7 @@ static int read_hours(redisContext *c, const char *campaign, uint32_t from,
     for (size_t i = 0; i < n; i++) {
         void *reply = NULL;
 
-        schema_hour(key, campaign, hours[i].start);
+        hour_key(key, campaign, message, hours[i].start);
         if (redisGetReply(c, &reply) != REDIS_OK)
             reply = NULL;
         if (take_hash(c, key, reply, &hours[i].stats) != 0)
@@ -452,7 +473,8 @@ static json_t *hours_json(const struct hour_stats *hours, size_t n)
     return list;
 }
 
-static int print_json(const char *campaign, const struct campaign_stats *st,
+static int print_json(const char *campaign, const char *message,
+                      const struct campaign_stats *st,
                       const struct hour_stats *hours, size_t n_hours)
 {
     json_t *root = json_object();
@@ -466,6 +488,8 @@ static int print_json(const char *campaign, const struct campaign_stats *st,
     if (hours != NULL)
         json_object_set_new(root, "hourly", hours_json(hours, n_hours));
     json_object_set_new(root, "campaign", json_string(campaign));
+    if (message != NULL)
+        json_object_set_new(root, "message", json_string(message));
     json_object_set_new(root, "sent", st->sent > 0 ? json_integer(st->sent) : json_null());
     for (size_t i = 0; i < COUNTER_COUNT; i++)
         json_object_set_new(root, counter_names[i],
@@ -488,12 +512,15 @@ done:
     return rc;
 }
 
-static void print_table(const char *campaign, const struct campaign_stats *st)
+static void print_table(const char *campaign, const char *message,
+                        const struct campaign_stats *st)
 {
     char label[32];
     char value[48];
 
     printf("%-26s %15s\n", "campaign", campaign);
+    if (message != NULL)
+        printf("%-26s %15s\n", "message", message);
     if (st->sent > 0)
         group_integer(st->sent, value, sizeof(value));
     else
@@ -550,9 +577,12 @@ static void print_hours_table(const struct hour_stats *hours, size_t n)
     }
 }
 
-static void print_csv(const char *campaign, const struct campaign_stats *st)
+static void print_csv(const char *campaign, const char *message,
+                      const struct campaign_stats *st)
 {
     printf("metric,value\ncampaign,%s\n", campaign);
+    if (message != NULL)
+        printf("message,%s\n", message);
     if (st->sent > 0)
         printf("sent,%lld\n", st->sent);
     else
@@ -627,11 +657,13 @@ static int parse_range(const char *from_text, const char *to_text, uint32_t *fro
 int cmd_stats(const struct cli_globals *g, int argc, char **argv)
 {
     const char *campaign = NULL;
+    const char *message = NULL;
     const char *url = g->redis;
     const char *from_text = NULL, *to_text = NULL;
     bool json = false, csv = false;
     const struct cli_option opts[] = {
         {"campaign", &campaign, NULL},
+        {"message", &message, NULL},
         {"json", NULL, &json},
         {"csv", NULL, &csv},
         {"from", &from_text, NULL},
@@ -661,6 +693,11 @@ int cmd_stats(const struct cli_globals *g, int argc, char **argv)
                   campaign == NULL ? "is missing" : "is invalid", TOKEN_ID_MAX);
         return CLI_EXIT_USAGE;
     }
+    if (message != NULL && !token_id_valid(message, strlen(message))) {
+        cli_error("stats: --message %s is invalid: use 1 to %d of A-Z a-z 0-9 . _ -",
+                  message, TOKEN_ID_MAX);
+        return CLI_EXIT_USAGE;
+    }
     if (json && csv) {
         cli_error("stats: --json and --csv exclude each other; give one");
         return CLI_EXIT_USAGE;
@@ -682,23 +719,23 @@ int cmd_stats(const struct cli_globals *g, int argc, char **argv)
     if (c == NULL)
         return CLI_EXIT_FAILURE;
 
-    rc = read_stats(c, campaign, &st);
+    rc = read_stats(c, campaign, message, &st);
     if (rc == 0 && ranged)
-        rc = read_hours(c, campaign, from, n_hours, hours);
+        rc = read_hours(c, campaign, message, from, n_hours, hours);
     redisFree(c);
     if (rc != 0)
         return CLI_EXIT_FAILURE;
 
     if (json)
-        return print_json(campaign, &st, ranged ? hours : NULL, n_hours) == 0
+        return print_json(campaign, message, &st, ranged ? hours : NULL, n_hours) == 0
                    ? CLI_EXIT_OK
                    : CLI_EXIT_FAILURE;
     if (csv && ranged)
         print_hours_csv(hours, n_hours);
     else if (csv)
-        print_csv(campaign, &st);
+        print_csv(campaign, message, &st);
     else
-        print_table(campaign, &st);
+        print_table(campaign, message, &st);
     if (!csv && !json && ranged)
         print_hours_table(hours, n_hours);
     return CLI_EXIT_OK;

@@ -1,7 +1,9 @@
 // tally dashboard: reads the stats API with a read-scope token kept in
 // sessionStorage (this tab, this session), and draws totals, a funnel, the
-// device split, revenue, hourly charts (uPlot) and recent journeys. The API
-// speaks UTC; every time shown here is in the browser's time zone.
+// device split, revenue, hourly charts (uPlot) and recent journeys, for a
+// campaign or one of its messages (A/B variants), with the messages side
+// by side. The API speaks UTC; every time shown here is in the browser's
+// time zone.
 "use strict";
 
 const TOKEN_KEY = "tally.token";
@@ -133,9 +135,14 @@ function renderRevenue(totals) {
   box.append(table);
 }
 
+// Draws one uPlot chart. The sum of each series is kept in a data attribute
+// (data-opens and so on), which the browser test compares with the API.
 function drawChart(target, title, xs, series) {
   const box = $(target);
   box.replaceChildren();
+  for (const [label, values] of series) {
+    box.dataset[label.toLowerCase()] = String(values.reduce((sum, v) => sum + v, 0));
+  }
   const width = Math.max(320, box.clientWidth || 800);
   const options = {
     title, width, height: 220,
@@ -166,18 +173,35 @@ function renderTable(target, header, rows) {
 }
 
 // Sent comes from a HyperLogLog in Redis and is absent when the message
-// was not minted through tally.
-function renderMessages(messages) {
+// was not minted through tally. Revenue is shown in the campaign's first
+// currency.
+function renderMessages(messages, currency, selected) {
   renderTable("messages", [["Message"], ["Sent", "num"], ["Opens", "num"], ["Open rate", "num"],
-    ["Clicks", "num"], ["Orders", "num"], ["Orders per clicker", "num"]],
-    messages.map((m) => element("tr", { "data-message": m.message, "data-sent": String(count(m, "sent")) },
+    ["Clicks", "num"], ["Click rate", "num"], ["Orders", "num"], ["Cross-device", "num"],
+    ["Orders per clicker", "num"], ["Revenue" + (currency ? " " + currency : ""), "num"]],
+    messages.map((m) => element("tr", {
+      "data-message": m.message, "data-sent": String(count(m, "sent")),
+      "data-orders": String(count(m, "conversions")), class: m.message === selected ? "selected" : "" },
       element("td", {}, m.message),
       element("td", { class: "num" }, "sent" in m.counters ? numberFormat.format(count(m, "sent")) : "not known"),
       element("td", { class: "num" }, numberFormat.format(count(m, "unique_opens"))),
       element("td", { class: "num" }, percent(m.rates.open_rate)),
       element("td", { class: "num" }, numberFormat.format(count(m, "unique_clicks"))),
+      element("td", { class: "num" }, percent(m.rates.click_rate)),
       element("td", { class: "num" }, numberFormat.format(count(m, "conversions"))),
-      element("td", { class: "num" }, percent(m.rates.conversion_rate)))));
+      element("td", { class: "num" }, numberFormat.format(count(m, "cross_device_conversions"))),
+      element("td", { class: "num" }, percent(m.rates.conversion_rate)),
+      element("td", { class: "num" }, currency ? ((m.amounts.revenue || {})[currency] || "0") : "0"))));
+}
+
+// Lists the campaign's messages in the picker, keeping the choice when the
+// message is still there.
+function fillMessagePicker(messages) {
+  const select = $("message");
+  const chosen = select.value;
+  select.replaceChildren(element("option", { value: "" }, "all messages"),
+    ...messages.map((m) => element("option", { value: m.message }, m.message)));
+  select.value = messages.some((m) => m.message === chosen) ? chosen : "";
 }
 
 function renderPaths(stats) {
@@ -200,7 +224,7 @@ function renderJourneys(conversions) {
           detail + " " + new Date(t.time * 1000).toLocaleTimeString()));
       }
       steps.append(element("span", { class: "touch order" }, "order · " + c.device));
-      return element("tr", { "data-order": c.order },
+      return element("tr", { "data-order": c.order, "data-message": c.message },
         element("td", {}, localTime(c.time)),
         element("td", { class: "num" }, c.revenue + " " + c.currency),
         element("td", {}, c.path),
@@ -209,29 +233,40 @@ function renderJourneys(conversions) {
     }));
 }
 
+// Shows the campaign, or with a message picked that message's own figures
+// (the same API response, from its own keys) next to the campaign's table
+// of messages.
 async function showCampaign() {
   const id = $("campaign").value;
   if (!id) return;
+  const message = $("message").value;
   const hours = Number($("range").value);
   const to = Math.floor(Date.now() / 1000);
   const from = to - (hours - 1) * 3600;
-  setStatus("Loading " + id + "…");
-  const [stats, recent] = await Promise.all([
-    api("/v1/campaigns/" + encodeURIComponent(id) + "/stats?from=" + from + "&to=" + to),
-    api("/v1/campaigns/" + encodeURIComponent(id) + "/conversions?limit=20"),
+  const base = "/v1/campaigns/" + encodeURIComponent(id);
+  const range = "?from=" + from + "&to=" + to;
+  setStatus("Loading " + id + (message ? " / " + message : "") + "…");
+  const [stats, recent, one] = await Promise.all([
+    api(base + "/stats" + range),
+    api(base + "/conversions?limit=" + (message ? 100 : 20)),
+    message ? api(base + "/stats" + range + "&message=" + encodeURIComponent(message)) : null,
   ]);
-  $("title").textContent = "Campaign " + stats.campaign;
+  const shown = one || stats;
+  $("title").textContent = "Campaign " + stats.campaign + (one ? " · message " + one.message : "");
   $("view").hidden = false;
-  renderTotals(stats.totals);
-  renderFunnel(stats.totals);
-  renderDevices(stats.totals);
-  renderRevenue(stats.totals);
-  renderCharts(stats.hourly);
-  renderMessages(stats.messages);
-  renderPaths(stats);
-  renderJourneys(recent.conversions);
+  renderTotals(shown.totals);
+  renderFunnel(shown.totals);
+  renderDevices(shown.totals);
+  renderRevenue(shown.totals);
+  renderCharts(shown.hourly);
+  fillMessagePicker(stats.messages);
+  renderMessages(stats.messages, Object.keys((stats.totals.amounts || {}).revenue || {}).sort()[0],
+    message);
+  renderPaths(shown);
+  renderJourneys(recent.conversions.filter((c) => !message || c.message === message).slice(0, 20));
   setStatus("Updated " + new Date().toLocaleTimeString());
   document.body.dataset.loaded = id;
+  document.body.dataset.message = message;
 }
 
 async function start() {
@@ -259,7 +294,11 @@ document.addEventListener("DOMContentLoaded", () => {
     $("token").value = "";
     start().catch(report);
   });
-  $("campaign").addEventListener("change", () => showCampaign().catch(report));
+  $("campaign").addEventListener("change", () => {
+    $("message").value = "";
+    showCampaign().catch(report);
+  });
+  $("message").addEventListener("change", () => showCampaign().catch(report));
   $("range").addEventListener("change", () => showCampaign().catch(report));
   $("refresh").addEventListener("click", () => showCampaign().catch(report));
   $("forget").addEventListener("click", () => { sessionStorage.removeItem(TOKEN_KEY); showLogin(); });

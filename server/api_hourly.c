@@ -136,75 +136,262 @@ static int amount_exponent(const char *field)
     return money_currency_exponent(colon + 1, 3);
 }
 
-static json_t *counter_array(const struct hourly_column *c, uint32_t n_hours)
-{
-    json_t *array = json_array();
+/* ---- JSON text ------------------------------------------------------ */
 
-    for (uint32_t i = 0; i < n_hours; i++)
-        json_array_append_new(array, json_integer(c != NULL && c->values[i] != ABSENT
-                                                      ? c->values[i] : 0));
-    return array;
+/* A growing text buffer; failed is set once memory runs out, and every
+ * later append does nothing. */
+struct text {
+    char *data;
+    size_t len, cap;
+    bool failed;
+};
+
+static void put(struct text *t, const char *s, size_t len)
+{
+    if (t->failed)
+        return;
+    if (t->len + len + 1 > t->cap) {
+        size_t cap = t->cap > 0 ? t->cap : 4096;
+        char *data;
+
+        while (cap < t->len + len + 1)
+            cap *= 2;
+        data = realloc(t->data, cap);
+        if (data == NULL) {
+            t->failed = true;
+            return;
+        }
+        t->data = data;
+        t->cap = cap;
+    }
+    memcpy(t->data + t->len, s, len);
+    t->len += len;
+    t->data[t->len] = '\0';
 }
 
-static json_t *amount_array(const struct hourly_column *c, uint32_t n_hours, int exponent)
+static void put_str(struct text *t, const char *s)
 {
-    json_t *array = json_array();
+    put(t, s, strlen(s));
+}
 
+static void put_integer(struct text *t, long long value)
+{
+    char digits[24];
+    size_t n = sizeof(digits);
+    unsigned long long magnitude = value < 0 ? 0ULL - (unsigned long long)value
+                                             : (unsigned long long)value;
+
+    do {
+        digits[--n] = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude > 0);
+    if (value < 0)
+        digits[--n] = '-';
+    put(t, digits + n, sizeof(digits) - n);
+}
+
+/* Appends a comma when comma is set, then name[0..len) as a JSON string,
+ * escaped by jansson. Returns -1, and appends nothing, when name is not
+ * valid UTF-8. */
+static int put_name(struct text *t, bool comma, const char *name, size_t len)
+{
+    json_t *string = json_stringn(name, len);
+    char *quoted = string != NULL ? json_dumps(string, JSON_ENCODE_ANY) : NULL;
+
+    json_decref(string);
+    if (quoted == NULL)
+        return -1;
+    if (comma)
+        put(t, ",", 1);
+    put_str(t, quoted);
+    free(quoted);
+    return 0;
+}
+
+/* Appends "hours": the ISO 8601 UTC hours. gmtime runs once per day, and
+ * the hour digits are patched in between. */
+static void put_hours(struct text *t, const struct api_hourly *h)
+{
+    char iso[21];
+
+    put_str(t, "\"hours\":[");
+    for (uint32_t i = 0; i < h->n_hours; i++) {
+        uint32_t start = h->from + i * 3600;
+        unsigned hour = start % 86400 / 3600;
+
+        if (i == 0 || hour == 0) {
+            utc_format_hour(start, iso);
+        } else {
+            iso[11] = (char)('0' + hour / 10);
+            iso[12] = (char)('0' + hour % 10);
+        }
+        put(t, i == 0 ? "\"" : ",\"", i == 0 ? 1 : 2);
+        put(t, iso, 20);
+        put(t, "\"", 1);
+    }
+    put(t, "]", 1);
+}
+
+/* Appends the counter array of column c (0 where an hour lacks the field;
+ * all zeros when c is NULL). */
+static void put_counters(struct text *t, const struct hourly_column *c, uint32_t n_hours)
+{
+    put(t, "[", 1);
+    for (uint32_t i = 0; i < n_hours; i++) {
+        if (i > 0)
+            put(t, ",", 1);
+        put_integer(t, c != NULL && c->values[i] != ABSENT ? c->values[i] : 0);
+    }
+    put(t, "]", 1);
+}
+
+/* Appends the amount array of column c: decimal strings at the currency's
+ * exponent, null where an hour has no amount. */
+static void put_amounts(struct text *t, const struct hourly_column *c, uint32_t n_hours,
+                        int exponent)
+{
+    put(t, "[", 1);
     for (uint32_t i = 0; i < n_hours; i++) {
         char amount[32];
 
+        if (i > 0)
+            put(t, ",", 1);
         if (c->values[i] == ABSENT) {
-            json_array_append_new(array, json_null());
+            put(t, "null", 4);
             continue;
         }
         money_format(c->values[i], exponent, amount, sizeof(amount));
-        json_array_append_new(array, json_string(amount));
+        put(t, "\"", 1);
+        put_str(t, amount);
+        put(t, "\"", 1);
     }
-    return array;
+    put(t, "]", 1);
 }
 
-/* Puts array at money[GROUP][CUR] for field "GROUP:CUR"; steals array. */
-static void add_amount(json_t *money, const char *field, json_t *array)
+static const struct hourly_column *find_column(const struct api_hourly *h, const char *name)
 {
-    const char *colon = strrchr(field, ':');
-    char group[64];
-    json_t *per_currency;
-
-    snprintf(group, sizeof(group), "%.*s", (int)(colon - field), field);
-    per_currency = json_object_get(money, group);
-    if (per_currency == NULL) {
-        per_currency = json_object();
-        json_object_set_new(money, group, per_currency);
-    }
-    json_object_set_new(per_currency, colon + 1, array);
+    for (size_t i = 0; i < h->n_columns; i++)
+        if (strcmp(h->columns[i].name, name) == 0)
+            return &h->columns[i];
+    return NULL;
 }
 
-void api_hourly_add(json_t *hourly, const struct api_hourly *h)
+static bool is_always(const char *name)
 {
-    json_t *hours = json_array();
-    json_t *series = json_object();
-    json_t *money = json_object();
-
-    for (uint32_t i = 0; i < h->n_hours; i++) {
-        char iso[21];
-
-        utc_format_hour(h->from + i * 3600, iso);
-        json_array_append_new(hours, json_string(iso));
-    }
     for (size_t k = 0; k < sizeof(always) / sizeof(always[0]); k++)
-        json_object_set_new(series, always[k], counter_array(NULL, h->n_hours));
+        if (strcmp(always[k], name) == 0)
+            return true;
+    return false;
+}
 
+/* Appends "counters": the always-present counters first, then every other
+ * integer field. */
+static void put_counter_object(struct text *t, const struct api_hourly *h)
+{
+    bool first = true;
+
+    put_str(t, "\"counters\":{");
+    for (size_t k = 0; k < sizeof(always) / sizeof(always[0]); k++) {
+        put(t, first ? "\"" : ",\"", first ? 1 : 2);
+        put_str(t, always[k]);
+        put(t, "\":", 2);
+        put_counters(t, find_column(h, always[k]), h->n_hours);
+        first = false;
+    }
     for (size_t i = 0; i < h->n_columns; i++) {
         const struct hourly_column *c = &h->columns[i];
-        int exponent = amount_exponent(c->name);
 
-        if (exponent >= 0)
-            add_amount(money, c->name, amount_array(c, h->n_hours, exponent));
-        else
-            json_object_set_new(series, c->name, counter_array(c, h->n_hours));
+        if (amount_exponent(c->name) >= 0 || is_always(c->name))
+            continue;
+        if (put_name(t, true, c->name, strlen(c->name)) != 0)
+            continue;
+        put(t, ":", 1);
+        put_counters(t, c, h->n_hours);
     }
+    put(t, "}", 1);
+}
 
-    json_object_set_new(hourly, "hours", hours);
-    json_object_set_new(hourly, "counters", series);
-    json_object_set_new(hourly, "amounts", money);
+/* Returns whether column i is the first amount column of its group. */
+static bool first_of_group(const struct api_hourly *h, size_t i)
+{
+    const char *name = h->columns[i].name;
+    size_t group_len = (size_t)(strrchr(name, ':') - name);
+
+    for (size_t k = 0; k < i; k++) {
+        const char *other = h->columns[k].name;
+
+        if (amount_exponent(other) >= 0 && strncmp(other, name, group_len + 1) == 0 &&
+            strlen(other) == group_len + 4)
+            return false;
+    }
+    return true;
+}
+
+/* Appends the currencies of the group of amount column i, from column i
+ * on, as "CUR":[...] pairs. */
+static void put_group(struct text *t, const struct api_hourly *h, size_t i)
+{
+    const char *name = h->columns[i].name;
+    size_t group_len = (size_t)(strrchr(name, ':') - name);
+    bool first = true;
+
+    for (size_t k = i; k < h->n_columns; k++) {
+        const char *other = h->columns[k].name;
+        int exponent = amount_exponent(other);
+
+        if (exponent < 0 || strlen(other) != group_len + 4 ||
+            strncmp(other, name, group_len + 1) != 0)
+            continue;
+        put(t, first ? "\"" : ",\"", first ? 1 : 2);
+        put(t, other + group_len + 1, 3);
+        put(t, "\":", 2);
+        put_amounts(t, &h->columns[k], h->n_hours, exponent);
+        first = false;
+    }
+}
+
+/* Appends "amounts": {GROUP: {CUR: [...]}} of the "GROUP:CUR" fields. */
+static void put_amount_object(struct text *t, const struct api_hourly *h)
+{
+    bool first = true;
+
+    put_str(t, "\"amounts\":{");
+    for (size_t i = 0; i < h->n_columns; i++) {
+        const char *name = h->columns[i].name;
+
+        if (amount_exponent(name) < 0 || !first_of_group(h, i))
+            continue;
+        if (put_name(t, !first, name, (size_t)(strrchr(name, ':') - name)) != 0)
+            continue;
+        put(t, ":{", 2);
+        put_group(t, h, i);
+        put(t, "}", 1);
+        first = false;
+    }
+    put(t, "}", 1);
+}
+
+char *api_hourly_json(const struct api_hourly *h)
+{
+    struct text t = {NULL, 0, 0, false};
+    char iso[21];
+
+    put_str(&t, "{\"from\":\"");
+    utc_format_hour(h->from, iso);
+    put_str(&t, iso);
+    put_str(&t, "\",\"to\":\"");
+    utc_format_hour(h->from + (h->n_hours - 1) * 3600, iso);
+    put_str(&t, iso);
+    put_str(&t, "\",");
+    put_hours(&t, h);
+    put(&t, ",", 1);
+    put_counter_object(&t, h);
+    put(&t, ",", 1);
+    put_amount_object(&t, h);
+    put(&t, "}", 1);
+    if (t.failed) {
+        free(t.data);
+        return NULL;
+    }
+    return t.data;
 }

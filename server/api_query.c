@@ -59,6 +59,46 @@ void api_respond_json(struct http_request *req, int status, json_t *body)
     json_decref(body);
 }
 
+void api_respond_json_with(struct http_request *req, int status, json_t *body,
+                           const char *name, char *raw)
+{
+    char *text = body != NULL && raw != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    size_t text_len = text != NULL ? strlen(text) : 0;
+    size_t name_len = strlen(name);
+    size_t raw_len = raw != NULL ? strlen(raw) : 0;
+    char *joined = NULL;
+    size_t len;
+
+    /* text is "{...}": its closing brace gives way to ,"name":raw}. */
+    if (text != NULL && text_len >= 2 && text[text_len - 1] == '}')
+        joined = malloc(text_len + name_len + raw_len + 5);
+    if (joined == NULL) {
+        free(text);
+        free(raw);
+        api_respond_json(req, 500, NULL);
+        json_decref(body);
+        return;
+    }
+
+    len = text_len - 1;
+    memcpy(joined, text, len);
+    if (text_len > 2)
+        joined[len++] = ',';
+    joined[len++] = '"';
+    memcpy(joined + len, name, name_len);
+    len += name_len;
+    joined[len++] = '"';
+    joined[len++] = ':';
+    memcpy(joined + len, raw, raw_len);
+    len += raw_len;
+    joined[len++] = '}';
+    http_respond(req, status, "application/json", json_headers, 2, joined, len);
+    free(joined);
+    free(text);
+    free(raw);
+    json_decref(body);
+}
+
 struct api_query *api_query_new(struct worker *w, struct http_request *req)
 {
     struct api_query *q = calloc(1, sizeof(*q));
@@ -75,6 +115,14 @@ struct api_query *api_query_new(struct worker *w, struct http_request *req)
 void api_query_respond(struct api_query *q, int status, json_t *body)
 {
     api_respond_json(q->req, status, body);
+    q->req = NULL;
+    q->responded = true;
+}
+
+void api_query_respond_with(struct api_query *q, int status, json_t *body,
+                            const char *name, char *raw)
+{
+    api_respond_json_with(q->req, status, body, name, raw);
     q->req = NULL;
     q->responded = true;
 }
@@ -127,16 +175,25 @@ static json_t *reply_to_json(const redisReply *reply, bool *error)
     }
 }
 
+/* Runs the finish function of the stage that has all its replies. A
+ * finish function that starts a stage whose commands all failed to send
+ * (api_query_wait with nothing pending) is followed here by the next
+ * round, not by a nested call, so q is freed once, after the last. */
 static void complete(struct api_query *q)
 {
-    if (q->failed) {
-        atomic_fetch_add_explicit(&q->w->metrics.api_redis_failed, 1,
-                                  memory_order_relaxed);
-        api_query_error(q, 503, "the stats store (Redis) cannot be read now; "
-                                "retry shortly");
-    } else {
-        q->finish(q);
-    }
+    do {
+        q->finish_again = false;
+        if (q->failed) {
+            atomic_fetch_add_explicit(&q->w->metrics.api_redis_failed, 1,
+                                      memory_order_relaxed);
+            api_query_error(q, 503, "the stats store (Redis) cannot be read now; "
+                                    "retry shortly");
+        } else {
+            q->finishing = true;
+            q->finish(q);
+            q->finishing = false;
+        }
+    } while (!q->responded && q->finish_again);
     if (q->responded)
         query_free(q);
 }
@@ -204,7 +261,11 @@ void api_query_send_raw(struct api_query *q, size_t index, int argc, const char 
 
 void api_query_wait(struct api_query *q)
 {
-    if (q->pending == 0)
+    if (q->pending > 0)
+        return;
+    if (q->finishing)
+        q->finish_again = true;
+    else
         complete(q);
 }
 

@@ -40,6 +40,8 @@ struct api_query {
     size_t pending;
     bool failed;
     bool responded;
+    bool finishing;    /* a finish function is running */
+    bool finish_again; /* its new stage is complete already */
     json_t *result;  /* the handler's answer under construction */
     json_t *kept;    /* a reply the handler keeps past its stage */
     void *data;      /* the handler's own state */
@@ -74,11 +76,22 @@ void api_query_wait(struct api_query *q);
  * marks the query responded; it is freed once its finish function returns. */
 void api_query_respond(struct api_query *q, int status, json_t *body);
 
+/* Responds like api_query_respond, with the member "name": raw appended
+ * to the object body. raw is JSON text that the caller built itself; it
+ * is taken (freed here), as is a reference of body. When raw is NULL (its
+ * building ran out of memory) the answer is 500. */
+void api_query_respond_with(struct api_query *q, int status, json_t *body,
+                            const char *name, char *raw);
+
 /* Answers with {"error": message}. */
 void api_query_error(struct api_query *q, int status, const char *message);
 
 /* Answers req with status and body (reference stolen), without a query. */
 void api_respond_json(struct http_request *req, int status, json_t *body);
+
+/* Responds to req like api_query_respond_with, without a query. */
+void api_respond_json_with(struct http_request *req, int status, json_t *body,
+                           const char *name, char *raw);
 
 /*
  * Splits the field/value list of an HGETALL reply (a JSON array of strings)

@@ -5,14 +5,18 @@
  *   GET /v1/campaigns/<id>/stats?from&to   totals, sent, rates, links,
  *                                          paths, time to conversion,
  *                                          hourly series and per-message
- *                                          totals, sent, rates and links
+ *                                          totals, sent, rates, links,
+ *                                          paths and time to conversion
+ *   GET /v1/campaigns/<id>/stats?message=M the same for one message, from
+ *                                          its own keys
  *   GET /v1/campaigns/<id>/conversions?limit=N
  *                                          recent credited orders with
  *                                          their journeys
  *
  * Every answer is built from a fixed number of pipelined reads of the
  * campaign's own keys (docs/redis-schema.md): no KEYS, no SCAN, nothing
- * per reader. The hour hashes are decoded as they arrive (api_hourly.h).
+ * per reader. The hour hashes are decoded as they arrive, and their series
+ * is written as JSON text (api_hourly.h).
  * Counters are returned as they are stored, every integer field of a hash
  * included, so fields that newer writers add appear without a change here.
  * docs/api.md documents the JSON.
@@ -226,6 +230,9 @@ static void list_campaigns(struct worker *w, struct http_request *req)
 
 /* ---- GET /v1/campaigns/<id>/stats ---------------------------------- */
 
+/* Slots of the first stage. The campaign's view and one message's view
+ * (?message=M) read the same slots from different keys; SLOT_MESSAGES is
+ * read by the campaign's view only. */
 enum {
     SLOT_KNOWN = 0,
     SLOT_TOTALS,
@@ -237,16 +244,24 @@ enum {
     SLOT_HOURS, /* the first of n_hours, decoded by api_hourly_take */
 };
 
-/* Slots per message in the second stage: its hash and its sent count. */
-enum { MESSAGE_SLOT_TOTALS = 0, MESSAGE_SLOT_SENT, MESSAGE_SLOTS };
+/* Slots per message in the second stage of the campaign's view. */
+enum {
+    MESSAGE_SLOT_TOTALS = 0,
+    MESSAGE_SLOT_SENT,
+    MESSAGE_SLOT_PATHS,
+    MESSAGE_SLOT_TTC,
+    MESSAGE_SLOTS,
+};
 
 struct stats_data {
     char campaign[TOKEN_ID_MAX + 1];
+    char message[TOKEN_ID_MAX + 1]; /* "" for the campaign's view */
     uint32_t from; /* first hour, Unix s */
     uint32_t n_hours;
     const char **messages;
     size_t n_messages;
-    json_t *links; /* the campaign's links, split out per message */
+    json_t *links;       /* the campaign's links, split out per message */
+    char *hourly;        /* JSON text of the hourly series */
     struct api_hourly *hours;
 };
 
@@ -258,6 +273,7 @@ static void stats_data_free(void *data)
         return;
     api_hourly_free(d->hours);
     free(d->messages);
+    free(d->hourly);
     free(d);
 }
 
@@ -300,6 +316,21 @@ static const char *parse_range(const struct http_request *req, struct stats_data
     return NULL;
 }
 
+/* Reads the optional message parameter into d->message. Returns NULL, or
+ * an error message. */
+static const char *parse_message(const struct http_request *req, struct stats_data *d)
+{
+    int has = api_query_param(req, "message", d->message, sizeof(d->message));
+
+    if (has == 0) {
+        d->message[0] = '\0';
+        return NULL;
+    }
+    if (has < 0 || !token_id_valid(d->message, strlen(d->message)))
+        return "message is invalid: use 1 to 32 of A-Z a-z 0-9 . _ -";
+    return NULL;
+}
+
 static json_t *link_list(const json_t *pairs)
 {
     json_t *links = json_array();
@@ -318,6 +349,17 @@ static json_t *link_list(const json_t *pairs)
                                                "clicks", (json_int_t)strtoll(value, NULL, 10)));
     }
     return links;
+}
+
+/* Returns the conversions per identity path of an HGETALL reply. */
+static json_t *path_counts(const json_t *pairs)
+{
+    json_t *paths = json_object();
+    json_t *unused = json_object();
+
+    api_group_fields(pairs, paths, unused);
+    json_decref(unused);
+    return paths;
 }
 
 static json_t *ttc_list(const json_t *pairs)
@@ -356,83 +398,171 @@ static json_t *links_of_message(const json_t *links, const char *message)
     return mine;
 }
 
+/* Returns the figures of one campaign or message: totals with sent and
+ * rates, conversions by path and time to conversion, from the replies of
+ * its hash, its sent count, its paths and its buckets. */
+static json_t *figures(const json_t *totals_reply, const json_t *sent_reply,
+                       const json_t *paths_reply, const json_t *ttc_reply)
+{
+    json_t *totals = grouped_hash(totals_reply);
+
+    add_sent(totals, sent_reply);
+    add_rates(totals);
+    return json_pack("{s:o, s:o, s:o}", "totals", totals,
+                     "conversions_by_path", path_counts(paths_reply),
+                     "time_to_conversion", ttc_list(ttc_reply));
+}
+
 static void finish_stats_messages(struct api_query *q)
 {
     struct stats_data *d = q->data;
     json_t *messages = json_array();
+    char *hourly = d->hourly;
 
     for (size_t i = 0; i < d->n_messages; i++) {
         json_t *const *replies = q->replies + i * MESSAGE_SLOTS;
-        json_t *item = grouped_hash(replies[MESSAGE_SLOT_TOTALS]);
+        json_t *item = figures(replies[MESSAGE_SLOT_TOTALS], replies[MESSAGE_SLOT_SENT],
+                               replies[MESSAGE_SLOT_PATHS], replies[MESSAGE_SLOT_TTC]);
+        json_t *totals = json_object_get(item, "totals");
 
-        add_sent(item, replies[MESSAGE_SLOT_SENT]);
-        add_rates(item);
+        /* A message's totals are flat in its entry, beside its id. */
+        json_object_update(item, totals);
+        json_object_del(item, "totals");
         json_object_set_new(item, "message", json_string(d->messages[i]));
         json_object_set_new(item, "links", links_of_message(d->links, d->messages[i]));
         json_array_append_new(messages, item);
     }
     free(d->messages);
     d->messages = NULL;
+    d->hourly = NULL;
     json_object_set_new(q->result, "messages", messages);
-    api_query_respond(q, 200, json_incref(q->result));
+    api_query_respond_with(q, 200, json_incref(q->result), "hourly", hourly);
+}
+
+/* Sends the second stage of the campaign's view: each message's hash,
+ * sent count, paths and buckets. */
+static void send_message_stage(struct api_query *q)
+{
+    struct stats_data *d = q->data;
+    char key[SCHEMA_KEY_MAX];
+
+    if (api_query_stage(q, d->n_messages * MESSAGE_SLOTS, finish_stats_messages) != 0)
+        return;
+    for (size_t i = 0; i < d->n_messages; i++) {
+        const char *hgetall[] = {"HGETALL", key};
+        const char *pfcount[] = {"PFCOUNT", key};
+        size_t slot = i * MESSAGE_SLOTS;
+
+        schema_message(key, d->campaign, d->messages[i]);
+        api_query_send(q, slot + MESSAGE_SLOT_TOTALS, 2, hgetall);
+        schema_message_sent(key, d->campaign, d->messages[i]);
+        api_query_send(q, slot + MESSAGE_SLOT_SENT, 2, pfcount);
+        schema_message_paths(key, d->campaign, d->messages[i]);
+        api_query_send(q, slot + MESSAGE_SLOT_PATHS, 2, hgetall);
+        schema_message_conversion_times(key, d->campaign, d->messages[i]);
+        api_query_send(q, slot + MESSAGE_SLOT_TTC, 2, hgetall);
+    }
 }
 
 static void finish_stats(struct api_query *q)
 {
     struct stats_data *d = q->data;
-    json_t *totals, *hourly, *paths, *unused, *links;
-    char from_iso[21], to_iso[21];
-    char key[SCHEMA_KEY_MAX];
+    bool one_message = d->message[0] != '\0';
+    json_t *links;
     bool truncated;
 
     if (json_integer_value(q->replies[SLOT_KNOWN]) != 1) {
-        api_query_error(q, 404, "no such campaign: it has no recorded open or click");
+        api_query_error(q, 404, one_message
+                                    ? "no such message: it has no recorded send, open "
+                                      "or click in this campaign"
+                                    : "no such campaign: it has no recorded open or click");
         return;
     }
 
-    totals = grouped_hash(q->replies[SLOT_TOTALS]);
-    add_sent(totals, q->replies[SLOT_SENT]);
-    add_rates(totals);
-    paths = json_object();
-    unused = json_object();
-    api_group_fields(q->replies[SLOT_PATHS], paths, unused);
-    json_decref(unused);
-    utc_format_hour(d->from, from_iso);
-    utc_format_hour(d->from + (d->n_hours - 1) * 3600, to_iso);
-    hourly = json_pack("{s:s, s:s}", "from", from_iso, "to", to_iso);
-    api_hourly_add(hourly, d->hours);
+    q->result = figures(q->replies[SLOT_TOTALS], q->replies[SLOT_SENT],
+                        q->replies[SLOT_PATHS], q->replies[SLOT_TTC]);
+    json_object_set_new(q->result, "campaign", json_string(d->campaign));
     links = link_list(q->replies[SLOT_LINKS]);
+    d->hourly = api_hourly_json(d->hours);
+
+    if (one_message) {
+        json_object_set_new(q->result, "message", json_string(d->message));
+        json_object_set_new(q->result, "links", links_of_message(links, d->message));
+        json_decref(links);
+        api_query_respond_with(q, 200, json_incref(q->result), "hourly", d->hourly);
+        d->hourly = NULL;
+        return;
+    }
+
+    json_object_set_new(q->result, "links", links);
     d->links = links; /* borrowed from q->result for the message stage */
-
-    q->result = json_pack("{s:s, s:o, s:O, s:o, s:o, s:o}", "campaign", d->campaign,
-                          "totals", totals, "links", links,
-                          "conversions_by_path", paths,
-                          "time_to_conversion", ttc_list(q->replies[SLOT_TTC]),
-                          "hourly", hourly);
-    json_decref(links);
-
     q->kept = json_incref(q->replies[SLOT_MESSAGES]); /* ids outlive the stage */
     d->messages = sorted_ids(q->kept, MESSAGES_LISTED_MAX, &d->n_messages, &truncated);
     if (d->messages == NULL || d->n_messages == 0) {
         free(d->messages);
         d->messages = NULL;
         json_object_set_new(q->result, "messages", json_array());
-        api_query_respond(q, 200, json_incref(q->result));
+        api_query_respond_with(q, 200, json_incref(q->result), "hourly", d->hourly);
+        d->hourly = NULL;
         return;
     }
     json_object_set_new(q->result, "messages_truncated", json_boolean(truncated));
-    if (api_query_stage(q, d->n_messages * MESSAGE_SLOTS, finish_stats_messages) == 0) {
-        for (size_t i = 0; i < d->n_messages; i++) {
-            const char *hgetall[] = {"HGETALL", key};
-            const char *pfcount[] = {"PFCOUNT", key};
-
-            schema_message(key, d->campaign, d->messages[i]);
-            api_query_send(q, i * MESSAGE_SLOTS + MESSAGE_SLOT_TOTALS, 2, hgetall);
-            schema_message_sent(key, d->campaign, d->messages[i]);
-            api_query_send(q, i * MESSAGE_SLOTS + MESSAGE_SLOT_SENT, 2, pfcount);
-        }
-    }
+    send_message_stage(q);
     api_query_wait(q);
+}
+
+/* Sends the first stage: for the campaign's view the campaign's keys, for
+ * one message's view the message's own keys (links are per campaign and
+ * are filtered). */
+static void send_stats_stage(struct api_query *q)
+{
+    struct stats_data *d = q->data;
+    bool one_message = d->message[0] != '\0';
+    const char *hgetall[] = {"HGETALL", NULL};
+    const char *pfcount[] = {"PFCOUNT", NULL};
+    char key[SCHEMA_KEY_MAX], set[SCHEMA_KEY_MAX];
+
+    hgetall[1] = pfcount[1] = key;
+    if (one_message) {
+        const char *known[] = {"SISMEMBER", set, d->message};
+
+        schema_message_set(set, d->campaign);
+        api_query_send(q, SLOT_KNOWN, 3, known);
+        schema_message(key, d->campaign, d->message);
+        api_query_send(q, SLOT_TOTALS, 2, hgetall);
+        schema_message_paths(key, d->campaign, d->message);
+        api_query_send(q, SLOT_PATHS, 2, hgetall);
+        schema_message_conversion_times(key, d->campaign, d->message);
+        api_query_send(q, SLOT_TTC, 2, hgetall);
+        schema_message_sent(key, d->campaign, d->message);
+        api_query_send(q, SLOT_SENT, 2, pfcount);
+    } else {
+        const char *known[] = {"SISMEMBER", SCHEMA_CAMPAIGNS, d->campaign};
+        const char *smembers[] = {"SMEMBERS", key};
+
+        api_query_send(q, SLOT_KNOWN, 3, known);
+        schema_campaign(key, d->campaign);
+        api_query_send(q, SLOT_TOTALS, 2, hgetall);
+        schema_paths(key, d->campaign);
+        api_query_send(q, SLOT_PATHS, 2, hgetall);
+        schema_conversion_times(key, d->campaign);
+        api_query_send(q, SLOT_TTC, 2, hgetall);
+        schema_message_set(key, d->campaign);
+        api_query_send(q, SLOT_MESSAGES, 2, smembers);
+        schema_campaign_sent(key, d->campaign);
+        api_query_send(q, SLOT_SENT, 2, pfcount);
+    }
+    schema_links(key, d->campaign);
+    api_query_send(q, SLOT_LINKS, 2, hgetall);
+    for (uint32_t i = 0; i < d->n_hours; i++) {
+        uint32_t hour = d->from + i * 3600;
+
+        if (one_message)
+            schema_message_hour(key, d->campaign, d->message, hour);
+        else
+            schema_hour(key, d->campaign, hour);
+        api_query_send_raw(q, SLOT_HOURS + i, 2, hgetall, take_hour);
+    }
 }
 
 static void campaign_stats(struct worker *w, struct http_request *req)
@@ -440,7 +570,6 @@ static void campaign_stats(struct worker *w, struct http_request *req)
     struct stats_data *d = calloc(1, sizeof(*d));
     struct api_query *q;
     const char *error;
-    char key[SCHEMA_KEY_MAX];
 
     if (d == NULL || campaign_of_path(req, "stats", d->campaign) != 0) {
         free(d);
@@ -450,6 +579,8 @@ static void campaign_stats(struct worker *w, struct http_request *req)
         return;
     }
     error = parse_range(req, d);
+    if (error == NULL)
+        error = parse_message(req, d);
     if (error != NULL) {
         free(d);
         api_respond_json(req, 400, json_pack("{s:s}", "error", error));
@@ -465,30 +596,8 @@ static void campaign_stats(struct worker *w, struct http_request *req)
     d->hours = api_hourly_new(d->from, d->n_hours);
     if (d->hours == NULL)
         q->failed = true;
-    else if (api_query_stage(q, SLOT_HOURS + d->n_hours, finish_stats) == 0) {
-        const char *known[] = {"SISMEMBER", SCHEMA_CAMPAIGNS, d->campaign};
-        const char *hgetall[] = {"HGETALL", key};
-        const char *smembers[] = {"SMEMBERS", key};
-        const char *pfcount[] = {"PFCOUNT", key};
-
-        api_query_send(q, SLOT_KNOWN, 3, known);
-        schema_campaign(key, d->campaign);
-        api_query_send(q, SLOT_TOTALS, 2, hgetall);
-        schema_links(key, d->campaign);
-        api_query_send(q, SLOT_LINKS, 2, hgetall);
-        schema_paths(key, d->campaign);
-        api_query_send(q, SLOT_PATHS, 2, hgetall);
-        schema_conversion_times(key, d->campaign);
-        api_query_send(q, SLOT_TTC, 2, hgetall);
-        schema_message_set(key, d->campaign);
-        api_query_send(q, SLOT_MESSAGES, 2, smembers);
-        schema_campaign_sent(key, d->campaign);
-        api_query_send(q, SLOT_SENT, 2, pfcount);
-        for (uint32_t i = 0; i < d->n_hours; i++) {
-            schema_hour(key, d->campaign, d->from + i * 3600);
-            api_query_send_raw(q, SLOT_HOURS + i, 2, hgetall, take_hour);
-        }
-    }
+    else if (api_query_stage(q, SLOT_HOURS + d->n_hours, finish_stats) == 0)
+        send_stats_stage(q);
     api_query_wait(q);
 }
 

@@ -1,5 +1,10 @@
 /*
  * stats_reader.c - the on-demand read connection of stats_reader.h.
+ *
+ * Its replies are built in a reply arena (reply_arena.h), since a stats
+ * request reads hundreds of hashes at once. Only one connection exists
+ * at a time: a new one is opened after hiredis has freed the old one's
+ * last reply.
  */
 #include "stats_reader.h"
 
@@ -8,11 +13,13 @@
 #include <string.h>
 
 #include "log.h"
+#include "reply_arena.h"
 
 struct stats_reader {
     struct event_base *base;
     struct redis_target target;
     redisAsyncContext *ac; /* NULL while there is no connection */
+    struct reply_arena *arena; /* the replies of ac */
     bool closing;
     struct stats_reader_stats stats;
 };
@@ -74,6 +81,7 @@ static int connect_reader(struct stats_reader *r)
     }
 
     ac->data = r;
+    reply_arena_attach(r->arena, ac->c.reader);
     redisLibeventAttach(ac, r->base);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
@@ -97,6 +105,11 @@ struct stats_reader *stats_reader_new(struct event_base *base,
 
     if (r == NULL)
         return NULL;
+    r->arena = reply_arena_new();
+    if (r->arena == NULL) {
+        free(r);
+        return NULL;
+    }
     r->base = base;
     r->target = *target;
     return r;
@@ -109,6 +122,7 @@ void stats_reader_free(struct stats_reader *r)
     r->closing = true;
     if (r->ac != NULL)
         redisAsyncFree(r->ac);
+    reply_arena_free(r->arena);
     memset(&r->target, 0, sizeof(r->target)); /* drops the password */
     free(r);
 }

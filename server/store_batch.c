@@ -50,10 +50,12 @@
 /* Keys before the message and hour keys: totals, applied marks, links,
  * message id set. */
 #define FIXED_KEYS 4
-/* Arguments per event before its moved-click hours: writer, sequence
- * number, predecessor, counter, verdict, unique mask, message key, hour
- * key, link field, number of moved clicks. */
-#define EVENT_ARGS 10
+/* Arguments per event before its moved clicks: writer, sequence number,
+ * predecessor, counter, verdict, unique mask, message key, hour key,
+ * message hour key, link field, number of moved clicks. Each moved click
+ * adds its hour key and its message hour key. */
+#define EVENT_ARGS 11
+#define MOVED_ARGS 2
 
 static bool same_hour(uint32_t a, uint32_t b)
 {
@@ -78,38 +80,72 @@ static int find_hour(const struct campaign_batch *b, uint32_t time)
     return -1;
 }
 
-/* Counts the hours of op (its own and those of its moved clicks) that
- * are not among b's hour keys yet. */
-static size_t new_hours(const struct campaign_batch *b, const struct store_op *op)
+/* Returns the index of the message hour key of message (an index into
+ * b->messages) and time among b's message hour keys, or -1. */
+static int find_message_hour(const struct campaign_batch *b, int message, uint32_t time)
 {
-    uint32_t seen[1 + STORE_MOVED_MAX];
-    size_t n_seen = 0;
+    for (size_t i = 0; i < b->n_message_hours; i++)
+        if (b->message_hours[i].message == message &&
+            same_hour(b->hours[b->message_hours[i].hour], time))
+            return (int)i;
+    return -1;
+}
 
+/* Counts the hours of op (its own and those of its moved clicks) that
+ * are not among b's hour keys yet, and in *new_pairs those that have no
+ * message hour key for op's message yet. */
+static size_t new_hours(const struct campaign_batch *b, const struct store_op *op,
+                        size_t *new_pairs)
+{
+    int message = find_message(b, op->ev.u.touch.message);
+    uint32_t seen[1 + STORE_MOVED_MAX];
+    size_t n_seen = 0, n_new = 0;
+
+    *new_pairs = 0;
     for (int i = -1; i < op->n_moved; i++) {
         uint32_t time = i < 0 ? op->ev.u.touch.time : op->moved[i];
-        bool known = find_hour(b, time) >= 0;
+        bool repeated = false;
 
-        for (size_t k = 0; k < n_seen && !known; k++)
-            known = same_hour(seen[k], time);
-        if (!known)
-            seen[n_seen++] = time;
+        for (size_t k = 0; k < n_seen && !repeated; k++)
+            repeated = same_hour(seen[k], time);
+        if (repeated)
+            continue;
+        seen[n_seen++] = time;
+        if (find_hour(b, time) < 0)
+            n_new++;
+        if (message < 0 || find_message_hour(b, message, time) < 0)
+            (*new_pairs)++;
     }
-    return n_seen;
+    return n_new;
 }
 
 static bool batch_fits(const struct campaign_batch *b, const struct store_op *op)
 {
     const struct event_touch *t = &op->ev.u.touch;
+    size_t new_pairs;
+    size_t n_new = new_hours(b, op, &new_pairs);
 
     return b->n_ops < STORE_BATCH_EVENTS &&
            (find_message(b, t->message) >= 0 || b->n_messages < STORE_BATCH_MESSAGES) &&
-           b->n_hours + new_hours(b, op) <= STORE_BATCH_HOURS;
+           b->n_hours + n_new <= STORE_BATCH_HOURS &&
+           b->n_message_hours + new_pairs <= STORE_BATCH_MESSAGE_HOURS;
 }
 
-static void add_hour(struct campaign_batch *b, uint32_t time)
+/* Adds the hour key of time and the message hour key of message (an index
+ * into b->messages) and time, where b lacks them. */
+static void add_hour(struct campaign_batch *b, int message, uint32_t time)
 {
-    if (find_hour(b, time) < 0)
+    int hour = find_hour(b, time);
+
+    if (hour < 0) {
+        hour = (int)b->n_hours;
         b->hours[b->n_hours++] = time;
+    }
+    if (find_message_hour(b, message, time) < 0) {
+        b->message_hours[b->n_message_hours].message = (uint8_t)message;
+        b->message_hours[b->n_message_hours].hour = (uint8_t)hour;
+        b->n_message_hours++;
+    }
 }
 
 /* Returns the predecessor entry of writer in campaign, or NULL. */
@@ -261,13 +297,22 @@ static size_t hour_key(const struct campaign_batch *b, uint32_t time)
     return FIXED_KEYS + 1 + b->n_messages + (size_t)find_hour(b, time);
 }
 
+/* Returns the index in KEYS (from 1) of the message hour key of message
+ * (an index into b->messages) and time. */
+static size_t message_hour_key(const struct campaign_batch *b, int message, uint32_t time)
+{
+    return FIXED_KEYS + 1 + b->n_messages + b->n_hours +
+           (size_t)find_message_hour(b, message, time);
+}
+
 static void encode_event(struct resp_buf *out, const struct campaign_batch *b,
                          size_t index)
 {
     const struct store_op *op = b->ops[index];
     const struct event_touch *t = &op->ev.u.touch;
     bool is_click = op->ev.kind == EVENT_CLICK;
-    size_t message_key = FIXED_KEYS + 1 + (size_t)find_message(b, t->message);
+    int message = find_message(b, t->message);
+    size_t message_key = FIXED_KEYS + 1 + (size_t)message;
     char link_field[TOKEN_ID_MAX + 1 + RESP_U64_MAX];
     size_t link_len = 0;
 
@@ -286,10 +331,13 @@ static void encode_event(struct resp_buf *out, const struct campaign_batch *b,
     resp_bulk_u64(out, op->unique_mask);
     resp_bulk_u64(out, message_key);
     resp_bulk_u64(out, hour_key(b, t->time));
+    resp_bulk_u64(out, message_hour_key(b, message, t->time));
     resp_bulk(out, link_field, link_len);
     resp_bulk_u64(out, (uint64_t)op->n_moved);
-    for (int i = 0; i < op->n_moved; i++)
+    for (int i = 0; i < op->n_moved; i++) {
         resp_bulk_u64(out, hour_key(b, op->moved[i]));
+        resp_bulk_u64(out, message_hour_key(b, message, op->moved[i]));
+    }
 }
 
 /* Counts the arguments of b's events. */
@@ -298,7 +346,7 @@ static size_t event_args(const struct campaign_batch *b)
     size_t n = 0;
 
     for (size_t i = 0; i < b->n_ops; i++)
-        n += EVENT_ARGS + (size_t)b->ops[i]->n_moved;
+        n += EVENT_ARGS + MOVED_ARGS * (size_t)b->ops[i]->n_moved;
     return n;
 }
 
@@ -332,7 +380,7 @@ static void batch_send(struct campaign_batch *b)
 {
     struct store *st = b->st;
     struct resp_buf *out = &st->resp;
-    size_t n_keys = FIXED_KEYS + b->n_messages + b->n_hours;
+    size_t n_keys = FIXED_KEYS + b->n_messages + b->n_hours + b->n_message_hours;
     char key[SCHEMA_KEY_MAX];
 
     for (size_t i = 0; i < st->n_batches; i++) {
@@ -366,6 +414,10 @@ static void batch_send(struct campaign_batch *b)
         resp_bulk(out, key, schema_message(key, b->campaign, b->messages[i]));
     for (size_t i = 0; i < b->n_hours; i++)
         resp_bulk(out, key, schema_hour(key, b->campaign, b->hours[i]));
+    for (size_t i = 0; i < b->n_message_hours; i++)
+        resp_bulk(out, key, schema_message_hour(key, b->campaign,
+                                                b->messages[b->message_hours[i].message],
+                                                b->hours[b->message_hours[i].hour]));
     resp_bulk_u64(out, st->opts.campaign_retention_s);
     resp_bulk_u64(out, b->n_messages);
     for (size_t i = 0; i < b->n_messages; i++)
@@ -430,6 +482,7 @@ static struct campaign_batch *batch_open(struct store *st, const char *campaign)
     b->n_ops = 0;
     b->n_messages = 0;
     b->n_hours = 0;
+    b->n_message_hours = 0;
     st->batches[st->n_batches++] = b;
     return b;
 }
@@ -439,6 +492,7 @@ void store_batch_add(struct store_op *op)
     struct store *st = op->st;
     const struct event_touch *t = &op->ev.u.touch;
     struct campaign_batch *b = NULL;
+    int message;
 
     for (size_t i = 0; i < st->n_batches && b == NULL; i++)
         if (strcmp(st->batches[i]->campaign, t->campaign) == 0)
@@ -461,11 +515,14 @@ void store_batch_add(struct store_op *op)
     }
 
     b->ops[b->n_ops++] = op;
-    if (find_message(b, t->message) < 0)
+    message = find_message(b, t->message);
+    if (message < 0) {
+        message = (int)b->n_messages;
         b->messages[b->n_messages++] = t->message;
-    add_hour(b, t->time);
+    }
+    add_hour(b, message, t->time);
     for (int i = 0; i < op->n_moved; i++)
-        add_hour(b, op->moved[i]);
+        add_hour(b, message, op->moved[i]);
 
     if (!st->flush_scheduled) {
         /* Runs after the callbacks already active in this loop iteration,

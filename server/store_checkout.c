@@ -123,9 +123,10 @@ static void on_campaign_converted(redisAsyncContext *ac, void *r, void *privdata
     send_next_early_refund(op);
 }
 
-/* Fills the four campaign keys of record r: totals, message, the order's
- * hour and the campaign's copy of the record. */
-static void campaign_keys(const struct decision_record *r, char keys[4][SCHEMA_KEY_MAX])
+/* Fills the five campaign keys of record r: totals, message, the order's
+ * hour, the campaign's copy of the record and the message's hour of the
+ * order. */
+static void campaign_keys(const struct decision_record *r, char keys[5][SCHEMA_KEY_MAX])
 {
     const struct event_touch *t = &r->decision.touch.touch;
 
@@ -133,6 +134,7 @@ static void campaign_keys(const struct decision_record *r, char keys[4][SCHEMA_K
     schema_message(keys[1], t->campaign, t->message);
     schema_hour(keys[2], t->campaign, r->time);
     schema_campaign_order(keys[3], t->campaign, r->shop, r->order);
+    schema_message_hour(keys[4], t->campaign, t->message, r->time);
 }
 
 void store_campaign_convert(struct store_op *op, const char *entry)
@@ -140,17 +142,19 @@ void store_campaign_convert(struct store_op *op, const char *entry)
     const struct decision_record *r = &op->record;
     const struct event_touch *t = &r->decision.touch.touch;
     uint32_t to_order = r->time > t->time ? r->time - t->time : 0;
-    char keys[7][SCHEMA_KEY_MAX];
+    char keys[10][SCHEMA_KEY_MAX];
     struct store_args a;
 
     campaign_keys(r, keys);
-    schema_paths(keys[4], t->campaign);
-    schema_conversion_times(keys[5], t->campaign);
-    schema_recent_conversions(keys[6], t->campaign);
+    schema_paths(keys[5], t->campaign);
+    schema_conversion_times(keys[6], t->campaign);
+    schema_recent_conversions(keys[7], t->campaign);
+    schema_message_paths(keys[8], t->campaign, t->message);
+    schema_message_conversion_times(keys[9], t->campaign, t->message);
 
     store_args_init(&a);
-    store_args_evalsha(&a, SCRIPT_CAMPAIGN_CONVERT, 7);
-    for (int i = 0; i < 7; i++)
+    store_args_evalsha(&a, SCRIPT_CAMPAIGN_CONVERT, 10);
+    for (int i = 0; i < 10; i++)
         store_args_str(&a, keys[i]);
     store_args_str(&a, op->record_json);
     store_args_u64(&a, op->st->opts.campaign_retention_s);
@@ -163,13 +167,13 @@ void store_campaign_convert(struct store_op *op, const char *entry)
 static void send_campaign_verify(struct store_op *op, const char *delta,
                                  const char *net, const char *cut)
 {
-    char keys[4][SCHEMA_KEY_MAX];
+    char keys[5][SCHEMA_KEY_MAX];
     struct store_args a;
 
     campaign_keys(&op->record, keys);
     store_args_init(&a);
-    store_args_evalsha(&a, SCRIPT_CAMPAIGN_VERIFY, 4);
-    for (int i = 0; i < 4; i++)
+    store_args_evalsha(&a, SCRIPT_CAMPAIGN_VERIFY, 5);
+    for (int i = 0; i < 5; i++)
         store_args_str(&a, keys[i]);
     store_args_str(&a, op->record.currency);
     store_args_str(&a, delta);

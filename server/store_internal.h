@@ -24,12 +24,15 @@
 #define STORE_REPLAY_WINDOW 128 /* journal records sent together */
 
 /* Limits of one campaign batch (store_batch.c): events, distinct message
- * keys and hour keys in it, and campaigns with a batch open at once. A
- * batch that reaches a limit is sent at once. The hours include those of
- * the clicks that READER_TOUCH moved to another verdict. */
+ * keys, hour keys and message hour keys in it, and campaigns with a batch
+ * open at once. A batch that reaches a limit is sent at once. The hours
+ * include those of the clicks that READER_TOUCH moved to another verdict.
+ * Live traffic falls in one or two hours, so a batch has about one message
+ * hour per message; replays of a journal spread over more. */
 #define STORE_BATCH_EVENTS 128
 #define STORE_BATCH_MESSAGES 8
 #define STORE_BATCH_HOURS 16
+#define STORE_BATCH_MESSAGE_HOURS 32
 #define STORE_BATCH_CAMPAIGNS 8
 
 /* Campaigns (per writer) with a campaign write in flight whose previous
@@ -57,6 +60,12 @@ struct campaign_batch {
     size_t n_messages;
     uint32_t hours[STORE_BATCH_HOURS]; /* a time within each UTC hour */
     size_t n_hours;
+    /* Keys c:{C}:m:M:h:HOUR, as indexes into messages and hours. */
+    struct {
+        uint8_t message;
+        uint8_t hour;
+    } message_hours[STORE_BATCH_MESSAGE_HOURS];
+    size_t n_message_hours;
     uint64_t sent_no; /* st->batches_sent when it was sent */
     struct campaign_batch *next_free;
 };

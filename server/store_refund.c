@@ -49,17 +49,18 @@ void store_campaign_refund_send(struct store_op *op,
                                 const struct store_campaign_refund *r,
                                 redisCallbackFn *cb)
 {
-    char keys[4][SCHEMA_KEY_MAX];
+    char keys[5][SCHEMA_KEY_MAX];
     struct store_args a;
 
     schema_campaign(keys[0], r->campaign);
     schema_message(keys[1], r->campaign, r->message);
     schema_hour(keys[2], r->campaign, op->ev.time);
     schema_campaign_order(keys[3], r->campaign, r->shop, r->order);
+    schema_message_hour(keys[4], r->campaign, r->message, op->ev.time);
 
     store_args_init(&a);
-    store_args_evalsha(&a, SCRIPT_CAMPAIGN_REFUND, 4);
-    for (int i = 0; i < 4; i++)
+    store_args_evalsha(&a, SCRIPT_CAMPAIGN_REFUND, 5);
+    for (int i = 0; i < 5; i++)
         store_args_str(&a, keys[i]);
     store_args_str(&a, r->field);
     store_args_str(&a, r->amount);

@@ -134,18 +134,19 @@ static const char reader_touch[] =
 /*
  * Counts a batch of opens and clicks of one campaign, in its slot.
  * KEYS: campaign totals, applied marks, link clicks, message id set, then
- *       the batch's message totals and hour keys.
+ *       the batch's message totals, hour keys and message hour keys.
  * ARGV: retention, number of messages M, the M message ids (in the order
  *       of their keys), then per event in sequence order: writer id,
  *       sequence number, predecessor (the sequence number of the writer's
  *       previous event that must have been applied first, or 0),
  *       "opens" or "clicks", verdict, unique mask, index in
- *       KEYS of its message key, index of its hour key, link field
- *       "message:link" (empty for an open), number N of clicks READER_TOUCH
- *       moved, and the index of each one's hour key.
+ *       KEYS of its message key, index of its hour key, index of its
+ *       message hour key, link field "message:link" (empty for an open),
+ *       number N of clicks READER_TOUCH moved, and for each one the index
+ *       of its hour key and of its message hour key.
  * Totals (opens, clicks) count every verdict; the field "kind:verdict"
  * next to them counts one verdict. A moved click leaves clicks:human for
- * clicks:<verdict> in the campaign, the message and its hour.
+ * clicks:<verdict> in the campaign, the message and their hours.
  * A writer (one store connection) sends its events in sequence order, and
  * Redis runs a connection's commands in order, so the events of a writer
  * that reached Redis are always a prefix of what it sent: remembering the
@@ -173,7 +174,7 @@ static const char campaign_touch[] =
     "local i = first_event\n"
     "while i <= #ARGV do\n"
     "  local writer, seq = ARGV[i], tonumber(ARGV[i + 1])\n"
-    "  local n_moved = tonumber(ARGV[i + 9])\n"
+    "  local n_moved = tonumber(ARGV[i + 10])\n"
     "  if last[writer] == nil then\n"
     "    last[writer] = tonumber(redis.call('HGET', KEYS[2], writer) or '0')\n"
     "  end\n"
@@ -184,15 +185,16 @@ static const char campaign_touch[] =
     "    end\n"
     "    local kind, verdict = ARGV[i + 3], ARGV[i + 4]\n"
     "    local mask, m = tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6])\n"
-    "    for _, k in ipairs({1, m, tonumber(ARGV[i + 7])}) do\n"
+    "    for _, k in ipairs({1, m, tonumber(ARGV[i + 7]), tonumber(ARGV[i + 8])}) do\n"
     "      add(k, kind, 1)\n"
     "      add(k, kind .. ':' .. verdict, 1)\n"
     "    end\n"
     "    if mask % 2 == 1 then add(1, 'unique_' .. kind, 1) end\n"
     "    if mask >= 2 then add(m, 'unique_' .. kind, 1) end\n"
-    "    if kind == 'clicks' then add(3, ARGV[i + 8], 1) end\n"
+    "    if kind == 'clicks' then add(3, ARGV[i + 9], 1) end\n"
     "    for j = 1, n_moved do\n"
-    "      for _, k in ipairs({1, m, tonumber(ARGV[i + 9 + j])}) do\n"
+    "      local at = i + 9 + 2 * j\n"
+    "      for _, k in ipairs({1, m, tonumber(ARGV[at]), tonumber(ARGV[at + 1])}) do\n"
     "        add(k, 'clicks:human', -1)\n"
     "        add(k, 'clicks:' .. verdict, 1)\n"
     "      end\n"
@@ -202,7 +204,7 @@ static const char campaign_touch[] =
     "    top[writer] = ARGV[i + 1]\n"
     "    applied = applied + 1\n"
     "  end\n"
-    "  i = i + 10 + n_moved\n"
+    "  i = i + 11 + 2 * n_moved\n"
     "end\n"
     "if applied == 0 then return 0 end\n"
     "for writer, seq in pairs(top) do redis.call('HSET', KEYS[2], writer, seq) end\n"
@@ -366,8 +368,9 @@ static const char order_claim[] =
 /*
  * Credits a claimed order to its campaign and keeps the decision record.
  * KEYS: campaign totals, message totals, hour of the order, campaign's
- *       order record, conversions per path, per time-to-conversion bucket,
- *       recent list.
+ *       order record, the message's hour of the order, conversions per
+ *       path, per time-to-conversion bucket, recent list, then the
+ *       message's conversions per path and per time-to-conversion bucket.
  * ARGV: decision record (JSON, as for ORDER_CLAIM), retention,
  *       time-to-conversion bucket, recent-list entry (JSON), recent-list
  *       length.
@@ -385,7 +388,7 @@ static const char campaign_convert[] =
     "redis.call('HSET', KEYS[4], 'refunded', '0', unpack(fields))\n"
     "redis.call('EXPIRE', KEYS[4], ARGV[2])\n"
     "local cur = rec.currency\n"
-    "for i = 1, 3 do\n"
+    "for _, i in ipairs({1, 2, 3, 5}) do\n"
     "  redis.call('HINCRBY', KEYS[i], 'conversions', 1)\n"
     "  if rec.cross_device == '1' then\n"
     "    redis.call('HINCRBY', KEYS[i], 'cross_device_conversions', 1)\n"
@@ -397,11 +400,13 @@ static const char campaign_convert[] =
     "  end\n"
     "  redis.call('EXPIRE', KEYS[i], ARGV[2])\n"
     "end\n"
-    "redis.call('HINCRBY', KEYS[5], rec.path, 1)\n"
-    "redis.call('HINCRBY', KEYS[6], ARGV[3], 1)\n"
-    "redis.call('LPUSH', KEYS[7], ARGV[4])\n"
-    "redis.call('LTRIM', KEYS[7], 0, tonumber(ARGV[5]) - 1)\n"
-    "for i = 5, 7 do redis.call('EXPIRE', KEYS[i], ARGV[2]) end\n"
+    "redis.call('HINCRBY', KEYS[6], rec.path, 1)\n"
+    "redis.call('HINCRBY', KEYS[9], rec.path, 1)\n"
+    "redis.call('HINCRBY', KEYS[7], ARGV[3], 1)\n"
+    "redis.call('HINCRBY', KEYS[10], ARGV[3], 1)\n"
+    "redis.call('LPUSH', KEYS[8], ARGV[4])\n"
+    "redis.call('LTRIM', KEYS[8], 0, tonumber(ARGV[5]) - 1)\n"
+    "for i = 6, 10 do redis.call('EXPIRE', KEYS[i], ARGV[2]) end\n"
     "return 1\n";
 
 /*
@@ -409,9 +414,11 @@ static const char campaign_convert[] =
  * HyperLogLogs, so minting the same recipient twice for one message counts
  * once, a replay changes nothing, and no reader id is stored in campaign
  * data (a HyperLogLog keeps only register maxima of element hashes).
- * KEYS: message sent HLL, campaign sent HLL.
+ * KEYS: message sent HLL, campaign sent HLL, message id set.
  * ARGV: retention, message id, then the reader ids (hex) of the batch.
- * The campaign HLL counts "message|reader" pairs: one per email.
+ * The campaign HLL counts "message|reader" pairs: one per email. The
+ * message id joins the campaign's message set, so a message with sends
+ * and no open yet is listed with the others.
  * Returns the number of reader ids added.
  */
 static const char sent[] =
@@ -426,6 +433,8 @@ static const char sent[] =
     "redis.call('PFADD', KEYS[2], unpack(emails))\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
     "redis.call('EXPIRE', KEYS[2], ARGV[1])\n"
+    "redis.call('SADD', KEYS[3], ARGV[2])\n"
+    "redis.call('EXPIRE', KEYS[3], ARGV[1])\n"
     "return #readers\n";
 
 /*
@@ -526,7 +535,7 @@ static const char order_refund[] =
 /*
  * Applies a refund that ORDER_REFUND accepted to the credited campaign.
  * KEYS: campaign totals, message totals, hour of the refund, campaign's
- *       order record.
+ *       order record, the message's hour of the refund.
  * ARGV: refund field, amount, currency, verified when applied (0 or 1, as
  *       ORDER_REFUND saw it), retention.
  * The refund field in the campaign's record makes a repeat a no-op.
@@ -538,7 +547,7 @@ static const char campaign_refund[] =
     "redis.call('HINCRBY', KEYS[4], 'refunded', ARGV[2])\n"
     "local cur = ARGV[3]\n"
     "local amount = tonumber(ARGV[2])\n"
-    "for i = 1, 3 do\n"
+    "for _, i in ipairs({1, 2, 3, 5}) do\n"
     "  redis.call('HINCRBY', KEYS[i], 'refunds', 1)\n"
     "  redis.call('HINCRBY', KEYS[i], 'refunded:' .. cur, amount)\n"
     "  redis.call('HINCRBY', KEYS[i], 'revenue:' .. cur, 0 - amount)\n"
@@ -553,12 +562,12 @@ static const char campaign_refund[] =
  * Marks a credited order verified in its campaign, after ORDER_CLAIM
  * returned {3, ...}.
  * KEYS: campaign totals, message totals, hour of the order, campaign's
- *       order record.
+ *       order record, the message's hour of the order.
  * ARGV: currency, revenue delta, net revenue, trusted revenue, retention,
  *       refund cut (what ORDER_CLAIM took off the order's refunds because
  *       they exceeded the trusted revenue).
  * The cut lowers refunded:CUR here as it did in the shop totals, so the
- * two agree; the verified mark makes it happen once. In the hourly key it
+ * two agree; the verified mark makes it happen once. In the hourly keys it
  * lands in the hour of the order, not in the hours of the refunds.
  * Returns 1 when applied, 0 when the record is missing or already verified.
  */
@@ -569,7 +578,7 @@ static const char campaign_verify[] =
     "local cut = tonumber(ARGV[6])\n"
     "if cut > 0 then redis.call('HINCRBY', KEYS[4], 'refunded', 0 - cut) end\n"
     "local cur = ARGV[1]\n"
-    "for i = 1, 3 do\n"
+    "for _, i in ipairs({1, 2, 3, 5}) do\n"
     "  redis.call('HINCRBY', KEYS[i], 'verified_conversions', 1)\n"
     "  redis.call('HINCRBY', KEYS[i], 'revenue:' .. cur, ARGV[2])\n"
     "  redis.call('HINCRBY', KEYS[i], 'verified_revenue:' .. cur, ARGV[3])\n"

@@ -13,9 +13,9 @@
 #include "log.h"
 #include "store_scripts.h"
 
-/* Fixed arguments before the reader ids: EVALSHA sha 2 key key retention
- * message. */
-#define SENT_FIXED_ARGS 7
+/* Fixed arguments before the reader ids: EVALSHA sha 3 key key key
+ * retention message. */
+#define SENT_FIXED_ARGS 8
 
 static void on_sent(redisAsyncContext *ac, void *r, void *privdata)
 {
@@ -29,7 +29,7 @@ void store_count_sent(struct store *st, const char *campaign,
                       const char *message,
                       const uint8_t (*readers)[TOKEN_READER_LEN], size_t n)
 {
-    char keys[2][SCHEMA_KEY_MAX];
+    char keys[3][SCHEMA_KEY_MAX];
     char retention[24];
     char (*hex)[2 * TOKEN_READER_LEN + 1] = NULL;
     const char **argv = NULL;
@@ -58,15 +58,17 @@ void store_count_sent(struct store *st, const char *campaign,
 
     schema_message_sent(keys[0], campaign, message);
     schema_campaign_sent(keys[1], campaign);
+    schema_message_set(keys[2], campaign);
     snprintf(retention, sizeof(retention), "%u",
              (unsigned)st->opts.campaign_retention_s);
     argv[0] = "EVALSHA";
     argv[1] = store_script_sha(SCRIPT_SENT);
-    argv[2] = "2";
+    argv[2] = "3";
     argv[3] = keys[0];
     argv[4] = keys[1];
-    argv[5] = retention;
-    argv[6] = message;
+    argv[5] = keys[2];
+    argv[6] = retention;
+    argv[7] = message;
     for (size_t i = 0; i < n; i++) {
         ident_hex(readers[i], TOKEN_READER_LEN, hex[i]);
         argv[SENT_FIXED_ARGS + i] = hex[i];

@@ -76,18 +76,25 @@ size_t schema_message(char *out, const char *campaign, const char *message)
     return k.len;
 }
 
-size_t schema_hour(char *out, const char *campaign, uint32_t unix_time)
+/* Appends ":h:YYYYMMDDHH", the UTC hour of unix_time. */
+static void put_hour(struct key *k, uint32_t unix_time)
 {
-    struct key k = key_start(out, "c", campaign);
     time_t t = (time_t)unix_time;
     struct tm utc;
 
     gmtime_r(&t, &utc);
-    put(&k, ":h:", 3);
-    put_digits(&k, (unsigned)(utc.tm_year + 1900) % 10000, 4);
-    put_digits(&k, (unsigned)(utc.tm_mon + 1), 2);
-    put_digits(&k, (unsigned)utc.tm_mday, 2);
-    put_digits(&k, (unsigned)utc.tm_hour, 2);
+    put(k, ":h:", 3);
+    put_digits(k, (unsigned)(utc.tm_year + 1900) % 10000, 4);
+    put_digits(k, (unsigned)(utc.tm_mon + 1), 2);
+    put_digits(k, (unsigned)utc.tm_mday, 2);
+    put_digits(k, (unsigned)utc.tm_hour, 2);
+}
+
+size_t schema_hour(char *out, const char *campaign, uint32_t unix_time)
+{
+    struct key k = key_start(out, "c", campaign);
+
+    put_hour(&k, unix_time);
     return k.len;
 }
 
@@ -134,6 +141,38 @@ size_t schema_message_sent(char *out, const char *campaign, const char *message)
     put(&k, ":m:", 3);
     put_str(&k, message);
     put(&k, ":sent", 5);
+    return k.len;
+}
+
+size_t schema_message_hour(char *out, const char *campaign, const char *message,
+                           uint32_t unix_time)
+{
+    struct key k = key_start(out, "c", campaign);
+
+    put(&k, ":m:", 3);
+    put_str(&k, message);
+    put_hour(&k, unix_time);
+    return k.len;
+}
+
+size_t schema_message_paths(char *out, const char *campaign, const char *message)
+{
+    struct key k = key_start(out, "c", campaign);
+
+    put(&k, ":m:", 3);
+    put_str(&k, message);
+    put(&k, ":p", 2);
+    return k.len;
+}
+
+size_t schema_message_conversion_times(char *out, const char *campaign,
+                                       const char *message)
+{
+    struct key k = key_start(out, "c", campaign);
+
+    put(&k, ":m:", 3);
+    put_str(&k, message);
+    put(&k, ":ttc", 4);
     return k.len;
 }
 

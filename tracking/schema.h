@@ -13,6 +13,9 @@
  *   c:{C}:w                  applied-event marks, internal (hash)
  *   c:{C}:sent               emails minted, as "M|R" pairs (HyperLogLog)
  *   c:{C}:m:M:sent           readers minted for message M (HyperLogLog)
+ *   c:{C}:m:M:h:YYYYMMDDHH   one UTC hour of message M (hash)
+ *   c:{C}:m:M:p              conversions of M per identity path (hash)
+ *   c:{C}:m:M:ttc            conversions of M per time-to-conversion bucket
  *   r:{R}:t                  touchpoints of reader R   (sorted set)
  *   r:{R}:u                  first-touch marks of R    (hash)
  *   r:{R}:l                  keys of links to R        (set)
@@ -54,6 +57,11 @@ size_t schema_campaign_order(char *out, const char *campaign,
 size_t schema_applied(char *out, const char *campaign);
 size_t schema_campaign_sent(char *out, const char *campaign);
 size_t schema_message_sent(char *out, const char *campaign, const char *message);
+size_t schema_message_hour(char *out, const char *campaign, const char *message,
+                           uint32_t unix_time);
+size_t schema_message_paths(char *out, const char *campaign, const char *message);
+size_t schema_message_conversion_times(char *out, const char *campaign,
+                                       const char *message);
 size_t schema_reader_touches(char *out, const uint8_t reader[TOKEN_READER_LEN]);
 size_t schema_reader_marks(char *out, const uint8_t reader[TOKEN_READER_LEN]);
 size_t schema_reader_links(char *out, const uint8_t reader[TOKEN_READER_LEN]);

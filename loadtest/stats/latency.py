@@ -3,19 +3,25 @@
 Starts a private redis-server (unix socket) and tallyd (loopback), sends a
 few hundred real events through tallyd so that every key has its real
 shape. It then raises the campaign's counters to one million events
-spread over 31 days of hourly keys, 4 messages and 60 links, counts
-40,000 emails as sent (dense HyperLogLogs, as after a real send), and
-fills the recent-conversions list. It then requests each stats endpoint a fixed
-number of times over one keep-alive connection and reports the client
-round trip (p50, p99) and the server-side time from tallyd's own
-tally_http_response_seconds histogram.
+spread over 31 days of hourly keys (the campaign's and each message's),
+4 messages and 60 links, counts 40,000 emails as sent (dense
+HyperLogLogs, as after a real send), and fills the recent-conversions
+list. It then requests each stats endpoint a fixed number of times over
+one keep-alive connection and reports the client round trip (p50, p99)
+and the server-side time from tallyd's own tally_http_response_seconds
+histogram.
 
-    /usr/bin/python3 loadtest/stats/latency.py        (after make)
+With --busy N it also runs N CPU-bound processes (shell loops, stopped
+after --busy-seconds at the latest) during the measurement, so that the
+2 cores are contended as when builds and tests run beside tallyd.
+
+    /usr/bin/python3 loadtest/stats/latency.py [--busy N]   (after make)
 """
+import argparse
 import http.client
 import json
 import os
-import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,12 +58,20 @@ def scale_up(client):
     per_hour = EVENTS // HOURS
     pipe = client.pipeline(transaction=False)
     for i in range(HOURS):
-        key = time.strftime(f"c:{{{CAMPAIGN}}}:h:%Y%m%d%H", time.gmtime(first + i * 3600))
-        pipe.hincrby(key, "opens", per_hour * 70 // 100)
-        pipe.hincrby(key, "clicks", per_hour * 25 // 100)
-        pipe.hincrby(key, "conversions", per_hour * 5 // 100)
-        pipe.hincrby(key, "cross_device_conversions", per_hour * 2 // 100)
-        pipe.hincrby(key, "revenue:EUR", per_hour * 5 // 100 * 4990)
+        hour = time.strftime("%Y%m%d%H", time.gmtime(first + i * 3600))
+        keys = [(f"c:{{{CAMPAIGN}}}:h:{hour}", 1)]
+        keys += [(f"c:{{{CAMPAIGN}}}:m:{m}:h:{hour}", 4) for m in "abcd"]
+        for key, share in keys:
+            events = per_hour // share
+            pipe.hincrby(key, "opens", events * 70 // 100)
+            pipe.hincrby(key, "opens:human", events * 50 // 100)
+            pipe.hincrby(key, "opens:privacy_proxy", events * 20 // 100)
+            pipe.hincrby(key, "clicks", events * 25 // 100)
+            pipe.hincrby(key, "clicks:human", events * 24 // 100)
+            pipe.hincrby(key, "clicks:scanner", events * 1 // 100)
+            pipe.hincrby(key, "conversions", events * 5 // 100)
+            pipe.hincrby(key, "cross_device_conversions", events * 2 // 100)
+            pipe.hincrby(key, "revenue:EUR", events * 5 // 100 * 4990)
     for field, share in (("opens", 70), ("clicks", 25), ("conversions", 5)):
         pipe.hincrby(f"c:{{{CAMPAIGN}}}", field, EVENTS * share // 100)
         for m in "abcd":
@@ -110,7 +124,20 @@ def server_side(tally):
     return result
 
 
+def start_busy(n, seconds):
+    """Starts n CPU-bound shell loops that end by themselves after seconds."""
+    return [subprocess.Popen(["timeout", str(seconds), "sh", "-c", "while :; do :; done"])
+            for _ in range(n)]
+
+
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--busy", type=int, default=0,
+                        help="CPU-bound processes to run during the measurement")
+    parser.add_argument("--busy-seconds", type=int, default=120,
+                        help="maximum seconds the busy processes run")
+    args = parser.parse_args()
+    busy = []
     with tempfile.TemporaryDirectory() as directory:
         redis = RedisServer(directory)
         # All beacons come from 127.0.0.1, so the per-client limit is off.
@@ -123,23 +150,30 @@ def main():
             print(f"campaign {CAMPAIGN}: {total} events, {HOURS} hour keys, "
                   f"{redis.client.dbsize()} keys in Redis")
             now = int(time.time())
+            full_range = f"from={now - (HOURS - 1) * 3600}&to={now}"
             paths = {
-                "api_stats (744 h)": f"/v1/campaigns/{CAMPAIGN}/stats?from={now - (HOURS - 1) * 3600}&to={now}",
+                "api_stats (744 h)": f"/v1/campaigns/{CAMPAIGN}/stats?{full_range}",
+                "api_stats (message, 744 h)":
+                    f"/v1/campaigns/{CAMPAIGN}/stats?message=a&{full_range}",
                 "api_stats (48 h)": f"/v1/campaigns/{CAMPAIGN}/stats",
                 "api_conversions (100)": f"/v1/campaigns/{CAMPAIGN}/conversions?limit=100",
                 "api_campaigns": "/v1/campaigns",
             }
+            busy = start_busy(args.busy, args.busy_seconds)
             for name, path in paths.items():
                 route = name.split()[0]
                 before = server_side(tally).get(route, (0, 0, 0))
                 p50, p99, size = measure(tally.port, tally.read_token, path)
                 after = server_side(tally)[route]
                 seconds, count, under = (a - b for a, b in zip(after, before))
-                print(f"{name:24} client p50 {p50 * 1000:6.2f} ms  p99 {p99 * 1000:6.2f} ms"
+                print(f"{name:27} client p50 {p50 * 1000:6.2f} ms  p99 {p99 * 1000:6.2f} ms"
                       f"  body {size} bytes  server mean {seconds / count * 1000:6.2f} ms"
                       f"  {under / count * 100:5.1f} % under 10 ms")
-            print(json.dumps({"requests_per_path": REQUESTS}))
+            print(json.dumps({"requests_per_path": REQUESTS, "busy": args.busy}))
         finally:
+            for process in busy:
+                process.terminate()
+                process.wait(timeout=10)
             tally.stop()
             redis.stop()
 

@@ -1,15 +1,17 @@
 // Loads tallyd's dashboard in headless Chromium (Debian's /usr/bin/chromium,
 // driven by playwright-core; no browser is downloaded), signs in with a read
 // token, shows one campaign, and prints what the page shows as JSON: the
-// totals cards, the funnel, the device split, sent per message, the journeys, and every
-// console error, failed request and request to another origin. Saves a
-// screenshot. Usage: node dashboard.mjs BASE_URL TOKEN CAMPAIGN SCREENSHOT
+// totals cards, the funnel, the device split, sent per message, the journeys, the
+// sums of the hourly charts, and every console error, failed request and
+// request to another origin. Then it picks MESSAGE and prints the same for
+// that message's view. Saves a screenshot of each view.
+// Usage: node dashboard.mjs BASE_URL TOKEN CAMPAIGN SCREENSHOT MESSAGE
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const [base, token, campaign, screenshot] = process.argv.slice(2);
+const [base, token, campaign, screenshot, message] = process.argv.slice(2);
 const profile = mkdtempSync(join(tmpdir(), "tally-chromium-"));
 const problems = [];
 const origin = new URL(base).origin;
@@ -44,7 +46,7 @@ try {
   await page.waitForSelector(`body[data-loaded="${campaign}"]`);
   await page.waitForSelector("#chart-events .uplot");
 
-  const shown = await page.evaluate(() => {
+  const read = () => page.evaluate(() => {
     const values = (selector) => Object.fromEntries(
       [...document.querySelectorAll(selector)].map((e) => [e.dataset.field, e.dataset.value]));
     return {
@@ -57,12 +59,26 @@ try {
       journeys: document.querySelectorAll("#journeys tr[data-order]").length,
       touches: document.querySelectorAll("#journeys .touch").length,
       charts: document.querySelectorAll(".uplot").length,
+      chartSums: { ...document.getElementById("chart-events").dataset,
+                   ...document.getElementById("chart-revenue").dataset },
+      messageOrders: Object.fromEntries([...document.querySelectorAll("#messages tr[data-message]")]
+        .map((e) => [e.dataset.message, e.dataset.orders])),
+      selected: [...document.querySelectorAll("#messages tr.selected")].map((e) => e.dataset.message),
+      journeyMessages: [...document.querySelectorAll("#journeys tr[data-order]")]
+        .map((e) => e.dataset.message),
       stored: Object.keys(sessionStorage),
       kept: Object.keys(localStorage),
     };
   });
+  const shown = await read();
   await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(JSON.stringify({ ...shown, problems }));
+
+  await page.selectOption("#message", message);
+  await page.waitForSelector(`body[data-message="${message}"]`);
+  await page.waitForSelector("#chart-events .uplot");
+  const picked = await read();
+  await page.screenshot({ path: screenshot.replace(/\.png$/, "-message.png"), fullPage: true });
+  console.log(JSON.stringify({ ...shown, message: picked, problems }));
 } finally {
   await browser.close();
   rmSync(profile, { recursive: true, force: true });

@@ -126,26 +126,38 @@ def api(tally, path):
     return json.loads(body)
 
 
-def test_dashboard_matches_api_and_redis(tally, redis_server):
-    # The readers of spring plus some who never open: message a goes to the
-    # even readers, b to the odd ones.
+def send_campaigns(tally, redis_server, seed, quiet):
+    """Mints spring's emails (message a to the even readers, b to the odd
+    ones, plus quiet readers per message who never open), sends the
+    generated traffic and waits until Redis has every order. Returns the
+    events sent per campaign."""
     for message, parity in (("a", 0), ("b", 1)):
         mint(tally, "spring", message,
              [f"reader{r}@example.com" for r in range(READERS) if r % 2 == parity]
-             + [f"quiet{r}-{message}@example.com" for r in range(15)])
-    sent = generate(tally, random.Random(7))
-    assert sum(s["opens"] + s["clicks"] + s["orders"] for s in sent.values()) >= 3000
+             + [f"quiet{r}-{message}@example.com" for r in range(quiet)])
+    sent = generate(tally, random.Random(seed))
     for campaign in CAMPAIGNS:
         wait_until(lambda: redis_cli(redis_server, "HGET", f"c:{{{campaign}}}", "conversions")
                    == str(sent[campaign]["orders"]), f"orders of {campaign} written",
                    seconds=20)
+    return sent
 
+
+def load_dashboard(tally, message):
+    """Runs dashboard.mjs on spring, then on its message; returns what the
+    page showed."""
     os.makedirs(os.path.dirname(SCREENSHOT), exist_ok=True)
     out = subprocess.run(["node", os.path.join(os.path.dirname(__file__), "dashboard.mjs"),
-                          tally.base, tally.read_token, "spring", SCREENSHOT],
+                          tally.base, tally.read_token, "spring", SCREENSHOT, message],
                          capture_output=True, text=True, timeout=90, cwd=ROOT)
     assert out.returncode == 0, out.stderr
-    page = json.loads(out.stdout)
+    return json.loads(out.stdout)
+
+
+def test_dashboard_matches_api_and_redis(tally, redis_server):
+    sent = send_campaigns(tally, redis_server, seed=7, quiet=15)
+    assert sum(s["opens"] + s["clicks"] + s["orders"] for s in sent.values()) >= 3000
+    page = load_dashboard(tally, "b")
 
     assert page["problems"] == []
     assert page["title"] == "Campaign spring"
@@ -180,3 +192,50 @@ def test_dashboard_matches_api_and_redis(tally, redis_server):
     assert page["journeys"] == min(20, sent["spring"]["orders"])
     assert page["touches"] > page["journeys"]
     assert os.path.getsize(SCREENSHOT) > 10000
+
+
+def hourly_sums(hourly):
+    """Returns the sums of the hourly opens, clicks and orders as the
+    chart containers keep them (strings)."""
+    counters = hourly["counters"]
+    return {"opens": str(sum(counters["opens"])), "clicks": str(sum(counters["clicks"])),
+            "orders": str(sum(counters["conversions"]))}
+
+
+def test_dashboard_shows_one_message(tally, redis_server):
+    """Picking message b shows b's own totals and hourly charts, as the API
+    and redis-cli have them, next to the table of both messages."""
+    send_campaigns(tally, redis_server, seed=11, quiet=0)
+    page = load_dashboard(tally, "b")
+    picked = page["message"]
+    assert page["problems"] == []
+
+    now = int(time.time())
+    query = f"from={now - 47 * 3600}&to={now}"
+    campaign = api(tally, f"/v1/campaigns/spring/stats?{query}")
+    one = api(tally, f"/v1/campaigns/spring/stats?message=b&{query}")
+    assert picked["title"] == "Campaign spring · message b"
+    assert picked["selected"] == ["b"]
+    for field in ("opens", "unique_opens", "clicks", "unique_clicks", "conversions",
+                  "cross_device_conversions", "sent"):
+        in_redis = int(redis_cli(redis_server, "HGET", "c:{spring}:m:b", field) or 0) \
+            if field != "sent" else int(redis_cli(redis_server, "PFCOUNT", "c:{spring}:m:b:sent"))
+        assert int(picked["cards"][field]) == one["totals"]["counters"][field] == in_redis, field
+    assert int(picked["cards"]["conversions"]) < int(page["cards"]["conversions"])
+    assert int(picked["funnel"]["funnel-orders"]) == one["totals"]["counters"]["conversions"]
+
+    assert page["chartSums"] == {**hourly_sums(campaign["hourly"]), "revenue": page["chartSums"]["revenue"]}
+    assert {k: picked["chartSums"][k] for k in ("opens", "clicks", "orders")} == \
+        hourly_sums(one["hourly"])
+    hour = now - now % 3600
+    opens_b = sum(int(redis_cli(redis_server, "HGET",
+                                time.strftime("c:{spring}:m:b:h:%Y%m%d%H",
+                                              time.gmtime(hour - h * 3600)), "opens") or 0)
+                  for h in range(3))
+    assert int(picked["chartSums"]["opens"]) == opens_b == one["totals"]["counters"]["opens"]
+
+    for message in ("a", "b"):
+        in_redis = redis_cli(redis_server, "HGET", f"c:{{spring}}:m:{message}", "conversions")
+        assert picked["messageOrders"][message] == in_redis, message
+    assert picked["journeyMessages"]
+    assert set(picked["journeyMessages"]) == {"b"}

@@ -205,9 +205,14 @@ def test_stats_sent_and_rates_per_message(tally, redis_server):
     assert totals["rates"]["click_rate"] == pytest.approx(2 / 15)
     assert totals["rates"]["conversion_rate_of_sent"] == pytest.approx(2 / 15)
     messages = {m["message"]: m for m in body["messages"]}
-    # c was only minted: c:{spring}:m lists messages with an open or a click.
-    assert sorted(messages) == ["a", "b"]
-    a, b = messages["a"], messages["b"]
+    # c was only minted: it is listed with its sends and no open.
+    assert sorted(messages) == ["a", "b", "c"]
+    assert r.smembers("c:{spring}:m") == {"a", "b", "c"}
+    a, b, c = messages["a"], messages["b"], messages["c"]
+    assert c["counters"]["sent"] == 1
+    assert c["counters"]["unique_opens"] == 0
+    assert c["rates"]["open_rate"] == 0
+    assert c["links"] == []
     assert a["counters"]["sent"] == 4
     assert b["counters"]["sent"] == 10
     assert a["rates"]["open_rate"] == pytest.approx(1 / 4)
@@ -216,6 +221,87 @@ def test_stats_sent_and_rates_per_message(tally, redis_server):
     assert b["rates"]["conversion_rate_of_sent"] == pytest.approx(1 / 10)
     assert a["links"] == [{"message": "a", "link": 1, "clicks": 1}]
     assert b["links"] == [{"message": "b", "link": 2, "clicks": 1}]
+
+
+def test_stats_per_message_side_by_side(tally, redis_server):
+    journey(tally, redis_server)
+    status, body = api(tally, "/v1/campaigns/spring/stats")
+    assert status == 200
+    messages = {m["message"]: m for m in body["messages"]}
+    a, b = messages["a"], messages["b"]
+    assert a["conversions_by_path"] == {"token": 1}
+    assert b["conversions_by_path"] == {"email": 1}
+    assert [x["conversions"] for x in a["time_to_conversion"]] == [1, 0, 0, 0, 0, 0, 0]
+    assert [x["bucket"] for x in b["time_to_conversion"]] == \
+        [x["bucket"] for x in body["time_to_conversion"]]
+    assert sum(x["conversions"] for x in b["time_to_conversion"]) == 1
+    assert a["counters"]["unique_opens"] == 1
+    assert b["counters"]["unique_clicks"] == 1
+    r = redis_server.client
+    assert r.hgetall("c:{spring}:m:a:p") == {"token": "1"}
+    assert r.hgetall("c:{spring}:m:b:ttc") == {"lt_5m": "1"}
+
+
+def test_stats_of_one_message(tally, redis_server):
+    journey(tally, redis_server)
+    now = int(time.time())
+    hour = now - now % 3600
+    status, body = api(tally, f"/v1/campaigns/spring/stats?message=a&from={hour - 3600}&to={now}")
+    assert status == 200
+    assert body["campaign"] == "spring"
+    assert body["message"] == "a"
+    assert "messages" not in body
+    totals = body["totals"]
+    assert totals["counters"]["opens"] == 1
+    assert totals["counters"]["clicks"] == 1
+    assert totals["counters"]["conversions"] == 1
+    assert totals["counters"]["cross_device_conversions"] == 0
+    assert totals["amounts"]["revenue"] == {"EUR": "89.95"}
+    assert totals["rates"]["conversion_rate"] == 1.0
+    assert body["links"] == [{"message": "a", "link": 1, "clicks": 1}]
+    assert body["conversions_by_path"] == {"token": 1}
+    assert sum(x["conversions"] for x in body["time_to_conversion"]) == 1
+    hourly = body["hourly"]
+    assert len(hourly["hours"]) == 2
+    assert hourly["counters"]["opens"] == [0, 1]
+    assert hourly["counters"]["clicks"] == [0, 1]
+    assert hourly["counters"]["clicks:human"] == [0, 1]
+    assert hourly["counters"]["conversions"] == [0, 1]
+    assert hourly["amounts"]["revenue"] == {"EUR": [None, "89.95"]}
+
+    status, body = api(tally, f"/v1/campaigns/spring/stats?message=b&from={hour}&to={now}")
+    assert status == 200
+    assert body["hourly"]["counters"]["opens"] == [0]
+    assert body["hourly"]["counters"]["clicks"] == [1]
+    assert body["hourly"]["counters"]["cross_device_conversions"] == [1]
+    assert body["hourly"]["amounts"]["revenue"] == {"EUR": ["10.05"]}
+    key = time.strftime("c:{spring}:m:b:h:%Y%m%d%H", time.gmtime(hour))
+    assert redis_server.client.hget(key, "revenue:EUR") == "1005"
+
+
+def test_message_series_add_up_to_campaign(tally, redis_server):
+    journey(tally, redis_server)
+    now = int(time.time())
+    query = f"from={now - 5 * 3600}&to={now}"
+    campaign = api(tally, f"/v1/campaigns/spring/stats?{query}")[1]["hourly"]
+    per_message = [api(tally, f"/v1/campaigns/spring/stats?message={m}&{query}")[1]["hourly"]
+                   for m in ("a", "b")]
+    for field in ("opens", "clicks", "conversions", "cross_device_conversions"):
+        summed = [x + y for x, y in zip(*(h["counters"][field] for h in per_message))]
+        assert summed == campaign["counters"][field], field
+
+
+@pytest.mark.parametrize("query, status", [
+    ("message=zz", 404),
+    ("message=bad%20id", 400),
+    ("message=" + "m" * 33, 400),
+    ("message=", 400),
+])
+def test_stats_rejects_unknown_and_bad_messages(tally, redis_server, query, status):
+    journey(tally, redis_server)
+    code, body = api(tally, f"/v1/campaigns/spring/stats?{query}")
+    assert code == status
+    assert "message" in body["error"]
 
 
 def test_stats_sent_absent_when_unknown(tally, redis_server):
@@ -321,6 +407,14 @@ def test_refunds_and_verified_revenue_reach_api(tmp_path, redis_server):
         assert messages["a"]["amounts"]["revenue"]["EUR"] == "80.00"
         assert messages["b"]["amounts"]["verified_revenue"]["EUR"] == "12.05"
         assert body["conversions_by_path"] == {"token": 1, "email": 1}
+        hour_a = api(tally, "/v1/campaigns/spring/stats?message=a")[1]["hourly"]
+        assert hour_a["counters"]["refunds"][-1] == 1
+        assert hour_a["amounts"]["refunded"]["EUR"][-1] == "9.95"
+        assert hour_a["amounts"]["revenue"]["EUR"][-1] == "80.00"
+        hour_b = api(tally, "/v1/campaigns/spring/stats?message=b")[1]["hourly"]
+        assert hour_b["counters"]["verified_conversions"][-1] == 1
+        assert hour_b["amounts"]["verified_revenue"]["EUR"][-1] == "12.05"
+        assert hour_b["amounts"]["revenue"]["EUR"][-1] == "12.05"
         recent = api(tally, "/v1/campaigns/spring/conversions")[1]["conversions"]
         assert [c["order"] for c in recent] == ["1002", "1001"]
     finally:
@@ -517,3 +611,36 @@ def test_tallyctl_stats_shows_sent(tally, redis_server):
     assert data["sent"] == 12
     big = tally.ctl("stats", "--campaign", "big", redis_url=redis_server.url).stdout
     assert re.search(r"^sent +%s$" % f"{sent_big:,}", big, re.M)
+
+
+def test_tallyctl_stats_of_one_message(tally, redis_server):
+    journey(tally, redis_server)
+    now = int(time.time())
+    data = json.loads(tally.ctl("stats", "--campaign", "spring", "--message", "b", "--json",
+                                "--from", str(now - 3600), redis_url=redis_server.url).stdout)
+    assert data["campaign"] == "spring"
+    assert data["message"] == "b"
+    assert data["clicks"] == 1
+    assert data["opens"] == 0
+    assert data["conversions"] == 1
+    assert data["cross_device_conversions"] == 1
+    assert data["revenue"] == {"EUR": "10.05"}
+    assert data["hourly"][-1]["clicks"] == 1
+    assert data["hourly"][-1]["revenue"] == {"EUR": "10.05"}
+    assert sum(h["opens"] for h in data["hourly"]) == 0
+    table = tally.ctl("stats", "--campaign", "spring", "--message", "a",
+                      redis_url=redis_server.url).stdout
+    assert re.search(r"^message +a$", table, re.M)
+    assert re.search(r"^revenue EUR +89\.95$", table, re.M)
+    csv = tally.ctl("stats", "--campaign", "spring", "--message", "a", "--csv",
+                    redis_url=redis_server.url).stdout.splitlines()
+    assert csv[:3] == ["metric,value", "campaign,spring", "message,a"]
+    assert "opens,1" in csv
+    hours = tally.ctl("stats", "--campaign", "spring", "--message", "a", "--csv",
+                      "--from", str(now - 3600), "--to", str(now),
+                      redis_url=redis_server.url).stdout.splitlines()
+    assert hours[-1].endswith(",1,1,1,0,89.95")
+    bad = tally.ctl("stats", "--campaign", "spring", "--message", "no:colon",
+                    redis_url=redis_server.url, check=False)
+    assert bad.returncode == 2
+    assert "--message" in bad.stderr

@@ -30,25 +30,42 @@ def script_source(name):
 MESSAGE_IDS = ("a", "b")
 
 
+def message_hour_key(message, hour_key):
+    """Returns the message hour key of MESSAGE_IDS[message] for an hour key
+    c:{spring}:h:HOUR."""
+    return hour_key.replace(":h:", f":m:{MESSAGE_IDS[message]}:h:")
+
+
 def campaign_touch(client, events, extra_hours=()):
     """Runs CAMPAIGN_TOUCH for events, each a dict with writer, seq, kind,
     mask, message (index into MESSAGE_IDS) and optionally pred (the
     predecessor, default 0), verdict, link and moved (indexes into the hour
     keys, 0 being HOUR_KEY). All events are in
-    HOUR_KEY; extra_hours adds hour keys for moved clicks."""
+    HOUR_KEY; extra_hours adds hour keys for moved clicks. Every message
+    gets a message hour key per hour key, as store_batch.c sends them."""
     message_keys = [f"c:{{spring}}:m:{m}" for m in MESSAGE_IDS]
     hour_keys = [HOUR_KEY, *extra_hours]
+    message_hours = [message_hour_key(m, h) for m in range(len(MESSAGE_IDS))
+                     for h in hour_keys]
     keys = ["c:{spring}", "c:{spring}:w", "c:{spring}:l", "c:{spring}:m",
-            *message_keys, *hour_keys]
+            *message_keys, *hour_keys, *message_hours]
     first_message = 5
     first_hour = first_message + len(message_keys)
+    first_message_hour = first_hour + len(hour_keys)
+
+    def message_hour(message, hour):
+        return first_message_hour + message * len(hour_keys) + hour
+
     args = [3600, len(MESSAGE_IDS), *MESSAGE_IDS]
     for e in events:
-        moved = [first_hour + h for h in e.get("moved", ())]
+        moved = []
+        for h in e.get("moved", ()):
+            moved += [first_hour + h, message_hour(e["message"], h)]
         args += [e["writer"], e["seq"], e.get("pred", 0), e["kind"],
                  e.get("verdict", "human"), e["mask"],
-                 first_message + e["message"], first_hour, e.get("link", ""),
-                 len(moved), *moved]
+                 first_message + e["message"], first_hour,
+                 message_hour(e["message"], 0), e.get("link", ""),
+                 len(moved) // 2, *moved]
     return client.eval(script_source("campaign_touch"), len(keys), *keys, *args)
 
 
@@ -86,6 +103,11 @@ def test_campaign_batch_counts_each_event(redis_server):
     assert client.hgetall("c:{spring}:l") == {"b:2": "1"}
     assert client.smembers("c:{spring}:m") == {"a", "b"}
     assert client.hget("c:{spring}:w", "w1") == "4"
+    assert client.hgetall("c:{spring}:m:a:h:2026120414") == {
+        "opens": "2", "opens:human": "1", "opens:image_proxy": "1"}
+    assert client.hgetall("c:{spring}:m:b:h:2026120414") == {
+        "opens": "1", "opens:human": "1", "clicks": "1", "clicks:human": "1"}
+    assert 0 < client.ttl("c:{spring}:m:b:h:2026120414") <= 3600
     assert 0 < client.ttl("c:{spring}:m:b") <= 3600
     assert 0 < client.ttl("c:{spring}:m") <= 3600
 
@@ -103,6 +125,8 @@ def test_campaign_batch_replay_regrouped_counts_once(redis_server):
     assert client.hget("c:{spring}", "opens:human") == "3"
     assert client.hget("c:{spring}", "unique_opens") == "1"
     assert client.hget("c:{spring}:m:b", "opens") == "1"
+    assert client.hget("c:{spring}:m:a:h:2026120414", "opens") == "2"
+    assert client.hget("c:{spring}:m:b:h:2026120414", "opens") == "1"
     assert client.hget("c:{spring}:w", "w1") == "3"
 
 
@@ -179,6 +203,11 @@ def test_campaign_batch_moves_clicks(redis_server):
         "clicks": "3", "clicks:human": "1", "clicks:burst": "2"}
     assert client.hgetall(earlier_hour) == {"clicks:human": "-1", "clicks:burst": "1"}
     assert 0 < client.ttl(earlier_hour) <= 3600
+    assert client.hgetall("c:{spring}:m:a:h:2026120414") == {
+        "clicks": "3", "clicks:human": "1", "clicks:burst": "2"}
+    assert client.hgetall("c:{spring}:m:a:h:2026120413") == {
+        "clicks:human": "-1", "clicks:burst": "1"}
+    assert client.exists("c:{spring}:m:b:h:2026120414") == 0
 
     # Sent again, the event moves nothing a second time.
     assert campaign_touch(client, [clicked(3, "a:3", verdict="burst", moved=(0, 1))],

@@ -35,6 +35,9 @@ static void schema_campaign_keys(void **state)
     check_key(out, schema_message_set(out, "spring"), "c:{spring}:m");
     check_key(out, schema_campaign_sent(out, "spring"), "c:{spring}:sent");
     check_key(out, schema_message_sent(out, "spring", "a"), "c:{spring}:m:a:sent");
+    check_key(out, schema_message_paths(out, "spring", "a"), "c:{spring}:m:a:p");
+    check_key(out, schema_message_conversion_times(out, "spring", "a"),
+              "c:{spring}:m:a:ttc");
     check_key(out, schema_paths(out, "spring"), "c:{spring}:p");
     check_key(out, schema_conversion_times(out, "spring"), "c:{spring}:ttc");
     check_key(out, schema_recent_conversions(out, "spring"), "c:{spring}:r");
@@ -51,6 +54,10 @@ static void schema_hour_is_utc(void **state)
     check_key(out, schema_hour(out, "spring", 1796396399u), "c:{spring}:h:2026120414");
     check_key(out, schema_hour(out, "spring", 1796396400u), "c:{spring}:h:2026120415");
     check_key(out, schema_hour(out, "x", 0), "c:{x}:h:1970010100");
+    check_key(out, schema_message_hour(out, "spring", "b-2", 1796396399u),
+              "c:{spring}:m:b-2:h:2026120414");
+    check_key(out, schema_message_hour(out, "spring", "b-2", 1796396400u),
+              "c:{spring}:m:b-2:h:2026120415");
 }
 
 static void schema_reader_keys(void **state)
