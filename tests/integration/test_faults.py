@@ -411,6 +411,52 @@ def test_campaign_rejected_then_allowed(tmp_path, aof_redis):
     assert tally.proc.returncode == 0
 
 
+def keys_except_reader(reader_hex):
+    """ACL key patterns for every tally key except those of readers whose
+    id starts with reader_hex's first four digits (one reader in a test's
+    handful: the odds of another sharing them are 1 in 65,536 each)."""
+    patterns = ["~c:*", "~campaigns", "~o:*", "~s:*", "~k:*", "~d:*"]
+    for k in range(4):
+        patterns += [f"~r:{{{reader_hex[:k]}{c}*" for c in "0123456789abcdef"
+                     if c != reader_hex[k]]
+    return patterns
+
+
+def test_reader_rejected_then_allowed(tmp_path, aof_redis):
+    """An ACL rejects one reader's keys (NOPERM) in the middle of the load,
+    so that reader's opens and clicks fail before their campaign write
+    while later events of the same campaign and writer go through, live
+    and in replays. The rejected events must not be skipped by the
+    writer's high-water mark once the ACL is fixed: all count once."""
+    admin = redis_client.Redis(unix_socket_path=aof_redis.socket, decode_responses=True)
+    admin.execute_command("ACL", "SETUSER", "tally", "on", ">test-password", "+@all",
+                          "allkeys")
+    url = aof_redis.url.replace("unix://", "unix://tally:test-password@")
+    directory = tmp_path / "tallyd"
+    directory.mkdir()
+    tally = RestartableTallyd(str(directory), url)
+
+    def reject_one_reader():
+        touches = sorted(admin.scan_iter(match="r:*:t"))
+        reader = touches[0][len("r:{"):-len("}:t")]
+        admin.execute_command("ACL", "SETUSER", "tally", "resetkeys",
+                              *keys_except_reader(reader))
+
+    try:
+        plan, setup_clicks = make_plan(tally)
+        run_load_with(tally, plan, [
+            (REQUESTS // 4, reject_one_reader),
+            (REQUESTS * 3 // 5,
+             lambda: admin.execute_command("ACL", "SETUSER", "tally", "allkeys")),
+        ])
+        assert_all_answered(plan)
+        assert_counted_exactly(aof_redis, faultload.expected_counts(plan, setup_clicks))
+        assert "NOPERM" in tally.read_log()
+    finally:
+        tally.stop()
+    assert tally.proc.returncode == 0
+
+
 def test_tallyd_sigterm_mid_load_replays_on_restart(tmp_path, aof_redis):
     """tallyd is stopped while Redis is down, so its events wait in the
     journal; the next tallyd adopts the journal and replays it."""
