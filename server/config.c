@@ -173,8 +173,8 @@ static const struct option options[] = {
      "different links of one email that make a burst"},
     {"honeypot_window", OPT_DURATION, FIELD(honeypot_window_ms), "30s", 0,
      DAY_MS, false, NULL, "DURATION",
-     "clicks of the same email this close to a honeypot click, before or "
-     "after, are marked honeypot too"},
+     "opens and clicks of the same email this close to a honeypot click, "
+     "before or after, are marked honeypot too"},
     {"attribute_machine_events", OPT_BOOL, FIELD(attribute_machine_events),
      "off", 0, 0, false, NULL, "on|off",
      "also credit purchases to clicks and opens classified as a machine's "

@@ -424,30 +424,34 @@ static void register_campaign(struct store *st, const char *campaign)
     st->seen_next = (st->seen_next + 1) % STORE_SEEN_CAMPAIGNS;
 }
 
-/* Reads READER_TOUCH's reply {mask, verdict, moved times...} into op.
- * Returns 0, or -1 when it has another shape. */
+/* Reads READER_TOUCH's reply {mask, verdict, N, N moved click times,
+ * moved open times} into op. Returns 0, or -1 when it has another shape. */
 static int take_reader_reply(struct store_op *op, const redisReply *reply)
 {
     const redisReply *verdict;
     enum verdict v;
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
-        reply->elements > 2 + STORE_MOVED_MAX ||
-        reply->element[0]->type != REDIS_REPLY_INTEGER)
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 ||
+        reply->elements > 3 + STORE_MOVED_MAX)
         return -1;
+    for (size_t i = 0; i < reply->elements; i++) {
+        if (i != 1 && reply->element[i]->type != REDIS_REPLY_INTEGER)
+            return -1;
+    }
     verdict = reply->element[1];
     if (verdict->type != REDIS_REPLY_STRING ||
         verdict_parse(verdict->str, verdict->len, &v) != 0)
         return -1;
+    if (reply->element[2]->integer < 0 ||
+        (size_t)reply->element[2]->integer > reply->elements - 3)
+        return -1;
 
     op->unique_mask = (unsigned)reply->element[0]->integer;
     op->ev.u.touch.verdict = (uint8_t)v;
+    op->n_moved_clicks = (int)reply->element[2]->integer;
     op->n_moved = 0;
-    for (size_t i = 2; i < reply->elements; i++) {
-        if (reply->element[i]->type != REDIS_REPLY_INTEGER)
-            return -1;
+    for (size_t i = 3; i < reply->elements; i++)
         op->moved[op->n_moved++] = (uint32_t)reply->element[i]->integer;
-    }
     return 0;
 }
 

@@ -50,12 +50,12 @@
 /* Keys before the message and hour keys: totals, applied marks, links,
  * message id set. */
 #define FIXED_KEYS 4
-/* Arguments per event before its moved clicks: writer, sequence number,
- * predecessor, counter, verdict, unique mask, message key, hour key,
- * message hour key, link field, number of moved clicks. Each moved click
- * adds its hour key and its message hour key. */
+/* Arguments per event before its moved opens and clicks: writer, sequence
+ * number, predecessor, counter, verdict, unique mask, message key, hour
+ * key, message hour key, link field, number of moved ones. Each moved open
+ * or click adds its counter, its hour key and its message hour key. */
 #define EVENT_ARGS 11
-#define MOVED_ARGS 2
+#define MOVED_ARGS 3
 
 static bool same_hour(uint32_t a, uint32_t b)
 {
@@ -335,6 +335,7 @@ static void encode_event(struct resp_buf *out, const struct campaign_batch *b,
     resp_bulk(out, link_field, link_len);
     resp_bulk_u64(out, (uint64_t)op->n_moved);
     for (int i = 0; i < op->n_moved; i++) {
+        resp_bulk_str(out, i < op->n_moved_clicks ? "clicks" : "opens");
         resp_bulk_u64(out, hour_key(b, op->moved[i]));
         resp_bulk_u64(out, message_hour_key(b, message, op->moved[i]));
     }

@@ -18,7 +18,7 @@
 #include "store.h"
 
 #define STORE_ARGS_MAX 32
-#define STORE_MOVED_MAX 8 /* clicks one event may reclassify; see READER_TOUCH */
+#define STORE_MOVED_MAX 8 /* opens and clicks one event may reclassify; see READER_TOUCH */
 #define STORE_SEEN_CAMPAIGNS 64
 #define STORE_ADOPTED_MAX 64 /* journals of earlier runs one store replays */
 #define STORE_REPLAY_WINDOW 128 /* journal records sent together */
@@ -168,10 +168,12 @@ struct store_op {
     enum store_failure failure;
     int64_t sent_ms;    /* monotonic, when its first command was sent */
     unsigned unique_mask;
-    /* Open or click: times of the reader's clicks that READER_TOUCH moved
-     * from human to this event's verdict (burst or honeypot). */
+    /* Open or click: times of the reader's clicks, then opens, that
+     * READER_TOUCH moved from human to this event's verdict (burst or
+     * honeypot); the first n_moved_clicks are clicks. */
     uint32_t moved[STORE_MOVED_MAX];
     int n_moved;
+    int n_moved_clicks;
     /* Checkout: identifier lookups and reader candidates still to do,
      * and the decision record being built. Identify: the step reached. */
     int step;

@@ -23,25 +23,29 @@
  *       "c|C|M"), event mark (touch_event_mark), retention, max
  *       touchpoints kept, verdict, "1" for a click, burst window (s),
  *       burst links, honeypot window (s).
- * A person's click (verdict human) becomes honeypot when it lies within
- * the honeypot window of a honeypot click of the same email (field
- * h|C|M of the marks holds that time), and burst when clicks on at least
- * burst-links different links of the email fall within the burst window.
- * A honeypot or burst click also marks the email's human clicks in its
- * window: their members get the verdict as a suffix, and their times are
- * returned so the campaign counters can move them. A machine's open or
+ * A person's open or click (verdict human) becomes honeypot when it lies
+ * within the honeypot window of a honeypot click of the same email (field
+ * h|C|M of the marks holds that time), and a click becomes burst when
+ * clicks on at least burst-links different links of the email fall within
+ * the burst window. A honeypot or burst click also marks the email's
+ * human clicks in its window, and a honeypot click the email's human open
+ * (o|C|M, the latest open of the message, stands for the opens collapsed
+ * into it): their members get the verdict as a suffix, and their times
+ * are returned so the campaign counters can move them, one open or click
+ * each, at most 8 in all. A machine's open or
  * click is stored with "|verdict" after its member, which attribution
  * skips unless attribute_machine_events is on; a message's machine opens
  * of one verdict share a member, as its human opens do.
- * Returns {mask, verdict, moved click times...}. mask has 1 when the event
+ * Returns {mask, verdict, N, the N moved click times..., moved open
+ * times...}. mask has 1 when the event
  * is the reader's first of its kind in the campaign, 2 when it is the
  * first in the message. The message mark holds the mark of the message's
  * first event, with "+" after it when that event was also the first of
  * the campaign: no message mark of the campaign existed then. A separate
  * campaign mark would cost a fifth of a reader's memory; the check reads
  * the mark names (HKEYS) only on a message's first event. A replay finds
- * its own event mark and returns the same mask; one that moved clicks
- * finds its whole reply in the field x|<event mark>.
+ * its own event mark and returns the same mask; one that moved opens or
+ * clicks finds its whole reply in the field x|<event mark>.
  * A repeated open, the common case, costs four calls: one HMGET for the
  * saved reply, the message mark and the honeypot time, ZADD, and the two
  * EXPIREs. The set is only counted and trimmed when ZADD added a member.
@@ -55,9 +59,14 @@ static const char reader_touch[] =
     "local t = math.floor(tonumber(ARGV[2]) / 64)\n"
     "local member = ARGV[1]\n"
     "local verdict = ARGV[8]\n"
-    "local moved = {}\n"
+    "local email = string.sub(ARGV[4], 3)\n"
+    "local hw = tonumber(ARGV[12])\n"
+    "local hp = tonumber(marks[3] or '')\n"
+    "if verdict == 'human' and hp and math.abs(t - hp) <= hw then\n"
+    "  verdict = 'honeypot'\n"
+    "end\n"
+    "local moved, moved_opens = {}, {}\n"
     "if ARGV[9] == '1' then\n"
-    "  local email = string.sub(ARGV[4], 3)\n"
     "  local prefix = 'c|' .. email .. '|'\n"
     "  local function link_of(m)\n"
     "    if string.sub(m, 1, #prefix) ~= prefix then return nil end\n"
@@ -68,11 +77,6 @@ static const char reader_touch[] =
     "  local function around(window)\n"
     "    return redis.call('ZRANGEBYSCORE', KEYS[1], (t - window) * 64,\n"
     "                      (t + window) * 64 + 63, 'WITHSCORES')\n"
-    "  end\n"
-    "  local hw = tonumber(ARGV[12])\n"
-    "  local hp = tonumber(marks[3] or '')\n"
-    "  if verdict == 'human' and hp and math.abs(t - hp) <= hw then\n"
-    "    verdict = 'honeypot'\n"
     "  end\n"
     "  local near = nil\n"
     "  if verdict == 'honeypot' then\n"
@@ -89,12 +93,17 @@ static const char reader_touch[] =
     "    if n >= tonumber(ARGV[11]) then verdict = 'burst'; near = found end\n"
     "  end\n"
     "  if near then\n"
+    "    local open = 'o|' .. email\n"
     "    for i = 1, #near, 2 do\n"
     "      local l, rest = link_of(near[i])\n"
-    "      if l and #moved < 8 and not string.find(rest, '|', 1, true) then\n"
+    "      local is_open = verdict == 'honeypot' and near[i] == open\n"
+    "      if (is_open or (l and not string.find(rest, '|', 1, true))) and\n"
+    "         #moved + #moved_opens < 8 then\n"
+    "        local time = math.floor(tonumber(near[i + 1]) / 64)\n"
     "        redis.call('ZREM', KEYS[1], near[i])\n"
-    "        redis.call('ZADD', KEYS[1], near[i + 1], near[i] .. '|' .. verdict)\n"
-    "        moved[#moved + 1] = math.floor(tonumber(near[i + 1]) / 64)\n"
+    "        redis.call('ZADD', KEYS[1], 'GT', near[i + 1], near[i] .. '|' .. verdict)\n"
+    "        if is_open then moved_opens[#moved_opens + 1] = time\n"
+    "        else moved[#moved + 1] = time end\n"
     "      end\n"
     "    end\n"
     "  end\n"
@@ -120,9 +129,10 @@ static const char reader_touch[] =
     "elseif mark == ARGV[5] .. '+' then\n"
     "  mask = 3\n"
     "end\n"
-    "local reply = {mask, verdict}\n"
+    "local reply = {mask, verdict, #moved}\n"
     "for _, m in ipairs(moved) do reply[#reply + 1] = m end\n"
-    "if #moved > 0 then\n"
+    "for _, m in ipairs(moved_opens) do reply[#reply + 1] = m end\n"
+    "if #reply > 3 then\n"
     "  unset[#unset + 1] = 'x|' .. ARGV[5]\n"
     "  unset[#unset + 1] = cjson.encode(reply)\n"
     "end\n"
@@ -142,11 +152,13 @@ static const char reader_touch[] =
  *       "opens" or "clicks", verdict, unique mask, index in
  *       KEYS of its message key, index of its hour key, index of its
  *       message hour key, link field "message:link" (empty for an open),
- *       number N of clicks READER_TOUCH moved, and for each one the index
- *       of its hour key and of its message hour key.
+ *       number N of opens and clicks READER_TOUCH moved, and for each one
+ *       "opens" or "clicks" and the index of its hour key and of its
+ *       message hour key.
  * Totals (opens, clicks) count every verdict; the field "kind:verdict"
- * next to them counts one verdict. A moved click leaves clicks:human for
- * clicks:<verdict> in the campaign, the message and their hours.
+ * next to them counts one verdict. A moved open or click leaves
+ * kind:human for kind:<verdict> in the campaign, the message and their
+ * hours.
  * A writer (one store connection) sends its events in sequence order, and
  * Redis runs a connection's commands in order, so the events of a writer
  * that reached Redis are always a prefix of what it sent: remembering the
@@ -193,10 +205,11 @@ static const char campaign_touch[] =
     "    if mask >= 2 then add(m, 'unique_' .. kind, 1) end\n"
     "    if kind == 'clicks' then add(3, ARGV[i + 9], 1) end\n"
     "    for j = 1, n_moved do\n"
-    "      local at = i + 9 + 2 * j\n"
-    "      for _, k in ipairs({1, m, tonumber(ARGV[at]), tonumber(ARGV[at + 1])}) do\n"
-    "        add(k, 'clicks:human', -1)\n"
-    "        add(k, 'clicks:' .. verdict, 1)\n"
+    "      local at = i + 8 + 3 * j\n"
+    "      local moved_kind = ARGV[at]\n"
+    "      for _, k in ipairs({1, m, tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])}) do\n"
+    "        add(k, moved_kind .. ':human', -1)\n"
+    "        add(k, moved_kind .. ':' .. verdict, 1)\n"
     "      end\n"
     "    end\n"
     "    ids[ARGV[m - 2]] = true\n"
@@ -204,7 +217,7 @@ static const char campaign_touch[] =
     "    top[writer] = ARGV[i + 1]\n"
     "    applied = applied + 1\n"
     "  end\n"
-    "  i = i + 11 + 2 * n_moved\n"
+    "  i = i + 11 + 3 * n_moved\n"
     "end\n"
     "if applied == 0 then return 0 end\n"
     "for writer, seq in pairs(top) do redis.call('HSET', KEYS[2], writer, seq) end\n"

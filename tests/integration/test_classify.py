@@ -106,20 +106,25 @@ def test_burst_of_links_is_one_machine(make_tally, redis_server):
                "unattributed order")
 
 
-def test_honeypot_marks_clicks_around_it(make_tally, redis_server):
+def test_honeypot_marks_opens_and_clicks_around_it(make_tally, redis_server):
     tally = start(make_tally)
+    opened = tally.open_url("hp", "a", "ann@example.com")
     real = tally.click_url("hp", "a", "ann@example.com", SHOP, link=1)
     later = tally.click_url("hp", "a", "ann@example.com", SHOP, link=2)
     trap = tally.ctl("url", "click", "--base", tally.base, "--campaign", "hp",
                      "--message", "a", "--email", "ann@example.com", "--to", SHOP,
                      "--honeypot").stdout.strip()
     other = tally.click_url("hp", "a", "bob@example.com", SHOP, link=1)
-    tally.replay([get(real), get(trap, pause=0.1), get(later, pause=0.1),
-                  get(other, pause=0.1)])
+    tally.replay([get(opened), get(real, pause=0.1), get(trap, pause=0.1),
+                  get(later, pause=0.1), get(opened, pause=0.1), get(other, pause=0.1)])
     wait_until(lambda: redis_server.client.hget("c:{hp}", "clicks") == "4", "clicks")
     wait_until(lambda: redis_server.client.hget("c:{hp}", "clicks:honeypot") == "3",
                "the honeypot and the clicks around it")
     assert redis_server.client.hget("c:{hp}", "clicks:human") == "1"
+    # The open before the trap is moved, the one after it is a honeypot's.
+    wait_until(lambda: redis_server.client.hget("c:{hp}", "opens") == "2", "opens")
+    assert redis_server.client.hget("c:{hp}", "opens:honeypot") == "2"
+    assert redis_server.client.hget("c:{hp}", "opens:human") == "0"
 
 
 def test_too_early_when_configured(make_tally, redis_server):

@@ -39,8 +39,9 @@ def message_hour_key(message, hour_key):
 def campaign_touch(client, events, extra_hours=()):
     """Runs CAMPAIGN_TOUCH for events, each a dict with writer, seq, kind,
     mask, message (index into MESSAGE_IDS) and optionally pred (the
-    predecessor, default 0), verdict, link and moved (indexes into the hour
-    keys, 0 being HOUR_KEY). All events are in
+    predecessor, default 0), verdict, link, moved and moved_opens (indexes
+    into the hour keys of the clicks and opens READER_TOUCH moved, 0 being
+    HOUR_KEY). All events are in
     HOUR_KEY; extra_hours adds hour keys for moved clicks. Every message
     gets a message hour key per hour key, as store_batch.c sends them."""
     message_keys = [f"c:{{spring}}:m:{m}" for m in MESSAGE_IDS]
@@ -60,12 +61,14 @@ def campaign_touch(client, events, extra_hours=()):
     for e in events:
         moved = []
         for h in e.get("moved", ()):
-            moved += [first_hour + h, message_hour(e["message"], h)]
+            moved += ["clicks", first_hour + h, message_hour(e["message"], h)]
+        for h in e.get("moved_opens", ()):
+            moved += ["opens", first_hour + h, message_hour(e["message"], h)]
         args += [e["writer"], e["seq"], e.get("pred", 0), e["kind"],
                  e.get("verdict", "human"), e["mask"],
                  first_message + e["message"], first_hour,
                  message_hour(e["message"], 0), e.get("link", ""),
-                 len(moved) // 2, *moved]
+                 len(moved) // 3, *moved]
     return client.eval(script_source("campaign_touch"), len(keys), *keys, *args)
 
 
@@ -74,9 +77,11 @@ def opened(seq, mask=0, message=0, writer="w1", verdict="human", pred=0):
             "message": message, "verdict": verdict, "pred": pred}
 
 
-def clicked(seq, link, mask=0, message=0, writer="w1", verdict="human", moved=()):
+def clicked(seq, link, mask=0, message=0, writer="w1", verdict="human", moved=(),
+            moved_opens=()):
     return {"writer": writer, "seq": seq, "kind": "clicks", "mask": mask,
-            "message": message, "verdict": verdict, "link": link, "moved": moved}
+            "message": message, "verdict": verdict, "link": link, "moved": moved,
+            "moved_opens": moved_opens}
 
 
 def test_campaign_batch_counts_each_event(redis_server):
@@ -215,6 +220,22 @@ def test_campaign_batch_moves_clicks(redis_server):
     assert client.hget("c:{spring}", "clicks:burst") == "3"
 
 
+def test_campaign_batch_moves_opens(redis_server):
+    """A honeypot click moves the reader's open of the message from
+    opens:human to opens:honeypot, in the campaign, message and hour."""
+    client = redis_server.client
+    assert campaign_touch(client, [opened(1, mask=3)]) == 1
+
+    assert campaign_touch(client, [clicked(2, "a:9", verdict="honeypot",
+                                           moved_opens=(0,))]) == 1
+    assert client.hgetall("c:{spring}") == {
+        "opens": "1", "opens:human": "0", "opens:honeypot": "1", "unique_opens": "1",
+        "clicks": "1", "clicks:honeypot": "1"}
+    assert client.hget("c:{spring}:m:a", "opens:honeypot") == "1"
+    assert client.hget(HOUR_KEY, "opens:human") == "0"
+    assert client.hget("c:{spring}:m:a:h:2026120414", "opens:honeypot") == "1"
+
+
 DEVICES = {"unknown": 0, "mobile": 1, "tablet": 2, "desktop": 3, "proxy": 4}
 CLIENTS = {"unknown": 0, "gmail": 1, "yahoo": 2, "outlook": 3, "apple_mail": 4,
            "thunderbird": 5, "browser": 6}
@@ -239,20 +260,20 @@ def reader_touch(client, member, time, event_mark, keep=100, verdict="human",
 
 def test_reader_touch_masks_and_replay(redis_server):
     client = redis_server.client
-    assert reader_touch(client, "o|spring|a", 100, "w-1") == [3, "human"]
+    assert reader_touch(client, "o|spring|a", 100, "w-1") == [3, "human", 0]
     # The same event again (a replay) returns the same mask.
-    assert reader_touch(client, "o|spring|a", 100, "w-1") == [3, "human"]
+    assert reader_touch(client, "o|spring|a", 100, "w-1") == [3, "human", 0]
     # Another open of the same message is not a first.
-    assert reader_touch(client, "o|spring|a", 200, "w-2") == [0, "human"]
+    assert reader_touch(client, "o|spring|a", 200, "w-2") == [0, "human", 0]
     # A first open of another message of the campaign.
     phone = "mobile|apple_mail"
-    assert reader_touch(client, "o|spring|b", 300, "w-3", device=phone) == [2, "human"]
-    assert reader_touch(client, "o|spring|b", 300, "w-3", device=phone) == [2, "human"]
+    assert reader_touch(client, "o|spring|b", 300, "w-3", device=phone) == [2, "human", 0]
+    assert reader_touch(client, "o|spring|b", 300, "w-3", device=phone) == [2, "human", 0]
 
     # A click is a first again; another campaign is a first in its own.
-    assert reader_touch(client, f"c|spring|a|1|{1:016x}", 400, "w-4") == [3, "human"]
-    assert reader_touch(client, "o|spring-2|a", 500, "w-5") == [3, "human"]
-    assert reader_touch(client, "o|spring-2|a", 500, "w-5") == [3, "human"]
+    assert reader_touch(client, f"c|spring|a|1|{1:016x}", 400, "w-4") == [3, "human", 0]
+    assert reader_touch(client, "o|spring-2|a", 500, "w-5") == [3, "human", 0]
+    assert reader_touch(client, "o|spring-2|a", 500, "w-5") == [3, "human", 0]
 
     # "+": the message's first event was also the campaign's.
     assert client.hgetall("r:{r1}:u") == {
@@ -273,11 +294,11 @@ def test_reader_touch_burst_reply_replays(redis_server):
     the same reply."""
     client = redis_server.client
     assert reader_touch(client, f"c|spring|a|1|{1:016x}", 100, "w-1",
-                        device="mobile|browser") == [3, "human"]
-    assert reader_touch(client, f"c|spring|a|2|{2:016x}", 101, "w-2") == [0, "human"]
+                        device="mobile|browser") == [3, "human", 0]
+    assert reader_touch(client, f"c|spring|a|2|{2:016x}", 101, "w-2") == [0, "human", 0]
 
     reply = reader_touch(client, f"c|spring|a|3|{3:016x}", 102, "w-3")
-    assert reply == [0, "burst", 100, 101]
+    assert reply == [0, "burst", 2, 100, 101]
     assert reader_touch(client, f"c|spring|a|3|{3:016x}", 102, "w-3") == reply
     assert client.zrange("r:{r1}:t", 0, -1, withscores=True) == [
         (f"c|spring|a|1|{1:016x}|burst", score(100, "mobile|browser")),
@@ -291,8 +312,8 @@ def test_reader_touch_burst_window_edges(redis_server):
     client = redis_server.client
     reader_touch(client, f"c|spring|a|1|{1:016x}", 100, "w-1", device="proxy|browser")
     reader_touch(client, f"c|spring|a|2|{2:016x}", 103, "w-2", device="unknown|unknown")
-    assert reader_touch(client, f"c|spring|a|3|{3:016x}", 105, "w-3") == [0, "human"]
-    assert reader_touch(client, f"c|spring|a|4|{4:016x}", 101, "w-4") == [0, "burst", 100, 103]
+    assert reader_touch(client, f"c|spring|a|3|{3:016x}", 105, "w-3") == [0, "human", 0]
+    assert reader_touch(client, f"c|spring|a|4|{4:016x}", 101, "w-4") == [0, "burst", 2, 100, 103]
 
 
 def test_reader_touch_keeps_latest_touches(redis_server):
@@ -304,6 +325,29 @@ def test_reader_touch_keeps_latest_touches(redis_server):
 
     members = [f"c|spring|{i}|1|{i:016x}" for i in (3, 4, 5)]
     assert client.zrange("r:{r1}:t", 0, -1) == members
+
+
+def test_reader_touch_honeypot_marks_opens(redis_server):
+    """A honeypot click marks the reader's open of the message within the
+    honeypot window (30 s here), and an open after it within the window is
+    a honeypot open; a replay of the click returns the same reply."""
+    client = redis_server.client
+    assert reader_touch(client, "o|spring|a", 100, "w-1") == [3, "human", 0]
+    assert reader_touch(client, f"c|spring|a|1|{1:016x}", 110, "w-2") == [3, "human", 0]
+
+    trap = f"c|spring|a|9|{9:016x}"
+    reply = reader_touch(client, trap, 120, "w-3", verdict="honeypot")
+    assert reply == [0, "honeypot", 1, 110, 100]
+    assert reader_touch(client, trap, 120, "w-3", verdict="honeypot") == reply
+    assert reader_touch(client, "o|spring|a", 140, "w-4") == [0, "honeypot", 0]
+    # Another message's open is not marked.
+    assert reader_touch(client, "o|spring|b", 141, "w-5") == [2, "human", 0]
+
+    # The later honeypot open joined the marked open's member.
+    assert client.zrange("r:{r1}:t", 0, -1) == [
+        f"c|spring|a|1|{1:016x}|honeypot", f"c|spring|a|9|{9:016x}|honeypot",
+        "o|spring|a|honeypot", "o|spring|b"]
+    assert client.zscore("r:{r1}:t", "o|spring|a|honeypot") == score(140)
 
 
 def test_concurrent_opens_all_counted(tally, redis_server):
