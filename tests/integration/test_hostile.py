@@ -137,9 +137,10 @@ def test_idle_keep_alive_connection_is_closed(make_tally):
         assert status == 200
         assert headers.get("connection") != "close"
         started = time.monotonic()
-        closed, raw = closed_within(sock, 5)
+        closed, raw = closed_within(sock, 8)
     assert closed and raw == b""
-    assert 0.5 <= time.monotonic() - started < 3.5
+    # Well under the 8 s wait, with room for a loaded CI machine.
+    assert 0.5 <= time.monotonic() - started < 6
 
 
 def test_connections_over_limit_get_503(make_tally):
