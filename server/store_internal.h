@@ -321,11 +321,13 @@ int store_lookup_parse(const redisReply *reply, long long *n_readers,
                        uint8_t reader[TOKEN_READER_LEN]);
 
 /* Sends SHOP_COUNT for op: the n field/increment pairs go to the shop's
- * totals once. Must be called from store_submit, in sequence order; the
- * reply is not waited for. */
+ * totals once per event (its own writer and sequence number). Call it as
+ * op's first command, so a writer's counts reach Redis in sequence order.
+ * The reply goes to cb; store_reply_failed tells a failure. */
 void store_shop_count(struct store_op *op, const char *shop,
                       const char *const *fields, const long long *increments,
-                      size_t n);
+                      size_t n, redisCallbackFn *cb);
+
 /* Reads the journey of a credited order (store_journey.c), then sends
  * CAMPAIGN_CONVERT through store_campaign_convert. */
 void store_journey_start(struct store_op *op);

@@ -29,7 +29,8 @@
 #include "store_scripts.h"
 
 enum identify_step {
-    IDENTIFY_LOOKUP_DEVICE = 0,
+    IDENTIFY_COUNT = 0,
+    IDENTIFY_LOOKUP_DEVICE,
     IDENTIFY_LINK_CUSTOMER,
     IDENTIFY_LINK_DEVICE,
     IDENTIFY_DONE,
@@ -175,26 +176,13 @@ int store_lookup_parse(const redisReply *reply, long long *n_readers,
     return parse_reader_hex(top->str, top->len, reader) == 0 ? 1 : 0;
 }
 
-static void on_shop_count(redisAsyncContext *ac, void *r, void *privdata)
-{
-    const redisReply *reply = r;
-
-    (void)ac;
-    (void)privdata;
-    if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
-        LOG_LIMITED(LOG_LEVEL_ERROR, "redis.command_failed",
-                    "command=shop_count error=\"%.*s\"", (int)reply->len, reply->str);
-}
-
 void store_shop_count(struct store_op *op, const char *shop,
                       const char *const *fields, const long long *increments,
-                      size_t n)
+                      size_t n, redisCallbackFn *cb)
 {
     char keys[2][SCHEMA_KEY_MAX];
     struct store_args a;
 
-    if (op->st->ac == NULL)
-        return;
     schema_shop(keys[0], shop);
     schema_shop_applied(keys[1], shop);
 
@@ -202,14 +190,14 @@ void store_shop_count(struct store_op *op, const char *shop,
     store_args_evalsha(&a, SCRIPT_SHOP_COUNT, 2);
     store_args_str(&a, keys[0]);
     store_args_str(&a, keys[1]);
-    store_args_str(&a, op->st->writer);
+    store_args_str(&a, op->writer_hex);
     store_args_u64(&a, op->seq);
     store_args_u64(&a, op->st->opts.campaign_retention_s);
     for (size_t i = 0; i < n; i++) {
         store_args_str(&a, fields[i]);
         store_args_i64(&a, increments[i]);
     }
-    store_send_args(op->st, on_shop_count, NULL, &a);
+    store_send(op, cb, &a);
 }
 
 /* ---- identify ------------------------------------------------------ */
@@ -227,6 +215,19 @@ static void on_identify_link(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
     op->step++;
+    identify_next(op);
+}
+
+static void on_identify_counted(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct store_op *op = privdata;
+
+    (void)ac;
+    if (store_reply_failed(op, r, "shop_count")) {
+        store_op_finish(op, false);
+        return;
+    }
+    op->step = IDENTIFY_LOOKUP_DEVICE;
     identify_next(op);
 }
 
@@ -284,7 +285,6 @@ void store_identify_start(struct store_op *op)
     static const char *const fields[] = {"identifies", "ignored_placeholders"};
     long long increments[] = {1, (long long)id->placeholders};
 
-    store_shop_count(op, id->shop, fields, increments, 2);
-    op->step = IDENTIFY_LOOKUP_DEVICE;
-    identify_next(op);
+    op->step = IDENTIFY_COUNT;
+    store_shop_count(op, id->shop, fields, increments, 2, on_identify_counted);
 }

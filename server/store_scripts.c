@@ -606,11 +606,16 @@ static const char campaign_verify[] =
  * Counts events in a shop's totals that no order claim covers (identify
  * beacons and the placeholders they carried).
  * KEYS: shop totals, applied marks of the shop (hash).
- * ARGV: writer id, sequence number, retention, then field and increment
- *       pairs.
- * Sent at submit time, so a writer's calls reach Redis in sequence order
- * and the highest applied sequence per writer is enough to skip a replay
- * (as for CAMPAIGN_TOUCH). Returns 1 when counted, 0 when already counted.
+ * ARGV: writer id and sequence number of the event, retention, then field
+ *       and increment pairs.
+ * Sent as the event's first command, so a writer's calls reach Redis in
+ * sequence order and the highest applied sequence per writer is enough to
+ * skip a replay (as for CAMPAIGN_TOUCH). A failed call fails the event,
+ * which is journaled and replayed.
+ * TODO: unlike CAMPAIGN_TOUCH, no predecessor check: a call answered BUSY
+ * while the next identify of the same shop and writer is applied is
+ * skipped on replay (the identifies and ignored_placeholders counters).
+ * Returns 1 when counted, 0 when already counted.
  */
 static const char shop_count[] =
     "local last = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')\n"
