@@ -62,18 +62,43 @@ static struct key key_start(char *out, const char *type, const char *tag)
     return k;
 }
 
+/* Writes "<type>:{<tag>}<suffix>" to out and returns its length. */
+static size_t tagged_key(char *out, const char *type, const char *tag, const char *suffix)
+{
+    struct key k = key_start(out, type, tag);
+
+    put_str(&k, suffix);
+    return k.len;
+}
+
 size_t schema_campaign(char *out, const char *campaign)
 {
     return key_start(out, "c", campaign).len;
 }
 
-size_t schema_message(char *out, const char *campaign, const char *message)
+/* Starts "c:{<campaign>}:m:<message>" in out. */
+static struct key message_start(char *out, const char *campaign, const char *message)
 {
     struct key k = key_start(out, "c", campaign);
 
     put(&k, ":m:", 3);
     put_str(&k, message);
+    return k;
+}
+
+/* Writes "c:{<campaign>}:m:<message><suffix>" to out and returns its length. */
+static size_t message_key(char *out, const char *campaign, const char *message,
+                          const char *suffix)
+{
+    struct key k = message_start(out, campaign, message);
+
+    put_str(&k, suffix);
     return k.len;
+}
+
+size_t schema_message(char *out, const char *campaign, const char *message)
+{
+    return message_key(out, campaign, message, "");
 }
 
 /* Appends ":h:YYYYMMDDHH", the UTC hour of unix_time. */
@@ -100,10 +125,7 @@ size_t schema_hour(char *out, const char *campaign, uint32_t unix_time)
 
 size_t schema_links(char *out, const char *campaign)
 {
-    struct key k = key_start(out, "c", campaign);
-
-    put(&k, ":l", 2);
-    return k.len;
+    return tagged_key(out, "c", campaign, ":l");
 }
 
 size_t schema_campaign_order(char *out, const char *campaign, const char *shop,
@@ -120,72 +142,46 @@ size_t schema_campaign_order(char *out, const char *campaign, const char *shop,
 
 size_t schema_applied(char *out, const char *campaign)
 {
-    struct key k = key_start(out, "c", campaign);
-
-    put(&k, ":w", 2);
-    return k.len;
+    return tagged_key(out, "c", campaign, ":w");
 }
 
 size_t schema_campaign_sent(char *out, const char *campaign)
 {
-    struct key k = key_start(out, "c", campaign);
-
-    put(&k, ":sent", 5);
-    return k.len;
+    return tagged_key(out, "c", campaign, ":sent");
 }
 
 size_t schema_message_sent(char *out, const char *campaign, const char *message)
 {
-    struct key k = key_start(out, "c", campaign);
-
-    put(&k, ":m:", 3);
-    put_str(&k, message);
-    put(&k, ":sent", 5);
-    return k.len;
+    return message_key(out, campaign, message, ":sent");
 }
 
 size_t schema_message_hour(char *out, const char *campaign, const char *message,
                            uint32_t unix_time)
 {
-    struct key k = key_start(out, "c", campaign);
+    struct key k = message_start(out, campaign, message);
 
-    put(&k, ":m:", 3);
-    put_str(&k, message);
     put_hour(&k, unix_time);
     return k.len;
 }
 
 size_t schema_message_paths(char *out, const char *campaign, const char *message)
 {
-    struct key k = key_start(out, "c", campaign);
-
-    put(&k, ":m:", 3);
-    put_str(&k, message);
-    put(&k, ":p", 2);
-    return k.len;
+    return message_key(out, campaign, message, ":p");
 }
 
 size_t schema_message_conversion_times(char *out, const char *campaign,
                                        const char *message)
 {
-    struct key k = key_start(out, "c", campaign);
-
-    put(&k, ":m:", 3);
-    put_str(&k, message);
-    put(&k, ":ttc", 4);
-    return k.len;
+    return message_key(out, campaign, message, ":ttc");
 }
 
 static size_t hex_key(char *out, const char *prefix, const uint8_t id[TOKEN_READER_LEN],
                       const char *suffix)
 {
     char hex[2 * TOKEN_READER_LEN + 1];
-    struct key k;
 
     ident_hex(id, TOKEN_READER_LEN, hex);
-    k = key_start(out, prefix, hex);
-    put_str(&k, suffix);
-    return k.len;
+    return tagged_key(out, prefix, hex, suffix);
 }
 
 size_t schema_reader_touches(char *out, const uint8_t reader[TOKEN_READER_LEN])
@@ -238,58 +234,37 @@ size_t schema_device(char *out, const uint8_t device[TOKEN_READER_LEN])
 
 size_t schema_shop_orders(char *out, const char *shop)
 {
-    struct key k = key_start(out, "s", shop);
-
-    put(&k, ":orders", 7);
-    return k.len;
+    return tagged_key(out, "s", shop, ":orders");
 }
 
 size_t schema_shop_shared(char *out, const char *shop)
 {
-    struct key k = key_start(out, "s", shop);
-
-    put(&k, ":shared", 7);
-    return k.len;
+    return tagged_key(out, "s", shop, ":shared");
 }
 
 size_t schema_shop_applied(char *out, const char *shop)
 {
-    struct key k = key_start(out, "s", shop);
-
-    put(&k, ":w", 2);
-    return k.len;
+    return tagged_key(out, "s", shop, ":w");
 }
 
 size_t schema_message_set(char *out, const char *campaign)
 {
-    struct key k = key_start(out, "c", campaign);
-
-    put(&k, ":m", 2);
-    return k.len;
+    return tagged_key(out, "c", campaign, ":m");
 }
 
 size_t schema_paths(char *out, const char *campaign)
 {
-    struct key k = key_start(out, "c", campaign);
-
-    put(&k, ":p", 2);
-    return k.len;
+    return tagged_key(out, "c", campaign, ":p");
 }
 
 size_t schema_conversion_times(char *out, const char *campaign)
 {
-    struct key k = key_start(out, "c", campaign);
-
-    put(&k, ":ttc", 4);
-    return k.len;
+    return tagged_key(out, "c", campaign, ":ttc");
 }
 
 size_t schema_recent_conversions(char *out, const char *campaign)
 {
-    struct key k = key_start(out, "c", campaign);
-
-    put(&k, ":r", 2);
-    return k.len;
+    return tagged_key(out, "c", campaign, ":r");
 }
 
 const struct schema_ttc_bucket schema_ttc_buckets[SCHEMA_TTC_BUCKETS] = {
