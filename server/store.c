@@ -7,7 +7,7 @@
  * verdict (burst and honeypot are decided there), then CAMPAIGN_TOUCH in
  * the campaign's slot. Both are sent on this store's one connection. The
  * event joins its campaign's batch (store_batch.c) from the first one's
- * reply callback, so the campaign writes leave in sequence order: what
+ * reply callback, so the campaign writes leave in sequence order, which
  * CAMPAIGN_TOUCH's replay check relies on.
  *
  * At most STORE_PIPELINE_MAX live events are started at once; the rest
@@ -24,7 +24,6 @@
 #include <string.h>
 
 #include "classify.h"
-#include "device.h"
 #include "ident.h"
 #include "log.h"
 #include "resp.h"
@@ -332,7 +331,7 @@ void store_drop_connection(struct store *st)
 {
     redisAsyncContext *ac = st->ac;
 
-    /* The events waiting in a batch fail too, so the spool sees every
+    /* The events waiting in a batch fail too, so the spool gets every
      * started event at once, whether or not a connection is left. */
     store_batch_fail_pending(st);
     if (ac == NULL)
@@ -432,26 +431,26 @@ static int take_reader_reply(struct store_op *op, const redisReply *reply)
     enum verdict v;
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 ||
-        reply->elements > 3 + STORE_MOVED_MAX)
+        reply->elements > 3 + STORE_MOVED_MAX ||
+        reply->element[0]->type != REDIS_REPLY_INTEGER ||
+        reply->element[2]->type != REDIS_REPLY_INTEGER ||
+        reply->element[2]->integer < 0 ||
+        (size_t)reply->element[2]->integer > reply->elements - 3)
         return -1;
-    for (size_t i = 0; i < reply->elements; i++) {
-        if (i != 1 && reply->element[i]->type != REDIS_REPLY_INTEGER)
-            return -1;
-    }
     verdict = reply->element[1];
     if (verdict->type != REDIS_REPLY_STRING ||
         verdict_parse(verdict->str, verdict->len, &v) != 0)
-        return -1;
-    if (reply->element[2]->integer < 0 ||
-        (size_t)reply->element[2]->integer > reply->elements - 3)
         return -1;
 
     op->unique_mask = (unsigned)reply->element[0]->integer;
     op->ev.u.touch.verdict = (uint8_t)v;
     op->n_moved_clicks = (int)reply->element[2]->integer;
     op->n_moved = 0;
-    for (size_t i = 3; i < reply->elements; i++)
+    for (size_t i = 3; i < reply->elements; i++) {
+        if (reply->element[i]->type != REDIS_REPLY_INTEGER)
+            return -1;
         op->moved[op->n_moved++] = (uint32_t)reply->element[i]->integer;
+    }
     return 0;
 }
 
@@ -573,8 +572,8 @@ void store_send_queued(struct store *st)
 }
 
 /* Queues a live event behind those already waiting and starts what the
- * pipeline bound allows. The queue holds events only while Redis answers
- * slower than they arrive: when it stops answering, the redis_timeout
+ * pipeline bound allows. The queue fills only while Redis replies slower
+ * than events arrive. When Redis stops replying, the redis_timeout
  * watchdog drops the connection and the queue moves to the journal. */
 static void queue_op(struct store_op *op)
 {

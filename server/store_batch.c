@@ -3,9 +3,9 @@
  *
  * Once READER_TOUCH has replied for an open or a click, the event joins
  * the pending batch of its campaign. The batches are sent at the end of the
- * loop iteration, or earlier when one is full: one CAMPAIGN_TOUCH call then
- * counts every event of the batch, so the campaign side costs one command
- * for many events instead of one each. All keys of a batch are in the
+ * loop iteration, or earlier when one is full. One CAMPAIGN_TOUCH call
+ * then counts every event of the batch, so the campaign side costs one
+ * command for many events instead of one each. All keys of a batch are in the
  * campaign's slot, as before.
  *
  * Ordering: READER_TOUCH replies arrive in sequence order (one connection),
@@ -25,11 +25,14 @@
  * the mark and skipped. So every event names its predecessor, the touch_seq
  * of the writer's previous event sent to the campaign on this connection,
  * and CAMPAIGN_TOUCH rejects a whole batch with a GAP error when a
- * predecessor has not been applied. The predecessors are kept per writer
- * and campaign until a reply shows their batch settled, and forgotten on
- * a new connection and at the start of each replay window: the journal
- * holds every unsettled event in sequence order, and a window is sent only
- * after the previous one settled.
+ * predecessor has not been applied. A live event's predecessor comes from
+ * a table per writer and campaign, kept until a reply shows its batch
+ * settled and emptied on a new connection, because nothing sent before
+ * can still be in flight then. A replayed record's predecessor is the
+ * previous record of its writer and campaign in the replay window
+ * (store_spool.c), since the journal lists every unsettled event in
+ * sequence order and a window is sent only after the previous one
+ * settled.
  *
  * Failure: a batch that fails, is lost with its connection or is never
  * sent fails every event in it, each with the reason a single command
@@ -162,14 +165,15 @@ static struct touch_pred *pred_find(struct store *st, const uint8_t *writer,
     return NULL;
 }
 
-/* Counts the writers of b that have no predecessor entry yet. */
+/* Counts the writers of b's live events that have no predecessor entry
+ * yet. Replayed records take their predecessors from the window. */
 static size_t preds_missing(struct store *st, const struct campaign_batch *b)
 {
     size_t n = 0;
 
     for (size_t i = 0; i < b->n_ops; i++) {
         const uint8_t *writer = b->ops[i]->touch_writer;
-        bool counted = pred_find(st, writer, b->campaign) != NULL;
+        bool counted = b->ops[i]->replay || pred_find(st, writer, b->campaign) != NULL;
 
         for (size_t k = 0; k < i && !counted; k++)
             counted = memcmp(b->ops[k]->touch_writer, writer, EVENT_WRITER_LEN) == 0;
@@ -181,12 +185,13 @@ static size_t preds_missing(struct store *st, const struct campaign_batch *b)
 
 /* Returns the touch_seq that the i-th event of b names as its predecessor.
  * A replayed record names the previous record of its writer and campaign
- * in the window, sent or not: one that failed before its campaign write
- * keeps its identity for the retry, so no later record may be applied
- * past it. A live event names the writer's previous event in b, else its
- * last event sent to the campaign, else 0 (none in flight, nothing to
- * check); a live event that failed before its campaign write gets a new
- * identity instead (store_spool.c). */
+ * in the window, sent or not. A record that failed before its campaign
+ * write keeps its identity for the retry, so no later record may be
+ * applied past it.
+ * A live event names the writer's previous event in b, else its last event
+ * sent to the campaign, else 0 (none in flight, nothing to check). A live
+ * event that failed before its campaign write gets a new identity instead
+ * (store_spool.c). */
 static uint64_t pred_of(struct store *st, const struct campaign_batch *b, size_t i)
 {
     const uint8_t *writer = b->ops[i]->touch_writer;
@@ -202,13 +207,17 @@ static uint64_t pred_of(struct store *st, const struct campaign_batch *b, size_t
     return p != NULL ? p->seq : 0;
 }
 
-/* Records b's events, now sent, as the predecessors of the next ones.
- * preds_missing has checked that the table has room. */
+/* Records b's live events, now sent, as the predecessors of the next
+ * ones. preds_missing has checked that the table has room. */
 static void preds_record(struct store *st, const struct campaign_batch *b)
 {
     for (size_t i = 0; i < b->n_ops; i++) {
         const struct store_op *op = b->ops[i];
-        struct touch_pred *p = pred_find(st, op->touch_writer, b->campaign);
+        struct touch_pred *p;
+
+        if (op->replay)
+            continue;
+        p = pred_find(st, op->touch_writer, b->campaign);
 
         if (p == NULL) {
             p = &st->preds[st->n_preds++];
@@ -220,8 +229,8 @@ static void preds_record(struct store *st, const struct campaign_batch *b)
     }
 }
 
-/* Forgets the predecessors carried by batch sent_no or earlier: a reply
- * applied them, and every batch before it has been answered too. */
+/* Forgets the predecessors carried by batch sent_no or earlier, because
+ * its reply applied them and every batch before it has a reply too. */
 static void preds_settle(struct store *st, uint64_t sent_no)
 {
     size_t kept = 0;

@@ -170,7 +170,7 @@ struct store_op {
     unsigned unique_mask;
     /* Open or click: times of the reader's clicks, then opens, that
      * READER_TOUCH moved from human to this event's verdict (burst or
-     * honeypot); the first n_moved_clicks are clicks. */
+     * honeypot). The first n_moved_clicks are clicks. */
     uint32_t moved[STORE_MOVED_MAX];
     int n_moved;
     int n_moved_clicks;
@@ -242,9 +242,8 @@ bool store_reply_failed(struct store_op *op, const redisReply *reply,
  * finishes op. */
 void store_batch_add(struct store_op *op);
 
-/* Forgets the predecessors of the campaign writes. Call only when no
- * campaign write can be in flight: on a new connection, and when a replay
- * window starts. */
+/* Forgets the predecessors of the live campaign writes. Call only when no
+ * campaign write can be in flight, that is on a new connection. */
 void store_batch_preds_reset(struct store *st);
 
 /* Sends every pending batch now. */
@@ -323,7 +322,7 @@ int store_lookup_parse(const redisReply *reply, long long *n_readers,
 /* Sends SHOP_COUNT for op: the n field/increment pairs go to the shop's
  * totals once per event (its own writer and sequence number). Call it as
  * op's first command, so a writer's counts reach Redis in sequence order.
- * The reply goes to cb; store_reply_failed tells a failure. */
+ * The reply goes to cb, which checks it with store_reply_failed. */
 void store_shop_count(struct store_op *op, const char *shop,
                       const char *const *fields, const long long *increments,
                       size_t n, redisCallbackFn *cb);

@@ -379,9 +379,6 @@ void store_replay_kick(struct store *st)
         return;
     }
 
-    /* Every earlier batch has been answered or lost with its connection,
-     * so no predecessor outside this window can still be on its way. */
-    store_batch_preds_reset(st);
     link_window_preds(st);
     st->replay_source = src;
     st->window_done = 0;
