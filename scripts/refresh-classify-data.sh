@@ -9,8 +9,8 @@
 # send tallyd SIGHUP. It needs curl and the network, so the tests never run
 # it: they use their own files under tests/integration/data/.
 # TODO: Microsoft (endpoints.office.com JSON) and Mimecast (the SPF record
-# _netblocks.mimecast.com) are machine-readable too; ranges/scanner.txt is
-# still updated from them by hand, as its header says.
+# _netblocks.mimecast.com) are machine-readable too, but ranges/scanner.txt
+# is still updated from them by hand (see its header).
 set -eu
 
 dir=${1:-./data}

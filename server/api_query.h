@@ -79,7 +79,7 @@ void api_query_respond(struct api_query *q, int status, json_t *body);
 /* Responds like api_query_respond, with the member "name": raw appended
  * to the object body. raw is JSON text that the caller built itself; it
  * is taken (freed here), as is a reference of body. When raw is NULL (its
- * building ran out of memory) the answer is 500. */
+ * building ran out of memory) the response is a 500. */
 void api_query_respond_with(struct api_query *q, int status, json_t *body,
                             const char *name, char *raw);
 

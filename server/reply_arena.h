@@ -4,7 +4,7 @@
  * hiredis 0.14 builds each reply as a tree of malloc'd redisReply objects
  * and frees it when the reply's callback returns. A 744-hour stats request
  * gets 744 hash replies of about 20 elements each, so about 28,000
- * allocations (two per element), which cost a third of tallyd's CPU time
+ * allocations (two per element). They cost a third of tallyd's CPU time
  * for that request: 1.6 ms without the arena, 1.1 ms with it
  * (loadtest/stats/latency.py). hiredis lets a reader use its own object
  * functions (redisReader.fn), and it builds and frees one reply at a time:

@@ -11,7 +11,7 @@
  *      the touchpoint, and the first candidate that has one wins;
  *   3. ORDER_CLAIM in the shop's slot: the first checkout event of an order
  *      claims it, stores its decision record and applies the refunds that
- *      arrived before it; a repeat stops here, and a server-to-server
+ *      arrived before it. A repeat stops here, and a server-to-server
  *      confirmation of a browser's order verifies it;
  *   4. for a credited order, a read of the credited reader's journey
  *      (store_journey.c), then CAMPAIGN_CONVERT in the campaign's slot and

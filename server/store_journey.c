@@ -3,13 +3,14 @@
  *
  * Before CAMPAIGN_CONVERT credits an order, the store reads the credited
  * reader's latest touchpoints up to the order time plus the clock skew that
- * attribution allows (ZREVRANGEBYSCORE in the reader's slot; each score
- * carries the device class and client of its touch, touch.h), and hands
- * CAMPAIGN_CONVERT one JSON entry for the campaign's recent-conversions
- * list: the order, then its touchpoints oldest first. The entry names
- * campaigns, messages, links, times and device classes, never a reader id.
- * The read only reads, so a replayed checkout may run it again. A checkout replayed after its claim
- * has lost its reader and sends an entry with an empty journey;
+ * attribution allows, with ZREVRANGEBYSCORE in the reader's slot. Each
+ * score carries the device class and client of its touch (touch.h).
+ * CAMPAIGN_CONVERT then gets one JSON entry for the campaign's
+ * recent-conversions list: the order, then its touchpoints oldest first.
+ * The entry names campaigns, messages, links, times and device classes,
+ * never a reader id. The read changes nothing, so a replayed checkout may
+ * run it again. A checkout replayed after its claim has lost its reader
+ * and sends an entry with an empty journey;
  * CAMPAIGN_CONVERT keeps only the first entry of an order in any case.
  */
 #include "store_internal.h"

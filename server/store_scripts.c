@@ -18,11 +18,11 @@
  * Records an open or a click in the reader's slot, and decides the two
  * verdicts that need the reader's earlier clicks.
  * KEYS: touchpoints zset, first-touch marks hash.
- * ARGV: member, score (touch.h: time * 64 + device and client codes),
- *       campaign prefix "o|C|" (or "c|C|"), message mark "o|C|M" (or
- *       "c|C|M"), event mark (touch_event_mark), retention, max
- *       touchpoints kept, verdict, "1" for a click, burst window (s),
- *       burst links, honeypot window (s).
+ * ARGV: 1 member, 2 score (touch.h: time * 64 + device and client codes),
+ *       3 campaign prefix "o|C|" (or "c|C|"), 4 message mark "o|C|M" (or
+ *       "c|C|M"), 5 event mark (touch_event_mark), 6 retention,
+ *       7 max touchpoints kept, 8 verdict, 9 "1" for a click,
+ *       10 burst window (s), 11 burst links, 12 honeypot window (s).
  * A person's open or click (verdict human) becomes honeypot when it lies
  * within the honeypot window of a honeypot click of the same email (field
  * h|C|M of the marks holds that time), and a click becomes burst when
@@ -39,11 +39,11 @@
  * Returns {mask, verdict, N, the N moved click times..., moved open
  * times...}. mask has 1 when the event
  * is the reader's first of its kind in the campaign, 2 when it is the
- * first in the message. The message mark holds the mark of the message's
- * first event, with "+" after it when that event was also the first of
- * the campaign: no message mark of the campaign existed then. A separate
- * campaign mark would cost a fifth of a reader's memory; the check reads
- * the mark names (HKEYS) only on a message's first event. A replay finds
+ * first in the message. The message mark contains the mark of the
+ * message's first event, with "+" after it when that event was also the
+ * campaign's first (no message mark of the campaign existed then). A
+ * separate campaign mark would cost a fifth of a reader's memory, and the
+ * check reads the mark names (HKEYS) only on a message's first event. A replay finds
  * its own event mark and returns the same mask; one that moved opens or
  * clicks finds its whole reply in the field x|<event mark>.
  * A repeated open, the common case, costs four calls: one HMGET for the
@@ -145,16 +145,18 @@ static const char reader_touch[] =
  * Counts a batch of opens and clicks of one campaign, in its slot.
  * KEYS: campaign totals, applied marks, link clicks, message id set, then
  *       the batch's message totals, hour keys and message hour keys.
- * ARGV: retention, number of messages M, the M message ids (in the order
- *       of their keys), then per event in sequence order: writer id,
- *       sequence number, predecessor (the sequence number of the writer's
- *       previous event that must have been applied first, or 0),
- *       "opens" or "clicks", verdict, unique mask, index in
- *       KEYS of its message key, index of its hour key, index of its
- *       message hour key, link field "message:link" (empty for an open),
- *       number N of opens and clicks READER_TOUCH moved, and for each one
- *       "opens" or "clicks" and the index of its hour key and of its
- *       message hour key.
+ * ARGV: retention, number of messages M, and the M message ids in the
+ *       order of their keys. Then, per event in sequence order:
+ *       - writer id and sequence number;
+ *       - predecessor: the sequence number of the writer's previous event
+ *         that must have been applied first, or 0;
+ *       - "opens" or "clicks", verdict, unique mask;
+ *       - indexes in KEYS of its message key, hour key and message hour
+ *         key;
+ *       - link field "message:link" (empty for an open);
+ *       - number N of opens and clicks READER_TOUCH moved, then for each
+ *         "opens" or "clicks" and the indexes of its hour key and message
+ *         hour key.
  * Totals (opens, clicks) count every verdict; the field "kind:verdict"
  * next to them counts one verdict. A moved open or click leaves
  * kind:human for kind:<verdict> in the campaign, the message and their
@@ -259,7 +261,7 @@ static const char campaign_touch[] =
  * record returned leaves out the refund and verification fields, because
  * CAMPAIGN_CONVERT copies it and refunds reach the campaign one by one.
  * Early refunds are applied in the order of their fields, each capped at
- * what is not yet refunded; one in another currency is dropped and
+ * what is not yet refunded. One in another currency is dropped and
  * counted as early_refunds_rejected.
  */
 static const char order_claim[] =
@@ -612,7 +614,7 @@ static const char campaign_verify[] =
  * sequence order and the highest applied sequence per writer is enough to
  * skip a replay (as for CAMPAIGN_TOUCH). A failed call fails the event,
  * which is journaled and replayed.
- * TODO: unlike CAMPAIGN_TOUCH, no predecessor check: a call answered BUSY
+ * TODO: unlike CAMPAIGN_TOUCH, no predecessor check: a call that gets BUSY
  * while the next identify of the same shop and writer is applied is
  * skipped on replay (the identifies and ignored_placeholders counters).
  * Returns 1 when counted, 0 when already counted.

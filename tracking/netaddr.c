@@ -7,11 +7,11 @@
  * and a binary search over a flat array is small and cache-friendly.
  * Debian's libcidr parses and compares single blocks but keeps no set to
  * search, so the set stays here: qsort, a merge pass and a binary search
- * are a few dozen lines with no dependency. Measured on a 2-core Xeon VM
- * with 300,000 CIDR blocks (the size of Apple's raw egress list; one third
- * IPv4 /24, the rest IPv6 /64): adding and finishing them takes about
- * 150 ms and 9.5 MB (32 bytes per merged range), and a lookup about
- * 150 ns (18 or 19 comparisons of 16 bytes).
+ * are a few dozen lines with no dependency.
+ * Measured on a 2-core Xeon VM with 300,000 CIDR blocks, the size of
+ * Apple's raw egress list (one third IPv4 /24, the rest IPv6 /64). Adding
+ * and finishing them takes about 150 ms and 9.5 MB (32 bytes per merged
+ * range), and a lookup about 150 ns (18 or 19 comparisons of 16 bytes).
  */
 #include "netaddr.h"
 

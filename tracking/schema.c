@@ -16,8 +16,8 @@
  * Key names are built by copying their parts, not with snprintf: the store
  * builds several per event, and formatting cost more than the rest of the
  * key handling together (callgrind, loadtest/bench.py). A name that would
- * not fit is cut at SCHEMA_KEY_MAX - 1 bytes, as snprintf would cut it;
- * the ids of schema.h are short enough that none does.
+ * not fit is cut at SCHEMA_KEY_MAX - 1 bytes, as snprintf would cut it.
+ * The ids of schema.h are short enough that none is cut.
  */
 struct key {
     char *out;

@@ -16,11 +16,11 @@
  * click. docs/redis-schema.md documents the same format.
  *
  * The score packs the time with the device class and client family of the
- * request that made the touch: time * 64 + class * 8 + client. Keeping them
- * in a second hash would repeat every member, nearly doubling a reader's
- * memory. Scores stay integers below 2^38, which a double holds exactly, and
- * sort by time first; a time window [a, b] is the score range
- * [a * 64, b * 64 + 63].
+ * request that made the touch: time * 64 + class * 8 + client. A second
+ * hash would repeat every member: it took about a quarter of a reader's
+ * memory in loadtest/bench.py. Scores stay integers below 2^38, which a
+ * double represents exactly, and sort by time first. A time window [a, b]
+ * is the score range [a * 64, b * 64 + 63].
  */
 #ifndef TALLY_TOUCH_H
 #define TALLY_TOUCH_H

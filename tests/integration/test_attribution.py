@@ -504,7 +504,7 @@ def test_confirmation_cuts_campaign_refunds(make_tally, redis_server):
                          "amount": "80.00", "refund_id": "r-1"})[0] == 204
     wait_field(redis_server, "c:{alpha}", "refunded:EUR", 8000)
 
-    # The shop's backend says the order was 50.00: refunds stop at 50.00
+    # The shop's backend confirms 50.00 for the order: refunds stop at 50.00
     # in the shop and in the campaign alike, and a repeat changes nothing.
     confirm = {"type": "checkout", "order_id": "b4", "revenue": "50.00",
                "currency": "EUR"}

@@ -618,6 +618,7 @@ def test_tallyctl_stats_of_one_message(tally, redis_server):
     now = int(time.time())
     data = json.loads(tally.ctl("stats", "--campaign", "spring", "--message", "b", "--json",
                                 "--from", str(now - 3600), redis_url=redis_server.url).stdout)
+
     assert data["campaign"] == "spring"
     assert data["message"] == "b"
     assert data["clicks"] == 1
@@ -628,18 +629,22 @@ def test_tallyctl_stats_of_one_message(tally, redis_server):
     assert data["hourly"][-1]["clicks"] == 1
     assert data["hourly"][-1]["revenue"] == {"EUR": "10.05"}
     assert sum(h["opens"] for h in data["hourly"]) == 0
+
     table = tally.ctl("stats", "--campaign", "spring", "--message", "a",
                       redis_url=redis_server.url).stdout
     assert re.search(r"^message +a$", table, re.M)
     assert re.search(r"^revenue EUR +89\.95$", table, re.M)
+
     csv = tally.ctl("stats", "--campaign", "spring", "--message", "a", "--csv",
                     redis_url=redis_server.url).stdout.splitlines()
     assert csv[:3] == ["metric,value", "campaign,spring", "message,a"]
     assert "opens,1" in csv
+
     hours = tally.ctl("stats", "--campaign", "spring", "--message", "a", "--csv",
                       "--from", str(now - 3600), "--to", str(now),
                       redis_url=redis_server.url).stdout.splitlines()
     assert hours[-1].endswith(",1,1,1,0,89.95")
+
     bad = tally.ctl("stats", "--campaign", "spring", "--message", "no:colon",
                     redis_url=redis_server.url, check=False)
     assert bad.returncode == 2

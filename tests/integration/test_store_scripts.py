@@ -37,13 +37,14 @@ def message_hour_key(message, hour_key):
 
 
 def campaign_touch(client, events, extra_hours=()):
-    """Runs CAMPAIGN_TOUCH for events, each a dict with writer, seq, kind,
-    mask, message (index into MESSAGE_IDS) and optionally pred (the
-    predecessor, default 0), verdict, link, moved and moved_opens (indexes
-    into the hour keys of the clicks and opens READER_TOUCH moved, 0 being
-    HOUR_KEY). All events are in
-    HOUR_KEY; extra_hours adds hour keys for moved clicks. Every message
-    gets a message hour key per hour key, as store_batch.c sends them."""
+    """Runs CAMPAIGN_TOUCH for events. Each is a dict with writer, seq,
+    kind, mask and message (index into MESSAGE_IDS), and optionally pred
+    (the predecessor, default 0), verdict and link. Its optional moved and
+    moved_opens list the hour keys (0 being HOUR_KEY) of the clicks and
+    opens READER_TOUCH moved.
+    All events are in HOUR_KEY, and extra_hours adds hour keys for moved
+    ones. Every message gets a message hour key per hour key, as
+    store_batch.c sends them."""
     message_keys = [f"c:{{spring}}:m:{m}" for m in MESSAGE_IDS]
     hour_keys = [HOUR_KEY, *extra_hours]
     message_hours = [message_hour_key(m, h) for m in range(len(MESSAGE_IDS))
@@ -290,7 +291,7 @@ def test_reader_touch_masks_and_replay(redis_server):
 
 def test_reader_touch_burst_reply_replays(redis_server):
     """The third link clicked within the burst window is a burst and moves
-    the two earlier clicks, keeping their scores; a replay of it returns
+    the two earlier clicks, keeping their scores. A replay of it returns
     the same reply."""
     client = redis_server.client
     assert reader_touch(client, f"c|spring|a|1|{1:016x}", 100, "w-1",
@@ -330,7 +331,7 @@ def test_reader_touch_keeps_latest_touches(redis_server):
 def test_reader_touch_honeypot_marks_opens(redis_server):
     """A honeypot click marks the reader's open of the message within the
     honeypot window (30 s here), and an open after it within the window is
-    a honeypot open; a replay of the click returns the same reply."""
+    a honeypot open. A replay of the click returns the same reply."""
     client = redis_server.client
     assert reader_touch(client, "o|spring|a", 100, "w-1") == [3, "human", 0]
     assert reader_touch(client, f"c|spring|a|1|{1:016x}", 110, "w-2") == [3, "human", 0]

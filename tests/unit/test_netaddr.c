@@ -185,7 +185,12 @@ static void netset_large_list_agrees_with_scan(void **state)
 
         seed = seed * 1103515245u + 12345u;
         block = (seed >> 8) & 0xffff;
-        host = i % 3 == 0 ? 0 : i % 3 == 1 ? 255 : seed & 255;
+        if (i % 3 == 0)
+            host = 0;
+        else if (i % 3 == 1)
+            host = 255;
+        else
+            host = seed & 255;
         snprintf(text, sizeof(text), "10.%u.%u.%u", block >> 8, block & 255, host);
         assert_int_equal(netaddr_parse(text, strlen(text), &a), 0);
         assert_int_equal(netset_contains(&set, &a), present[block] == 1);
