@@ -63,7 +63,7 @@ static void write_touch(struct resp_buf *out, const struct event_touch *t, bool 
 
     touch_event_mark(writer, seq, event_mark);
 
-    resp_array(out, 17);
+    resp_array(out, 18);
     resp_bulk_str(out, "EVALSHA");
     resp_bulk_str(out, store_script_sha(SCRIPT_READER_TOUCH));
     resp_bulk_str(out, "2");
@@ -74,13 +74,14 @@ static void write_touch(struct resp_buf *out, const struct event_touch *t, bool 
     resp_bulk(out, member, campaign_len);
     resp_bulk(out, member, campaign_len + strlen(t->message));
     resp_bulk_str(out, event_mark);
-    resp_bulk_u64(out, RETENTION_S);
+    resp_bulk_u64(out, RETENTION_S + touch_ttl_slack(RETENTION_S));
     resp_bulk_u64(out, MAX_TOUCHES);
     resp_bulk_str(out, "human");
     resp_bulk_str(out, is_click ? "1" : "0");
     resp_bulk_u64(out, BURST_WINDOW_S);
     resp_bulk_u64(out, BURST_LINKS);
     resp_bulk_u64(out, HONEYPOT_WINDOW_S);
+    resp_bulk_u64(out, t->time / touch_ttl_slack(RETENTION_S));
 }
 
 int main(int argc, char **argv)

@@ -481,6 +481,7 @@ static void send_reader_touch(struct store_op *op)
     char member[TOUCH_MEMBER_MAX];
     char event_mark[TOUCH_MARK_LEN + 1];
     size_t touches_len, marks_len, member_len, campaign_len;
+    uint32_t slack = touch_ttl_slack(op->st->opts.reader_retention_s);
     struct store_args a;
 
     touches_len = schema_reader_touches(touches, t->reader);
@@ -502,13 +503,17 @@ static void send_reader_touch(struct store_op *op)
     store_args_buf(&a, member, campaign_len);
     store_args_buf(&a, member, campaign_len + strlen(t->message));
     store_args_str(&a, event_mark);
-    store_args_u64(&a, op->st->opts.reader_retention_s);
+    store_args_u64(&a, (uint64_t)op->st->opts.reader_retention_s + slack);
     store_args_u64(&a, op->st->opts.max_touches);
     store_args_str(&a, verdict_name((enum verdict)t->verdict));
     store_args_str(&a, is_click ? "1" : "0");
     store_args_u64(&a, op->st->opts.burst_window_s);
     store_args_u64(&a, op->st->opts.burst_links);
     store_args_u64(&a, op->st->opts.honeypot_window_s);
+    if (slack > 0)
+        store_args_u64(&a, t->time / slack);
+    else
+        store_args_str(&a, "");
     store_send(op, on_reader_touch, &a);
 }
 

@@ -32,6 +32,13 @@ uint64_t touch_score_max(uint32_t time)
     return touch_score_min(time) | ((1u << TOUCH_SCORE_SHIFT) - 1);
 }
 
+uint32_t touch_ttl_slack(uint32_t retention_s)
+{
+    uint32_t slack = retention_s / 720;
+
+    return slack < 3600 ? slack : 3600;
+}
+
 /* The finaliser of splitmix64: a cheap bijective mix, enough here because
  * writers are random and the mark only has to tell events apart, not
  * resist an attacker (no request chooses writer or seq). */

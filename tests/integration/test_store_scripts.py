@@ -249,14 +249,58 @@ def score(time, device="desktop|gmail"):
 
 
 def reader_touch(client, member, time, event_mark, keep=100, verdict="human",
-                 device="desktop|gmail"):
+                 device="desktop|gmail", retention=3600):
     parts = member.split("|")
     campaign_prefix = "|".join(parts[:2]) + "|"
     message_mark = "|".join(parts[:3])
     is_click = "1" if parts[0] == "c" else "0"
+    slack = min(3600, retention // 720)   # touch_ttl_slack
     return client.eval(script_source("reader_touch"), 2, "r:{r1}:t", "r:{r1}:u",
                        member, score(time, device), campaign_prefix, message_mark,
-                       event_mark, 3600, keep, verdict, is_click, 2, 3, 30)
+                       event_mark, retention + slack, keep, verdict, is_click, 2, 3,
+                       30, time // slack if slack else "")
+
+
+def reader_ttls(client):
+    return client.ttl("r:{r1}:t"), client.ttl("r:{r1}:u")
+
+
+def test_reader_touch_renews_retention_once_per_slack(redis_server):
+    """With 72,000 s of retention the slack is 100 s: the first event of each
+    100 s period renews the TTL, later events of that period leave it alone,
+    and an event of an earlier period (a late replay) renews it too."""
+    client = redis_server.client
+    reader_touch(client, "o|spring|a", 1000, "w-1", retention=72000)
+    assert all(72000 < ttl <= 72100 for ttl in reader_ttls(client))
+    assert client.hget("r:{r1}:u", "e") == "10"
+
+    for key in ("r:{r1}:t", "r:{r1}:u"):
+        client.expire(key, 50)
+    reader_touch(client, "o|spring|a", 1099, "w-2", retention=72000)
+    reader_touch(client, "o|spring|b", 1050, "w-3", retention=72000)
+    assert all(0 < ttl <= 50 for ttl in reader_ttls(client))
+
+    reader_touch(client, "o|spring|a", 1100, "w-4", retention=72000)
+    assert all(72000 < ttl <= 72100 for ttl in reader_ttls(client))
+    assert client.hget("r:{r1}:u", "e") == "11"
+
+    for key in ("r:{r1}:t", "r:{r1}:u"):
+        client.expire(key, 50)
+    reader_touch(client, "o|spring|a", 900, "w-5", retention=72000)
+    assert all(72000 < ttl <= 72100 for ttl in reader_ttls(client))
+    assert client.hget("r:{r1}:u", "e") == "9"
+
+
+def test_reader_touch_short_retention_renews_every_write(redis_server):
+    """Below 720 s of retention there is no slack: every event renews the
+    TTL to exactly the retention, and no field e is kept."""
+    client = redis_server.client
+    reader_touch(client, "o|spring|a", 1000, "w-1", retention=600)
+    for key in ("r:{r1}:t", "r:{r1}:u"):
+        client.expire(key, 50)
+    reader_touch(client, "o|spring|a", 1000, "w-2", retention=600)
+    assert all(550 < ttl <= 600 for ttl in reader_ttls(client))
+    assert client.hget("r:{r1}:u", "e") is None
 
 
 def test_reader_touch_masks_and_replay(redis_server):
@@ -277,16 +321,18 @@ def test_reader_touch_masks_and_replay(redis_server):
     assert reader_touch(client, "o|spring-2|a", 500, "w-5") == [3, "human", 0]
 
     # "+": the message's first event was also the campaign's.
+    # e: the renewal period (time / slack) of the keys' last TTL renewal.
     assert client.hgetall("r:{r1}:u") == {
         "o|spring|a": "w-1+", "o|spring|b": "w-3", "c|spring|a": "w-4+",
-        "o|spring-2|a": "w-5+"}
+        "o|spring-2|a": "w-5+", "e": "100"}
     # The score keeps the device and client of the request that set it.
     assert client.zrange("r:{r1}:t", 0, -1, withscores=True) == [
         ("o|spring|a", score(200)), ("o|spring|b", score(300, phone)),
         (f"c|spring|a|1|{1:016x}", score(400)), ("o|spring-2|a", score(500))]
     assert sorted(client.keys("r:*")) == ["r:{r1}:t", "r:{r1}:u"]
-    assert 0 < client.ttl("r:{r1}:u") <= 3600
-    assert 0 < client.ttl("r:{r1}:t") <= 3600
+    # The retention of 3600 s plus a slack of 3600 / 720 s.
+    assert 3600 < client.ttl("r:{r1}:u") <= 3605
+    assert 3600 < client.ttl("r:{r1}:t") <= 3605
 
 
 def test_reader_touch_burst_reply_replays(redis_server):

@@ -114,6 +114,19 @@ static void touch_score_round_trip(void **state)
     assert_int_equal(touch_score(5, 200, 200), touch_score(5, DEVICE_UNKNOWN, CLIENT_UNKNOWN));
 }
 
+static void touch_ttl_slack_bounds(void **state)
+{
+    (void)state;
+    /* Short retentions get no slack, so every write renews the TTL. */
+    assert_int_equal(touch_ttl_slack(0), 0);
+    assert_int_equal(touch_ttl_slack(719), 0);
+    assert_int_equal(touch_ttl_slack(720), 1);
+    assert_int_equal(touch_ttl_slack(86400), 120);
+    /* From 30 days on, an hour. */
+    assert_int_equal(touch_ttl_slack(30 * 86400), 3600);
+    assert_int_equal(touch_ttl_slack(UINT32_MAX), 3600);
+}
+
 static void touch_bad_scores_rejected(void **state)
 {
     struct event_touch t = sample(7);
@@ -161,6 +174,7 @@ int main(void)
         cmocka_unit_test(touch_longest_member_fits),
         cmocka_unit_test(touch_click_round_trip),
         cmocka_unit_test(touch_score_round_trip),
+        cmocka_unit_test(touch_ttl_slack_bounds),
         cmocka_unit_test(touch_bad_scores_rejected),
         cmocka_unit_test(touch_event_marks),
     };
