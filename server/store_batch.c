@@ -34,6 +34,13 @@
  * sequence order and a window is sent only after the previous one
  * settled.
  *
+ * Sums: a batch of live events (one writer's, none sent before) is
+ * counted by CAMPAIGN_SUMS from the sums batch_sums.c adds up, one HINCRBY
+ * per key and field, instead of CAMPAIGN_TOUCH reading every event. Such
+ * a batch is applied whole or not at all, so checking its sequence range
+ * and its first event's predecessor is the same check. Replayed records
+ * go event by event, since a replay may find some of them applied.
+ *
  * Failure: a batch that fails, is lost with its connection or is never
  * sent fails every event in it, each with the reason a single command
  * would have given it, and store_op_finish hands them to the spool (or
@@ -46,6 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch_sums.h"
 #include "classify.h"
 #include "log.h"
 #include "store_scripts.h"
@@ -59,6 +67,14 @@
  * or click adds its counter, its hour key and its message hour key. */
 #define EVENT_ARGS 11
 #define MOVED_ARGS 3
+/* Arguments of CAMPAIGN_SUMS before its message ids: retention, writer,
+ * first and last sequence number, predecessor, events, messages. */
+#define SUMS_ARGS 7
+
+_Static_assert(FIXED_KEYS + STORE_BATCH_MESSAGES + STORE_BATCH_HOURS +
+               STORE_BATCH_MESSAGE_HOURS <= BATCH_SUMS_KEYS,
+               "batch_sums indexes every key of a batch");
+_Static_assert(STORE_BATCH_EVENTS <= BATCH_SUMS_LINKS, "one link per event fits");
 
 static bool same_hour(uint32_t a, uint32_t b)
 {
@@ -284,12 +300,33 @@ static void batch_fail(struct campaign_batch *b, const redisReply *reply)
     batch_finish(b, false);
 }
 
+/* Tells whether reply is CAMPAIGN_SUMS's rejection of a partly applied
+ * batch. NOTE: no test reaches it through tallyd, because a live batch is
+ * partly applied only if the ordering rules above break. */
+static bool is_split(const redisReply *reply)
+{
+    return reply != NULL && reply->type == REDIS_REPLY_ERROR && reply->len >= 6 &&
+           memcmp(reply->str, "SPLIT ", 6) == 0;
+}
+
 static void on_campaign_touch(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct campaign_batch *b = privdata;
     const redisReply *reply = r;
 
     (void)ac;
+    if (is_split(reply)) {
+        /* Some of the events were applied before: they must keep their
+         * identities, as after a lost reply, so that the replay skips
+         * them. */
+        LOG_LIMITED(LOG_LEVEL_ERROR, "store.event_failed",
+                    "step=campaign_sums campaign=%s events=%zu error=\"%.*s\"",
+                    b->campaign, b->n_ops, (int)reply->len, reply->str);
+        for (size_t i = 0; i < b->n_ops; i++)
+            b->ops[i]->failure = STORE_FAIL_LOST;
+        batch_finish(b, false);
+        return;
+    }
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
         batch_fail(b, reply);
         return;
@@ -350,6 +387,65 @@ static void encode_event(struct resp_buf *out, const struct campaign_batch *b,
     }
 }
 
+/* Tells whether b holds live events of one writer only, which
+ * CAMPAIGN_SUMS can count as a whole. Replayed records may come from
+ * several writers and may have been applied in part, so they go one by
+ * one. */
+static bool batch_is_live(const struct campaign_batch *b)
+{
+    for (size_t i = 0; i < b->n_ops; i++)
+        if (b->ops[i]->replay ||
+            memcmp(b->ops[i]->touch_writer, b->ops[0]->touch_writer, EVENT_WRITER_LEN) != 0)
+            return false;
+    return true;
+}
+
+/* Adds the counts of the i-th event of b to s, as CAMPAIGN_TOUCH counts
+ * one event. Returns -1 when s has no room for its link. */
+static int sum_event(struct batch_sums *s, const struct campaign_batch *b, size_t index)
+{
+    const struct store_op *op = b->ops[index];
+    const struct event_touch *t = &op->ev.u.touch;
+    bool is_click = op->ev.kind == EVENT_CLICK;
+    int message = find_message(b, t->message);
+    size_t message_key = FIXED_KEYS + 1 + (size_t)message;
+    enum sum_column verdict = (enum sum_column)(SUM_VERDICT + t->verdict);
+    size_t keys[4] = {1, message_key, hour_key(b, t->time),
+                      message_hour_key(b, message, t->time)};
+
+    for (size_t k = 0; k < 4; k++) {
+        batch_sums_add(s, keys[k], is_click, SUM_TOTAL, 1);
+        batch_sums_add(s, keys[k], is_click, verdict, 1);
+    }
+    if (op->unique_mask & 1)
+        batch_sums_add(s, 1, is_click, SUM_UNIQUE, 1);
+    if (op->unique_mask >= 2)
+        batch_sums_add(s, message_key, is_click, SUM_UNIQUE, 1);
+
+    for (int i = 0; i < op->n_moved; i++) {
+        bool moved_click = i < op->n_moved_clicks;
+
+        keys[2] = hour_key(b, op->moved[i]);
+        keys[3] = message_hour_key(b, message, op->moved[i]);
+        for (size_t k = 0; k < 4; k++) {
+            batch_sums_add(s, keys[k], moved_click, (enum sum_column)(SUM_VERDICT + VERDICT_HUMAN), -1);
+            batch_sums_add(s, keys[k], moved_click, verdict, 1);
+        }
+    }
+    return is_click ? batch_sums_add_link(s, t->message, t->link) : 0;
+}
+
+/* Adds up the counts of b's events into st->sums. Returns -1 when they do
+ * not fit, and b goes one event at a time instead. */
+static int sum_batch(struct store *st, const struct campaign_batch *b)
+{
+    batch_sums_reset(st->sums);
+    for (size_t i = 0; i < b->n_ops; i++)
+        if (sum_event(st->sums, b, i) != 0)
+            return -1;
+    return 0;
+}
+
 /* Counts the arguments of b's events. */
 static size_t event_args(const struct campaign_batch *b)
 {
@@ -392,6 +488,7 @@ static void batch_send(struct campaign_batch *b)
     struct resp_buf *out = &st->resp;
     size_t n_keys = FIXED_KEYS + b->n_messages + b->n_hours + b->n_message_hours;
     char key[SCHEMA_KEY_MAX];
+    bool summed;
 
     for (size_t i = 0; i < st->n_batches; i++) {
         if (st->batches[i] == b) {
@@ -411,10 +508,18 @@ static void batch_send(struct campaign_batch *b)
         return;
     }
 
+    summed = batch_is_live(b) && sum_batch(st, b) == 0;
     resp_reset(out);
-    resp_array(out, 3 + n_keys + 2 + b->n_messages + event_args(b));
-    resp_bulk_str(out, "EVALSHA");
-    resp_bulk_str(out, store_script_sha(SCRIPT_CAMPAIGN_TOUCH));
+    if (summed) {
+        resp_array(out, 3 + n_keys + SUMS_ARGS + b->n_messages +
+                            3 * batch_sums_triples(st->sums));
+        resp_bulk_str(out, "EVALSHA");
+        resp_bulk_str(out, store_script_sha(SCRIPT_CAMPAIGN_SUMS));
+    } else {
+        resp_array(out, 3 + n_keys + 2 + b->n_messages + event_args(b));
+        resp_bulk_str(out, "EVALSHA");
+        resp_bulk_str(out, store_script_sha(SCRIPT_CAMPAIGN_TOUCH));
+    }
     resp_bulk_u64(out, n_keys);
     resp_bulk(out, key, schema_campaign(key, b->campaign));
     resp_bulk(out, key, schema_applied(key, b->campaign));
@@ -429,11 +534,21 @@ static void batch_send(struct campaign_batch *b)
                                                 b->messages[b->message_hours[i].message],
                                                 b->hours[b->message_hours[i].hour]));
     resp_bulk_u64(out, st->opts.campaign_retention_s);
+    if (summed) {
+        resp_bulk(out, b->ops[0]->touch_writer_hex, 2 * EVENT_WRITER_LEN);
+        resp_bulk_u64(out, b->ops[0]->touch_seq);
+        resp_bulk_u64(out, b->ops[b->n_ops - 1]->touch_seq);
+        resp_bulk_u64(out, pred_of(st, b, 0));
+        resp_bulk_u64(out, b->n_ops);
+    }
     resp_bulk_u64(out, b->n_messages);
     for (size_t i = 0; i < b->n_messages; i++)
         resp_bulk_str(out, b->messages[i]);
-    for (size_t i = 0; i < b->n_ops; i++)
-        encode_event(out, b, i);
+    if (summed)
+        batch_sums_encode(st->sums, 3, out);
+    else
+        for (size_t i = 0; i < b->n_ops; i++)
+            encode_event(out, b, i);
 
     /* Not sent: no event of b can have been applied, so touch_pending
      * stays false and the spool may renumber them. */
@@ -547,7 +662,8 @@ int store_batch_init(struct store *st)
     st->flush_event = event_new(st->base, -1, 0, on_flush, st);
     st->preds = malloc(STORE_PREDS_MAX * sizeof(st->preds[0]));
     st->n_preds = 0;
-    return st->flush_event != NULL && st->preds != NULL ? 0 : -1;
+    st->sums = malloc(sizeof(*st->sums));
+    return st->flush_event != NULL && st->preds != NULL && st->sums != NULL ? 0 : -1;
 }
 
 void store_batch_free(struct store *st)
@@ -565,4 +681,6 @@ void store_batch_free(struct store *st)
     st->flush_event = NULL;
     free(st->preds);
     st->preds = NULL;
+    free(st->sums);
+    st->sums = NULL;
 }

@@ -50,7 +50,8 @@
 
 struct store_op;
 
-/* Opens and clicks of one campaign waiting for one CAMPAIGN_TOUCH call. */
+/* Opens and clicks of one campaign waiting for one CAMPAIGN_TOUCH or
+ * CAMPAIGN_SUMS call. */
 struct campaign_batch {
     struct store *st;
     char campaign[TOKEN_ID_MAX + 1];
@@ -105,6 +106,7 @@ struct store {
     struct campaign_batch *free_batches;
     struct event *flush_event; /* sends the batches at the end of an iteration */
     bool flush_scheduled;
+    struct batch_sums *sums;  /* scratch space of batch_send */
     struct touch_pred *preds; /* STORE_PREDS_MAX entries, n_preds in use */
     size_t n_preds;
     uint64_t batches_sent; /* on this store, numbers the batches */

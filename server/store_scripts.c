@@ -253,6 +253,47 @@ static const char campaign_touch[] =
     "return applied\n";
 
 /*
+ * Counts a live batch of opens and clicks of one campaign, in its slot,
+ * with its counts already added up by tallyd (batch_sums.h).
+ * KEYS: as CAMPAIGN_TOUCH's.
+ * ARGV: 1 retention, 2 writer id, 3 first and 4 last sequence number of
+ *       the batch's events, 5 predecessor of the first, 6 number of
+ *       events, 7 number of messages M, the M message ids, then triples of
+ *       a key's index in KEYS, a field and its increment.
+ * A live batch carries one writer's events in sequence order, none of
+ * them sent before, so Redis has applied all of them (a retry whose reply
+ * was lost: returns 0) or none. The predecessor check is CAMPAIGN_TOUCH's.
+ * Should a batch be partly applied after all, the script rejects it with
+ * SPLIT before writing, and the store replays its events one by one with
+ * CAMPAIGN_TOUCH, which skips the applied ones.
+ * Returns the number of events counted (0 when they were counted before).
+ */
+static const char campaign_sums[] =
+    "local writer = ARGV[2]\n"
+    "local last = tonumber(redis.call('HGET', KEYS[2], writer) or '0')\n"
+    "if tonumber(ARGV[4]) <= last then return 0 end\n"
+    "if tonumber(ARGV[3]) <= last then\n"
+    "  return redis.error_reply('SPLIT events of writer ' .. writer ..\n"
+    "                           ' partly applied')\n"
+    "end\n"
+    "if tonumber(ARGV[5]) > last then\n"
+    "  return redis.error_reply('GAP event ' .. ARGV[5] .. ' of writer ' ..\n"
+    "                           writer .. ' not applied')\n"
+    "end\n"
+    "local retention = ARGV[1]\n"
+    "redis.call('HSET', KEYS[2], writer, ARGV[4])\n"
+    "local first_sum = 8 + tonumber(ARGV[7])\n"
+    "redis.call('SADD', KEYS[4], unpack(ARGV, 8, first_sum - 1))\n"
+    "local touched = {[2] = true, [4] = true}\n"
+    "for i = first_sum, #ARGV, 3 do\n"
+    "  local k = tonumber(ARGV[i])\n"
+    "  redis.call('HINCRBY', KEYS[k], ARGV[i + 1], ARGV[i + 2])\n"
+    "  touched[k] = true\n"
+    "end\n"
+    "for k in pairs(touched) do redis.call('EXPIRE', KEYS[k], retention) end\n"
+    "return tonumber(ARGV[6])\n";
+
+/*
  * Claims an order for one checkout event, in the shop's slot, keeps its
  * decision record and counts it in the shop totals.
  * KEYS: order hash, shop totals, shop order index (zset), the order's
@@ -651,6 +692,7 @@ static const char shop_count[] =
 static const char *const sources[SCRIPT_COUNT] = {
     [SCRIPT_READER_TOUCH] = reader_touch,
     [SCRIPT_CAMPAIGN_TOUCH] = campaign_touch,
+    [SCRIPT_CAMPAIGN_SUMS] = campaign_sums,
     [SCRIPT_ORDER_CLAIM] = order_claim,
     [SCRIPT_CAMPAIGN_CONVERT] = campaign_convert,
     [SCRIPT_SENT] = sent,

@@ -237,6 +237,74 @@ def test_campaign_batch_moves_opens(redis_server):
     assert client.hget("c:{spring}:m:a:h:2026120414", "opens:honeypot") == "1"
 
 
+def campaign_sums(client, writer, first, last, pred, events, sums, messages=("a",)):
+    """Runs CAMPAIGN_SUMS with the keys campaign_touch sends for one hour:
+    1 totals, 2 applied marks, 3 links, 4 message set, 5 and 6 the message
+    keys of a and b, 7 HOUR_KEY, 8 and 9 its message hour keys. sums lists
+    (key index, field, increment)."""
+    keys = ["c:{spring}", "c:{spring}:w", "c:{spring}:l", "c:{spring}:m",
+            "c:{spring}:m:a", "c:{spring}:m:b", HOUR_KEY,
+            message_hour_key(0, HOUR_KEY), message_hour_key(1, HOUR_KEY)]
+    args = [3600, writer, first, last, pred, events, len(messages), *messages]
+    for key, field, n in sums:
+        args += [key, field, n]
+    return client.eval(script_source("campaign_sums"), len(keys), *keys, *args)
+
+
+TWO_OPENS_AND_A_CLICK = [
+    (1, "opens", 2), (1, "opens:human", 2), (1, "unique_opens", 1),
+    (5, "opens", 2), (5, "opens:human", 2), (7, "opens", 2),
+    (1, "clicks", 1), (1, "clicks:human", 0), (1, "clicks:burst", 1),
+    (3, "a:2", 1),
+]
+
+
+def test_campaign_sums_count_once(redis_server):
+    """A live batch's summed counts apply once; the same batch again (its
+    reply lost) returns 0 and changes nothing. A sum of 0 still makes its
+    field, as the events one by one would."""
+    client = redis_server.client
+    assert campaign_sums(client, "w1", 1, 3, 0, 3, TWO_OPENS_AND_A_CLICK) == 3
+    totals = {"opens": "2", "opens:human": "2", "unique_opens": "1",
+              "clicks": "1", "clicks:human": "0", "clicks:burst": "1"}
+    assert client.hgetall("c:{spring}") == totals
+    assert client.hgetall("c:{spring}:m:a") == {"opens": "2", "opens:human": "2"}
+    assert client.hgetall(HOUR_KEY) == {"opens": "2"}
+    assert client.hgetall("c:{spring}:l") == {"a:2": "1"}
+    assert client.smembers("c:{spring}:m") == {"a"}
+    assert client.hget("c:{spring}:w", "w1") == "3"
+    for key in ("c:{spring}", "c:{spring}:w", "c:{spring}:l", "c:{spring}:m",
+                "c:{spring}:m:a", HOUR_KEY):
+        assert 0 < client.ttl(key) <= 3600, key
+
+    assert campaign_sums(client, "w1", 1, 3, 0, 3, TWO_OPENS_AND_A_CLICK) == 0
+    assert client.hgetall("c:{spring}") == totals
+    assert client.hget("c:{spring}:w", "w1") == "3"
+
+
+def test_campaign_sums_gap_and_split_write_nothing(redis_server):
+    """A batch whose predecessor is not applied fails with GAP, one that is
+    partly applied with SPLIT, both before writing; per-event and summed
+    batches of a writer share its high-water mark."""
+    client = redis_server.client
+    assert campaign_touch(client, [opened(1, mask=1), opened(2, pred=1)]) == 2
+    before = client.hgetall("c:{spring}")
+
+    with pytest.raises(redis.ResponseError, match="^GAP event 4 of writer w1"):
+        campaign_sums(client, "w1", 5, 6, 4, 2, TWO_OPENS_AND_A_CLICK)
+    with pytest.raises(redis.ResponseError, match="^SPLIT events of writer w1"):
+        campaign_sums(client, "w1", 2, 4, 1, 2, TWO_OPENS_AND_A_CLICK)
+    assert client.hgetall("c:{spring}") == before
+    assert client.hget("c:{spring}:w", "w1") == "2"
+
+    assert campaign_sums(client, "w1", 3, 4, 2, 2, [(1, "opens", 2)]) == 2
+    assert client.hget("c:{spring}", "opens") == "4"
+    # The next event, one by one, names the batch's last as predecessor.
+    assert campaign_touch(client, [opened(5, pred=4)]) == 1
+    assert campaign_touch(client, [opened(4, pred=3)]) == 0
+    assert client.hget("c:{spring}", "opens") == "5"
+
+
 DEVICES = {"unknown": 0, "mobile": 1, "tablet": 2, "desktop": 3, "proxy": 4}
 CLIENTS = {"unknown": 0, "gmail": 1, "yahoo": 2, "outlook": 3, "apple_mail": 4,
            "thunderbird": 5, "browser": 6}
