@@ -3,15 +3,43 @@
  */
 #include "batch_sums.h"
 
-#include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 static const char *const kind_names[2] = {"opens", "clicks"};
 
+/* Field names by kind and column ("opens", "unique_opens", "opens:human"),
+ * built once: formatting them per sum cost more than the rest of a
+ * pixel's store work. */
+static char field_names[2][SUM_COLUMNS][32];
+static size_t field_lens[2][SUM_COLUMNS];
+static pthread_once_t field_names_once = PTHREAD_ONCE_INIT;
+
+static void build_field_names(void)
+{
+    for (int kind = 0; kind < 2; kind++) {
+        for (int column = 0; column < SUM_COLUMNS; column++) {
+            char *out = field_names[kind][column];
+            int len;
+
+            if (column == SUM_TOTAL)
+                len = snprintf(out, sizeof(field_names[0][0]), "%s", kind_names[kind]);
+            else if (column == SUM_UNIQUE)
+                len = snprintf(out, sizeof(field_names[0][0]), "unique_%s", kind_names[kind]);
+            else
+                len = snprintf(out, sizeof(field_names[0][0]), "%s:%s", kind_names[kind],
+                               verdict_name((enum verdict)(column - SUM_VERDICT)));
+            field_lens[kind][column] = (size_t)len;
+        }
+    }
+}
+
 void batch_sums_reset(struct batch_sums *s)
 {
-    memset(s->used, 0, sizeof(s->used));
+    pthread_once(&field_names_once, build_field_names);
+    for (size_t i = 0; i < s->n_used; i++)
+        s->position[s->used[i].key][s->used[i].kind][s->used[i].column] = 0;
     s->n_used = 0;
     s->n_links = 0;
 }
@@ -21,10 +49,13 @@ void batch_sums_add(struct batch_sums *s, size_t key, bool is_click,
 {
     int kind = is_click ? 1 : 0;
 
-    if (!s->used[key][kind][column]) {
-        s->used[key][kind][column] = true;
-        s->n[key][kind][column] = 0;
+    if (s->position[key][kind][column] == 0) {
+        s->used[s->n_used].key = (uint8_t)key;
+        s->used[s->n_used].kind = (uint8_t)kind;
+        s->used[s->n_used].column = (uint8_t)column;
         s->n_used++;
+        s->position[key][kind][column] = (uint16_t)s->n_used;
+        s->n[key][kind][column] = 0;
     }
     s->n[key][kind][column] += n;
 }
@@ -53,41 +84,22 @@ size_t batch_sums_triples(const struct batch_sums *s)
 
 static void bulk_i32(struct resp_buf *out, int32_t n)
 {
-    char text[16];
-    int len = snprintf(text, sizeof(text), "%" PRId32, n);
+    char text[1 + RESP_U64_MAX];
+    uint64_t magnitude = n < 0 ? (uint64_t)-(int64_t)n : (uint64_t)n;
+    size_t sign = n < 0 ? 1 : 0;
 
-    resp_bulk(out, text, (size_t)len);
-}
-
-/* Writes the field name of column of a kind: "opens", "unique_opens",
- * "opens:human". */
-static void bulk_field(struct resp_buf *out, int kind, enum sum_column column)
-{
-    char field[48];
-    int len;
-
-    if (column == SUM_TOTAL)
-        len = snprintf(field, sizeof(field), "%s", kind_names[kind]);
-    else if (column == SUM_UNIQUE)
-        len = snprintf(field, sizeof(field), "unique_%s", kind_names[kind]);
-    else
-        len = snprintf(field, sizeof(field), "%s:%s", kind_names[kind],
-                       verdict_name((enum verdict)(column - SUM_VERDICT)));
-    resp_bulk(out, field, (size_t)len);
+    text[0] = '-';
+    resp_bulk(out, text, sign + resp_u64_text(magnitude, text + sign));
 }
 
 void batch_sums_encode(const struct batch_sums *s, size_t links_key, struct resp_buf *out)
 {
-    for (size_t key = 1; key <= BATCH_SUMS_KEYS; key++) {
-        for (int kind = 0; kind < 2; kind++) {
-            for (int column = 0; column < SUM_COLUMNS; column++) {
-                if (!s->used[key][kind][column])
-                    continue;
-                resp_bulk_u64(out, key);
-                bulk_field(out, kind, (enum sum_column)column);
-                bulk_i32(out, s->n[key][kind][column]);
-            }
-        }
+    for (size_t i = 0; i < s->n_used; i++) {
+        int key = s->used[i].key, kind = s->used[i].kind, column = s->used[i].column;
+
+        resp_bulk_u64(out, (uint64_t)key);
+        resp_bulk(out, field_names[kind][column], field_lens[kind][column]);
+        bulk_i32(out, s->n[key][kind][column]);
     }
     for (size_t i = 0; i < s->n_links; i++) {
         char field[TOKEN_ID_MAX + 1 + RESP_U64_MAX];

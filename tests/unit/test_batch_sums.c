@@ -1,7 +1,8 @@
 /*
  * test_batch_sums.c - the summed counts of a live campaign batch: sums per
- * key and column, a sum that ends at 0 still sent, links per message and
- * link, and the RESP triples CAMPAIGN_SUMS reads.
+ * key and column in the order first added, a sum that ends at 0 still
+ * sent, links per message and link, and the RESP triples CAMPAIGN_SUMS
+ * reads.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -54,10 +55,12 @@ static void sums_add_up_per_key_and_column(void **state)
     /* A moved click: -1 human and +1 burst on the same key. */
     batch_sums_add(&s, 1, true, (enum sum_column)(SUM_VERDICT + VERDICT_HUMAN), 1);
     batch_sums_add(&s, 1, true, (enum sum_column)(SUM_VERDICT + VERDICT_HUMAN), -1);
+    batch_sums_add(&s, 2, true, (enum sum_column)(SUM_VERDICT + VERDICT_HONEYPOT), -300);
 
-    assert_int_equal(batch_sums_triples(&s), 4);
+    assert_int_equal(batch_sums_triples(&s), 5);
     assert_string_equal(triples_text(&s, 3),
-                        "1 opens 2;1 clicks:human 0;1 clicks:burst 2;5 unique_opens 1;");
+                        "1 opens 2;5 unique_opens 1;1 clicks:burst 2;1 clicks:human 0;"
+                        "2 clicks:honeypot -300;");
 }
 
 static void sums_count_links_per_message(void **state)
