@@ -463,14 +463,16 @@ static int on_body(http_parser *parser, const char *at, size_t len)
 
 /* Hands the request over: the parser pauses here, so conn_process calls
  * the handler outside of http-parser and later input stays unparsed until
- * the response is written. */
+ * the response is written. The header or body deadline stays armed,
+ * because on_deadline ignores a connection in CONN_HANDLER and
+ * http_respond re-arms it for the idle time; removing it here would cost
+ * a timer operation per request. */
 static int on_message_complete(http_parser *parser)
 {
     struct http_conn *conn = parser->data;
 
     conn->keep_alive = http_should_keep_alive(parser) && !parser->upgrade;
     conn->state = CONN_HANDLER;
-    event_del(&conn->deadline);
     http_parser_pause(parser, 1);
     return 0;
 }
