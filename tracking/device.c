@@ -48,6 +48,7 @@ enum ua_token {
 };
 
 #define BIT(t) (UINT32_C(1) << (t))
+_Static_assert(UA_TOKEN_COUNT <= 32, "a match mask is a uint32_t");
 
 struct ua_substring {
     const char *text;
