@@ -22,6 +22,9 @@
  * bufferevent (which closes the socket) and the request storage. When the
  * socket closes while the handler still owns a request, the connection
  * stays allocated without a bufferevent, and http_respond frees it.
+ *
+ * The bufferevent writes, but a connection reads its socket itself (see
+ * on_readable) into the bufferevent's input buffer.
  */
 #include "http.h"
 
@@ -54,8 +57,11 @@
  * and resumes once they are all sent. */
 #define HTTP_OUTPUT_HIGH (256 * 1024)
 /* Input buffered while a request is with its handler; beyond this the
- * bufferevent stops reading until the parser drains the input. */
+ * connection stops reading until the parser drains the input. */
 #define HTTP_INPUT_HIGH (64 * 1024)
+/* Bytes read from the socket at most per readiness event, the same cap
+ * as libevent's own evbuffer_read. */
+#define HTTP_READ_MAX 4096
 /* Lingering close: how long and how many bytes to discard at most. */
 #define HTTP_LINGER_MS 2000
 #define HTTP_LINGER_MAX_BYTES (1024 * 1024)
@@ -90,6 +96,7 @@ struct http_conn {
     struct http_request req; /* passed to the handler; points into storage */
     struct http_server *srv;
     struct bufferevent *bev; /* NULL once the socket is closed */
+    struct event readable;   /* EV_READ of the socket, see on_readable */
     struct event deadline;   /* header, body, idle or linger deadline */
     struct event resume;     /* activated to parse input after a response */
     http_parser parser;
@@ -102,6 +109,7 @@ struct http_conn {
     bool peer_eof;      /* the client has shut down its side */
     bool in_process;    /* conn_process is on the stack */
     bool output_paused; /* reading stopped because of HTTP_OUTPUT_HIGH */
+    bool read_enabled;  /* the state reads input, see conn_set_reading */
     bool last_was_value;
 
     int error_status;         /* set by a parser callback that failed */
@@ -155,6 +163,8 @@ struct http_server {
 static const http_parser_settings parser_settings;
 
 static void conn_process(struct http_conn *conn);
+static void conn_set_reading(struct http_conn *conn, bool enabled);
+static void on_event(struct bufferevent *bev, short what, void *arg);
 static void conn_send(struct http_conn *conn, bool write_now);
 static void conn_close(struct http_conn *conn);
 static void conn_arm_deadline(struct http_conn *conn, int timeout_ms);
@@ -453,14 +463,16 @@ static int on_body(http_parser *parser, const char *at, size_t len)
 
 /* Hands the request over: the parser pauses here, so conn_process calls
  * the handler outside of http-parser and later input stays unparsed until
- * the response is written. */
+ * the response is written. The header or body deadline stays armed,
+ * because on_deadline ignores a connection in CONN_HANDLER and
+ * http_respond re-arms it for the idle time; removing it here would cost
+ * a timer operation per request. */
 static int on_message_complete(http_parser *parser)
 {
     struct http_conn *conn = parser->data;
 
     conn->keep_alive = http_should_keep_alive(parser) && !parser->upgrade;
     conn->state = CONN_HANDLER;
-    event_del(&conn->deadline);
     http_parser_pause(parser, 1);
     return 0;
 }
@@ -580,7 +592,7 @@ static void conn_start_close(struct http_conn *conn)
 {
     conn->state = CONN_CLOSING;
     event_del(&conn->deadline);
-    bufferevent_disable(conn->bev, EV_READ);
+    conn_set_reading(conn, false);
 }
 
 /* Rejects the request in progress with status: counts and logs it, sends
@@ -680,6 +692,7 @@ static void conn_close(struct http_conn *conn)
 {
     event_del(&conn->deadline);
     event_del(&conn->resume);
+    event_del(&conn->readable);
     if (conn->bev != NULL) {
         bufferevent_free(conn->bev);
         conn->bev = NULL;
@@ -703,7 +716,7 @@ static void conn_linger(struct http_conn *conn)
     shutdown(bufferevent_getfd(conn->bev), SHUT_WR);
     evbuffer_drain(input, evbuffer_get_length(input));
     conn->state = CONN_LINGER;
-    bufferevent_enable(conn->bev, EV_READ);
+    conn_set_reading(conn, true);
     conn_arm_deadline(conn, HTTP_LINGER_MS);
 }
 
@@ -761,7 +774,7 @@ static void conn_process(struct http_conn *conn)
 
         if (evbuffer_get_length(output) > HTTP_OUTPUT_HIGH) {
             conn->output_paused = true;
-            bufferevent_disable(conn->bev, EV_READ);
+            conn_set_reading(conn, false);
             break;
         }
         if (evbuffer_peek(input, -1, NULL, &chunk, 1) < 1 || chunk.iov_len == 0)
@@ -778,6 +791,7 @@ static void conn_process(struct http_conn *conn)
             conn_parse_failed(conn);
     }
     conn->in_process = false;
+    conn_set_reading(conn, conn->read_enabled); /* the input may have room again */
 
     if (conn->peer_eof && conn->state == CONN_IDLE && conn_input_empty(conn)) {
         if (conn_output_empty(conn))
@@ -787,12 +801,11 @@ static void conn_process(struct http_conn *conn)
     }
 }
 
-static void on_read(struct bufferevent *bev, void *arg)
+/* Handles input that has just arrived. */
+static void on_read(struct http_conn *conn)
 {
-    struct http_conn *conn = arg;
-
     if (conn->state == CONN_LINGER) {
-        struct evbuffer *input = bufferevent_get_input(bev);
+        struct evbuffer *input = bufferevent_get_input(conn->bev);
         conn->linger_bytes += evbuffer_get_length(input);
         evbuffer_drain(input, evbuffer_get_length(input));
         if (conn->linger_bytes > HTTP_LINGER_MAX_BYTES)
@@ -800,6 +813,73 @@ static void on_read(struct bufferevent *bev, void *arg)
         return;
     }
     conn_process(conn);
+}
+
+/* Adds the read event when reading is enabled and the input buffer is
+ * below HTTP_INPUT_HIGH, and removes it otherwise. Adding a pending event
+ * or removing one that is not pending changes nothing. */
+static void conn_set_reading(struct http_conn *conn, bool enabled)
+{
+    struct evbuffer *input = bufferevent_get_input(conn->bev);
+
+    conn->read_enabled = enabled;
+    if (enabled && evbuffer_get_length(input) < HTTP_INPUT_HIGH)
+        event_add(&conn->readable, NULL);
+    else
+        event_del(&conn->readable);
+}
+
+/* Reads the socket into the bufferevent's input buffer, at most up to
+ * HTTP_INPUT_HIGH buffered bytes. This replaces the bufferevent's own
+ * reading for two reasons. libevent 2.1's evbuffer_read queries the
+ * readable byte count (ioctl FIONREAD) before every read, an extra
+ * system call per request. And its read high-watermark kept calling the
+ * read callback in a busy loop while a held request left the input full
+ * (http_input_limit_resumes in test_http.c). End of file and errors go to
+ * on_event as the bufferevent would report them. */
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_conn *conn = arg;
+    struct evbuffer *input = bufferevent_get_input(conn->bev);
+    size_t buffered = evbuffer_get_length(input);
+    size_t room = buffered < HTTP_INPUT_HIGH ? HTTP_INPUT_HIGH - buffered : 0;
+    struct evbuffer_iovec space;
+    ssize_t n = -1;
+    int err = ENOMEM;
+
+    (void)what;
+    if (room == 0) {
+        /* A read of 0 bytes would look like end of file. */
+        conn_set_reading(conn, conn->read_enabled);
+        return;
+    }
+    if (room > HTTP_READ_MAX)
+        room = HTTP_READ_MAX;
+
+    /* A socket bufferevent keeps the end of its input frozen and thaws it
+     * only around its own reads, so this read thaws it too. */
+    evbuffer_unfreeze(input, 0);
+    if (evbuffer_reserve_space(input, (ev_ssize_t)room, &space, 1) == 1) {
+        n = recv(fd, space.iov_base, room, 0);
+        err = errno;
+        if (n > 0) {
+            space.iov_len = (size_t)n;
+            evbuffer_commit_space(input, &space, 1);
+        }
+    }
+    evbuffer_freeze(input, 0);
+
+    if (n > 0) {
+        on_read(conn);
+        return;
+    }
+    if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK || err == EINTR))
+        return;
+
+    conn_set_reading(conn, false);
+    errno = err; /* on_event logs it */
+    on_event(conn->bev, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR),
+             conn);
 }
 
 /* Called when the output buffer has been sent completely. */
@@ -815,7 +895,7 @@ static void on_write(struct bufferevent *bev, void *arg)
     if (conn->output_paused) {
         conn->output_paused = false;
         if (!conn->peer_eof)
-            bufferevent_enable(conn->bev, EV_READ);
+            conn_set_reading(conn, true);
         conn_process(conn);
     }
 }
@@ -970,13 +1050,13 @@ int http_server_adopt(struct http_server *srv, int fd,
     conn->parser.data = conn;
     evtimer_assign(&conn->deadline, srv->base, on_deadline, conn);
     evtimer_assign(&conn->resume, srv->base, on_resume, conn);
+    event_assign(&conn->readable, srv->base, fd, EV_READ | EV_PERSIST, on_readable, conn);
 
-    bufferevent_setcb(conn->bev, on_read, on_write, on_event, conn);
+    bufferevent_setcb(conn->bev, NULL, on_write, on_event, conn);
     bufferevent_set_timeouts(conn->bev, NULL,
                              srv->limits.write_timeout_ms > 0 ? &write_tv : NULL);
-    bufferevent_setwatermark(conn->bev, EV_READ, 0, HTTP_INPUT_HIGH);
-    bufferevent_enable(conn->bev, EV_READ);
-    bufferevent_disable(conn->bev, EV_WRITE); /* see conn_send */
+    bufferevent_disable(conn->bev, EV_READ | EV_WRITE); /* see conn_send */
+    conn_set_reading(conn, true);
     conn_arm_deadline(conn, srv->limits.header_timeout_ms);
 
     conn->next = srv->conns;

@@ -46,11 +46,14 @@ void handle_text(struct http_request *req, int status, const char *text)
 void handle_set_device(struct event *ev, const struct http_request *req)
 {
     const struct http_header *ua = http_request_header(req, "User-Agent");
+    enum device_class device;
+    enum client_family client;
 
     if (ua == NULL)
         return;
-    ev->device = (uint8_t)device_class_of(ua->value, ua->value_len);
-    ev->client = (uint8_t)device_client_of(ua->value, ua->value_len);
+    device_classify(ua->value, ua->value_len, &device, &client);
+    ev->device = (uint8_t)device;
+    ev->client = (uint8_t)client;
 }
 
 static bool is_get_or_head(const struct http_request *req)

@@ -32,6 +32,29 @@ static uint32_t ms_to_s(int64_t ms)
     return (uint32_t)(ms / 1000);
 }
 
+/* Creates the worker's event base. On epoll, libevent then collects the
+ * event additions and deletions of one loop iteration and applies them
+ * together before epoll_wait, so a change that is undone in the same
+ * iteration costs no epoll_ctl. hiredis 0.14's libevent adapter deletes
+ * its read event each time it fires and adds it back from the callback.
+ * It also adds and deletes its write event for each batch of commands.
+ * strace -c counted about 3.7 epoll_ctl calls per batch without the
+ * change list and 1 with it, for pixel requests on one keep-alive
+ * connection. libevent documents the change list as unsafe only for
+ * descriptors cloned with dup(), and tallyd registers none. */
+static struct event_base *new_event_base(void)
+{
+    struct event_config *config = event_config_new();
+    struct event_base *base = NULL;
+
+    if (config == NULL)
+        return NULL;
+    event_config_set_flag(config, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    base = event_base_new_with_config(config);
+    event_config_free(config);
+    return base;
+}
+
 /* Listens on every address of the comma-separated list (checked by
  * config.c). */
 static int worker_listen(struct worker *w, const char *list)
@@ -159,7 +182,7 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
     refdata_retain(refdata);
     w->refdata = refdata;
 
-    w->base = event_base_new();
+    w->base = new_event_base();
     if (w->base == NULL) {
         LOG_ERROR("worker.init_failed", "worker=%d error=\"event_base_new failed\"", index);
         return -1;

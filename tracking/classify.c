@@ -6,9 +6,17 @@
  * fixed strings or contain one, a glob states that plainly, and fnmatch
  * cannot backtrack exponentially on a hostile user agent the way a
  * regex engine can.
+ *
+ * Most patterns are such a fixed string with '*' at one or both ends.
+ * Those are compared directly, without the copy to a C string and the
+ * fnmatch call, which cost about 1,700 instructions per pattern for a
+ * 107-byte user agent (callgrind) on every open. The direct comparison
+ * folds case with tolower(3), as fnmatch with FNM_CASEFOLD does, and tally
+ * never calls setlocale(3), so both fold only A-Z.
  */
 #include "classify.h"
 
+#include <ctype.h>
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,11 +69,60 @@ const char *classify_list_name(enum classify_list list)
 
 /* ---- tables ------------------------------------------------------- */
 
+/* How a pattern is matched. A fixed string (no '?', '[' or '\\') with '*'
+ * only at its ends is compared directly. Any other pattern goes to fnmatch. */
+enum agent_match {
+    AGENT_FNMATCH,
+    AGENT_EQUALS,      /* "text" */
+    AGENT_STARTS_WITH, /* "text*" */
+    AGENT_ENDS_WITH,   /* "*text" */
+    AGENT_CONTAINS,    /* "*text*" */
+};
+
+/* A pattern's match method and its fixed text, pattern[start..start+len). */
+struct agent_shape {
+    enum agent_match match;
+    size_t start;
+    size_t len;
+};
+
+static struct agent_shape shape_of(const char *pattern, size_t len)
+{
+    struct agent_shape shape = {AGENT_FNMATCH, 0, 0};
+    size_t start = 0;
+    size_t end = len;
+    bool leading, trailing;
+
+    while (start < end && pattern[start] == '*')
+        start++;
+    while (end > start && pattern[end - 1] == '*')
+        end--;
+    for (size_t i = start; i < end; i++) {
+        if (strchr("*?[\\", pattern[i]) != NULL)
+            return shape;
+    }
+
+    leading = start > 0;
+    trailing = end < len;
+    shape.start = start;
+    shape.len = end - start;
+    if (leading && trailing)
+        shape.match = AGENT_CONTAINS;
+    else if (leading)
+        shape.match = AGENT_ENDS_WITH;
+    else if (trailing)
+        shape.match = AGENT_STARTS_WITH;
+    else
+        shape.match = AGENT_EQUALS;
+    return shape;
+}
+
 static void agentset_free(struct agentset *set)
 {
     for (size_t i = 0; i < set->n; i++)
         free(set->patterns[i]);
     free(set->patterns);
+    free(set->shapes);
     memset(set, 0, sizeof(*set));
 }
 
@@ -84,10 +141,15 @@ static int agentset_add(struct agentset *set, const char *pattern, size_t len)
     if (set->n == set->cap) {
         size_t cap = set->cap == 0 ? 8 : 2 * set->cap;
         char **grown = realloc(set->patterns, cap * sizeof(*grown));
+        struct agent_shape *shapes;
 
         if (grown == NULL)
             return -2;
         set->patterns = grown;
+        shapes = realloc(set->shapes, cap * sizeof(*shapes));
+        if (shapes == NULL)
+            return -2;
+        set->shapes = shapes;
         set->cap = cap;
     }
     copy = malloc(len + 1);
@@ -95,6 +157,7 @@ static int agentset_add(struct agentset *set, const char *pattern, size_t len)
         return -2;
     memcpy(copy, pattern, len);
     copy[len] = '\0';
+    set->shapes[set->n] = shape_of(copy, len);
     set->patterns[set->n++] = copy;
     return 0;
 }
@@ -148,22 +211,92 @@ void classify_tables_finish(struct classify_tables *t)
 
 /* ---- matching ----------------------------------------------------- */
 
+/* Tells whether ua[0..len) contains text[0..n), 1 <= n <= len, starting
+ * with the byte first and ignoring case in the rest. memchr finds the
+ * candidates, and neither string contains a NUL, so strncasecmp compares
+ * all n - 1 remaining bytes. */
+static bool contains_from(const char *ua, size_t len, int first, const char *text,
+                          size_t n)
+{
+    const char *p = ua;
+    const char *last = ua + len - n; /* the last place text can start */
+
+    while (p <= last) {
+        p = memchr(p, first, (size_t)(last - p) + 1);
+        if (p == NULL)
+            return false;
+        if (strncasecmp(p + 1, text + 1, n - 1) == 0)
+            return true;
+        p++;
+    }
+    return false;
+}
+
+/* Tells whether text[0..n) occurs in ua[0..len), ignoring case. */
+static bool contains_folded(const char *ua, size_t len, const char *text, size_t n)
+{
+    int lower, upper;
+
+    if (n == 0)
+        return true;
+    lower = tolower((unsigned char)text[0]);
+    upper = toupper((unsigned char)text[0]);
+    if (contains_from(ua, len, lower, text, n))
+        return true;
+    return upper != lower && contains_from(ua, len, upper, text, n);
+}
+
+/* Matches ua[0..len) against a pattern of a shape other than AGENT_FNMATCH. */
+static bool shape_matches(const struct agent_shape *shape, const char *pattern,
+                          const char *ua, size_t len)
+{
+    const char *text = pattern + shape->start;
+    size_t n = shape->len;
+
+    if (n > len)
+        return false;
+    switch (shape->match) {
+    case AGENT_EQUALS:
+        return n == len && strncasecmp(ua, text, n) == 0;
+    case AGENT_STARTS_WITH:
+        return strncasecmp(ua, text, n) == 0;
+    case AGENT_ENDS_WITH:
+        return strncasecmp(ua + len - n, text, n) == 0;
+    case AGENT_CONTAINS:
+        return contains_folded(ua, len, text, n);
+    case AGENT_FNMATCH:
+        break;
+    }
+    return false;
+}
+
 bool classify_agent_matches(const struct classify_tables *t,
                             enum classify_list list, const char *ua, size_t len)
 {
     const struct agentset *set = &t->agents[list];
     char text[CLASSIFY_AGENT_MAX + 1];
+    bool copied = false;
 
     if (ua == NULL || set->n == 0 || len > CLASSIFY_AGENT_MAX)
         return false;
     /* fnmatch needs a C string, and a NUL inside the header would cut it
-     * short, so such an agent matches nothing. */
+     * short, so such an agent matches nothing, whatever the pattern. */
     if (memchr(ua, '\0', len) != NULL)
         return false;
-    memcpy(text, ua, len);
-    text[len] = '\0';
 
     for (size_t i = 0; i < set->n; i++) {
+        const struct agent_shape *shape = &set->shapes[i];
+
+        if (shape->match != AGENT_FNMATCH) {
+            if (shape_matches(shape, set->patterns[i], ua, len))
+                return true;
+            continue;
+        }
+        if (!copied) {
+            memcpy(text, ua, len);
+            text[len] = '\0';
+            copied = true;
+        }
         if (fnmatch(set->patterns[i], text, FNM_CASEFOLD) == 0)
             return true;
     }

@@ -82,9 +82,12 @@ enum classify_list {
 const char *classify_list_name(enum classify_list list);
 
 /* User-agent patterns: fnmatch(3) globs, matched case-insensitively
- * against the whole user agent ("*GoogleImageProxy*", "Mozilla/5.0"). */
+ * against the whole user agent ("*GoogleImageProxy*", "Mozilla/5.0").
+ * shapes[i] is the match method of patterns[i], set when it is added. */
+struct agent_shape;
 struct agentset {
     char **patterns;
+    struct agent_shape *shapes;
     size_t n;
     size_t cap;
 };

@@ -38,6 +38,11 @@ enum client_family {
 enum device_class device_class_of(const char *ua, size_t len);
 enum client_family device_client_of(const char *ua, size_t len);
 
+/* Sets *device and *client to what device_class_of and device_client_of
+ * return for ua[0..len), reading the bytes once for both. */
+void device_classify(const char *ua, size_t len, enum device_class *device,
+                     enum client_family *client);
+
 /* Returns the stored name: "unknown", "mobile", "tablet", "desktop",
  * "proxy"; and "unknown", "gmail", "yahoo", "outlook", "apple_mail",
  * "thunderbird", "browser". */

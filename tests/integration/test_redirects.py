@@ -1,5 +1,6 @@
 """Destinations arrive intact: the redirect adds tly once, before any
 fragment, and keeps every other byte of the signed URL."""
+import base64
 import subprocess
 import urllib.parse
 
@@ -100,3 +101,24 @@ def test_tallyctl_help_and_bad_arguments():
                          text=True)
     assert bad.returncode != 0
     assert bad.stderr.strip() != ""
+
+
+def click_id_of(tly):
+    """Returns the 8-byte click id of a visit token: the bytes just before
+    its 12-byte MAC (docs/tokens.md)."""
+    raw = base64.urlsafe_b64decode(tly + "=" * (-len(tly) % 4))
+    return raw[-20:-12]
+
+
+def test_redirect_click_ids_are_distinct(tally):
+    # More clicks than one refill of the server's per-thread random pool
+    # (64 click ids), so ids from two refills are compared too.
+    path = path_of(tally.click_url("c1", "m1", "reader@example.com",
+                                   "https://shop.example/p"))
+    ids = set()
+    for _ in range(150):
+        status, headers, _ = tally.request("GET", path)
+        assert status == 302
+        ids.add(click_id_of(split_tly(headers["location"])[1]))
+    assert len(ids) == 150
+    assert bytes(8) not in ids

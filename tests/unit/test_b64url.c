@@ -4,6 +4,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -155,6 +156,54 @@ static void b64url_rejects_nul_and_high_bytes(void **state)
     assert_int_equal(b64url_decode(high, 4, out, sizeof out), -1);
 }
 
+static const char url_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* Puts byte x at position pos of text[0..len), whose other characters are
+ * 'A' (all bits zero), and decodes it. The text must be accepted exactly
+ * when x is in the alphabet and leaves the unused bits zero. An accepted
+ * text must encode back to itself. */
+static void check_byte_at(int x, size_t pos, size_t len)
+{
+    char text[4] = {'A', 'A', 'A', 'A'};
+    char again[4];
+    uint8_t out[3];
+    const char *in_alphabet = x != 0 ? memchr(url_alphabet, x, 64) : NULL;
+    unsigned sextet = in_alphabet != NULL ? (unsigned)(in_alphabet - url_alphabet) : 0;
+    unsigned unused_mask = 0; /* bits of the last character that no byte uses */
+    bool unused_zero;
+    long n;
+
+    if (len == 2)
+        unused_mask = 0x0F;
+    else if (len == 3)
+        unused_mask = 0x03;
+    unused_zero = pos != len - 1 || (sextet & unused_mask) == 0;
+
+    text[pos] = (char)x;
+    n = b64url_decode(text, len, out, sizeof out);
+    if (in_alphabet == NULL || !unused_zero) {
+        if (n != -1)
+            fail_msg("byte 0x%02x at %zu of %zu was accepted", x, pos, len);
+        return;
+    }
+    if (n != (long)(len - 1))
+        fail_msg("byte 0x%02x at %zu of %zu decoded to %ld bytes", x, pos, len, n);
+    assert_int_equal(b64url_encode(out, (size_t)n, again), len);
+    assert_memory_equal(again, text, len);
+}
+
+static void b64url_decodes_each_byte_value(void **state)
+{
+    (void)state;
+    for (int x = 0; x < 256; x++) {
+        for (size_t len = 2; len <= 4; len++) {
+            for (size_t pos = 0; pos < len; pos++)
+                check_byte_at(x, pos, len);
+        }
+    }
+}
+
 static void b64url_rejects_small_output(void **state)
 {
     uint8_t out[6];
@@ -180,6 +229,7 @@ int main(void)
         cmocka_unit_test(b64url_rejects_nonzero_unused_bits),
         cmocka_unit_test(b64url_rejects_nul_and_high_bytes),
         cmocka_unit_test(b64url_rejects_small_output),
+        cmocka_unit_test(b64url_decodes_each_byte_value),
     };
 
     return cmocka_run_group_tests_name("b64url", tests, NULL, NULL);

@@ -4,8 +4,10 @@
  *
  * Addresses come from the documentation ranges (RFC 5737, RFC 3849).
  */
+#include <fnmatch.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -209,6 +211,68 @@ static void classify_agent_rejects_nul_and_long(void **state)
     assert_false(classify_agent_matches(*state, CLASSIFY_LIST_SCANNER, NULL, 0));
 }
 
+/* Patterns of every shape classify.c compares directly, and globs that
+ * must still go to fnmatch. */
+static const char *const shape_patterns[] = {
+    "Mozilla/5.0", "*GoogleImageProxy*", "*yahoomailproxy*", "Scan*", "*Bot", "*", "**",
+    "***x**", "*a*b*", "?ozilla*", "[Mm]ozilla*", "*\\*x*", "x\\*", "*\\", "*[*",
+    "*Proxy", "mozilla/5.0 (*", "*\xc3\xa9*", "*Ab1-_./ ;()*",
+};
+
+static const char *const shape_agents[] = {
+    "", "x", "*x", "a*x", "Mozilla/5.0", "mozilla/5.0", "MOZILLA/5.0 ", "Mozilla/5.",
+    "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)",
+    "GoogleImageProx", "googleimageproxy", "YahooMailProxy; https://help.yahoo.com",
+    "ScanBot", "scan", "Sca", "AcmeBot", "Bot", "bot ", "ab", "b a", "xxax", "\\x",
+    "caf\xc3\xa9", "CAF\xc3\x89", "zz ab1-_./ ;() zz", "AB1-_./ ;()", "Ab1-_./ ;(",
+    "Proxy", "proxy", "Mozilla/5.0 (iPhone)",
+};
+
+/* Matches one pattern at a time against fnmatch with FNM_CASEFOLD, the
+ * definition of a match, on a NUL-terminated copy of each agent. */
+static void classify_agent_shapes_match_fnmatch(void **state)
+{
+    (void)state;
+    for (size_t p = 0; p < sizeof(shape_patterns) / sizeof(shape_patterns[0]); p++) {
+        struct classify_tables t;
+
+        classify_tables_init(&t);
+        add_line(&t, CLASSIFY_LIST_SCANNER, false, shape_patterns[p]);
+        classify_tables_finish(&t);
+        for (size_t a = 0; a < sizeof(shape_agents) / sizeof(shape_agents[0]); a++) {
+            const char *ua = shape_agents[a];
+            bool expected = fnmatch(shape_patterns[p], ua, FNM_CASEFOLD) == 0;
+            bool got = classify_agent_matches(&t, CLASSIFY_LIST_SCANNER, ua, strlen(ua));
+
+            if (got != expected)
+                fail_msg("pattern '%s' on '%s': %s, fnmatch says %s", shape_patterns[p],
+                         ua, got ? "match" : "no match", expected ? "match" : "no match");
+        }
+        classify_tables_free(&t);
+    }
+}
+
+/* In a list that mixes direct and fnmatch patterns, each still matches. */
+static void classify_agent_mixed_shapes(void **state)
+{
+    struct classify_tables t;
+
+    (void)state;
+    classify_tables_init(&t);
+    add_line(&t, CLASSIFY_LIST_SCANNER, false, "*a*b*");
+    add_line(&t, CLASSIFY_LIST_SCANNER, false, "Scan*");
+    add_line(&t, CLASSIFY_LIST_SCANNER, false, "?ozilla*");
+    classify_tables_finish(&t);
+    assert_true(classify_agent_matches(&t, CLASSIFY_LIST_SCANNER, "xaxb", 4));
+    assert_true(classify_agent_matches(&t, CLASSIFY_LIST_SCANNER, "scanner", 7));
+    assert_true(classify_agent_matches(&t, CLASSIFY_LIST_SCANNER, "Mozilla", 7));
+    assert_false(classify_agent_matches(&t, CLASSIFY_LIST_SCANNER, "ozilla", 6));
+    /* The length bounds the agent: "scanner" cut to "sca" matches nothing. */
+    assert_false(classify_agent_matches(&t, CLASSIFY_LIST_SCANNER, "scanner", 3));
+    assert_false(classify_agent_matches(&t, CLASSIFY_LIST_SCANNER, "Scan\0x", 6));
+    classify_tables_free(&t);
+}
+
 static void purpose_header_forms(void **state)
 {
     static const char *const yes[] = {"prefetch", "Prefetch",
@@ -306,6 +370,8 @@ int main(void)
         cmocka_unit_test(classify_lines_skip_comments),
         cmocka_unit_test_setup_teardown(classify_agent_rejects_nul_and_long,
                                         setup_tables, teardown_tables),
+        cmocka_unit_test(classify_agent_shapes_match_fnmatch),
+        cmocka_unit_test(classify_agent_mixed_shapes),
         cmocka_unit_test(purpose_header_forms),
         cmocka_unit_test(verdict_names_round_trip),
         cmocka_unit_test(readerset_finds_members),

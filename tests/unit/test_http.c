@@ -471,6 +471,44 @@ static void http_pipelined_in_order(void **state)
     client_free(c);
 }
 
+/* More pipelined input than the server buffers (64 KiB) arrives while a
+ * request is held. The server stops reading at its limit and must read the
+ * rest once the handler responds to the held request. */
+static void http_input_limit_resumes(void **state)
+{
+    enum { QUEUED = 4000 }; /* requests of 20 to 23 bytes, about 89 KiB */
+    static char requests[QUEUED * 32];
+    struct client *c = client_connect();
+    struct response r;
+    char expected[64];
+    size_t n = 0;
+
+    (void)state;
+    client_send_str(c, "GET /hold HTTP/1.1\r\n\r\n");
+    pump(20);
+    assert_int_equal(fx->n_held, 1);
+
+    for (int i = 0; i < QUEUED; i++)
+        n += (size_t)snprintf(requests + n, sizeof(requests) - n,
+                              "GET /q%d HTTP/1.1\r\n\r\n", i);
+    assert_true(n > 64 * 1024);
+    client_send(c, requests, n);
+    pump(50);
+    assert_int_equal(http_server_stats(fx->srv)->requests, 1);
+
+    respond_echo(fx->held[0]);
+    fx->n_held = 0;
+    assert_true(client_response(c, &r, false, 1000));
+    assert_string_equal(r.body, "method=GET path=/hold query=- body=0\n");
+    for (int i = 0; i < QUEUED; i++) {
+        snprintf(expected, sizeof(expected), "method=GET path=/q%d query=- body=0\n", i);
+        if (!client_response(c, &r, false, 2000))
+            fail_msg("no response to request %d of %d", i, QUEUED);
+        assert_string_equal(r.body, expected);
+    }
+    client_free(c);
+}
+
 static void http_output_backpressure(void **state)
 {
     struct client *c = client_connect_small_window();
@@ -891,6 +929,7 @@ int main(void)
         HTTP_TEST(http_keepalive_two_requests),
         HTTP_TEST(http_http10_keepalive),
         HTTP_TEST(http_pipelined_in_order),
+        HTTP_TEST(http_input_limit_resumes),
         HTTP_TEST(http_output_backpressure),
         HTTP_TEST(http_post_content_length),
         HTTP_TEST(http_post_chunked),
