@@ -49,6 +49,9 @@ WRK_SCRIPT = os.path.join(ROOT, "loadtest", "wrk", "tally.lua")
 TOUCH_LOAD = os.environ.get("TALLY_TOUCH_LOAD",
                             os.path.join(ROOT, "build", "release", "loadtest", "touch_load"))
 CAMPAIGN = "bench"
+# The User-Agent of every request, as loadtest/wrk/tally.lua sends it.
+USER_AGENT = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) "
+              "AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148")
 # The commands the store's Lua scripts call, read from their sources.
 with open(os.path.join(ROOT, "server", "store_scripts.c")) as _f:
     SCRIPT_COMMANDS = {c.lower() for c in re.findall(r"redis\.call\('(\w+)'", _f.read())}
@@ -429,7 +432,8 @@ def measure_callgrind(bench, requests):
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             for i in range(count):
-                conn.request("GET", paths[i % len(paths)])
+                conn.request("GET", paths[i % len(paths)],
+                             headers={"User-Agent": USER_AGENT})
                 resp = conn.getresponse()
                 resp.read()
                 if resp.status != 200:

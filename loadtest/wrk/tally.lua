@@ -11,6 +11,12 @@
 
 local thread_count = 0
 
+-- Every request carries the User-Agent of Apple Mail on an iPhone, because
+-- mail clients always send one and tallyd classifies it on every pixel and
+-- click (nginx ignores it).
+local user_agent = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) " ..
+   "AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148"
+
 function setup(thread)
    thread:set("thread_index", thread_count)
    thread_count = thread_count + 1
@@ -40,12 +46,13 @@ function request()
    if mode == "paths" then
       local path = paths[next_path]
       next_path = next_path % #paths + 1
-      return wrk.format("GET", path)
+      return wrk.format("GET", path, {["User-Agent"] = user_agent})
    end
    local body = string.format(
       '{"type":"checkout","order_id":"%s-%d-%d","revenue":"1.00",' ..
       '"currency":"EUR","shop":"%s"}', run, thread_index, sent, shop)
-   return wrk.format("POST", "/b", {["Content-Type"] = "text/plain"}, body)
+   return wrk.format("POST", "/b", {["Content-Type"] = "text/plain",
+                                    ["User-Agent"] = user_agent}, body)
 end
 
 function done(summary, latency, requests)
