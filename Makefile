@@ -8,7 +8,7 @@
 #   make test-browser    the dashboard and shop journeys in headless Chromium
 #   make test-asan       the whole suite under AddressSanitizer and UBSan
 #   make fuzz FUZZ_SECONDS=600   each libFuzzer target for that long
-#   make bench           tallyd against nginx, cost per event, memory
+#   make bench           tallyd against nginx, cost per event, memory, script costs
 #                        (BENCH_ARGS='--runs 5 --duration 10' for longer runs)
 #   make SANITIZER=address|undefined   any target, sanitized, in build/<sanitizer>/
 
@@ -178,6 +178,7 @@ bench: bench-deps
 	@$(MAKE) --no-print-directory all $(BUILD)/loadtest/touch_load
 	TALLY_BIN=$(CURDIR)/$(BIN) TALLY_TOUCH_LOAD=$(CURDIR)/$(BUILD)/loadtest/touch_load \
 	    /usr/bin/python3 loadtest/bench.py $(BENCH_ARGS)
+	/usr/bin/python3 loadtest/script_cost.py
 
 include tests/fuzz/fuzz.mk
 

@@ -422,13 +422,15 @@ static int sum_event(struct batch_sums *s, const struct campaign_batch *b, size_
     if (op->unique_mask >= 2)
         batch_sums_add(s, message_key, is_click, SUM_UNIQUE, 1);
 
+    /* A moved open or click leaves kind:human for kind:<verdict>. */
     for (int i = 0; i < op->n_moved; i++) {
         bool moved_click = i < op->n_moved_clicks;
+        enum sum_column human = (enum sum_column)(SUM_VERDICT + VERDICT_HUMAN);
 
         keys[2] = hour_key(b, op->moved[i]);
         keys[3] = message_hour_key(b, message, op->moved[i]);
         for (size_t k = 0; k < 4; k++) {
-            batch_sums_add(s, keys[k], moved_click, (enum sum_column)(SUM_VERDICT + VERDICT_HUMAN), -1);
+            batch_sums_add(s, keys[k], moved_click, human, -1);
             batch_sums_add(s, keys[k], moved_click, verdict, 1);
         }
     }

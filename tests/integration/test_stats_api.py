@@ -194,7 +194,10 @@ def test_stats_sent_and_rates_per_message(tally, redis_server):
     sign_emails(tally, "a", ["one@example.com"] + [f"a{i}@example.com" for i in range(3)])
     sign_emails(tally, "b", ["two@example.com"] + [f"b{i}@example.com" for i in range(9)])
     sign_emails(tally, "c", ["three@example.com"])
-    wait_until(lambda: r.pfcount("c:{spring}:m:c:sent") == 1, "sent to be counted")
+    # The sends of each message may be counted by another worker, so wait
+    # for all three.
+    wait_until(lambda: [r.pfcount(f"c:{{spring}}:m:{m}:sent") for m in "abc"] == [4, 10, 1],
+               "sent to be counted")
     journey(tally, redis_server)
 
     status, body = api(tally, "/v1/campaigns/spring/stats")
