@@ -8,7 +8,11 @@ system) divided by the events, the median of --runs runs, the workloads in
 alternation. Nothing but the pipe talks to Redis, so unlike `make bench`
 the figure leaves out tallyd, wrk and the sharing of the cores.
 
-    /usr/bin/python3 loadtest/script_cost.py [--runs 3]
+    /usr/bin/python3 loadtest/script_cost.py [--runs 3] [--baseline FILE]
+
+--baseline FILE runs READER_TOUCH of another store_scripts.c (an earlier
+build's) in alternation with this one's, so both figures come from the
+same minutes.
 
 Workloads:
   reader_touch repeated open   1,000 readers open 4 messages 25 times each
@@ -38,9 +42,10 @@ BATCH = 64
 CAMPAIGN_EVENTS = 64000
 
 
-def script_source(name):
-    """Returns the Lua text of `static const char NAME[] = "..." ...;`."""
-    with open(SCRIPTS_C) as f:
+def script_source(name, path=SCRIPTS_C):
+    """Returns the Lua text of `static const char NAME[] = "..." ...;` in
+    the C file at path."""
+    with open(path) as f:
         text = f.read()
     body = re.search(r"static const char " + name + r"\[\] =(.*?);\n", text, re.S).group(1)
     return "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', body)).encode().decode("unicode_escape")
@@ -67,11 +72,13 @@ def reader_touch(sha, reader, message, time, mark):
                 RETENTION + SLACK, 100, "human", "0", 2, 3, 30, time // SLACK)
 
 
-def reader_workload(readers, opens_each):
+def reader_workload(readers, opens_each, path=SCRIPTS_C):
     """Returns the commands of opens_each rounds in which every reader opens
-    one of the messages, and the event count."""
-    sha = sha1(script_source("reader_touch"))
-    out = [resp("SCRIPT", "LOAD", script_source("reader_touch"))]
+    one of the messages, and the event count. An earlier READER_TOUCH that
+    takes fewer arguments ignores the ones it does not read."""
+    source = script_source("reader_touch", path)
+    sha = sha1(source)
+    out = [resp("SCRIPT", "LOAD", source)]
     n = 0
     for i in range(opens_each):
         for r in range(readers):
@@ -152,6 +159,8 @@ def measure(tmp, commands, events):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--runs", type=int, default=3, help="runs of each workload")
+    p.add_argument("--baseline", metavar="FILE",
+                   help="an earlier store_scripts.c whose READER_TOUCH runs too")
     args = p.parse_args()
     if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
         sys.exit("redis-server not found: run sh scripts/install-deps.sh")
@@ -162,6 +171,11 @@ def main():
         (f"campaign_touch, batch of {BATCH}", campaign_workload(False)),
         (f"campaign_sums, batch of {BATCH}", campaign_workload(True)),
     ]
+    if args.baseline:
+        workloads[2:2] = [
+            ("baseline: repeated open", reader_workload(1000, 25, args.baseline)),
+            ("baseline: first open", reader_workload(100000, 1, args.baseline)),
+        ]
     costs = {name: [] for name, _ in workloads}
     tmp = tempfile.mkdtemp(prefix="tally-script-cost.")
     try:
