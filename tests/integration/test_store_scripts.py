@@ -333,30 +333,37 @@ def reader_ttls(client):
     return client.ttl("r:{r1}:t"), client.ttl("r:{r1}:u")
 
 
-def test_reader_touch_renews_retention_once_per_slack(redis_server):
+def shorten_ttls(client):
+    """Leaves the reader's keys 50 s, so a renewal shows."""
+    for key in ("r:{r1}:t", "r:{r1}:u"):
+        client.expire(key, 50)
+
+
+def assert_renewed(client, period):
+    """Checks that the keys got 72,000 s plus the slack of 100 s in period."""
+    assert all(72000 < ttl <= 72100 for ttl in reader_ttls(client))
+    assert client.hget("r:{r1}:u", "e") == str(period)
+
+
+def test_reader_touch_renews_once_per_period(redis_server):
     """With 72,000 s of retention the slack is 100 s: the first event of each
     100 s period renews the TTL, later events of that period leave it alone,
     and an event of an earlier period (a late replay) renews it too."""
     client = redis_server.client
     reader_touch(client, "o|spring|a", 1000, "w-1", retention=72000)
-    assert all(72000 < ttl <= 72100 for ttl in reader_ttls(client))
-    assert client.hget("r:{r1}:u", "e") == "10"
+    assert_renewed(client, 10)
 
-    for key in ("r:{r1}:t", "r:{r1}:u"):
-        client.expire(key, 50)
+    shorten_ttls(client)
     reader_touch(client, "o|spring|a", 1099, "w-2", retention=72000)
     reader_touch(client, "o|spring|b", 1050, "w-3", retention=72000)
     assert all(0 < ttl <= 50 for ttl in reader_ttls(client))
 
     reader_touch(client, "o|spring|a", 1100, "w-4", retention=72000)
-    assert all(72000 < ttl <= 72100 for ttl in reader_ttls(client))
-    assert client.hget("r:{r1}:u", "e") == "11"
+    assert_renewed(client, 11)
 
-    for key in ("r:{r1}:t", "r:{r1}:u"):
-        client.expire(key, 50)
+    shorten_ttls(client)
     reader_touch(client, "o|spring|a", 900, "w-5", retention=72000)
-    assert all(72000 < ttl <= 72100 for ttl in reader_ttls(client))
-    assert client.hget("r:{r1}:u", "e") == "9"
+    assert_renewed(client, 9)
 
 
 def test_reader_touch_short_retention_renews_every_write(redis_server):
@@ -364,8 +371,7 @@ def test_reader_touch_short_retention_renews_every_write(redis_server):
     TTL to exactly the retention, and no field e is kept."""
     client = redis_server.client
     reader_touch(client, "o|spring|a", 1000, "w-1", retention=600)
-    for key in ("r:{r1}:t", "r:{r1}:u"):
-        client.expire(key, 50)
+    shorten_ttls(client)
     reader_touch(client, "o|spring|a", 1000, "w-2", retention=600)
     assert all(550 < ttl <= 600 for ttl in reader_ttls(client))
     assert client.hget("r:{r1}:u", "e") is None
