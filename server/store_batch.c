@@ -511,8 +511,10 @@ static void batch_send(struct campaign_batch *b)
     }
 
     /* A batch of two or three events is shorter event by event: an open
-     * takes 11 arguments there and about 30 as sums. */
-    summed = batch_is_live(b) && sum_batch(st, b) == 0 &&
+     * takes 11 arguments there and about 30 as sums. Batches of one or two
+     * events are never shorter summed (an event adds at least 8 sums), so
+     * they skip the summing. */
+    summed = b->n_ops > 2 && batch_is_live(b) && sum_batch(st, b) == 0 &&
              3 * batch_sums_triples(st->sums) < event_args(b);
     resp_reset(out);
     if (summed) {
