@@ -110,6 +110,7 @@ struct http_conn {
     bool in_process;    /* conn_process is on the stack */
     bool output_paused; /* reading stopped because of HTTP_OUTPUT_HIGH */
     bool read_enabled;  /* the state reads input, see conn_set_reading */
+    bool read_armed;    /* readable is added to the loop */
     bool last_was_value;
 
     int error_status;         /* set by a parser callback that failed */
@@ -693,6 +694,7 @@ static void conn_close(struct http_conn *conn)
     event_del(&conn->deadline);
     event_del(&conn->resume);
     event_del(&conn->readable);
+    conn->read_armed = false;
     if (conn->bev != NULL) {
         bufferevent_free(conn->bev);
         conn->bev = NULL;
@@ -816,17 +818,22 @@ static void on_read(struct http_conn *conn)
 }
 
 /* Adds the read event when reading is enabled and the input buffer is
- * below HTTP_INPUT_HIGH, and removes it otherwise. Adding a pending event
- * or removing one that is not pending changes nothing. */
+ * below HTTP_INPUT_HIGH, and removes it otherwise. It runs after every
+ * request, so the loop is only told when the state changes: event_add and
+ * event_del take the base's lock even when they change nothing. */
 static void conn_set_reading(struct http_conn *conn, bool enabled)
 {
     struct evbuffer *input = bufferevent_get_input(conn->bev);
+    bool arm = enabled && evbuffer_get_length(input) < HTTP_INPUT_HIGH;
 
     conn->read_enabled = enabled;
-    if (enabled && evbuffer_get_length(input) < HTTP_INPUT_HIGH)
+    if (arm == conn->read_armed)
+        return;
+    if (arm)
         event_add(&conn->readable, NULL);
     else
         event_del(&conn->readable);
+    conn->read_armed = arm;
 }
 
 /* Reads the socket into the bufferevent's input buffer, at most up to
