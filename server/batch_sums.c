@@ -10,8 +10,8 @@
 static const char *const kind_names[2] = {"opens", "clicks"};
 
 /* Field names by kind and column ("opens", "unique_opens", "opens:human"),
- * built once: formatting them per sum cost more than the rest of a
- * pixel's store work. */
+ * built once, because formatting them with snprintf for every sum cost
+ * several thousand instructions per batch under callgrind. */
 static char field_names[2][SUM_COLUMNS][32];
 static size_t field_lens[2][SUM_COLUMNS];
 static pthread_once_t field_names_once = PTHREAD_ONCE_INIT;

@@ -41,8 +41,8 @@ enum sum_column {
 struct batch_sums {
     int32_t n[BATCH_SUMS_KEYS + 1][2][SUM_COLUMNS];
     /* 0 when unused, else 1 + the position in used. Reset and encoding
-     * walk used only, because a batch of one event uses 10 of the 1,220
-     * sums. */
+     * walk used only, because a batch of opens of a few messages in one
+     * hour uses a few dozen of the 1,220 sums. */
     uint16_t position[BATCH_SUMS_KEYS + 1][2][SUM_COLUMNS];
     struct {
         uint8_t key, kind, column;
@@ -67,7 +67,7 @@ void batch_sums_add(struct batch_sums *s, size_t key, bool is_click,
                     enum sum_column column, int32_t n);
 
 /* Counts one click on link of message, for the links hash. Returns -1 when
- * the table is full (it holds one link per event of a full batch). */
+ * the table is full, which a batch with one link per event cannot reach. */
 int batch_sums_add_link(struct batch_sums *s, const char *message, uint32_t link);
 
 /* Returns the number of (key, field, increment) triples batch_sums_encode

@@ -466,7 +466,7 @@ static int on_body(http_parser *parser, const char *at, size_t len)
  * the handler outside of http-parser and later input stays unparsed until
  * the response is written. The header or body deadline stays armed,
  * because on_deadline ignores a connection in CONN_HANDLER and
- * http_respond re-arms it for the idle time; removing it here would cost
+ * http_respond re-arms it for the idle time. Removing it here would cost
  * a timer operation per request. */
 static int on_message_complete(http_parser *parser)
 {
@@ -819,8 +819,9 @@ static void on_read(struct http_conn *conn)
 
 /* Adds the read event when reading is enabled and the input buffer is
  * below HTTP_INPUT_HIGH, and removes it otherwise. It runs after every
- * request, so the loop is only told when the state changes: event_add and
- * event_del take the base's lock even when they change nothing. */
+ * request, so it calls event_add or event_del only when the state
+ * changes, because both take the base's lock even when they change
+ * nothing. */
 static void conn_set_reading(struct http_conn *conn, bool enabled)
 {
     struct evbuffer *input = bufferevent_get_input(conn->bev);

@@ -387,7 +387,7 @@ static void encode_event(struct resp_buf *out, const struct campaign_batch *b,
     }
 }
 
-/* Tells whether b holds live events of one writer only, which
+/* Tells whether b contains live events of one writer only, which
  * CAMPAIGN_SUMS can count as a whole. Replayed records may come from
  * several writers and may have been applied in part, so they go one by
  * one. */
@@ -400,7 +400,7 @@ static bool batch_is_live(const struct campaign_batch *b)
     return true;
 }
 
-/* Adds the counts of the i-th event of b to s, as CAMPAIGN_TOUCH counts
+/* Adds the counts of b's event at index to s, as CAMPAIGN_TOUCH counts
  * one event. Returns -1 when s has no room for its link. */
 static int sum_event(struct batch_sums *s, const struct campaign_batch *b, size_t index)
 {
@@ -510,10 +510,9 @@ static void batch_send(struct campaign_batch *b)
         return;
     }
 
-    /* A batch of two or three events is shorter event by event: an open
-     * takes 11 arguments there and about 30 as sums. Batches of one or two
-     * events are never shorter summed (an event adds at least 8 sums), so
-     * they skip the summing. */
+    /* A few events are shorter event by event: an open takes 11 arguments
+     * there and about 30 as sums. One or two events are never shorter
+     * summed (an event adds at least 8 sums), so they skip the summing. */
     summed = b->n_ops > 2 && batch_is_live(b) && sum_batch(st, b) == 0 &&
              3 * batch_sums_triples(st->sums) < event_args(b);
     resp_reset(out);

@@ -20,11 +20,12 @@
  * KEYS: touchpoints zset, first-touch marks hash.
  * ARGV: 1 member, 2 score (touch.h: time * 64 + device and client codes),
  *       3 campaign prefix "o|C|" (or "c|C|"), 4 message mark "o|C|M" (or
- *       "c|C|M"), 5 event mark (touch_event_mark), 6 TTL (s: retention
- *       plus slack), 7 max touchpoints kept, 8 verdict, 9 "1"
- *       for a click, 10 burst window (s), 11 burst links, 12 honeypot
- *       window (s), 13 renewal period: the event time divided by the
- *       slack (touch_ttl_slack), or empty when there is no slack.
+ *       "c|C|M"), 5 event mark (touch_event_mark).
+ *       6 TTL (s, the retention plus the slack), 7 max touchpoints kept,
+ *       8 verdict, 9 "1" for a click.
+ *       10 burst window (s), 11 burst links, 12 honeypot window (s).
+ *       13 renewal period (the event time divided by touch_ttl_slack), or
+ *       empty when there is no slack.
  * Numbers go to redis.call as the strings tallyd sent, because Redis
  * formats a Lua number argument again with snprintf (about 0.2 us).
  * A person's open or click (verdict human) becomes honeypot when it lies
@@ -51,12 +52,13 @@
  * its own event mark and returns the same mask; one that moved opens or
  * clicks finds its whole reply in the field x|<event mark>.
  * Retention: both keys get a TTL of retention plus slack, renewed by the
- * first event of each renewal period (field e holds the period of the
- * last renewal; any other period renews, earlier ones too). An event of
- * the period lies less than the slack after the one that renewed, so the
- * keys outlive the latest event by at least the retention and by at most
- * the slack more, and a reader's burst of events renews them once, not on
- * every write. Without slack (short retentions) there is no field e.
+ * first event of each renewal period. Field e contains the period of the
+ * last renewal, and an event of any other period renews, an earlier one
+ * too. An event of the period lies less than the slack after the one that
+ * renewed, so the keys outlive the latest event by at least the retention
+ * and by at most the slack more. A reader's burst of events renews them
+ * once, not on every write. Without slack (short retentions) there is no
+ * field e.
  * A repeated open, the common case, costs two calls: one HMGET for the
  * saved reply, the message mark, the honeypot time and e, and ZADD. The
  * set is only counted and trimmed when ZADD added a member.
@@ -264,8 +266,9 @@ static const char campaign_touch[] =
  * KEYS: as CAMPAIGN_TOUCH's.
  * ARGV: 1 retention, 2 writer id, 3 first and 4 last sequence number of
  *       the batch's events, 5 predecessor of the first, 6 number of
- *       events, 7 number of messages M, the M message ids, then triples of
- *       a key's index in KEYS, a field and its increment.
+ *       events, 7 number of messages M.
+ *       Then the M message ids, then triples of a key's index in KEYS, a
+ *       field and its increment.
  * A live batch carries one writer's events in sequence order, none of
  * them sent before, so Redis has applied all of them (a retry whose reply
  * was lost: returns 0) or none. The predecessor check is CAMPAIGN_TOUCH's.

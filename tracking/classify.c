@@ -69,8 +69,9 @@ const char *classify_list_name(enum classify_list list)
 
 /* ---- tables ------------------------------------------------------- */
 
-/* How a pattern is matched. A fixed string (no '?', '[' or '\\') with '*'
- * only at its ends is compared directly. Any other pattern goes to fnmatch. */
+/* The match method of a pattern. A fixed string (no '?', '[' or '\\') with
+ * '*' only at its ends is compared directly. Any other pattern goes to
+ * fnmatch. */
 enum agent_match {
     AGENT_FNMATCH,
     AGENT_EQUALS,      /* "text" */

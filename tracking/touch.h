@@ -49,11 +49,12 @@ uint64_t touch_score(uint32_t time, uint8_t device, uint8_t client);
 uint64_t touch_score_min(uint32_t time);
 uint64_t touch_score_max(uint32_t time);
 
-/* Returns the slack (s) a reader's keys get beyond their retention: the
- * keys are renewed at most once per slack, so a reader's burst of events
- * renews them once instead of on every write (READER_TOUCH). A 720th of
- * the retention, at most an hour: the keys outlive the retention by at
- * most 0.14 %, and a retention under 12 minutes gets none. */
+/* Returns the slack (s) a reader's keys get beyond their retention.
+ * READER_TOUCH renews their TTL once per slack-long period, so a reader's
+ * burst of events renews them once instead of on every write. The slack
+ * is a 720th of the retention, at most an hour: the keys outlive the
+ * retention by at most 0.14 %, and a retention under 12 minutes gets
+ * none. */
 uint32_t touch_ttl_slack(uint32_t retention_s);
 
 /* Length of an event mark, without its NUL. */

@@ -283,9 +283,9 @@ def test_campaign_sums_count_once(redis_server):
 
 
 def test_campaign_sums_gap_and_split_write_nothing(redis_server):
-    """A batch whose predecessor is not applied fails with GAP, one that is
-    partly applied with SPLIT, both before writing; per-event and summed
-    batches of a writer share its high-water mark."""
+    """A batch whose predecessor is not applied fails with GAP, and one that
+    is partly applied fails with SPLIT, both before writing. Per-event and
+    summed batches of a writer share its high-water mark."""
     client = redis_server.client
     assert campaign_touch(client, [opened(1, mask=1), opened(2, pred=1)]) == 2
     before = client.hgetall("c:{spring}")
@@ -346,9 +346,9 @@ def assert_renewed(client, period):
 
 
 def test_reader_touch_renews_once_per_period(redis_server):
-    """With 72,000 s of retention the slack is 100 s: the first event of each
-    100 s period renews the TTL, later events of that period leave it alone,
-    and an event of an earlier period (a late replay) renews it too."""
+    """With 72,000 s of retention the slack is 100 s. The first event of each
+    100 s period renews the TTL, and later events of that period leave it
+    alone. An event of an earlier period (a late replay) renews it too."""
     client = redis_server.client
     reader_touch(client, "o|spring|a", 1000, "w-1", retention=72000)
     assert_renewed(client, 10)
