@@ -26,6 +26,7 @@
 #include "classify.h"
 #include "ident.h"
 #include "log.h"
+#include "reply_arena.h"
 #include "resp.h"
 #include "store_scripts.h"
 #include "touch.h"
@@ -320,6 +321,7 @@ static void connect_redis(struct store *st)
 
     ac->data = st;
     st->ac = ac;
+    reply_arena_attach(st->arena, ac->c.reader);
     store_batch_preds_reset(st);
     redisLibeventAttach(ac, st->base);
     redisAsyncSetConnectCallback(ac, on_connect);
@@ -366,7 +368,8 @@ struct store *store_new(struct event_base *base, const struct redis_target *targ
     st->backoff_ms = BACKOFF_MIN_MS;
     st->next_seq = 1;
     st->reconnect_timer = evtimer_new(base, on_reconnect_timer, st);
-    if (st->reconnect_timer == NULL || store_spool_init(st) != 0 ||
+    st->arena = reply_arena_new();
+    if (st->reconnect_timer == NULL || st->arena == NULL || store_spool_init(st) != 0 ||
         store_batch_init(st) != 0 ||
         RAND_bytes(writer, sizeof(writer)) != 1) {
         store_free(st);
@@ -403,6 +406,9 @@ void store_free(struct store *st)
     store_spool_close(st);
     if (st->reconnect_timer != NULL)
         event_free(st->reconnect_timer);
+    /* After store_drop_connection: freeing the reader frees its unfinished
+     * reply in the arena. */
+    reply_arena_free(st->arena);
     resp_free(&st->resp);
     free(st);
 }
