@@ -1,8 +1,9 @@
 /*
  * http_response.c - writes HTTP/1.1 responses: a status line from a table
  * of reason phrases, the Date line cached per thread, and the header block
- * gathered in a stack buffer so that a response costs one or two
- * evbuffer_add calls and no allocation beyond the evbuffer's own.
+ * gathered in a buffer. Either the buffer goes to an evbuffer, in one or
+ * two evbuffer_add calls, or it is the caller's and the whole response
+ * must fit in it (http_response_render).
  */
 #include "http_response.h"
 
@@ -79,27 +80,33 @@ static const struct date_cache *current_date(struct event_base *base)
     return &date_cache;
 }
 
-/* Collects the header block in a stack buffer and moves it to the output
- * in as few evbuffer_add calls as possible. */
+/* Collects the response in buf and, with out set, moves it to out in as
+ * few evbuffer_add calls as possible. Without out, a response longer than
+ * cap sets overflow and is cut. */
 struct head_writer {
     struct evbuffer *out;
-    size_t used;
-    char buf[1024];
+    char *buf;
+    size_t cap, used;
+    bool overflow;
 };
 
 static void head_flush(struct head_writer *w)
 {
-    if (w->used > 0)
+    if (w->out != NULL && w->used > 0) {
         evbuffer_add(w->out, w->buf, w->used);
-    w->used = 0;
+        w->used = 0;
+    }
 }
 
 static void head_add(struct head_writer *w, const void *data, size_t len)
 {
-    if (w->used + len > sizeof(w->buf))
+    if (w->used + len > w->cap)
         head_flush(w);
-    if (len > sizeof(w->buf)) {
-        evbuffer_add(w->out, data, len);
+    if (w->used + len > w->cap) {
+        if (w->out != NULL)
+            evbuffer_add(w->out, data, len);
+        else
+            w->overflow = true;
         return;
     }
     memcpy(w->buf + w->used, data, len);
@@ -141,43 +148,54 @@ static void head_add_length(struct head_writer *w, size_t len)
     HEAD_ADD_LITERAL(w, "\r\n");
 }
 
-void http_response_write(struct event_base *base, struct evbuffer *out,
-                         const struct http_response *r)
+static void write_response(struct head_writer *w, struct event_base *base,
+                           const struct http_response *r)
 {
-    struct head_writer w = {.out = out, .used = 0};
     const struct date_cache *date = current_date(base);
     bool bodyless = r->status < 200 || r->status == 204 || r->status == 304;
 
-    head_add_status(&w, r->status);
-    head_add(&w, date->line, date->len);
+    head_add_status(w, r->status);
+    head_add(w, date->line, date->len);
     if (!bodyless)
-        head_add_length(&w, r->body_len);
+        head_add_length(w, r->body_len);
     if (r->connection == HTTP_CONNECTION_CLOSE)
-        HEAD_ADD_LITERAL(&w, "Connection: close\r\n");
+        HEAD_ADD_LITERAL(w, "Connection: close\r\n");
     else if (r->connection == HTTP_CONNECTION_KEEP_ALIVE)
-        HEAD_ADD_LITERAL(&w, "Connection: keep-alive\r\n");
+        HEAD_ADD_LITERAL(w, "Connection: keep-alive\r\n");
 
     if (r->content_type != NULL) {
-        HEAD_ADD_LITERAL(&w, "Content-Type: ");
-        head_add(&w, r->content_type, strlen(r->content_type));
-        HEAD_ADD_LITERAL(&w, "\r\n");
+        HEAD_ADD_LITERAL(w, "Content-Type: ");
+        head_add(w, r->content_type, strlen(r->content_type));
+        HEAD_ADD_LITERAL(w, "\r\n");
     }
 
     for (size_t i = 0; i < r->n_extra; i++) {
-        head_add(&w, r->extra[i].name, r->extra[i].name_len);
-        HEAD_ADD_LITERAL(&w, ": ");
-        head_add(&w, r->extra[i].value, r->extra[i].value_len);
-        HEAD_ADD_LITERAL(&w, "\r\n");
+        head_add(w, r->extra[i].name, r->extra[i].name_len);
+        HEAD_ADD_LITERAL(w, ": ");
+        head_add(w, r->extra[i].value, r->extra[i].value_len);
+        HEAD_ADD_LITERAL(w, "\r\n");
     }
-    HEAD_ADD_LITERAL(&w, "\r\n");
+    HEAD_ADD_LITERAL(w, "\r\n");
 
-    if (!bodyless && !r->head && r->body_len > 0) {
-        if (w.used + r->body_len <= sizeof(w.buf)) {
-            head_add(&w, r->body, r->body_len);
-        } else {
-            head_flush(&w);
-            evbuffer_add(out, r->body, r->body_len);
-        }
-    }
-    head_flush(&w);
+    if (!bodyless && !r->head && r->body_len > 0)
+        head_add(w, r->body, r->body_len);
+    head_flush(w);
+}
+
+void http_response_write(struct event_base *base, struct evbuffer *out,
+                         const struct http_response *r)
+{
+    char buf[1024];
+    struct head_writer w = {.out = out, .buf = buf, .cap = sizeof(buf)};
+
+    write_response(&w, base, r);
+}
+
+size_t http_response_render(struct event_base *base, const struct http_response *r,
+                            char *buf, size_t cap)
+{
+    struct head_writer w = {.buf = buf, .cap = cap};
+
+    write_response(&w, base, r);
+    return w.overflow ? 0 : w.used;
 }

@@ -41,4 +41,10 @@ const char *http_reason_phrase(int status);
 void http_response_write(struct event_base *base, struct evbuffer *out,
                          const struct http_response *r);
 
+/* Writes the whole response r to the cap bytes at buf, as
+ * http_response_write would append it. Returns its length, or 0 when it
+ * does not fit. */
+size_t http_response_render(struct event_base *base, const struct http_response *r,
+                            char *buf, size_t cap);
+
 #endif
