@@ -37,6 +37,8 @@
  * default, and 80 bodies of 64 KiB are 5 MiB. */
 #define BIG_BODY_BYTES (64 * 1024)
 #define BIG_REQUESTS 80
+/* Body of "/m<anything>", which starts "path=/m<anything> ". */
+#define MEDIUM_BODY_BYTES 800
 
 struct fixture {
     struct event_base *base;
@@ -122,6 +124,14 @@ static void test_handler(struct http_request *req, void *arg)
         memset(big, 'b', sizeof(big));
         http_respond(req, 200, "application/octet-stream", NULL, 0, big,
                      sizeof(big));
+        return;
+    }
+    if (req->path_len > 2 && memcmp(req->path, "/m", 2) == 0) {
+        /* A response of about 900 bytes to a request of about 20. */
+        char body[MEDIUM_BODY_BYTES];
+        int n = snprintf(body, sizeof(body), "path=%.*s ", (int)req->path_len, req->path);
+        memset(body + n, '.', sizeof(body) - (size_t)n);
+        http_respond(req, 200, "text/plain", NULL, 0, body, sizeof(body));
         return;
     }
     if (path_is(req, "/hold")) {
@@ -539,6 +549,39 @@ static void http_output_backpressure(void **state)
     client_free(c);
 }
 
+/* Responses of less than 1 KiB to pipelined requests that the client does
+ * not read yet. The first responses leave straight from the stack; once
+ * the socket is full, one leaves in part, and the rest of it and every
+ * later response must queue behind it, in order. 6,000 responses are
+ * about 5 MiB, more than the kernel buffers for the client. */
+static void http_medium_responses_fill_socket(void **state)
+{
+    enum { QUEUED = 6000 };
+    static char requests[QUEUED * 32];
+    struct client *c = client_connect_small_window();
+    struct response r;
+    char expected[64];
+    size_t n = 0;
+
+    (void)state;
+    for (int i = 0; i < QUEUED; i++)
+        n += (size_t)snprintf(requests + n, sizeof(requests) - n,
+                              "GET /m%d HTTP/1.1\r\n\r\n", i);
+    client_send(c, requests, n);
+    pump(100);
+
+    for (int i = 0; i < QUEUED; i++) {
+        int len = snprintf(expected, sizeof(expected), "path=/m%d ", i);
+
+        if (!client_response(c, &r, false, 2000))
+            fail_msg("no response to request %d of %d", i, QUEUED);
+        assert_int_equal(r.body_len, MEDIUM_BODY_BYTES);
+        assert_memory_equal(r.body, expected, (size_t)len);
+    }
+    assert_int_equal(http_server_stats(fx->srv)->requests, QUEUED);
+    client_free(c);
+}
+
 static void http_post_content_length(void **state)
 {
     struct client *c = client_connect();
@@ -931,6 +974,7 @@ int main(void)
         HTTP_TEST(http_pipelined_in_order),
         HTTP_TEST(http_input_limit_resumes),
         HTTP_TEST(http_output_backpressure),
+        HTTP_TEST(http_medium_responses_fill_socket),
         HTTP_TEST(http_post_content_length),
         HTTP_TEST(http_post_chunked),
         HTTP_TEST(http_expect_continue),
