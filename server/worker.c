@@ -9,10 +9,13 @@
  */
 #include "worker.h"
 
+#include <errno.h>
 #include <event2/event.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "attribution.h"
 
@@ -27,21 +30,39 @@
 #define STOP_DEADLINE_S 10
 #define MAX_TOUCHES_PER_READER 100
 
+/* The bits of worker.mail: what the main thread has posted. */
+enum {
+    MAIL_REFDATA = 1u << 0, /* next_refdata */
+    MAIL_TOKENS = 1u << 1,  /* next_tokens */
+    MAIL_KEYS = 1u << 2,    /* pending_keys */
+    MAIL_STOP = 1u << 3,
+};
+
+static void on_mailbox(evutil_socket_t fd, short what, void *arg);
+static void on_stop_deadline(evutil_socket_t fd, short what, void *arg);
+
 static uint32_t ms_to_s(int64_t ms)
 {
     return (uint32_t)(ms / 1000);
 }
 
-/* Creates the worker's event base. On epoll, libevent then collects the
- * event additions and deletions of one loop iteration and applies them
- * together before epoll_wait, so a change that is undone in the same
- * iteration costs no epoll_ctl. hiredis 0.14's libevent adapter deletes
- * its read event each time it fires and adds it back from the callback.
- * It also adds and deletes its write event for each batch of commands.
- * strace -c counted about 3.7 epoll_ctl calls per batch without the
- * change list and 1 with it, for pixel requests on one keep-alive
- * connection. libevent documents the change list as unsafe only for
- * descriptors cloned with dup(), and tallyd registers none. */
+/*
+ * Creates the worker's event base, with two flags.
+ * The change list: on epoll, libevent collects the event additions and
+ * deletions of one loop iteration and applies them together before
+ * epoll_wait, so a change that is undone in the same iteration costs no
+ * epoll_ctl. hiredis 0.14's libevent adapter deletes its read event each
+ * time it fires and adds it back from the callback. It also adds and
+ * deletes its write event for each batch of commands. strace -c counted
+ * about 3.7 epoll_ctl calls per batch without the change list and 1 with
+ * it, for pixel requests on one keep-alive connection. libevent documents
+ * the change list as unsafe only for descriptors cloned with dup(), and
+ * tallyd registers none.
+ * No lock: only this worker's thread touches the base once it runs (the
+ * main thread posts to the mailbox instead), and the base's lock cost a
+ * mutex lock and unlock around every callback, event_add and event_del,
+ * about 20 pairs per pixel request (callgrind).
+ */
 static struct event_base *new_event_base(void)
 {
     struct event_config *config = event_config_new();
@@ -50,6 +71,7 @@ static struct event_base *new_event_base(void)
     if (config == NULL)
         return NULL;
     event_config_set_flag(config, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    event_config_set_flag(config, EVENT_BASE_FLAG_NOLOCK);
     base = event_base_new_with_config(config);
     event_config_free(config);
     return base;
@@ -90,14 +112,24 @@ static int worker_init_clients(struct worker *w, const struct config *cfg)
     return 0;
 }
 
-/* Switches to the reference data posted last, in the worker's thread. */
-static void on_refdata(evutil_socket_t fd, short what, void *arg)
+/* Sets bits in w's mail and wakes its loop; callable from any thread. The
+ * eventfd counter only adds up, so a write cannot fail short of 2^64 - 1
+ * posts in a row. */
+static void post_mail(struct worker *w, unsigned bits)
 {
-    struct worker *w = arg;
+    uint64_t one = 1;
+
+    atomic_fetch_or(&w->mail, bits);
+    if (write(w->mailbox_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
+        LOG_ERROR("worker.mail_failed", "worker=%d error=\"%s\"", w->index,
+                  strerror(errno));
+}
+
+/* Switches to the reference data posted last, in the worker's thread. */
+static void switch_refdata(struct worker *w)
+{
     struct refdata *next = atomic_exchange(&w->next_refdata, NULL);
 
-    (void)fd;
-    (void)what;
     if (next == NULL)
         return;
     refdata_release(w->refdata);
@@ -110,7 +142,7 @@ void worker_set_refdata(struct worker *w, struct refdata *d)
     refdata_retain(d);
     /* A reload that the worker has not picked up yet is replaced. */
     refdata_release(atomic_exchange(&w->next_refdata, d));
-    event_active(w->refdata_event, 0, 0);
+    post_mail(w, MAIL_REFDATA);
 }
 
 static void free_tokens(struct auth_tokens *tokens)
@@ -122,13 +154,10 @@ static void free_tokens(struct auth_tokens *tokens)
 }
 
 /* Switches to the API tokens posted last, in the worker's thread. */
-static void on_tokens(evutil_socket_t fd, short what, void *arg)
+static void switch_tokens(struct worker *w)
 {
-    struct worker *w = arg;
     struct auth_tokens *next = atomic_exchange(&w->next_tokens, NULL);
 
-    (void)fd;
-    (void)what;
     if (next == NULL)
         return;
     free_tokens(w->reloaded_tokens);
@@ -149,8 +178,7 @@ void worker_set_tokens(struct worker *w, const struct auth_tokens *tokens)
     }
     memcpy(copy, tokens, sizeof(*copy));
     free_tokens(atomic_exchange(&w->next_tokens, copy));
-    /* Thread-safe because main() called evthread_use_pthreads() first. */
-    event_active(w->tokens_event, 0, 0);
+    post_mail(w, MAIL_TOKENS);
 }
 
 int worker_init(struct worker *w, int index, const struct config *cfg,
@@ -177,6 +205,7 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
     enum attr_model model;
 
     memset(w, 0, sizeof(*w));
+    w->mailbox_fd = -1;
     w->index = index;
     w->cfg = cfg;
     refdata_retain(refdata);
@@ -204,9 +233,17 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
         w->n_shops = ring->n_shops;
     }
 
-    w->refdata_event = event_new(w->base, -1, 0, on_refdata, w);
-    w->tokens_event = event_new(w->base, -1, 0, on_tokens, w);
-    if (w->refdata_event == NULL || w->tokens_event == NULL) {
+    w->mailbox_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->mailbox_fd < 0) {
+        LOG_ERROR("worker.init_failed", "worker=%d error=\"eventfd: %s\"", index,
+                  strerror(errno));
+        return -1;
+    }
+    w->mailbox_event = event_new(w->base, w->mailbox_fd, EV_READ | EV_PERSIST,
+                                 on_mailbox, w);
+    w->stop_deadline = evtimer_new(w->base, on_stop_deadline, w);
+    if (w->mailbox_event == NULL || w->stop_deadline == NULL ||
+        event_add(w->mailbox_event, NULL) != 0) {
         LOG_ERROR("worker.init_failed", "worker=%d error=\"event_new failed\"", index);
         return -1;
     }
@@ -271,13 +308,10 @@ static void on_stop_deadline(evutil_socket_t fd, short what, void *arg)
     event_base_loopbreak(w->base);
 }
 
-static void on_stop(evutil_socket_t fd, short what, void *arg)
+static void start_stop(struct worker *w)
 {
-    struct worker *w = arg;
     struct timeval deadline = {STOP_DEADLINE_S, 0};
 
-    (void)fd;
-    (void)what;
     evtimer_add(w->stop_deadline, &deadline);
     http_server_drain(w->http, on_http_drained, w);
 }
@@ -293,14 +327,11 @@ static void free_keys(struct keyring *ring)
 /* Runs in the worker's thread: swaps in the signer of the latest pending
  * keys. Handlers use the signer only while they run, so
  * no request is handled half with the old keys and half with the new. */
-static void on_reload(evutil_socket_t fd, short what, void *arg)
+static void switch_keys(struct worker *w)
 {
-    struct worker *w = arg;
     struct keyring *keys = atomic_exchange(&w->pending_keys, NULL);
     struct signer *fresh;
 
-    (void)fd;
-    (void)what;
     if (keys == NULL)
         return;
 
@@ -330,8 +361,30 @@ void worker_reload_keys(struct worker *w, const struct keyring *ring)
     }
     memcpy(copy, ring, sizeof(*copy));
     free_keys(atomic_exchange(&w->pending_keys, copy));
-    /* Thread-safe because main() called evthread_use_pthreads() first. */
-    event_active(w->reload_event, 0, 0);
+    post_mail(w, MAIL_KEYS);
+}
+
+/* Runs in the worker's thread when the main thread has posted mail. */
+static void on_mailbox(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    uint64_t posts;
+    unsigned mail;
+
+    (void)what;
+    /* Empties the counter; the bits below say what was posted. */
+    if (read(fd, &posts, sizeof(posts)) < 0 && errno != EAGAIN)
+        LOG_ERROR("worker.mail_failed", "worker=%d error=\"%s\"", w->index,
+                  strerror(errno));
+    mail = atomic_exchange(&w->mail, 0);
+    if (mail & MAIL_REFDATA)
+        switch_refdata(w);
+    if (mail & MAIL_TOKENS)
+        switch_tokens(w);
+    if (mail & MAIL_KEYS)
+        switch_keys(w);
+    if (mail & MAIL_STOP)
+        start_stop(w);
 }
 
 static void *run_loop(void *arg)
@@ -359,12 +412,6 @@ static void *run_loop(void *arg)
 
 int worker_start(struct worker *w)
 {
-    w->stop_event = event_new(w->base, -1, 0, on_stop, w);
-    w->stop_deadline = evtimer_new(w->base, on_stop_deadline, w);
-    w->reload_event = event_new(w->base, -1, 0, on_reload, w);
-    if (w->stop_event == NULL || w->stop_deadline == NULL ||
-        w->reload_event == NULL)
-        return -1;
     if (pthread_create(&w->thread, NULL, run_loop, w) != 0) {
         LOG_ERROR("worker.start_failed", "worker=%d", w->index);
         return -1;
@@ -374,8 +421,7 @@ int worker_start(struct worker *w)
 
 void worker_request_stop(struct worker *w)
 {
-    /* Thread-safe because main() called evthread_use_pthreads() first. */
-    event_active(w->stop_event, 0, 0);
+    post_mail(w, MAIL_STOP);
 }
 
 void worker_join(struct worker *w)
@@ -398,19 +444,17 @@ void worker_free(struct worker *w)
         signer_free(w->signer);
     ratelimit_free(w->beacon_limit);
     client_addr_config_free(&w->client_addr);
-    if (w->stop_event != NULL)
-        event_free(w->stop_event);
+    if (w->mailbox_event != NULL)
+        event_free(w->mailbox_event);
+    /* A worker that worker_init never reached is all zeros, and its
+     * mailbox_fd 0 is not its own. */
+    if (w->base != NULL && w->mailbox_fd >= 0)
+        close(w->mailbox_fd);
     if (w->stop_deadline != NULL)
         event_free(w->stop_deadline);
-    if (w->reload_event != NULL)
-        event_free(w->reload_event);
     free_keys(atomic_exchange(&w->pending_keys, NULL));
-    if (w->refdata_event != NULL)
-        event_free(w->refdata_event);
     refdata_release(w->refdata);
     refdata_release(atomic_exchange(&w->next_refdata, NULL));
-    if (w->tokens_event != NULL)
-        event_free(w->tokens_event);
     free_tokens(w->reloaded_tokens);
     free_tokens(atomic_exchange(&w->next_tokens, NULL));
     if (w->base != NULL)

@@ -51,12 +51,15 @@ struct worker {
     struct client_addr_config client_addr; /* trusted proxies */
     struct ratelimit *beacon_limit;        /* per client address */
     _Atomic(struct keyring *) pending_keys; /* set by the main thread */
-    struct event *reload_event; /* activated from the main thread */
-    struct event *stop_event;  /* activated from the main thread */
+    /* How the main thread reaches the loop, whose base has no locks: it
+     * sets bits of mail (worker.c) and writes to the eventfd mailbox_fd,
+     * which wakes mailbox_event. */
+    _Atomic unsigned mail;
+    int mailbox_fd;
+    struct event *mailbox_event;
     struct event *stop_deadline;
     struct refdata *refdata;  /* read by this thread's handlers only */
     _Atomic(struct refdata *) next_refdata; /* posted by worker_set_refdata */
-    struct event *refdata_event;
     pthread_t thread;
     struct worker_counters counters;
     struct origin_list origins;   /* shop_origins, parsed */
@@ -69,7 +72,6 @@ struct worker {
     const struct auth_tokens *tokens;
     struct auth_tokens *reloaded_tokens; /* owned; NULL before a reload */
     _Atomic(struct auth_tokens *) next_tokens; /* posted by worker_set_tokens */
-    struct event *tokens_event;
     /* Shared read-only, owned by main(): every worker (this one included)
      * for /metrics and /readyz. */
     const struct worker *peers;
