@@ -160,10 +160,10 @@ struct http_server {
 
     struct http_server_stats stats;
 
-    /* Where on_readable reads while a connection's input buffer is empty,
-     * the common case of a request arriving whole. Parsing it in place
-     * spares the input buffer a 4 KiB chain allocated and freed per
-     * request; only bytes left unparsed are copied into the buffer. */
+    /* The buffer on_readable reads into while a connection's input buffer
+     * is empty, as it is when requests arrive whole. Parsing there spares
+     * the input buffer a 4 KiB chain allocated and freed per request. Only
+     * bytes left unparsed are copied into the input buffer. */
     char scratch[HTTP_READ_MAX];
 };
 
@@ -813,10 +813,10 @@ static void conn_buffer_input(struct http_conn *conn, const char *data, size_t l
 /*
  * Parses input and calls the handler for each complete request, until
  * input runs out, a request waits for its response, the output is too
- * full, or the connection is closing. The input is the input buffer, or,
- * when that is empty, the fresh_len bytes at fresh that on_readable has
- * just read; whatever of those is left unparsed then goes to the input
- * buffer. May free conn.
+ * full, or the connection is closing. The input is the input buffer. When
+ * that is empty, it is the fresh_len bytes at fresh that on_readable has
+ * just read, and the bytes left unparsed go to the input buffer. May free
+ * conn.
  */
 static void conn_process(struct http_conn *conn, const char *fresh, size_t fresh_len)
 {

@@ -58,10 +58,10 @@ static uint32_t ms_to_s(int64_t ms)
  * it, for pixel requests on one keep-alive connection. libevent documents
  * the change list as unsafe only for descriptors cloned with dup(), and
  * tallyd registers none.
- * No lock: only this worker's thread touches the base once it runs (the
- * main thread posts to the mailbox instead), and the base's lock cost a
- * mutex lock and unlock around every callback, event_add and event_del,
- * about 20 pairs per pixel request (callgrind).
+ * No lock: only this worker's thread touches the base once it runs,
+ * because the main thread posts to the mailbox instead. With a lock, the
+ * base locked and unlocked a mutex around every callback, event_add and
+ * event_del: about 20 pairs per pixel request (callgrind).
  */
 static struct event_base *new_event_base(void)
 {
@@ -112,9 +112,9 @@ static int worker_init_clients(struct worker *w, const struct config *cfg)
     return 0;
 }
 
-/* Sets bits in w's mail and wakes its loop; callable from any thread. The
- * eventfd counter only adds up, so a write cannot fail short of 2^64 - 1
- * posts in a row. */
+/* Sets bits in w's mail and wakes its loop, from any thread. A write to an
+ * eventfd fails only when its counter would overflow (eventfd(2)), and
+ * each wake-up of the loop empties the counter. */
 static void post_mail(struct worker *w, unsigned bits)
 {
     uint64_t one = 1;

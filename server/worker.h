@@ -51,7 +51,7 @@ struct worker {
     struct client_addr_config client_addr; /* trusted proxies */
     struct ratelimit *beacon_limit;        /* per client address */
     _Atomic(struct keyring *) pending_keys; /* set by the main thread */
-    /* How the main thread reaches the loop, whose base has no locks: it
+    /* The mailbox of the loop, whose base has no locks: the main thread
      * sets bits of mail (worker.c) and writes to the eventfd mailbox_fd,
      * which wakes mailbox_event. */
     _Atomic unsigned mail;

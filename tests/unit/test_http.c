@@ -550,8 +550,8 @@ static void http_output_backpressure(void **state)
 }
 
 /* Responses of less than 1 KiB to pipelined requests that the client does
- * not read yet. The first responses leave straight from the stack; once
- * the socket is full, one leaves in part, and the rest of it and every
+ * not read yet. The first responses leave straight from the stack. Once
+ * the socket is full, one leaves in part, so the rest of it and every
  * later response must queue behind it, in order. 6,000 responses are
  * about 5 MiB, more than the kernel buffers for the client. */
 static void http_medium_responses_fill_socket(void **state)
