@@ -585,7 +585,11 @@ void store_send_queued(struct store *st)
 /* Queues a live event behind those already waiting and starts what the
  * pipeline bound allows. The queue fills only while Redis replies slower
  * than events arrive. When Redis stops replying, the redis_timeout
- * watchdog drops the connection and the queue moves to the journal. */
+ * watchdog drops the connection and the queue moves to the journal.
+ * NOTE: nothing bounds the queue while Redis keeps replying, only slower
+ * than events arrive. It grows by one store_op (1,424 bytes) per event,
+ * so an overload that lasts long enough exhausts memory instead of
+ * moving events to the journal. */
 static void queue_op(struct store_op *op)
 {
     struct store *st = op->st;
