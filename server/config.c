@@ -192,6 +192,11 @@ static const struct option options[] = {
      3600 * 1000, false, NULL, "DURATION",
      "time a write may wait for Redis before the connection is dropped and "
      "its events go to the journal"},
+    {"max_queued_events", OPT_INT, FIELD(max_queued_events), "262144", 1,
+     100000000, false, NULL, "N",
+     "live events one event loop keeps in memory while Redis applies them "
+     "slower than they arrive (about 1.4 KB each); at this many they go to "
+     "the journal"},
 };
 
 static const char *const fsync_names[] = {

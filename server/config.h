@@ -58,6 +58,7 @@ struct config {
     enum journal_fsync journal_fsync; /* journal_fsync: everysec */
     size_t journal_max_size;         /* journal_max_size: 256M per loop */
     int redis_timeout_ms;            /* redis_timeout: 2s */
+    int max_queued_events;           /* max_queued_events: 262144 per loop */
 };
 
 /* Sets every field to its default. */

@@ -566,6 +566,7 @@ struct store_op *store_queue_pop(struct store *st)
     if (st->queue_head == NULL)
         st->queue_tail = NULL;
     op->next_queued = NULL;
+    st->n_queued--;
     return op;
 }
 
@@ -582,14 +583,15 @@ void store_send_queued(struct store *st)
     st->sending_queued = false;
 }
 
-/* Queues a live event behind those already waiting and starts what the
- * pipeline bound allows. The queue fills only while Redis replies slower
- * than events arrive. When Redis stops replying, the redis_timeout
- * watchdog drops the connection and the queue moves to the journal.
- * NOTE: nothing bounds the queue while Redis keeps replying, only slower
- * than events arrive. It grows by one store_op (1,424 bytes) per event,
- * so an overload that lasts long enough exhausts memory instead of
- * moving events to the journal. */
+/*
+ * Queues a live event behind those already waiting and starts what the
+ * pipeline bound allows. The queue fills only while Redis applies events
+ * slower than they arrive. When Redis stops replying, the redis_timeout
+ * watchdog drops the connection and the queue moves to the journal. While
+ * Redis keeps replying, only slower, the queue grows by one store_op
+ * (1,424 bytes) per event. So at max_queued_events it moves to the
+ * journal too, and the rest of the overload's events follow it there.
+ */
 static void queue_op(struct store_op *op)
 {
     struct store *st = op->st;
@@ -600,7 +602,10 @@ static void queue_op(struct store_op *op)
     else
         st->queue_head = op;
     st->queue_tail = op;
+    st->n_queued++;
     store_send_queued(st);
+    if (st->n_queued >= st->opts.max_queued_events)
+        store_spool_overflow(st);
 }
 
 void store_submit(struct store *st, const struct event *ev)

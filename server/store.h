@@ -48,6 +48,7 @@ struct store_options {
     enum journal_fsync journal_fsync;
     size_t journal_max_bytes; /* of this store's journal file */
     int redis_timeout_ms;  /* a write unanswered this long counts as failed */
+    size_t max_queued_events; /* live events waiting in memory for Redis */
 };
 
 struct store_stats {

@@ -117,6 +117,7 @@ struct store {
      * sequence order. Empty while spooling: store_spool_failed moves them
      * to the journal. */
     struct store_op *queue_head, *queue_tail;
+    size_t n_queued; /* at most opts.max_queued_events, see queue_op */
     size_t started; /* events started (sent or in a batch) and not finished */
     bool sending_queued; /* send_queued is on the stack */
 
@@ -353,6 +354,10 @@ void store_spool_failed(struct store_op *op);
 
 /* Writes a new event to the journal while the store is spooling. */
 void store_spool_submit(struct store_op *op);
+
+/* Moves the whole queue to the journal when it has reached
+ * max_queued_events: the store then spools, as after a failure. */
+void store_spool_overflow(struct store *st);
 
 /* Records a replayed op's outcome; the window's last one settles them all. */
 void store_replay_done(struct store_op *op, bool ok);

@@ -177,6 +177,27 @@ void store_spool_failed(struct store_op *op)
     event_active(st->spool_event, 0, 0);
 }
 
+void store_spool_overflow(struct store *st)
+{
+    struct store_op *queued;
+    size_t n_queued = 0;
+
+    /* As store_spool_failed does after a failure: the connection is
+     * dropped, so the events in flight go to the journal with the queue
+     * and a replay sends them all in sequence order. */
+    set_spooling(st, true);
+    while ((queued = store_queue_pop(st)) != NULL) {
+        push_failed(st, queued);
+        n_queued++;
+    }
+    LOG_WARN("store.queue_full", "writer=%s events=%zu max_queued_events=%zu "
+             "hint=\"Redis applies events slower than they arrive; the journal "
+             "takes them until it catches up\"",
+             st->writer, n_queued, st->opts.max_queued_events);
+    st->drop_requested = true;
+    event_active(st->spool_event, 0, 0);
+}
+
 void store_spool_submit(struct store_op *op)
 {
     struct store *st = op->st;

@@ -201,6 +201,7 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
         .journal_fsync = cfg->journal_fsync,
         .journal_max_bytes = cfg->journal_max_size,
         .redis_timeout_ms = cfg->redis_timeout_ms,
+        .max_queued_events = (size_t)cfg->max_queued_events,
     };
     enum attr_model model;
 

@@ -306,6 +306,33 @@ def test_queued_events_spill_to_journal(tmp_path, aof_redis):
     assert "store.queue_spooled" in log
 
 
+def test_full_queue_spills_to_journal(tmp_path, aof_redis):
+    """Redis falls behind for 2 s, well within redis_timeout, while events
+    arrive faster than it applies them: once a loop has max_queued_events
+    waiting in memory, the queue and the events after it go to the journal,
+    and every event is counted once."""
+    admin = admin_client(aof_redis)
+    tally = start_tallyd(tmp_path, aof_redis,
+                         extra_args=("--redis-timeout", "20s", "--max-queued-events", "300"))
+    try:
+        plan, setup_clicks = make_plan(tally, requests=4000)
+        load = faultload.Load(tally.port, plan, rate=4000, connections=8,
+                              deadline=LOAD_DEADLINE)
+        load.start()
+        wait_until(lambda: load.progress() >= 200, "200 requests sent", LOAD_DEADLINE)
+        admin.execute_command("CLIENT", "PAUSE", 2000, "ALL")
+        plan = load.wait()
+        assert_all_answered(plan)
+        assert_counted_exactly(aof_redis, faultload.expected_counts(plan, setup_clicks))
+        wait_journal_drained(tally)
+    finally:
+        tally.stop()
+    assert tally.proc.returncode == 0
+    log = tally.read_log()
+    assert "store.queue_full" in log
+    assert "redis.timeout" not in log
+
+
 def test_redis_debug_sleep_under_load(tmp_path, aof_redis):
     def sleep_redis():
         # DEBUG SLEEP blocks its own client too, so it runs on a thread.
