@@ -189,24 +189,41 @@ def sign_emails(tally, message, emails):
     assert status == 200
 
 
+def sends_counted(tally, redis, key, expected):
+    """Waits until every event tallyd took is in Redis, then returns the
+    HyperLogLog count of key: expected, or one less when two of the sends
+    share one of its 16,384 registers. With 12 random elements PFCOUNT
+    said 11 in 76 of 20,000 trials, so tests compare with the count, not
+    with the number of sends."""
+    def settled():
+        samples = metric_samples(tally)
+        written = samples[("tally_events_written_total", ())]
+        return written > 0 and written == samples[("tally_events_submitted_total", ())]
+
+    wait_until(settled, "the sends to reach Redis")
+    count = redis.client.pfcount(key)
+    assert count in (expected - 1, expected)
+    return count
+
+
 def test_stats_sent_and_rates_per_message(tally, redis_server):
     r = redis_server.client
     sign_emails(tally, "a", ["one@example.com"] + [f"a{i}@example.com" for i in range(3)])
     sign_emails(tally, "b", ["two@example.com"] + [f"b{i}@example.com" for i in range(9)])
     sign_emails(tally, "c", ["three@example.com"])
-    # The sends of each message may be counted by another worker, so wait
-    # for all three.
-    wait_until(lambda: [r.pfcount(f"c:{{spring}}:m:{m}:sent") for m in "abc"] == [4, 10, 1],
-               "sent to be counted")
+    sent = sends_counted(tally, redis_server, "c:{spring}:sent", 15)
+    sent_a = sends_counted(tally, redis_server, "c:{spring}:m:a:sent", 4)
+    sent_b = sends_counted(tally, redis_server, "c:{spring}:m:b:sent", 10)
+    assert sends_counted(tally, redis_server, "c:{spring}:m:c:sent", 1) == 1
     journey(tally, redis_server)
 
     status, body = api(tally, "/v1/campaigns/spring/stats")
     assert status == 200
     totals = body["totals"]
-    assert totals["counters"]["sent"] == 15
-    assert totals["rates"]["open_rate"] == pytest.approx(1 / 15)
-    assert totals["rates"]["click_rate"] == pytest.approx(2 / 15)
-    assert totals["rates"]["conversion_rate_of_sent"] == pytest.approx(2 / 15)
+    assert totals["counters"]["sent"] == sent
+    assert totals["rates"]["open_rate"] == pytest.approx(1 / sent)
+    assert totals["rates"]["click_rate"] == pytest.approx(2 / sent)
+    assert totals["rates"]["conversion_rate_of_sent"] == pytest.approx(2 / sent)
     messages = {m["message"]: m for m in body["messages"]}
     # c was only minted: it is listed with its sends and no open.
     assert sorted(messages) == ["a", "b", "c"]
@@ -216,12 +233,12 @@ def test_stats_sent_and_rates_per_message(tally, redis_server):
     assert c["counters"]["unique_opens"] == 0
     assert c["rates"]["open_rate"] == 0
     assert c["links"] == []
-    assert a["counters"]["sent"] == 4
-    assert b["counters"]["sent"] == 10
-    assert a["rates"]["open_rate"] == pytest.approx(1 / 4)
-    assert a["rates"]["click_rate"] == pytest.approx(1 / 4)
+    assert a["counters"]["sent"] == sent_a
+    assert b["counters"]["sent"] == sent_b
+    assert a["rates"]["open_rate"] == pytest.approx(1 / sent_a)
+    assert a["rates"]["click_rate"] == pytest.approx(1 / sent_a)
     assert b["rates"]["open_rate"] == 0
-    assert b["rates"]["conversion_rate_of_sent"] == pytest.approx(1 / 10)
+    assert b["rates"]["conversion_rate_of_sent"] == pytest.approx(1 / sent_b)
     assert a["links"] == [{"message": "a", "link": 1, "clicks": 1}]
     assert b["links"] == [{"message": "b", "link": 2, "clicks": 1}]
 
@@ -598,20 +615,19 @@ def test_tallyctl_table_groups_thousands(tally, redis_server):
 
 def test_tallyctl_stats_shows_sent(tally, redis_server):
     sign_emails(tally, "a", [f"s{i}@example.com" for i in range(12)])
-    wait_until(lambda: redis_server.client.pfcount("c:{spring}:sent") == 12,
-               "sent to be counted")
+    sent = sends_counted(tally, redis_server, "c:{spring}:sent", 12)
     redis_server.client.pfadd("c:{big}:sent", *[f"m|{i}" for i in range(3000)])
     sent_big = redis_server.client.pfcount("c:{big}:sent")
     assert sent_big > 1000
 
     table = tally.ctl("stats", "--campaign", "spring", redis_url=redis_server.url).stdout
-    assert re.search(r"^sent +12$", table, re.M)
+    assert re.search(r"^sent +%d$" % sent, table, re.M)
     csv = tally.ctl("stats", "--campaign", "spring", "--csv",
                     redis_url=redis_server.url).stdout.splitlines()
-    assert csv[2] == "sent,12"
+    assert csv[2] == f"sent,{sent}"
     data = json.loads(tally.ctl("stats", "--campaign", "spring", "--json",
                                 redis_url=redis_server.url).stdout)
-    assert data["sent"] == 12
+    assert data["sent"] == sent
     big = tally.ctl("stats", "--campaign", "big", redis_url=redis_server.url).stdout
     assert re.search(r"^sent +%s$" % f"{sent_big:,}", big, re.M)
 
