@@ -592,7 +592,7 @@ void store_send_queued(struct store *st)
  * (1,424 bytes) per event. So at max_queued_events it moves to the
  * journal too, and the rest of the overload's events follow it there.
  */
-static void queue_op(struct store_op *op)
+void store_queue_append(struct store_op *op)
 {
     struct store *st = op->st;
 
@@ -603,6 +603,13 @@ static void queue_op(struct store_op *op)
         st->queue_head = op;
     st->queue_tail = op;
     st->n_queued++;
+}
+
+static void queue_op(struct store_op *op)
+{
+    struct store *st = op->st;
+
+    store_queue_append(op);
     store_send_queued(st);
     if (st->n_queued >= st->opts.max_queued_events)
         store_spool_overflow(st);

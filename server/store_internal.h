@@ -114,8 +114,9 @@ struct store {
     size_t n_preds;
     uint64_t batches_sent; /* on this store, numbers the batches */
     /* Live events not started yet because STORE_PIPELINE_MAX are, in
-     * sequence order. Empty while spooling: store_spool_failed moves them
-     * to the journal. */
+     * sequence order. Empty while spooling, except after an overflow
+     * (store_spool_overflow), when the spool moves it to the journal a
+     * slice per loop iteration and new events wait behind it. */
     struct store_op *queue_head, *queue_tail;
     size_t n_queued; /* at most opts.max_queued_events, see queue_op */
     size_t started; /* events started (sent or in a batch) and not finished */
@@ -273,6 +274,9 @@ void store_send_queued(struct store *st);
 /* Removes and returns the oldest queued live event, or NULL; store.c. */
 struct store_op *store_queue_pop(struct store *st);
 
+/* Appends op to the queue without starting anything; store.c. */
+void store_queue_append(struct store_op *op);
+
 /* Starts the checkout chain of store_checkout.c. */
 void store_checkout_start(struct store_op *op);
 
@@ -355,8 +359,9 @@ void store_spool_failed(struct store_op *op);
 /* Writes a new event to the journal while the store is spooling. */
 void store_spool_submit(struct store_op *op);
 
-/* Moves the whole queue to the journal when it has reached
- * max_queued_events: the store then spools, as after a failure. */
+/* Starts spooling when the queue has reached max_queued_events, as after
+ * a failure, and moves the queue to the journal over the next loop
+ * iterations. */
 void store_spool_overflow(struct store *st);
 
 /* Records a replayed op's outcome; the window's last one settles them all. */
