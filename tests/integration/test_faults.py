@@ -280,55 +280,47 @@ def test_redis_paused_under_load(tmp_path, aof_redis):
     assert "redis.timeout" in tally.read_log()
 
 
-def test_queued_events_spill_to_journal(tmp_path, aof_redis):
-    """Redis paused for longer than redis_timeout while events arrive faster
-    than the 512 that each loop keeps in flight: the events queued behind
-    that bound go to the journal with the ones in flight, and every event
-    is counted once."""
-    admin = admin_client(aof_redis)
-    tally = start_tallyd(tmp_path, aof_redis, extra_args=("--redis-timeout", "1500ms"))
+def run_fast_load_with_pause(tmp_path, redis, pause_ms, extra_args):
+    """Sends 4,000 requests at 4,000 a second and pauses Redis for pause_ms
+    once 200 are sent. Checks that every request got its response, the
+    exact counters and the drained journal, stops tallyd and returns its
+    log."""
+    admin = admin_client(redis)
+    tally = start_tallyd(tmp_path, redis, extra_args=extra_args)
     try:
         plan, setup_clicks = make_plan(tally, requests=4000)
         load = faultload.Load(tally.port, plan, rate=4000, connections=8,
                               deadline=LOAD_DEADLINE)
         load.start()
         wait_until(lambda: load.progress() >= 200, "200 requests sent", LOAD_DEADLINE)
-        admin.execute_command("CLIENT", "PAUSE", 4000, "ALL")
+        admin.execute_command("CLIENT", "PAUSE", pause_ms, "ALL")
         plan = load.wait()
         assert_all_answered(plan)
-        assert_counted_exactly(aof_redis, faultload.expected_counts(plan, setup_clicks))
+        assert_counted_exactly(redis, faultload.expected_counts(plan, setup_clicks))
         wait_journal_drained(tally)
     finally:
         tally.stop()
     assert tally.proc.returncode == 0
-    log = tally.read_log()
+    return tally.read_log()
+
+
+def test_queued_events_spill_to_journal(tmp_path, aof_redis):
+    """Redis paused for longer than redis_timeout while events arrive faster
+    than the 512 that each loop keeps in flight: the events queued behind
+    that bound go to the journal with the ones in flight, and every event
+    is counted once."""
+    log = run_fast_load_with_pause(tmp_path, aof_redis, 4000, ("--redis-timeout", "1500ms"))
     assert "redis.timeout" in log
     assert "store.queue_spooled" in log
 
 
 def test_full_queue_spills_to_journal(tmp_path, aof_redis):
     """Redis falls behind for 2 s, well within redis_timeout, while events
-    arrive faster than it applies them: once a loop has max_queued_events
-    waiting in memory, the queue and the events after it go to the journal,
-    and every event is counted once."""
-    admin = admin_client(aof_redis)
-    tally = start_tallyd(tmp_path, aof_redis,
-                         extra_args=("--redis-timeout", "20s", "--max-queued-events", "300"))
-    try:
-        plan, setup_clicks = make_plan(tally, requests=4000)
-        load = faultload.Load(tally.port, plan, rate=4000, connections=8,
-                              deadline=LOAD_DEADLINE)
-        load.start()
-        wait_until(lambda: load.progress() >= 200, "200 requests sent", LOAD_DEADLINE)
-        admin.execute_command("CLIENT", "PAUSE", 2000, "ALL")
-        plan = load.wait()
-        assert_all_answered(plan)
-        assert_counted_exactly(aof_redis, faultload.expected_counts(plan, setup_clicks))
-        wait_journal_drained(tally)
-    finally:
-        tally.stop()
-    assert tally.proc.returncode == 0
-    log = tally.read_log()
+    arrive faster than it applies them. Once a loop has max_queued_events
+    waiting in memory, the queue and the events after it go to the
+    journal, and every event is counted once."""
+    log = run_fast_load_with_pause(tmp_path, aof_redis, 2000,
+                                   ("--redis-timeout", "20s", "--max-queued-events", "300"))
     assert "store.queue_full" in log
     assert "redis.timeout" not in log
 
