@@ -112,9 +112,9 @@ static int worker_init_clients(struct worker *w, const struct config *cfg)
     return 0;
 }
 
-/* Sets bits in w's mail and wakes its loop, from any thread. A write to an
- * eventfd fails only when its counter would overflow (eventfd(2)), and
- * each wake-up of the loop empties the counter. */
+/* Sets bits in w's mail and wakes its loop, from any thread. eventfd(2)
+ * rejects a write only when the counter would overflow, which the loop
+ * prevents by emptying the counter on each wake-up. A failure is logged. */
 static void post_mail(struct worker *w, unsigned bits)
 {
     uint64_t one = 1;
@@ -373,7 +373,7 @@ static void on_mailbox(evutil_socket_t fd, short what, void *arg)
     unsigned mail;
 
     (void)what;
-    /* Empties the counter; the bits below say what was posted. */
+    /* Empties the counter. The mail bits record what was posted. */
     if (read(fd, &posts, sizeof(posts)) < 0 && errno != EAGAIN)
         LOG_ERROR("worker.mail_failed", "worker=%d error=\"%s\"", w->index,
                   strerror(errno));

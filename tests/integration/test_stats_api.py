@@ -193,8 +193,8 @@ def sends_counted(tally, redis, key, expected):
     """Waits until every event tallyd took is in Redis, then returns the
     HyperLogLog count of key: expected, or one less when two of the sends
     share one of its 16,384 registers. With 12 random elements PFCOUNT
-    said 11 in 76 of 20,000 trials, so tests compare with the count, not
-    with the number of sends."""
+    returned 11 in 76 of 20,000 trials, so tests compare with the count,
+    not with the number of sends."""
     def settled():
         samples = metric_samples(tally)
         written = samples[("tally_events_written_total", ())]
