@@ -22,18 +22,24 @@ function setup(thread)
    thread_count = thread_count + 1
 end
 
-local mode, paths, next_path, shop, run, sent
+-- In paths mode every request is formatted once, in init. Formatting each
+-- one in request() cost wrk about 0.8 us of CPU per request, taken from
+-- the same two cores as the server it measures.
+local mode, requests, next_request, shop, run, sent
 
 function init(args)
    mode = args[1]
    sent = 0
    if mode == "paths" then
-      paths = {}
+      requests = {}
       for line in io.lines(args[2]) do
-         if #line > 0 then paths[#paths + 1] = line end
+         if #line > 0 then
+            requests[#requests + 1] =
+               wrk.format("GET", line, {["User-Agent"] = user_agent})
+         end
       end
-      assert(#paths > 0, "no request paths in " .. args[2])
-      next_path = (thread_index * 7919) % #paths + 1
+      assert(#requests > 0, "no request paths in " .. args[2])
+      next_request = (thread_index * 7919) % #requests + 1
    elseif mode == "beacon" then
       shop, run = args[2], args[3]
    else
@@ -44,9 +50,9 @@ end
 function request()
    sent = sent + 1
    if mode == "paths" then
-      local path = paths[next_path]
-      next_path = next_path % #paths + 1
-      return wrk.format("GET", path, {["User-Agent"] = user_agent})
+      local req = requests[next_request]
+      next_request = next_request % #requests + 1
+      return req
    end
    local body = string.format(
       '{"type":"checkout","order_id":"%s-%d-%d","revenue":"1.00",' ..
