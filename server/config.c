@@ -195,8 +195,8 @@ static const struct option options[] = {
     {"max_queued_events", OPT_INT, FIELD(max_queued_events), "262144", 1,
      100000000, false, NULL, "N",
      "live events one event loop keeps in memory while Redis applies them "
-     "slower than they arrive (about 1.4 KB each); at this many they go to "
-     "the journal"},
+     "slower than they arrive (about 600 bytes per open or click); at this "
+     "many they go to the journal"},
 };
 
 static const char *const fsync_names[] = {

@@ -98,17 +98,51 @@ static void unlink_op(struct store_op *op)
     op->prev = op->next = NULL;
 }
 
+struct store_op *store_op_alloc(enum event_kind kind)
+{
+    struct store_op *op = calloc(1, sizeof(*op));
+
+    if (op == NULL)
+        return NULL;
+    if (kind == EVENT_IDENTIFY || kind == EVENT_CHECKOUT) {
+        op->steps = calloc(1, sizeof(*op->steps));
+        if (op->steps == NULL) {
+            free(op);
+            return NULL;
+        }
+    }
+    return op;
+}
+
+/* Drops what a checkout built from its replies. A failed checkout that is
+ * replayed reads its journey again. */
+static void clear_steps(struct step_state *steps)
+{
+    json_decref(steps->journey);
+    steps->journey = NULL;
+    free(steps->record_json);
+    steps->record_json = NULL;
+    json_decref(steps->early_refunds);
+    steps->early_refunds = NULL;
+}
+
+void store_op_free(struct store_op *op)
+{
+    if (op == NULL)
+        return;
+    if (op->steps != NULL) {
+        clear_steps(op->steps);
+        free(op->steps);
+    }
+    free(op);
+}
+
 void store_op_finish(struct store_op *op, bool ok)
 {
     struct store *st = op->st;
 
-    /* The journey is read again when a failed checkout is replayed. */
-    json_decref(op->journey);
-    op->journey = NULL;
-    free(op->record_json);
-    op->record_json = NULL;
-    json_decref(op->early_refunds);
-    op->early_refunds = NULL;
+    if (op->steps != NULL)
+        clear_steps(op->steps);
     unlink_op(op);
     if (op->started) {
         op->started = false;
@@ -125,7 +159,7 @@ void store_op_finish(struct store_op *op, bool ok)
         return;
     }
     st->stats.written++;
-    free(op);
+    store_op_free(op);
     store_send_queued(st);
     store_event_done(st);
 }
@@ -589,7 +623,7 @@ void store_send_queued(struct store *st)
  * slower than they arrive. When Redis stops replying, the redis_timeout
  * watchdog drops the connection and the queue moves to the journal. While
  * Redis keeps replying, only slower, the queue grows by one store_op
- * (1,424 bytes) per event. So at max_queued_events it moves to the
+ * per event (about 600 bytes for an open or a click). So at max_queued_events it moves to the
  * journal too, and the rest of the overload's events follow it there.
  */
 void store_queue_append(struct store_op *op)
@@ -617,7 +651,7 @@ static void queue_op(struct store_op *op)
 
 void store_submit(struct store *st, const struct event *ev)
 {
-    struct store_op *op = calloc(1, sizeof(*op));
+    struct store_op *op = store_op_alloc(ev->kind);
     size_t writer_len = sizeof(st->writer) - 1;
 
     if (op == NULL) {

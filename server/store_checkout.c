@@ -85,13 +85,13 @@ static void on_early_refund_reply(redisAsyncContext *ac, void *r, void *privdata
 }
 
 /* Sends CAMPAIGN_REFUND for the first early refund left in
- * op->early_refunds, or finishes op when none is left. A replay sends
+ * op->steps->early_refunds, or finishes op when none is left. A replay sends
  * them all again, and each one's refund field makes the repeat a no-op. */
 static void send_next_early_refund(struct store_op *op)
 {
-    const struct decision_record *r = &op->record;
+    const struct decision_record *r = &op->steps->record;
     const struct event_touch *t = &r->decision.touch.touch;
-    json_t *next = json_array_get(op->early_refunds, 0);
+    json_t *next = json_array_get(op->steps->early_refunds, 0);
     char field[EVENT_ORDER_MAX + 16], amount[24];
     struct store_campaign_refund refund;
 
@@ -101,7 +101,7 @@ static void send_next_early_refund(struct store_op *op)
     }
     snprintf(field, sizeof(field), "%s", json_string_value(json_array_get(next, 0)));
     snprintf(amount, sizeof(amount), "%s", json_string_value(json_array_get(next, 1)));
-    json_array_remove(op->early_refunds, 0);
+    json_array_remove(op->steps->early_refunds, 0);
 
     refund = (struct store_campaign_refund){
         .campaign = t->campaign, .message = t->message, .shop = r->shop,
@@ -139,7 +139,7 @@ static void campaign_keys(const struct decision_record *r, char keys[5][SCHEMA_K
 
 void store_campaign_convert(struct store_op *op, const char *entry)
 {
-    const struct decision_record *r = &op->record;
+    const struct decision_record *r = &op->steps->record;
     const struct event_touch *t = &r->decision.touch.touch;
     uint32_t to_order = r->time > t->time ? r->time - t->time : 0;
     char keys[10][SCHEMA_KEY_MAX];
@@ -156,7 +156,7 @@ void store_campaign_convert(struct store_op *op, const char *entry)
     store_args_evalsha(&a, SCRIPT_CAMPAIGN_CONVERT, 10);
     for (int i = 0; i < 10; i++)
         store_args_str(&a, keys[i]);
-    store_args_str(&a, op->record_json);
+    store_args_str(&a, op->steps->record_json);
     store_args_u64(&a, op->st->opts.campaign_retention_s);
     store_args_str(&a, schema_ttc_field(to_order));
     store_args_str(&a, entry);
@@ -170,29 +170,29 @@ static void send_campaign_verify(struct store_op *op, const char *delta,
     char keys[5][SCHEMA_KEY_MAX];
     struct store_args a;
 
-    campaign_keys(&op->record, keys);
+    campaign_keys(&op->steps->record, keys);
     store_args_init(&a);
     store_args_evalsha(&a, SCRIPT_CAMPAIGN_VERIFY, 5);
     for (int i = 0; i < 5; i++)
         store_args_str(&a, keys[i]);
-    store_args_str(&a, op->record.currency);
+    store_args_str(&a, op->steps->record.currency);
     store_args_str(&a, delta);
     store_args_str(&a, net);
-    store_args_i64(&a, op->record.revenue_minor);
+    store_args_i64(&a, op->steps->record.revenue_minor);
     store_args_u64(&a, op->st->opts.campaign_retention_s);
     store_args_str(&a, cut);
     store_send(op, on_campaign_reply, &a);
 }
 
 /* Keeps the early refunds of a claim reply, the field and amount pairs
- * from element first on, in op->early_refunds. Returns 0, or -1 when the
+ * from element first on, in op->steps->early_refunds. Returns 0, or -1 when the
  * reply is malformed or memory runs out. */
 static int take_early_refunds(struct store_op *op, const redisReply *reply, size_t first)
 {
     if (reply->elements <= first)
         return 0;
-    op->early_refunds = json_array();
-    if (op->early_refunds == NULL)
+    op->steps->early_refunds = json_array();
+    if (op->steps->early_refunds == NULL)
         return -1;
     for (size_t i = first; i + 1 < reply->elements; i += 2) {
         const redisReply *field = reply->element[i];
@@ -201,7 +201,7 @@ static int take_early_refunds(struct store_op *op, const redisReply *reply, size
         if (field->type != REDIS_REPLY_STRING || amount->type != REDIS_REPLY_STRING ||
             field->len > EVENT_ORDER_MAX + 8 || amount->len >= 24)
             return -1;
-        if (json_array_append_new(op->early_refunds,
+        if (json_array_append_new(op->steps->early_refunds,
                                   json_pack("[s#s#]", field->str, (int)field->len,
                                             amount->str, (int)amount->len)) != 0)
             return -1;
@@ -212,20 +212,20 @@ static int take_early_refunds(struct store_op *op, const redisReply *reply, size
 /* ---- claiming the order --------------------------------------------- */
 
 /* Reads the stored record that a claim reply carries in element 1 into
- * op->record, keeping the event's own revenue for a verification. Returns
+ * op->steps->record, keeping the event's own revenue for a verification. Returns
  * 0, or -1 when it is missing or malformed. */
 static int take_stored_record(struct store_op *op, const redisReply *reply)
 {
     const redisReply *e;
-    int64_t revenue = op->record.revenue_minor;
+    int64_t revenue = op->steps->record.revenue_minor;
 
     if (reply->elements < 2 || reply->element[1]->type != REDIS_REPLY_STRING)
         return -1;
     e = reply->element[1];
-    if (decision_from_json(e->str, e->len, &op->record) != 0)
+    if (decision_from_json(e->str, e->len, &op->steps->record) != 0)
         return -1;
     if (op->ev.u.checkout.source == EVENT_SOURCE_SERVER)
-        op->record.revenue_minor = revenue;
+        op->steps->record.revenue_minor = revenue;
     return 0;
 }
 
@@ -263,7 +263,7 @@ static void on_order_claim(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
 
-    if (op->record.decision.path == ATTR_PATH_NONE) {
+    if (op->steps->record.decision.path == ATTR_PATH_NONE) {
         op->st->stats.orders_unattributed++;
         store_op_finish(op, true);
         return;
@@ -288,12 +288,12 @@ static void on_order_claim(redisAsyncContext *ac, void *r, void *privdata)
     }
 
     /* A replay credits the record stored the first time, with its trail
-     * and alternatives, which op->record does not hold after a replay. */
+     * and alternatives, which op->steps->record does not hold after a replay. */
     if (outcome == 2)
-        op->record_json = strndup(reply->element[1]->str, reply->element[1]->len);
+        op->steps->record_json = strndup(reply->element[1]->str, reply->element[1]->len);
     else
-        op->record_json = decision_to_json(&op->record);
-    if (op->record_json == NULL) {
+        op->steps->record_json = decision_to_json(&op->steps->record);
+    if (op->steps->record_json == NULL) {
         LOG_LIMITED(LOG_LEVEL_ERROR, "store.event_failed",
                     "step=order_claim event=%s error=\"out of memory\"", op->event_id);
         store_op_finish(op, false);
@@ -335,8 +335,8 @@ static void send_order_claim(struct store_op *op)
     char keys[4][SCHEMA_KEY_MAX];
     char path_field[32], reason_field[48];
     const char *fields[8];
-    size_t n_fields = claim_counters(&op->record, fields, path_field, reason_field);
-    char *json = decision_to_json(&op->record);
+    size_t n_fields = claim_counters(&op->steps->record, fields, path_field, reason_field);
+    char *json = decision_to_json(&op->steps->record);
     struct store_args a;
 
     if (json == NULL) {
@@ -370,11 +370,11 @@ static void on_touches(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct store_op *op = privdata;
     const redisReply *reply = r;
-    struct decision_record *rec = &op->record;
+    struct decision_record *rec = &op->steps->record;
     struct attr_touch *touches = NULL;
     size_t n = 0;
-    int index = op->next_candidate - 1;
-    enum attr_path path = op->candidate_paths[index];
+    int index = op->steps->next_candidate - 1;
+    enum attr_path path = op->steps->candidate_paths[index];
 
     (void)ac;
     if (store_reply_failed(op, reply, "reader_touches")) {
@@ -397,7 +397,7 @@ static void on_touches(redisAsyncContext *ac, void *r, void *privdata)
     }
 
     if (attribution_credit(&rec->policy, touches, n, rec->time, path, &rec->decision)) {
-        memcpy(rec->decision.touch.touch.reader, op->candidates[index], TOKEN_READER_LEN);
+        memcpy(rec->decision.touch.touch.reader, op->steps->candidates[index], TOKEN_READER_LEN);
         decision_trail_add(&rec->trail, path, DECISION_CREDITED);
         decision_fill_alternatives(rec, touches, n);
         free(touches);
@@ -414,16 +414,16 @@ static void on_touches(redisAsyncContext *ac, void *r, void *privdata)
 static void look_up_next_candidate(struct store_op *op)
 {
     char key[SCHEMA_KEY_MAX];
-    const struct decision_record *rec = &op->record;
+    const struct decision_record *rec = &op->steps->record;
     struct store_args a;
 
-    if (op->next_candidate >= op->n_candidates) {
-        memset(&op->record.decision, 0, sizeof(op->record.decision));
+    if (op->steps->next_candidate >= op->steps->n_candidates) {
+        memset(&op->steps->record.decision, 0, sizeof(op->steps->record.decision));
         send_order_claim(op);
         return;
     }
-    schema_reader_touches(key, op->candidates[op->next_candidate]);
-    op->next_candidate++;
+    schema_reader_touches(key, op->steps->candidates[op->steps->next_candidate]);
+    op->steps->next_candidate++;
 
     store_args_init(&a);
     store_args_str(&a, "ZREVRANGEBYSCORE");
@@ -440,15 +440,15 @@ static void look_up_next_candidate(struct store_op *op)
 static void add_candidate(struct store_op *op, const uint8_t reader[TOKEN_READER_LEN],
                           enum attr_path path)
 {
-    memcpy(op->candidates[op->n_candidates], reader, TOKEN_READER_LEN);
-    op->candidate_paths[op->n_candidates] = path;
-    op->n_candidates++;
+    memcpy(op->steps->candidates[op->steps->n_candidates], reader, TOKEN_READER_LEN);
+    op->steps->candidate_paths[op->steps->n_candidates] = path;
+    op->steps->n_candidates++;
 }
 
 static void on_lookup(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct store_op *op = privdata;
-    bool is_device = op->step == CHECKOUT_LOOKUP_DEVICE;
+    bool is_device = op->steps->step == CHECKOUT_LOOKUP_DEVICE;
     enum attr_path path = is_device ? ATTR_PATH_DEVICE : ATTR_PATH_CUSTOMER;
     uint8_t reader[TOKEN_READER_LEN];
     long long n = 0;
@@ -461,12 +461,12 @@ static void on_lookup(redisAsyncContext *ac, void *r, void *privdata)
     }
     found = store_lookup_parse(r, &n, reader);
     if (found != 1)
-        decision_trail_add(&op->record.trail, path, DECISION_NOT_LINKED);
+        decision_trail_add(&op->steps->record.trail, path, DECISION_NOT_LINKED);
     else if (n > (long long)op->st->opts.max_readers_per_identifier)
-        decision_trail_add(&op->record.trail, path, DECISION_SHARED);
+        decision_trail_add(&op->steps->record.trail, path, DECISION_SHARED);
     else
         add_candidate(op, reader, path);
-    op->step++;
+    op->steps->step++;
     checkout_next(op);
 }
 
@@ -480,7 +480,7 @@ static void on_device_linked(redisAsyncContext *ac, void *r, void *privdata)
         store_op_finish(op, false);
         return;
     }
-    op->step++;
+    op->steps->step++;
     checkout_next(op);
 }
 
@@ -488,10 +488,10 @@ static void on_device_linked(redisAsyncContext *ac, void *r, void *privdata)
 static void checkout_next(struct store_op *op)
 {
     const struct event_checkout *co = &op->ev.u.checkout;
-    struct decision_record *rec = &op->record;
+    struct decision_record *rec = &op->steps->record;
 
-    for (;; op->step++) {
-        switch (op->step) {
+    for (;; op->steps->step++) {
+        switch (op->steps->step) {
         case CHECKOUT_LINK_DEVICE:
             if (!co->has_visit || !co->has_device)
                 continue;
@@ -525,7 +525,7 @@ static void checkout_next(struct store_op *op)
 static void start_record(struct store_op *op)
 {
     const struct event_checkout *co = &op->ev.u.checkout;
-    struct decision_record *rec = &op->record;
+    struct decision_record *rec = &op->steps->record;
 
     memset(rec, 0, sizeof(*rec));
     snprintf(rec->event, sizeof(rec->event), "%s", op->event_id);
@@ -550,7 +550,7 @@ static void start_record(struct store_op *op)
 void store_checkout_start(struct store_op *op)
 {
     const struct event_checkout *co = &op->ev.u.checkout;
-    struct decision_record *rec = &op->record;
+    struct decision_record *rec = &op->steps->record;
 
     start_record(op);
     if (co->has_visit) {
@@ -561,6 +561,6 @@ void store_checkout_start(struct store_op *op)
             decision_trail_add(&rec->trail, ATTR_PATH_TOKEN, DECISION_OUTSIDE_WINDOW);
         }
     }
-    op->step = CHECKOUT_LINK_DEVICE;
+    op->steps->step = CHECKOUT_LINK_DEVICE;
     checkout_next(op);
 }

@@ -155,6 +155,33 @@ enum store_failure {
 };
 
 /* One event on its way to Redis; owned by the store until op_finish. */
+/* The state an identify or a checkout carries between its commands. It
+ * is allocated apart from struct store_op because opens and clicks come
+ * in bursts and wait in the queue: each takes about 600 bytes there, and
+ * this state would add 840 more. */
+struct step_state {
+    /* Checkout: identifier lookups and reader candidates still to do,
+     * and the decision record being built. Identify: the step reached. */
+    int step;
+    uint8_t candidates[3][TOKEN_READER_LEN];
+    enum attr_path candidate_paths[3];
+    int n_candidates;
+    int next_candidate;
+    struct decision_record record;
+    char *record_json; /* the record CAMPAIGN_CONVERT stores, as JSON */
+    /* Checkout: early refunds ORDER_CLAIM applied, [[field, amount], ...],
+     * still to send to the campaign after CAMPAIGN_CONVERT; or NULL. */
+    json_t *early_refunds;
+    json_t *journey;   /* touchpoints read for the recent-conversions entry */
+    /* An identity link waiting for READER_LINK (store_link_send). */
+    struct {
+        uint8_t id[TOKEN_READER_LEN];
+        uint8_t reader[TOKEN_READER_LEN];
+        bool is_device;
+        redisCallbackFn *done;
+    } link;
+};
+
 struct store_op {
     struct store *st;
     struct store_op *prev, *next; /* in st's ops list while sent */
@@ -181,26 +208,8 @@ struct store_op {
     uint32_t moved[STORE_MOVED_MAX];
     int n_moved;
     int n_moved_clicks;
-    /* Checkout: identifier lookups and reader candidates still to do,
-     * and the decision record being built. Identify: the step reached. */
-    int step;
-    uint8_t candidates[3][TOKEN_READER_LEN];
-    enum attr_path candidate_paths[3];
-    int n_candidates;
-    int next_candidate;
-    struct decision_record record;
-    char *record_json; /* the record CAMPAIGN_CONVERT stores, as JSON */
-    /* Checkout: early refunds ORDER_CLAIM applied, [[field, amount], ...],
-     * still to send to the campaign after CAMPAIGN_CONVERT; or NULL. */
-    json_t *early_refunds;
-    json_t *journey;   /* touchpoints read for the recent-conversions entry */
-    /* An identity link waiting for READER_LINK (store_link_send). */
-    struct {
-        uint8_t id[TOKEN_READER_LEN];
-        uint8_t reader[TOKEN_READER_LEN];
-        bool is_device;
-        redisCallbackFn *done;
-    } link;
+    /* The step state of an identify or a checkout. NULL for other kinds. */
+    struct step_state *steps;
     struct store_op *next_queued; /* in the store's queue */
     bool started; /* counted in store.started */
 };
@@ -233,6 +242,11 @@ int store_send(struct store_op *op, redisCallbackFn *cb, struct store_args *a);
 
 /* Ends op: counts it as written and frees it, or hands it to the spool
  * (a live event) or the replay (a journal record) when it failed. */
+/* Returns a zeroed op for an event of kind, with step state for an
+ * identify or a checkout, or NULL when memory runs out. */
+struct store_op *store_op_alloc(enum event_kind kind);
+/* Frees op and its step state; op may be NULL. */
+void store_op_free(struct store_op *op);
 void store_op_finish(struct store_op *op, bool ok);
 
 /* Counts one submitted event as settled (written or journaled) and calls

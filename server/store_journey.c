@@ -68,11 +68,11 @@ static void sort_journey(json_t *journey)
     }
 }
 
-/* Builds the entry for op, with op->journey (may be NULL) as its touches,
+/* Builds the entry for op, with op->steps->journey (may be NULL) as its touches,
  * and sends CAMPAIGN_CONVERT. */
 static void send_with_entry(struct store_op *op)
 {
-    const struct decision_record *r = &op->record;
+    const struct decision_record *r = &op->steps->record;
     const struct attr_decision *d = &r->decision;
     int exponent = money_currency_exponent(r->currency, strlen(r->currency));
     char revenue[32];
@@ -81,8 +81,8 @@ static void send_with_entry(struct store_op *op)
 
     money_format(r->revenue_minor, exponent < 0 ? 0 : exponent, revenue,
                  sizeof(revenue));
-    if (op->journey != NULL)
-        sort_journey(op->journey);
+    if (op->steps->journey != NULL)
+        sort_journey(op->steps->journey);
     entry = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:s, s:b, s:s, s:I, s:s, s:o}",
                       "shop", r->shop, "order", r->order,
                       "time", (json_int_t)r->time, "revenue", revenue,
@@ -93,7 +93,7 @@ static void send_with_entry(struct store_op *op)
                       "touch", attribution_touch_kind_name(d->touch.kind),
                       "click_time", (json_int_t)d->touch.touch.time,
                       "device", device_class_name((enum device_class)op->ev.device),
-                      "journey", op->journey != NULL ? json_incref(op->journey)
+                      "journey", op->steps->journey != NULL ? json_incref(op->steps->journey)
                                                      : json_array());
     text = entry != NULL ? json_dumps(entry, JSON_COMPACT) : NULL;
     json_decref(entry);
@@ -143,8 +143,8 @@ static void on_touches(redisAsyncContext *ac, void *r, void *privdata)
         store_op_finish(op, false);
         return;
     }
-    op->journey = json_array();
-    if (op->journey == NULL || reply->type != REDIS_REPLY_ARRAY) {
+    op->steps->journey = json_array();
+    if (op->steps->journey == NULL || reply->type != REDIS_REPLY_ARRAY) {
         send_with_entry(op);
         return;
     }
@@ -159,7 +159,7 @@ static void on_touches(redisAsyncContext *ac, void *r, void *privdata)
             continue;
         touch = touch_of(member->str, member->len, score->str);
         if (touch != NULL)
-            json_array_insert_new(op->journey, 0, touch);
+            json_array_insert_new(op->steps->journey, 0, touch);
     }
     send_with_entry(op);
 }
@@ -169,15 +169,15 @@ void store_journey_start(struct store_op *op)
     char key[SCHEMA_KEY_MAX];
     struct store_args a;
 
-    if (!reader_known(op->record.decision.touch.touch.reader)) {
+    if (!reader_known(op->steps->record.decision.touch.touch.reader)) {
         send_with_entry(op);
         return;
     }
-    schema_reader_touches(key, op->record.decision.touch.touch.reader);
+    schema_reader_touches(key, op->steps->record.decision.touch.touch.reader);
     store_args_init(&a);
     store_args_str(&a, "ZREVRANGEBYSCORE");
     store_args_str(&a, key);
-    store_args_u64(&a, touch_score_max(op->record.time + ATTR_CLOCK_SKEW_S));
+    store_args_u64(&a, touch_score_max(op->steps->record.time + ATTR_CLOCK_SKEW_S));
     store_args_str(&a, "-inf");
     store_args_str(&a, "WITHSCORES");
     store_args_str(&a, "LIMIT");

@@ -56,8 +56,8 @@ static void on_reader_linked(redisAsyncContext *ac, void *r, void *privdata)
         store_op_finish(op, false);
         return;
     }
-    identifier_key(key, op->link.id, op->link.is_device);
-    ident_hex(op->link.reader, TOKEN_READER_LEN, reader_hex);
+    identifier_key(key, op->steps->link.id, op->steps->link.is_device);
+    ident_hex(op->steps->link.reader, TOKEN_READER_LEN, reader_hex);
 
     store_args_init(&a);
     store_args_evalsha(&a, SCRIPT_LINK_ADD, 1);
@@ -66,7 +66,7 @@ static void on_reader_linked(redisAsyncContext *ac, void *r, void *privdata)
     store_args_u64(&a, op->ev.time);
     store_args_u64(&a, op->st->opts.reader_retention_s);
     store_args_u64(&a, op->st->opts.max_readers_per_identifier);
-    store_send(op, op->link.done, &a);
+    store_send(op, op->steps->link.done, &a);
 }
 
 /* The reader's link set learns of the link before the link exists, so
@@ -78,10 +78,10 @@ void store_link_send(struct store_op *op, const uint8_t id[TOKEN_READER_LEN],
     char links[SCHEMA_KEY_MAX], key[SCHEMA_KEY_MAX];
     struct store_args a;
 
-    memcpy(op->link.id, id, TOKEN_READER_LEN);
-    memcpy(op->link.reader, reader, TOKEN_READER_LEN);
-    op->link.is_device = is_device;
-    op->link.done = cb;
+    memcpy(op->steps->link.id, id, TOKEN_READER_LEN);
+    memcpy(op->steps->link.reader, reader, TOKEN_READER_LEN);
+    op->steps->link.is_device = is_device;
+    op->steps->link.done = cb;
     schema_reader_links(links, reader);
     identifier_key(key, id, is_device);
 
@@ -206,7 +206,7 @@ static void on_identify_link(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct store_op *op = privdata;
     const struct event_identify *id = &op->ev.u.identify;
-    bool is_device = op->step == IDENTIFY_LINK_DEVICE;
+    bool is_device = op->steps->step == IDENTIFY_LINK_DEVICE;
 
     (void)ac;
     if (!store_link_check_shared(op, r, id->shop, is_device ? id->device : id->customer,
@@ -214,7 +214,7 @@ static void on_identify_link(redisAsyncContext *ac, void *r, void *privdata)
         store_op_finish(op, false);
         return;
     }
-    op->step++;
+    op->steps->step++;
     identify_next(op);
 }
 
@@ -227,7 +227,7 @@ static void on_identify_counted(redisAsyncContext *ac, void *r, void *privdata)
         store_op_finish(op, false);
         return;
     }
-    op->step = IDENTIFY_LOOKUP_DEVICE;
+    op->steps->step = IDENTIFY_LOOKUP_DEVICE;
     identify_next(op);
 }
 
@@ -246,7 +246,7 @@ static void on_identify_lookup(redisAsyncContext *ac, void *r, void *privdata)
     found = store_lookup_parse(r, &n, id->reader);
     if (found == 1 && n <= (long long)op->st->opts.max_readers_per_identifier)
         id->has_reader = true;
-    op->step = IDENTIFY_LINK_CUSTOMER;
+    op->steps->step = IDENTIFY_LINK_CUSTOMER;
     identify_next(op);
 }
 
@@ -255,8 +255,8 @@ static void identify_next(struct store_op *op)
 {
     const struct event_identify *id = &op->ev.u.identify;
 
-    for (;; op->step++) {
-        switch (op->step) {
+    for (;; op->steps->step++) {
+        switch (op->steps->step) {
         case IDENTIFY_LOOKUP_DEVICE:
             if (id->has_reader || !id->has_device || !id->has_customer)
                 continue;
@@ -285,6 +285,6 @@ void store_identify_start(struct store_op *op)
     static const char *const fields[] = {"identifies", "ignored_placeholders"};
     long long increments[] = {1, (long long)id->placeholders};
 
-    op->step = IDENTIFY_COUNT;
+    op->steps->step = IDENTIFY_COUNT;
     store_shop_count(op, id->shop, fields, increments, 2, on_identify_counted);
 }

@@ -133,7 +133,7 @@ static void journal_op(struct store *st, struct store_op *op)
                     : result == JOURNAL_INVALID ? "event does not encode"
                                                 : "journal not writable");
     }
-    free(op);
+    store_op_free(op);
     store_event_done(st);
 }
 
@@ -148,7 +148,7 @@ static void push_failed(struct store *st, struct store_op *op)
                         "event=%s reason=\"out of memory\"", op->event_id);
             st->stats.journal_dropped++;
             st->stats.failed++;
-            free(op);
+            store_op_free(op);
             store_event_done(st);
             return;
         }
@@ -342,7 +342,7 @@ static void finish_spooling(struct store *st)
 
 static struct store_op *op_from_record(struct store *st, const struct event_record *rec)
 {
-    struct store_op *op = calloc(1, sizeof(*op));
+    struct store_op *op = store_op_alloc(rec->ev.kind);
 
     if (op == NULL)
         return NULL;
@@ -550,7 +550,7 @@ static void process_window(struct store *st)
     journal_consume_to(src, offset, frames);
 
     for (int i = 0; i < st->window_len; i++)
-        free(st->window[i]);
+        store_op_free(st->window[i]);
     st->window_len = 0;
     st->window_done = 0;
 
