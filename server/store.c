@@ -98,12 +98,20 @@ static void unlink_op(struct store_op *op)
     op->prev = op->next = NULL;
 }
 
-struct store_op *store_op_alloc(enum event_kind kind)
+struct store_op *store_op_alloc(struct store *st, enum event_kind kind)
 {
-    struct store_op *op = calloc(1, sizeof(*op));
+    struct store_op *op = st->free_ops;
 
-    if (op == NULL)
-        return NULL;
+    if (op != NULL) {
+        st->free_ops = op->next_queued;
+        st->n_free_ops--;
+        memset(op, 0, sizeof(*op));
+    } else {
+        op = calloc(1, sizeof(*op));
+        if (op == NULL)
+            return NULL;
+    }
+    op->st = st;
     if (kind == EVENT_IDENTIFY || kind == EVENT_CHECKOUT) {
         op->steps = calloc(1, sizeof(*op->steps));
         if (op->steps == NULL) {
@@ -133,6 +141,11 @@ void store_op_free(struct store_op *op)
     if (op->steps != NULL) {
         clear_steps(op->steps);
         free(op->steps);
+    } else if (op->st->n_free_ops < STORE_PIPELINE_MAX) {
+        op->next_queued = op->st->free_ops;
+        op->st->free_ops = op;
+        op->st->n_free_ops++;
+        return;
     }
     free(op);
 }
@@ -444,6 +457,12 @@ void store_free(struct store *st)
      * reply in the arena. */
     reply_arena_free(st->arena);
     resp_free(&st->resp);
+    while (st->free_ops != NULL) {
+        struct store_op *op = st->free_ops;
+
+        st->free_ops = op->next_queued;
+        free(op);
+    }
     free(st);
 }
 
@@ -651,7 +670,7 @@ static void queue_op(struct store_op *op)
 
 void store_submit(struct store *st, const struct event *ev)
 {
-    struct store_op *op = store_op_alloc(ev->kind);
+    struct store_op *op = store_op_alloc(st, ev->kind);
     size_t writer_len = sizeof(st->writer) - 1;
 
     if (op == NULL) {
@@ -659,7 +678,6 @@ void store_submit(struct store *st, const struct event *ev)
         st->stats.failed++;
         return;
     }
-    op->st = st;
     op->ev = *ev;
     memcpy(op->writer, st->writer_bytes, EVENT_WRITER_LEN);
     strcpy(op->writer_hex, st->writer);

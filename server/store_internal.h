@@ -118,6 +118,10 @@ struct store {
      * (store_spool_overflow), when the spool moves it to the journal a
      * slice per loop iteration and new events wait behind it. */
     struct store_op *queue_head, *queue_tail;
+    /* Freed ops without step state, linked by next_queued, for reuse. At
+     * most STORE_PIPELINE_MAX, the number of events sent at once. */
+    struct store_op *free_ops;
+    size_t n_free_ops;
     size_t n_queued; /* at most opts.max_queued_events, see queue_op */
     size_t started; /* events started (sent or in a batch) and not finished */
     bool sending_queued; /* send_queued is on the stack */
@@ -240,13 +244,14 @@ int store_send_args(struct store *st, redisCallbackFn *cb, void *privdata,
  * op as failed and returns -1. */
 int store_send(struct store_op *op, redisCallbackFn *cb, struct store_args *a);
 
+/* Returns a zeroed op of st for an event of kind, with step state for an
+ * identify or a checkout, or NULL when memory runs out. */
+struct store_op *store_op_alloc(struct store *st, enum event_kind kind);
+/* Frees op and its step state, or keeps op for reuse by store_op_alloc.
+ * op may be NULL. */
+void store_op_free(struct store_op *op);
 /* Ends op: counts it as written and frees it, or hands it to the spool
  * (a live event) or the replay (a journal record) when it failed. */
-/* Returns a zeroed op for an event of kind, with step state for an
- * identify or a checkout, or NULL when memory runs out. */
-struct store_op *store_op_alloc(enum event_kind kind);
-/* Frees op and its step state; op may be NULL. */
-void store_op_free(struct store_op *op);
 void store_op_finish(struct store_op *op, bool ok);
 
 /* Counts one submitted event as settled (written or journaled) and calls

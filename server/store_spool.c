@@ -342,11 +342,10 @@ static void finish_spooling(struct store *st)
 
 static struct store_op *op_from_record(struct store *st, const struct event_record *rec)
 {
-    struct store_op *op = store_op_alloc(rec->ev.kind);
+    struct store_op *op = store_op_alloc(st, rec->ev.kind);
 
     if (op == NULL)
         return NULL;
-    op->st = st;
     op->replay = true;
     op->ev = rec->ev;
     memcpy(op->writer, rec->writer, EVENT_WRITER_LEN);
