@@ -186,19 +186,46 @@ class Redis:
         stop_process(self.proc)
 
 
-def mint_paths(keys, kind, count, out_path):
-    """Writes count pixel or click request targets, one reader each."""
-    with open(out_path, "w") as out:
-        for i in range(count):
-            args = [os.path.join(BIN, "tallyctl"), "--keys", keys, "url", kind,
-                    "--base", "http://127.0.0.1", "--campaign", CAMPAIGN,
-                    "--message", "m" + str(i % 4), "--email", f"reader{i}@example.com",
-                    "--link", str(1 + i % 5)]
-            if kind == "click":
-                args += ["--to", f"https://shop.example/p/{i % 50}?ref=mail"]
-            url = subprocess.run(args, check=True, capture_output=True, text=True,
-                                 timeout=10).stdout.strip()
-            out.write(url[len("http://127.0.0.1"):] + "\n")
+# The email the bench mints its URLs from: five links to five products.
+BENCH_TEMPLATE = "<html><body>" + "".join(
+    f'<a href="https://shop.example/p/{n}?ref=mail">{n}</a>' for n in range(1, 6)) + \
+    "</body></html>"
+
+
+def mint_paths(keys, tmp, count, pixel_path, click_path):
+    """Writes the pixel and click request targets of count readers, one
+    line each per file: reader i gets message m(i % 4) and link 1 + i % 5.
+    One `tallyctl rewrite --stream` per message mints them all, which takes
+    seconds where one `tallyctl url` per URL would take minutes."""
+    template = os.path.join(tmp, "bench.html")
+    with open(template, "w") as f:
+        f.write(BENCH_TEMPLATE)
+    pixels, clicks = [None] * count, [None] * count
+    for message in range(4):
+        readers = list(range(message, count, 4))
+        emails = "".join(f"reader{i}@example.com\n" for i in readers).encode()
+        out = subprocess.run([os.path.join(BIN, "tallyctl"), "--keys", keys, "rewrite",
+                              "--base", "http://127.0.0.1", "--campaign", CAMPAIGN,
+                              "--message", f"m{message}", "--template", template,
+                              "--stream"],
+                             input=emails, capture_output=True, check=True, timeout=120).stdout
+        pos = 0
+        for i in readers:
+            header_end = out.index(b"\n", pos)
+            header = out[pos:header_end].split()
+            if header[0] != b"ok":
+                raise RuntimeError(f"tallyctl rewrite failed for reader{i}: {header}")
+            length = int(header[2])
+            html = out[header_end + 1:header_end + 1 + length].decode()
+            pos = header_end + 1 + length + 1
+            links = re.findall(r'href="http://127\.0\.0\.1(/c/[^"]+)"', html)
+            pixel = re.search(r'src="http://127\.0\.0\.1(/o/[^"]+)"', html)
+            if len(links) != 5 or pixel is None:
+                raise RuntimeError(f"unexpected rewrite of reader{i}: {html}")
+            pixels[i], clicks[i] = pixel.group(1), links[i % 5]
+    for path, lines in ((pixel_path, pixels), (click_path, clicks)):
+        with open(path, "w") as f:
+            f.write("".join(line + "\n" for line in lines))
 
 
 def run_wrk(port, workers, args, scenario, extra):
@@ -230,10 +257,9 @@ class Bench:
             subprocess.run([os.path.join(BIN, "tallyctl"), "keygen"], stdout=f,
                            check=True, timeout=10)
         os.chmod(self.keys, 0o600)
-        self.paths = {}
-        for kind, scenario in (("open", "pixel"), ("click", "click")):
-            self.paths[scenario] = os.path.join(tmp, scenario + ".paths")
-            mint_paths(self.keys, kind, args.tokens, self.paths[scenario])
+        self.paths = {scenario: os.path.join(tmp, scenario + ".paths")
+                      for scenario in ("pixel", "click")}
+        mint_paths(self.keys, tmp, args.tokens, self.paths["pixel"], self.paths["click"])
         self.run_id = 0
 
     # ---- counters in Redis ----------------------------------------------
@@ -485,7 +511,8 @@ def main():
     p.add_argument("--runs", type=int, default=3, help="A B pairs per table row")
     p.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     p.add_argument("--connections", type=int, default=64)
-    p.add_argument("--tokens", type=int, default=1000, help="readers per scenario")
+    p.add_argument("--tokens", type=int, default=200000,
+                   help="readers, each with one pixel and one click URL")
     p.add_argument("--callgrind-requests", type=int, default=2000,
                    help="pixel requests under callgrind; 0 skips")
     p.add_argument("--memory-readers", type=int, default=200000,
