@@ -141,7 +141,7 @@ void store_op_free(struct store_op *op)
     if (op->steps != NULL) {
         clear_steps(op->steps);
         free(op->steps);
-    } else if (op->st->n_free_ops < STORE_PIPELINE_MAX) {
+    } else if (op->st->n_free_ops < STORE_FREE_OPS_MAX) {
         op->next_queued = op->st->free_ops;
         op->st->free_ops = op;
         op->st->n_free_ops++;
@@ -641,9 +641,10 @@ void store_send_queued(struct store *st)
  * pipeline bound allows. The queue fills only while Redis applies events
  * slower than they arrive. When Redis stops replying, the redis_timeout
  * watchdog drops the connection and the queue moves to the journal. While
- * Redis keeps replying, only slower, the queue grows by one store_op
- * per event (about 600 bytes for an open or a click). So at max_queued_events it moves to the
- * journal too, and the rest of the overload's events follow it there.
+ * Redis keeps replying, only slower, the queue grows by one store_op per
+ * event (about 600 bytes for an open or a click). So at max_queued_events
+ * it moves to the journal too, and the rest of the overload's events
+ * follow it there.
  */
 void store_queue_append(struct store_op *op)
 {

@@ -47,6 +47,18 @@
  * deadline (loadtest/bench.py). 512 events are a few milliseconds of Redis
  * work. */
 #define STORE_PIPELINE_MAX 512
+/* Freed ops of opens and clicks each loop keeps for reuse. AddressSanitizer
+ * builds keep none, so that it still reports an op used after its free. */
+#if defined(__SANITIZE_ADDRESS__) /* gcc */
+#define STORE_FREE_OPS_MAX 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) /* clang 14 defines only this */
+#define STORE_FREE_OPS_MAX 0
+#endif
+#endif
+#ifndef STORE_FREE_OPS_MAX
+#define STORE_FREE_OPS_MAX STORE_PIPELINE_MAX
+#endif
 
 struct store_op;
 
@@ -118,8 +130,8 @@ struct store {
      * (store_spool_overflow), when the spool moves it to the journal a
      * slice per loop iteration and new events wait behind it. */
     struct store_op *queue_head, *queue_tail;
-    /* Freed ops without step state, linked by next_queued, for reuse. At
-     * most STORE_PIPELINE_MAX, the number of events sent at once. */
+    /* Freed ops without step state, linked by next_queued, for reuse: at
+     * most STORE_FREE_OPS_MAX. */
     struct store_op *free_ops;
     size_t n_free_ops;
     size_t n_queued; /* at most opts.max_queued_events, see queue_op */
