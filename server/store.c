@@ -141,12 +141,17 @@ void store_op_free(struct store_op *op)
     if (op->steps != NULL) {
         clear_steps(op->steps);
         free(op->steps);
-    } else if (op->st->n_free_ops < STORE_FREE_OPS_MAX) {
+        free(op);
+        return;
+    }
+#if STORE_FREE_OPS_MAX > 0
+    if (op->st->n_free_ops < STORE_FREE_OPS_MAX) {
         op->next_queued = op->st->free_ops;
         op->st->free_ops = op;
         op->st->n_free_ops++;
         return;
     }
+#endif
     free(op);
 }
 

@@ -170,7 +170,6 @@ enum store_failure {
     STORE_FAIL_TRANSIENT,     /* LOADING, BUSY, OOM, READONLY and the like */
 };
 
-/* One event on its way to Redis; owned by the store until op_finish. */
 /* The state an identify or a checkout carries between its commands. It
  * is allocated apart from struct store_op because opens and clicks come
  * in bursts and wait in the queue: each takes about 600 bytes there, and
@@ -198,6 +197,7 @@ struct step_state {
     } link;
 };
 
+/* One event on its way to Redis; owned by the store until op_finish. */
 struct store_op {
     struct store *st;
     struct store_op *prev, *next; /* in st's ops list while sent */
