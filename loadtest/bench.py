@@ -233,7 +233,8 @@ def run_wrk(port, workers, args, scenario, extra):
     if scenario == "beacon":
         target, script_args = f"http://127.0.0.1:{port}/b", ["beacon"] + extra
     else:
-        target, script_args = f"http://127.0.0.1:{port}/", ["paths"] + extra
+        ready = os.path.join(os.path.dirname(extra[0]), f"wrk-ready.{time.monotonic_ns()}")
+        target, script_args = f"http://127.0.0.1:{port}/", ["paths"] + extra + [str(workers), ready]
     cmd = ["wrk", f"-t{workers}", f"-c{args.connections}", f"-d{args.duration}s",
            "-s", WRK_SCRIPT, target, "--"] + script_args
     res = subprocess.run(cmd, capture_output=True, text=True,

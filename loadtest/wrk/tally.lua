@@ -1,11 +1,13 @@
 -- wrk script of the benchmark (loadtest/bench.py).
 --
---   wrk ... -s tally.lua URL -- paths FILE        GET each path of FILE in turn
+--   wrk ... -s tally.lua URL -- paths FILE THREADS READY
+--                                                 GET each path of FILE in turn
 --   wrk ... -s tally.lua URL -- beacon SHOP RUN   POST checkout beacons with
 --                                                 unique order ids RUN-T-N
 --
 -- FILE holds one request target per line (pixel or click paths minted by
--- tallyctl). Each wrk thread starts at its own offset in the list. done()
+-- tallyctl), and each of wrk's THREADS threads (-t) sends every THREADS-th
+-- line. READY is a path that does not exist yet (see init). done()
 -- prints one "BENCH key=value ..." line that bench.py parses: requests
 -- counts every response, status_errors those with a status of 400 or more.
 
@@ -22,24 +24,61 @@ function setup(thread)
    thread_count = thread_count + 1
 end
 
--- In paths mode every request is formatted once, in init. Formatting each
--- one in request() cost wrk about 0.8 us of CPU per request, taken from
--- the same two cores as the server it measures.
+-- In paths mode every request is built once, in init. Formatting each one
+-- in request() with wrk.format cost wrk about 0.8 us of CPU per request,
+-- taken from the same two cores as the server it measures. Building them
+-- takes a tenth of a second or more, and wrk starts each thread right after
+-- its init but its clock only after the last init. So the last thread's
+-- init creates the file READY, and every thread waits for that file in its
+-- first request(): no request is sent before the clock starts. wrk times a
+-- request from the return of request(), so the wait is not in any latency.
 local mode, requests, next_request, shop, run, sent
+local threads, ready_path, ready
+local requests_built = 0
+
+-- wrk calls thread 0's request() once from its main thread, to check that
+-- the request parses, before it runs the other threads' init. That call
+-- must not wait, or the file would never appear.
+local function wait_until_ready()
+   requests_built = requests_built + 1
+   if thread_index == 0 and requests_built == 1 then
+      return
+   end
+   while not ready do
+      local f = io.open(ready_path)
+      if f then
+         f:close()
+         ready = true
+      end
+   end
+end
 
 function init(args)
    mode = args[1]
    sent = 0
    if mode == "paths" then
+      threads, ready_path = tonumber(args[3]), args[4]
+      local template = wrk.format("GET", "\0", {["User-Agent"] = user_agent})
+      local split = template:find("\0", 1, true)
+      local head, tail = template:sub(1, split - 1), template:sub(split + 1)
+      local n = 0
+
+      assert(threads and threads > thread_index and ready_path,
+             "paths mode needs FILE, THREADS and READY")
       requests = {}
       for line in io.lines(args[2]) do
          if #line > 0 then
-            requests[#requests + 1] =
-               wrk.format("GET", line, {["User-Agent"] = user_agent})
+            if n % threads == thread_index then
+               requests[#requests + 1] = head .. line .. tail
+            end
+            n = n + 1
          end
       end
       assert(#requests > 0, "no request paths in " .. args[2])
-      next_request = (thread_index * 7919) % #requests + 1
+      next_request = 1
+      if thread_index == threads - 1 then
+         assert(io.open(ready_path, "w")):close()
+      end
    elseif mode == "beacon" then
       shop, run = args[2], args[3]
    else
@@ -50,6 +89,7 @@ end
 function request()
    sent = sent + 1
    if mode == "paths" then
+      wait_until_ready()
       local req = requests[next_request]
       next_request = next_request % #requests + 1
       return req
