@@ -210,19 +210,24 @@ def mint_paths(keys, tmp, count, pixel_path, click_path):
                               "--stream"],
                              input=emails, capture_output=True, check=True, timeout=120).stdout
         pos = 0
-        for i in readers:
+        for number, i in enumerate(readers, 1):
             header_end = out.index(b"\n", pos)
             header = out[pos:header_end].split()
-            if header[0] != b"ok":
-                raise RuntimeError(f"tallyctl rewrite failed for reader{i}: {header}")
+            if len(header) != 3 or header[0] != b"ok" or int(header[1]) != number:
+                raise RuntimeError(f"tallyctl rewrite: record {number} (reader{i}): {header}")
             length = int(header[2])
             html = out[header_end + 1:header_end + 1 + length].decode()
             pos = header_end + 1 + length + 1
+            if out[pos - 1:pos] != b"\n":
+                raise RuntimeError(f"tallyctl rewrite: record {number} (reader{i}) "
+                                   "does not end with a newline")
             links = re.findall(r'href="http://127\.0\.0\.1(/c/[^"]+)"', html)
             pixel = re.search(r'src="http://127\.0\.0\.1(/o/[^"]+)"', html)
             if len(links) != 5 or pixel is None:
                 raise RuntimeError(f"unexpected rewrite of reader{i}: {html}")
             pixels[i], clicks[i] = pixel.group(1), links[i % 5]
+        if pos != len(out):
+            raise RuntimeError(f"tallyctl rewrite: {len(out) - pos} bytes after the last record")
     for path, lines in ((pixel_path, pixels), (click_path, clicks)):
         with open(path, "w") as f:
             f.write("".join(line + "\n" for line in lines))
