@@ -214,7 +214,8 @@ def mint_paths(keys, tmp, count, pixel_path, click_path):
             header_end = out.index(b"\n", pos)
             header = out[pos:header_end].split()
             if len(header) != 3 or header[0] != b"ok" or int(header[1]) != number:
-                raise RuntimeError(f"tallyctl rewrite: record {number} (reader{i}): {header}")
+                raise RuntimeError(f"tallyctl rewrite: record {number} (reader{i}) failed "
+                                   f"or is out of order: {header}")
             length = int(header[2])
             html = out[header_end + 1:header_end + 1 + length].decode()
             pos = header_end + 1 + length + 1
@@ -224,7 +225,9 @@ def mint_paths(keys, tmp, count, pixel_path, click_path):
             links = re.findall(r'href="http://127\.0\.0\.1(/c/[^"]+)"', html)
             pixel = re.search(r'src="http://127\.0\.0\.1(/o/[^"]+)"', html)
             if len(links) != 5 or pixel is None:
-                raise RuntimeError(f"unexpected rewrite of reader{i}: {html}")
+                raise RuntimeError(f"tallyctl rewrite: record {number} (reader{i}) has "
+                                   f"{len(links)} click URLs and {0 if pixel is None else 1} "
+                                   f"pixels, expected 5 and 1: {html}")
             pixels[i], clicks[i] = pixel.group(1), links[i % 5]
         if pos != len(out):
             raise RuntimeError(f"tallyctl rewrite: {len(out) - pos} bytes after the last record")
@@ -238,8 +241,7 @@ def run_wrk(port, workers, args, scenario, extra):
     if scenario == "beacon":
         target, script_args = f"http://127.0.0.1:{port}/b", ["beacon"] + extra
     else:
-        ready = os.path.join(os.path.dirname(extra[0]), f"wrk-ready.{time.monotonic_ns()}")
-        target, script_args = f"http://127.0.0.1:{port}/", ["paths"] + extra + [str(workers), ready]
+        target, script_args = f"http://127.0.0.1:{port}/", ["paths"] + extra + [str(workers)]
     cmd = ["wrk", f"-t{workers}", f"-c{args.connections}", f"-d{args.duration}s",
            "-s", WRK_SCRIPT, target, "--"] + script_args
     res = subprocess.run(cmd, capture_output=True, text=True,
@@ -305,7 +307,8 @@ class Bench:
         self.run_id += 1
         if scenario == "beacon":
             return ["bench" + str(self.run_id), "r" + str(self.run_id)]
-        return [self.paths[scenario]]
+        # tally.lua creates the second file once wrk's threads are ready.
+        return [self.paths[scenario], os.path.join(self.tmp, f"wrk-ready.{self.run_id}")]
 
     def start_tallyd(self, workers, log_path, wrapper=(), extra=()):
         port = free_port()

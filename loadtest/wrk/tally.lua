@@ -1,6 +1,6 @@
 -- wrk script of the benchmark (loadtest/bench.py).
 --
---   wrk ... -s tally.lua URL -- paths FILE THREADS READY
+--   wrk ... -s tally.lua URL -- paths FILE READY THREADS
 --                                                 GET each path of FILE in turn
 --   wrk ... -s tally.lua URL -- beacon SHOP RUN   POST checkout beacons with
 --                                                 unique order ids RUN-T-N
@@ -34,14 +34,14 @@ end
 -- request from the return of request(), so the wait is not in any latency.
 local mode, requests, next_request, shop, run, sent
 local threads, ready_path, ready
-local requests_built = 0
+local checked = false
 
 -- wrk calls thread 0's request() once from its main thread, to check that
 -- the request parses, before it runs the other threads' init. That call
 -- must not wait, or the file would never appear.
 local function wait_until_ready()
-   requests_built = requests_built + 1
-   if thread_index == 0 and requests_built == 1 then
+   if thread_index == 0 and not checked then
+      checked = true
       return
    end
    while not ready do
@@ -57,14 +57,14 @@ function init(args)
    mode = args[1]
    sent = 0
    if mode == "paths" then
-      threads, ready_path = tonumber(args[3]), args[4]
+      ready_path, threads = args[3], tonumber(args[4])
       local template = wrk.format("GET", "\0", {["User-Agent"] = user_agent})
       local split = template:find("\0", 1, true)
       local head, tail = template:sub(1, split - 1), template:sub(split + 1)
       local n = 0
 
       assert(threads and threads > thread_index and ready_path,
-             "paths mode needs FILE, THREADS and READY")
+             "paths mode needs FILE, READY and THREADS")
       requests = {}
       for line in io.lines(args[2]) do
          if #line > 0 then
@@ -89,7 +89,9 @@ end
 function request()
    sent = sent + 1
    if mode == "paths" then
-      wait_until_ready()
+      if not ready then
+         wait_until_ready()
+      end
       local req = requests[next_request]
       next_request = next_request % #requests + 1
       return req
