@@ -288,7 +288,7 @@ static void on_order_claim(redisAsyncContext *ac, void *r, void *privdata)
     }
 
     /* A replay credits the record stored the first time, with its trail
-     * and alternatives, which op->steps->record does not hold after a replay. */
+     * and alternatives, which op->steps->record lacks after a replay. */
     if (outcome == 2)
         op->steps->record_json = strndup(reply->element[1]->str, reply->element[1]->len);
     else
@@ -335,8 +335,9 @@ static void send_order_claim(struct store_op *op)
     char keys[4][SCHEMA_KEY_MAX];
     char path_field[32], reason_field[48];
     const char *fields[8];
-    size_t n_fields = claim_counters(&op->steps->record, fields, path_field, reason_field);
-    char *json = decision_to_json(&op->steps->record);
+    const struct decision_record *record = &op->steps->record;
+    size_t n_fields = claim_counters(record, fields, path_field, reason_field);
+    char *json = decision_to_json(record);
     struct store_args a;
 
     if (json == NULL) {
@@ -397,7 +398,8 @@ static void on_touches(redisAsyncContext *ac, void *r, void *privdata)
     }
 
     if (attribution_credit(&rec->policy, touches, n, rec->time, path, &rec->decision)) {
-        memcpy(rec->decision.touch.touch.reader, op->steps->candidates[index], TOKEN_READER_LEN);
+        memcpy(rec->decision.touch.touch.reader, op->steps->candidates[index],
+               TOKEN_READER_LEN);
         decision_trail_add(&rec->trail, path, DECISION_CREDITED);
         decision_fill_alternatives(rec, touches, n);
         free(touches);

@@ -68,11 +68,12 @@ static void sort_journey(json_t *journey)
     }
 }
 
-/* Builds the entry for op, with op->steps->journey (may be NULL) as its touches,
+/* Builds the entry for op, with its journey (may be NULL) as its touches,
  * and sends CAMPAIGN_CONVERT. */
 static void send_with_entry(struct store_op *op)
 {
     const struct decision_record *r = &op->steps->record;
+    json_t *journey = op->steps->journey;
     const struct attr_decision *d = &r->decision;
     int exponent = money_currency_exponent(r->currency, strlen(r->currency));
     char revenue[32];
@@ -81,8 +82,8 @@ static void send_with_entry(struct store_op *op)
 
     money_format(r->revenue_minor, exponent < 0 ? 0 : exponent, revenue,
                  sizeof(revenue));
-    if (op->steps->journey != NULL)
-        sort_journey(op->steps->journey);
+    if (journey != NULL)
+        sort_journey(journey);
     entry = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:s, s:b, s:s, s:I, s:s, s:o}",
                       "shop", r->shop, "order", r->order,
                       "time", (json_int_t)r->time, "revenue", revenue,
@@ -93,8 +94,7 @@ static void send_with_entry(struct store_op *op)
                       "touch", attribution_touch_kind_name(d->touch.kind),
                       "click_time", (json_int_t)d->touch.touch.time,
                       "device", device_class_name((enum device_class)op->ev.device),
-                      "journey", op->steps->journey != NULL ? json_incref(op->steps->journey)
-                                                     : json_array());
+                      "journey", journey != NULL ? json_incref(journey) : json_array());
     text = entry != NULL ? json_dumps(entry, JSON_COMPACT) : NULL;
     json_decref(entry);
     if (text == NULL) {
