@@ -261,6 +261,7 @@ static bool is_touch(const struct store_op *op)
 static void write_failed(struct store *st)
 {
     size_t n = st->n_failed;
+    uint64_t first_new = st->next_seq;
 
     if (n == 0)
         return;
@@ -277,10 +278,19 @@ static void write_failed(struct store *st)
     qsort(st->failed, n, sizeof(st->failed[0]), by_touch_seq);
 
     /* journal_op may call the drain callback, so the list is emptied
-     * before the first write. */
+     * before the first write. A renumbered event comes after every queued
+     * one, so while an overflow's queue waits for the journal it joins the
+     * end of that queue: journaled now, it would be replayed before the
+     * queued events, and the replay would skip them as applied. */
     st->n_failed = 0;
-    for (size_t i = 0; i < n; i++)
-        journal_op(st, st->failed[i]);
+    for (size_t i = 0; i < n; i++) {
+        struct store_op *op = st->failed[i];
+
+        if (op->touch_seq >= first_new && st->queue_head != NULL)
+            store_queue_append(op);
+        else
+            journal_op(st, op);
+    }
     update_journal_bytes(st);
 }
 
