@@ -27,6 +27,7 @@ struct block {
 struct reply_arena {
     struct block *first; /* kept when the arena is emptied */
     struct block *current;
+    uint64_t replies;    /* whole replies freed */
 };
 
 /* A reply object as the arena lays it out. */
@@ -165,6 +166,7 @@ static void free_object(void *reply)
     if (reply == NULL)
         return;
     r = (struct arena_reply *)((char *)reply - offsetof(struct arena_reply, reply));
+    r->arena->replies++;
     arena_empty(r->arena);
 }
 
@@ -177,4 +179,9 @@ void reply_arena_attach(struct reply_arena *a, redisReader *reader)
     arena_empty(a);
     reader->fn = &arena_functions;
     reader->privdata = a;
+}
+
+uint64_t reply_arena_replies(const struct reply_arena *a)
+{
+    return a->replies;
 }

@@ -16,6 +16,7 @@
 #define TALLY_REPLY_ARENA_H
 
 #include <hiredis/read.h>
+#include <stdint.h>
 
 struct reply_arena;
 
@@ -34,5 +35,9 @@ void reply_arena_free(struct reply_arena *a);
  * One arena serves one reader at a time.
  */
 void reply_arena_attach(struct reply_arena *a, redisReader *reader);
+
+/* Returns the number of whole replies a has built and freed: one per
+ * command the reader's connection answered. */
+uint64_t reply_arena_replies(const struct reply_arena *a);
 
 #endif

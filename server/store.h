@@ -68,6 +68,7 @@ struct store_stats {
     uint64_t journal_skipped; /* records given up: undecodable, or refused
                                  by Redis on every attempt */
     uint64_t timeouts;        /* connections dropped after redis_timeout */
+    uint64_t opens_plain;     /* repeated opens written without READER_TOUCH */
     uint64_t journal_bytes;   /* size of this store's journal files now */
     bool spooling;            /* new events go to the journal */
 };
@@ -100,6 +101,11 @@ size_t store_in_flight(const struct store *st);
 void store_drain(struct store *st, void (*done)(void *), void *arg);
 
 const struct store_stats *store_stats(const struct store *st);
+
+/* Returns the number of replies st's connections have had from Redis, one
+ * per command Redis answered: the commands the store's writes cost. Read it
+ * on st's own thread. */
+uint64_t store_replies(const struct store *st);
 
 /* Removes every per-reader key of reader and each link that points at it
  * (forget.h). Calls done(arg, deleted) once, with the number of keys

@@ -37,7 +37,9 @@
  * (o|C|M, the latest open of the message, stands for the opens collapsed
  * into it): their members get the verdict as a suffix, and their times
  * are returned so the campaign counters can move them, one open or click
- * each, at most 8 in all. A machine's open or
+ * each, at most 8 in all. A human open that a honeypot click leaves human
+ * is renamed "o|C|M|human", so that no later open's plain ZADD XX of
+ * "o|C|M" (store_open.c) moves it into the click's window. A machine's open or
  * click is stored with "|verdict" after its member, which attribution
  * skips unless attribute_machine_events is on; a message's machine opens
  * of one verdict share a member, as its human opens do.
@@ -59,7 +61,8 @@
  * and by at most the slack more. A reader's burst of events renews them
  * once, not on every write. Without slack (short retentions) there is no
  * field e.
- * A repeated open, the common case, costs two calls: one HMGET for the
+ * A repeated open that store_open.c's plain commands could not finish
+ * costs two calls: one HMGET for the
  * saved reply, the message mark, the honeypot time and e, and ZADD. The
  * set is only counted and trimmed when ZADD added a member.
  * A click reads the touches around it once, for both the burst check and
@@ -119,6 +122,14 @@ static const char reader_touch[] =
     "        if is_open then moved_opens[#moved_opens + 1] = time\n"
     "        else moved[#moved + 1] = time end\n"
     "      end\n"
+    "    end\n"
+    "  end\n"
+    "  if verdict == 'honeypot' then\n"
+    "    local open = 'o|' .. email\n"
+    "    local kept = redis.call('ZSCORE', KEYS[1], open)\n"
+    "    if kept then\n"
+    "      redis.call('ZREM', KEYS[1], open)\n"
+    "      redis.call('ZADD', KEYS[1], 'GT', kept, open .. '|human')\n"
     "    end\n"
     "  end\n"
     "end\n"

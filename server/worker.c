@@ -403,11 +403,12 @@ static void *run_loop(void *arg)
     LOG_NOTICE("worker.stopped",
                "worker=%d requests=%llu events_submitted=%llu events_written=%llu "
                "events_failed=%llu events_journaled=%llu events_replayed=%llu "
-               "events_in_flight=%zu",
+               "events_in_flight=%zu redis_replies=%llu",
                w->index, (unsigned long long)http_server_stats(w->http)->requests,
                (unsigned long long)ss->submitted, (unsigned long long)ss->written,
                (unsigned long long)ss->failed, (unsigned long long)ss->journaled,
-               (unsigned long long)ss->replayed, store_in_flight(w->store));
+               (unsigned long long)ss->replayed, store_in_flight(w->store),
+               (unsigned long long)store_replies(w->store));
     return NULL;
 }
 

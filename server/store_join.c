@@ -1,0 +1,197 @@
+/*
+ * store_join.c - the order of opens and clicks: per reader in the reader's
+ * slot, and per writer in the campaign batches.
+ *
+ * When every open and click took one READER_TOUCH, sent as it started,
+ * Redis ran a reader's events in the order tally accepted them, and the
+ * replies came back in that order. A repeated open now sends two plain
+ * commands and, when they cannot decide, READER_TOUCH a round trip later
+ * (store_open.c). Two rules keep the old order:
+ *
+ * - Per reader: while an open's plain commands are undecided, later opens
+ *   and clicks of a reader in the same bucket wait (parked). They start,
+ *   oldest first, once that open has finished or sent its READER_TOUCH, so
+ *   no event of the reader runs between an open's plain commands and its
+ *   script. Readers share a bucket by chance, which costs an event one
+ *   round trip of waiting.
+ *
+ * - Per writer: CAMPAIGN_TOUCH skips an event at or below the highest
+ *   sequence number applied for its writer (store_batch.c), so events must
+ *   join their campaign batches in sequence order. Each open and click
+ *   enters the join list when it starts, parked or not, and leaves it from
+ *   the head once its reader step is done. An op that fails leaves from
+ *   wherever it is. The spool gives it a new campaign identity when a
+ *   later one may have been applied (store_spool.c).
+ *
+ * The lists are short (STORE_PIPELINE_MAX ops at most, and few parked), so
+ * they are plain linked lists.
+ */
+#include "store_internal.h"
+
+static unsigned reader_bucket(const struct store_op *op)
+{
+    const uint8_t *r = op->ev.u.touch.reader;
+
+    /* Reader ids are keyed hashes, so any two bytes are uniform. */
+    return ((unsigned)r[0] | (unsigned)r[1] << 8) % STORE_READER_BUCKETS;
+}
+
+/* ---- per reader --------------------------------------------------------- */
+
+static void send_reader_step(struct store_op *op)
+{
+    if (store_open_plain_eligible(op)) {
+        op->plain_pending = true;
+        op->st->plain_pending[reader_bucket(op)] = true;
+        store_open_plain_send(op);
+        return;
+    }
+    store_reader_touch_send(op);
+}
+
+static void park(struct store_op *op)
+{
+    struct store *st = op->st;
+
+    op->park_next = NULL;
+    if (st->parked_tail != NULL)
+        st->parked_tail->park_next = op;
+    else
+        st->parked_head = op;
+    st->parked_tail = op;
+    op->parked = true;
+    st->parked[reader_bucket(op)]++;
+}
+
+static void unpark(struct store_op *op)
+{
+    struct store *st = op->st;
+    struct store_op *prev = NULL;
+
+    for (struct store_op *o = st->parked_head; o != op; o = o->park_next)
+        prev = o;
+    if (prev != NULL)
+        prev->park_next = op->park_next;
+    else
+        st->parked_head = op->park_next;
+    if (st->parked_tail == op)
+        st->parked_tail = prev;
+    op->park_next = NULL;
+    op->parked = false;
+    st->parked[reader_bucket(op)]--;
+}
+
+/* Starts the parked ops of bucket, oldest first, until one of them is an
+ * open whose plain commands make the rest wait again. A start that fails
+ * finishes its op and may come back here, so each round reads the state
+ * afresh from st. */
+static void release(struct store *st, unsigned bucket)
+{
+    while (!st->plain_pending[bucket] && st->parked[bucket] > 0) {
+        struct store_op *op = st->parked_head;
+
+        while (reader_bucket(op) != bucket)
+            op = op->park_next;
+        unpark(op);
+        send_reader_step(op);
+    }
+}
+
+void store_plain_decided(struct store_op *op)
+{
+    unsigned bucket = reader_bucket(op);
+
+    if (!op->plain_pending)
+        return;
+    op->plain_pending = false;
+    op->st->plain_pending[bucket] = false;
+    release(op->st, bucket);
+}
+
+/* ---- per writer --------------------------------------------------------- */
+
+static void unlink_join(struct store_op *op)
+{
+    struct store *st = op->st;
+
+    if (op->join_prev != NULL)
+        op->join_prev->join_next = op->join_next;
+    else
+        st->join_head = op->join_next;
+    if (op->join_next != NULL)
+        op->join_next->join_prev = op->join_prev;
+    else
+        st->join_tail = op->join_prev;
+    op->join_prev = op->join_next = NULL;
+    op->in_join = false;
+}
+
+/* Tells whether st's connection can still take commands. While hiredis
+ * fails the callbacks of a lost connection, ac is still set. */
+static bool connected(const struct store *st)
+{
+    return st->ac != NULL &&
+           (st->ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING)) == 0;
+}
+
+/* store_batch_add can finish ops and so come back here. The flag keeps
+ * one drain on the stack, which looks at the head again after each add.
+ * An op that becomes ready while the connection goes down fails at once
+ * with the events in flight, as one in an unsent batch does. A batch
+ * opened now would fail only at its flush, after the spool has journaled
+ * the rest, and then behind later events of an overflow's queue. */
+static void drain(struct store *st)
+{
+    if (st->joining)
+        return;
+    st->joining = true;
+    while (st->join_head != NULL && st->join_head->reader_done) {
+        struct store_op *op = st->join_head;
+
+        unlink_join(op);
+        if (connected(st)) {
+            store_batch_add(op);
+        } else {
+            op->failure = STORE_FAIL_LOST;
+            store_op_finish(op, false);
+        }
+    }
+    st->joining = false;
+}
+
+void store_reader_step_start(struct store_op *op)
+{
+    struct store *st = op->st;
+    unsigned bucket = reader_bucket(op);
+
+    op->join_prev = st->join_tail;
+    op->join_next = NULL;
+    if (st->join_tail != NULL)
+        st->join_tail->join_next = op;
+    else
+        st->join_head = op;
+    st->join_tail = op;
+    op->in_join = true;
+
+    if (st->plain_pending[bucket] || st->parked[bucket] > 0)
+        park(op);
+    else
+        send_reader_step(op);
+}
+
+void store_reader_done(struct store_op *op)
+{
+    op->reader_done = true;
+    drain(op->st);
+}
+
+void store_join_leave(struct store_op *op)
+{
+    if (op->parked)
+        unpark(op);
+    store_plain_decided(op);
+    if (!op->in_join)
+        return;
+    unlink_join(op);
+    drain(op->st);
+}
