@@ -581,6 +581,11 @@ int store_reader_touch_send(struct store_op *op)
         store_args_u64(&a, t->time / slack);
     else
         store_args_str(&a, "");
+    /* The score store_open.c's ZADD gave the member, see READER_TOUCH. */
+    if (op->plain_updated)
+        store_args_u64(&a, touch_score(t->time, op->ev.device, op->ev.client));
+    else
+        store_args_str(&a, "");
     return store_send(op, on_reader_touch, &a);
 }
 

@@ -48,8 +48,9 @@
  * work. */
 #define STORE_PIPELINE_MAX 512
 /* Buckets of reader ids that store_join.c keeps in order. Events of two
- * readers in one bucket wait for each other as if they were one reader's,
- * so 4,096 buckets against at most 512 events keep that rare. */
+ * readers in one bucket wait for each other as if they were one reader's;
+ * with 4,096 buckets against at most 512 events that happens by chance to
+ * a few events, and to every burst of one reader by design. */
 #define STORE_READER_BUCKETS 4096
 /* Freed ops of opens and clicks each loop keeps for reuse. AddressSanitizer
  * builds keep none, so that it still reports an op used after its free. */
@@ -132,7 +133,8 @@ struct store {
     /* Live events not started yet because STORE_PIPELINE_MAX are, in
      * sequence order. Empty while spooling, except after an overflow
      * (store_spool_overflow), when the spool moves it to the journal a
-     * slice per loop iteration and new events wait behind it. */
+     * slice per loop iteration, and new events and failed ones it
+     * renumbers wait behind it. */
     struct store_op *queue_head, *queue_tail;
     /* Freed ops without step state, linked by next_queued, for reuse: at
      * most STORE_FREE_OPS_MAX. */

@@ -10,10 +10,18 @@
  *
  * - Per reader: while an open's plain commands are undecided, later opens
  *   and clicks of a reader in the same bucket wait (parked). They start,
- *   oldest first, once that open has finished or sent its READER_TOUCH, so
- *   no event of the reader runs between an open's plain commands and its
- *   script. Readers share a bucket by chance, which costs an event one
- *   round trip of waiting.
+ *   oldest first and all with READER_TOUCH, once that open has finished or
+ *   sent its own READER_TOUCH, so no event this loop took for the reader
+ *   runs between an open's plain commands and its script. A reader's
+ *   burst of opens thus waits one round trip, and so does an event of
+ *   another reader in the same bucket. Other loops and other tallyd
+ *   instances have connections of their own; store_open.c describes how
+ *   READER_TOUCH settles a honeypot click of theirs that runs between an
+ *   open's commands. Identifies and checkouts do not wait. NOTE: a
+ *   checkout's touchpoint reads can fall between an open's plain commands
+ *   and its script. They then see the open's new time before the script
+ *   has classified the open, which differs only when the script makes it
+ *   a honeypot's.
  *
  * - Per writer: CAMPAIGN_TOUCH skips an event at or below the highest
  *   sequence number applied for its writer (store_batch.c), so events must
@@ -81,8 +89,7 @@ static void unpark(struct store_op *op)
     st->parked[reader_bucket(op)]--;
 }
 
-/* Starts the parked ops of bucket, oldest first, until one of them is an
- * open whose plain commands make the rest wait again. A start that fails
+/* Starts the parked ops of bucket, oldest first. A start that fails
  * finishes its op and may come back here, so each round reads the state
  * afresh from st. */
 static void release(struct store *st, unsigned bucket)
@@ -93,16 +100,20 @@ static void release(struct store *st, unsigned bucket)
         while (reader_bucket(op) != bucket)
             op = op->park_next;
         unpark(op);
-        send_reader_step(op);
+        /* READER_TOUCH, never plain commands: the whole bucket starts now,
+         * so a reader's burst waits one round trip, not one per open, and
+         * a start that fails cannot recurse through the next plain open. */
+        store_reader_touch_send(op);
     }
 }
 
 void store_plain_decided(struct store_op *op)
 {
-    unsigned bucket = reader_bucket(op);
+    unsigned bucket;
 
     if (!op->plain_pending)
         return;
+    bucket = reader_bucket(op);
     op->plain_pending = false;
     op->st->plain_pending[bucket] = false;
     release(op->st, bucket);

@@ -9,30 +9,32 @@
  *   ZADD r:{R}:t GT XX CH <score> <member>
  *   HMGET r:{R}:u o|C|M h|C|M e
  *
- * which cost Redis about 1.2 us together. The ZADD moves the time of the
- * open touchpoint the reader already has and adds nothing (XX), so it
- * cannot bring back a forgotten reader's keys. The HMGET's reply shows
- * whether that was the whole write. It was when the ZADD moved a time,
- * the message's mark exists (so this is not the reader's first open of
- * it), the keys were renewed in the open's renewal period, and no honeypot
- * click of the message lies within the honeypot window of a person's open.
- * The open then joins its campaign batch with no unique mask and its
- * verdict unchanged, which is what READER_TOUCH would have returned.
+ * which cost Redis about 1.2 us together. The member is the one
+ * READER_TOUCH would write, "o|C|M" for a person and "o|C|M|<verdict>"
+ * for a machine. The ZADD moves the time of that touchpoint and adds
+ * nothing (XX), so it cannot bring back a forgotten reader's keys. The
+ * HMGET's reply shows whether that was the whole write. It was when all of
+ * these hold: the ZADD moved a time; the message's mark exists, so this is
+ * not the reader's first open of it; the keys were renewed in the open's
+ * renewal period; no honeypot click of the message lies within the
+ * honeypot window of a person's open. The open then joins its campaign batch with
+ * no unique mask and its verdict unchanged, which is what READER_TOUCH
+ * would have returned.
  *
  * Otherwise READER_TOUCH follows and does the whole write. What the ZADD
  * did is then part of it: a later ZADD GT of the same score changes
  * nothing, and a renewal or a first open reads state the ZADD did not
- * touch. A honeypot click renames the human open it does not reclassify
- * (READER_TOUCH), so a person's open after it finds no member to move and
- * takes the script, which makes it a honeypot open inside the window.
- * NOTE: one case remains: a human open recorded after a honeypot click
- * but timed more than the window before it (a journal replayed late), and
- * then an open inside the window. That open's ZADD moves the human
- * touchpoint into the window before READER_TOUCH adds the honeypot one.
+ * touch. Once a message has a honeypot click, READER_TOUCH keeps a
+ * person's opens of it as "o|C|M|human", so the ZADD finds no member and
+ * every later open takes the script, which decides the honeypot verdict.
+ * A honeypot click on another connection may still run between the ZADD
+ * and the script and move the member the ZADD just moved. The script gets
+ * the ZADD's score to recognise that (see READER_TOUCH) and keeps the open
+ * human, as if it had come just before the click.
  *
- * Order: the later events of the reader wait until the plain commands
- * have decided (store_join.c), so none runs between them and the script.
- * Replays always take the script, which recognises events already
+ * Order: this loop's later events of the reader wait until the plain
+ * commands have decided (store_join.c), so none runs between them and the
+ * script. Replays always take the script, which recognises events already
  * applied.
  */
 #include "store_internal.h"
@@ -182,6 +184,15 @@ void store_open_plain_send(struct store_op *op)
     mark_len = 2 + strlen(t->campaign) + 1 + strlen(t->message);
     memcpy(honeypot, member, mark_len);
     honeypot[0] = 'h';
+    /* READER_TOUCH stores a machine's open as "o|C|M|<verdict>". */
+    if (t->verdict != VERDICT_HUMAN) {
+        const char *name = verdict_name((enum verdict)t->verdict);
+        size_t name_len = strlen(name);
+
+        member[member_len++] = '|';
+        memcpy(member + member_len, name, name_len);
+        member_len += name_len;
+    }
 
     store_args_init(&a);
     store_args_str(&a, "ZADD");

@@ -174,7 +174,8 @@ void store_spool_failed(struct store_op *op)
     /* Queued live events were never started; they follow op to the
      * journal, where write_failed sorts them in by touch_seq. After an
      * overflow the queue stays, and journal_queue_slice moves it behind
-     * the failed events, whose sequence numbers are all lower. */
+     * the failed events, whose sequence numbers are all lower except those
+     * write_failed renumbers, which it appends to the queue. */
     while (!overflowed && (queued = store_queue_pop(st)) != NULL) {
         push_failed(st, queued);
         n_queued++;

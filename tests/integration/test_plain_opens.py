@@ -6,13 +6,21 @@ The cases are the ones where the plain commands must not be the whole write:
 a first open, a renewal period that has passed, a honeypot click of the
 message, and a reader whose keys were deleted.
 """
+import os
+import signal
+import socket
+import threading
 import time
 
-from conftest import path_of, wait_until
+from conftest import CLASSIFY_DATA, free_port, path_of, wait_until
 from rawhttp import exchange, request
 from test_stats_api import metric_samples
 
 SHOP = "https://shop.example/p/42"
+SAFARI = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
+          "(KHTML, like Gecko) Version/17.0 Safari/605.1.15")
+GMAIL_PROXY = ("Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 "
+               "(via ggpht.com GoogleImageProxy)")
 
 
 def plain_opens(tally):
@@ -157,3 +165,178 @@ def test_plain_pipelined_reader_order(make_tally, redis_server):
     assert totals["opens:honeypot"] == "1"
     assert totals["opens:human"] == "1"
     assert totals["unique_opens"] == "1"
+
+
+def test_plain_machine_open_keeps_human(make_tally, redis_server):
+    """A repeated open by an image proxy moves the member
+    o|C|M|image_proxy, as READER_TOUCH would. The person's member o|C|M
+    keeps its time."""
+    redis = redis_server.client
+    tally = make_tally(["--threads", "1", "--classify-data", CLASSIFY_DATA])
+    url = tally.open_url("mo", "a", "ann@example.com")
+
+    for opens, agent in ((1, GMAIL_PROXY), (2, SAFARI)):
+        assert tally.request("GET", path_of(url), headers={"User-Agent": agent})[0] == 200
+        wait_until(lambda: redis.hget("c:{mo}", "opens") == str(opens), f"{opens} opens")
+        time.sleep(1.1)
+    touches = reader_key(redis, "t")
+    human = redis.zscore(touches, "o|mo|a")
+    proxy = redis.zscore(touches, "o|mo|a|image_proxy")
+    assert human is not None
+    assert proxy is not None
+
+    assert tally.request("GET", path_of(url), headers={"User-Agent": GMAIL_PROXY})[0] == 200
+    wait_until(lambda: redis.hget("c:{mo}", "opens") == "3", "3 opens")
+    assert plain_opens(tally) == 1
+    assert redis.hget("c:{mo}", "opens:image_proxy") == "2"
+    assert redis.zscore(touches, "o|mo|a") == human
+    assert redis.zscore(touches, "o|mo|a|image_proxy") > proxy
+
+
+def burst(tally, paths, connections=8):
+    """Sends paths as pipelined GETs over `connections` connections at once
+    and returns the number of 200 responses."""
+    chunks = [paths[i::connections] for i in range(connections)]
+    ok = [0] * connections
+
+    def send(i):
+        data = b"".join(request("GET", p, close=False) for p in chunks[i][:-1])
+        data += request("GET", chunks[i][-1])
+        ok[i] = exchange(tally, data, seconds=60).count(b"HTTP/1.1 200 ")
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    return sum(ok)
+
+
+class SlowProxy:
+    """Forwards 127.0.0.1:port to redis_server's unix socket and delays each
+    chunk of Redis's replies by delay seconds, as a Redis that far away
+    would. Its threads end with their sockets, at stop() or with the test
+    process."""
+
+    def __init__(self, redis_server, delay):
+        self.target = redis_server.socket
+        self.delay = delay
+        self.port = free_port()
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", self.port))
+        self.listener.listen(8)
+        self.url = f"redis://127.0.0.1:{self.port}"
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            server.connect(self.target)
+            threading.Thread(target=self._pump, args=(client, server, 0), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, self.delay),
+                             daemon=True).start()
+
+    def _pump(self, src, dst, delay):
+        try:
+            while not self.stopped:
+                data = src.recv(1 << 16)
+                if not data:
+                    break
+                if delay:
+                    time.sleep(delay)
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def stop(self):
+        self.stopped = True
+        self.listener.close()
+
+
+def test_plain_hot_reader_no_timeout(make_tally, redis_server):
+    """1,500 opens of one reader with Redis 5 ms away and the default
+    redis_timeout of 2 s. The reader's opens wait behind one open's plain
+    commands for one round trip together, not one each, so no write times
+    out and nothing goes to the journal."""
+    redis = redis_server.client
+    proxy = SlowProxy(redis_server, delay=0.005)
+    tally = make_tally(["--threads", "1", "--redis", proxy.url])
+    hot = path_of(tally.open_url("slow", "a", "slow@example.com"))
+    assert burst(tally, [hot], 1) == 1
+    wait_until(lambda: redis.hget("c:{slow}", "opens") == "1", "the first open")
+    time.sleep(1.1)
+
+    assert burst(tally, [hot] * 1500) == 1500
+    wait_until(lambda: redis.hget("c:{slow}", "opens") == "1501", "1,501 opens", 60)
+    log = tally.log_text()
+    tally.stop()
+    proxy.stop()
+    assert "redis.timeout" not in log
+    assert "store.spooling" not in log
+
+
+def test_plain_parked_then_redis_timeout(make_tally, redis_server):
+    """Redis stops replying while 500 opens of one reader wait behind the
+    first one's plain commands. The timeout sends all of them to the
+    journal, and each is counted once when Redis answers again."""
+    redis = redis_server.client
+    tally = make_tally(["--threads", "1", "--redis-timeout", "300ms"])
+    hot = path_of(tally.open_url("park", "a", "park@example.com"))
+    assert burst(tally, [hot], 1) == 1
+    wait_until(lambda: redis.hget("c:{park}", "opens") == "1", "the first open")
+    time.sleep(1.1)
+
+    os.kill(redis_server.proc.pid, signal.SIGSTOP)
+    try:
+        assert burst(tally, [hot] * 500, 1) == 500
+        wait_until(lambda: "redis.timeout" in tally.log_text(), "the timeout", 10)
+    finally:
+        os.kill(redis_server.proc.pid, signal.SIGCONT)
+    wait_until(lambda: redis.hget("c:{park}", "opens") == "501", "501 opens", 60)
+    time.sleep(0.5)
+    assert redis.hget("c:{park}", "opens") == "501"
+    assert tally.proc.poll() is None
+
+
+def test_plain_connection_killed_mid_burst(make_tally, redis_server):
+    """Redis closes tallyd's connection (CLIENT KILL) up to 20 times while
+    opens of four readers are parked and in flight. Every open is counted
+    once."""
+    redis = redis_server.client
+    tally = make_tally(["--threads", "1"])
+    paths = [path_of(tally.open_url("kill", "a", f"k{i}@example.com")) for i in range(4)]
+    assert burst(tally, paths, 1) == 4
+    wait_until(lambda: redis.hget("c:{kill}", "opens") == "4", "the first opens")
+    time.sleep(1.1)
+    done = threading.Event()
+
+    def killer():
+        for _ in range(20):
+            if done.is_set():
+                return
+            redis.client_kill_filter(_type="normal", skipme=True)
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    try:
+        assert burst(tally, [paths[i % 4] for i in range(6000)]) == 6000
+    finally:
+        done.set()
+        thread.join(10)
+    wait_until(lambda: redis.hget("c:{kill}", "opens") == "6004", "6,004 opens", 90)
+    assert "redis.disconnected" in tally.log_text()
+    time.sleep(1)
+    assert redis.hget("c:{kill}", "opens") == "6004"
+    assert tally.proc.poll() is None
