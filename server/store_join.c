@@ -31,8 +31,8 @@
  *   wherever it is. The spool gives it a new campaign identity when a
  *   later one may have been applied (store_spool.c).
  *
- * The lists are short (STORE_PIPELINE_MAX ops at most, and few parked), so
- * they are plain linked lists.
+ * Both lists hold at most STORE_PIPELINE_MAX ops, so they are plain linked
+ * lists, and a parked op is found by walking from the head.
  */
 #include "store_internal.h"
 
