@@ -619,12 +619,30 @@ static struct campaign_batch *batch_open(struct store *st, const char *campaign)
     return b;
 }
 
+/* Tells whether st's connection can still take commands. While hiredis
+ * fails the callbacks of a lost connection, ac is still set. */
+static bool connected(const struct store *st)
+{
+    return st->ac != NULL &&
+           (st->ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING)) == 0;
+}
+
 void store_batch_add(struct store_op *op)
 {
     struct store *st = op->st;
     const struct event_touch *t = &op->ev.u.touch;
     struct campaign_batch *b = NULL;
     int message;
+
+    /* An op whose reader step ends while the connection goes down fails
+     * with the events in flight, as one in an unsent batch does. A batch
+     * opened now would fail only at its flush, after the spool journaled
+     * the rest, and so behind later events of an overflow's queue. */
+    if (!connected(st)) {
+        op->failure = STORE_FAIL_LOST;
+        store_op_finish(op, false);
+        return;
+    }
 
     for (size_t i = 0; i < st->n_batches && b == NULL; i++)
         if (strcmp(st->batches[i]->campaign, t->campaign) == 0)

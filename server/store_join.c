@@ -15,7 +15,7 @@
  *   runs between an open's plain commands and its script. A reader's
  *   burst of opens thus waits one round trip, and so does an event of
  *   another reader in the same bucket. Other loops and other tallyd
- *   instances have connections of their own; store_open.c describes how
+ *   instances have connections of their own. store_open.c describes how
  *   READER_TOUCH settles a honeypot click of theirs that runs between an
  *   open's commands. Identifies and checkouts do not wait. NOTE: a
  *   checkout's touchpoint reads can fall between an open's plain commands
@@ -137,20 +137,8 @@ static void unlink_join(struct store_op *op)
     op->in_join = false;
 }
 
-/* Tells whether st's connection can still take commands. While hiredis
- * fails the callbacks of a lost connection, ac is still set. */
-static bool connected(const struct store *st)
-{
-    return st->ac != NULL &&
-           (st->ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING)) == 0;
-}
-
 /* store_batch_add can finish ops and so come back here. The flag keeps
- * one drain on the stack, which looks at the head again after each add.
- * An op that becomes ready while the connection goes down fails at once
- * with the events in flight, as one in an unsent batch does. A batch
- * opened now would fail only at its flush, after the spool has journaled
- * the rest, and then behind later events of an overflow's queue. */
+ * one drain on the stack, which looks at the head again after each add. */
 static void drain(struct store *st)
 {
     if (st->joining)
@@ -160,12 +148,7 @@ static void drain(struct store *st)
         struct store_op *op = st->join_head;
 
         unlink_join(op);
-        if (connected(st)) {
-            store_batch_add(op);
-        } else {
-            op->failure = STORE_FAIL_LOST;
-            store_op_finish(op, false);
-        }
+        store_batch_add(op);
     }
     st->joining = false;
 }
