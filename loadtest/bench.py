@@ -369,9 +369,9 @@ class Bench:
 
         result["tallyd_cpu"] = cpu
         result["redis_cpu"] = self.redis.cpu_seconds() - redis_cpu
-        # A plain ZADD and one inside a script count alike in commandstats,
-        # so the commands tallyd sent are the replies its stores got (one
-        # per command Redis answered), and the rest are script calls.
+        # A plain ZADD and one inside a script count alike in commandstats.
+        # So the commands tallyd sent are the replies its stores got, one
+        # per command Redis ran, and the rest are script calls.
         replies = sum(s["redis_replies"] for s in stopped)
         result["commands"] = replies
         result["script_calls"] = self.redis.calls() - calls - replies

@@ -36,8 +36,8 @@ void reply_arena_free(struct reply_arena *a);
  */
 void reply_arena_attach(struct reply_arena *a, redisReader *reader);
 
-/* Returns the number of whole replies a has built and freed: one per
- * command the reader's connection answered. */
+/* Returns the number of whole replies a has built and freed, one per
+ * command whose reply the reader's connection read. */
 uint64_t reply_arena_replies(const struct reply_arena *a);
 
 #endif

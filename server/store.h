@@ -103,8 +103,8 @@ void store_drain(struct store *st, void (*done)(void *), void *arg);
 const struct store_stats *store_stats(const struct store *st);
 
 /* Returns the number of replies st's connections have had from Redis, one
- * per command Redis answered: the commands the store's writes cost. Read it
- * on st's own thread. */
+ * per command Redis ran: the commands the store's writes cost. Call it on
+ * st's own thread. */
 uint64_t store_replies(const struct store *st);
 
 /* Removes every per-reader key of reader and each link that points at it

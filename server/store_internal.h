@@ -48,9 +48,9 @@
  * work. */
 #define STORE_PIPELINE_MAX 512
 /* Buckets of reader ids that store_join.c keeps in order. Events of two
- * readers in one bucket wait for each other as if they were one reader's;
- * with 4,096 buckets against at most 512 events that happens by chance to
- * a few events, and to every burst of one reader by design. */
+ * readers in one bucket wait for each other as if they were one reader's.
+ * With 4,096 buckets against at most 512 events that happens by chance to
+ * a few events, and by design to every burst of one reader. */
 #define STORE_READER_BUCKETS 4096
 /* Freed ops of opens and clicks each loop keeps for reuse. AddressSanitizer
  * builds keep none, so that it still reports an op used after its free. */
@@ -313,9 +313,9 @@ void store_batch_add(struct store_op *op);
  * open of its reader bucket. */
 void store_reader_step_start(struct store_op *op);
 
-/* Marks op's reader step done (unique_mask, verdict and moved times set)
- * and hands every op at the head of the join list that is done to
- * store_batch_add, so campaign batches get events in the order they
+/* Marks op's reader step done (unique_mask, verdict and moved times set).
+ * Then hands every done op at the head of the join list to
+ * store_batch_add, so that campaign batches get events in the order they
  * started, as CAMPAIGN_TOUCH's sequence check needs. */
 void store_reader_done(struct store_op *op);
 

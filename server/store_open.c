@@ -13,10 +13,10 @@
  * READER_TOUCH would write, "o|C|M" for a person and "o|C|M|<verdict>"
  * for a machine. The ZADD moves the time of that touchpoint and adds
  * nothing (XX), so it cannot bring back a forgotten reader's keys. The
- * HMGET's reply shows whether that was the whole write. It was when all of
- * these hold: the ZADD moved a time; the message's mark exists, so this is
- * not the reader's first open of it; the keys were renewed in the open's
- * renewal period; no honeypot click of the message lies within the
+ * HMGET's reply shows whether that was the whole write, which takes four
+ * conditions. The ZADD moved a time. The message's mark exists, so this is
+ * not the reader's first open of it. The keys were renewed in the open's
+ * renewal period. And no honeypot click of the message lies within the
  * honeypot window of a person's open. The open then joins its campaign batch with
  * no unique mask and its verdict unchanged, which is what READER_TOUCH
  * would have returned.

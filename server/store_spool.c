@@ -280,8 +280,8 @@ static void write_failed(struct store *st)
 
     /* journal_op may call the drain callback, so the list is emptied
      * before the first write. A renumbered event comes after every queued
-     * one, so while an overflow's queue waits for the journal it joins the
-     * end of that queue: journaled now, it would be replayed before the
+     * one. So while an overflow's queue waits for the journal, it joins the
+     * end of that queue. Journaled now, it would be replayed before the
      * queued events, and the replay would skip them as applied. */
     st->n_failed = 0;
     for (size_t i = 0; i < n; i++) {

@@ -289,7 +289,7 @@ def test_plain_hot_reader_no_timeout(make_tally, redis_server):
 def test_plain_parked_then_redis_timeout(make_tally, redis_server):
     """Redis stops replying while 500 opens of one reader wait behind the
     first one's plain commands. The timeout sends all of them to the
-    journal, and each is counted once when Redis answers again."""
+    journal, and each is counted once when Redis replies again."""
     redis = redis_server.client
     tally = make_tally(["--threads", "1", "--redis-timeout", "300ms"])
     hot = path_of(tally.open_url("park", "a", "park@example.com"))
