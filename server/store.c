@@ -2,13 +2,15 @@
  * store.c - the Redis connection of one event loop, and the writes of opens
  * and clicks. Identifies, checkouts and refunds have their own files.
  *
- * An open or a click takes two scripts: READER_TOUCH in the reader's slot,
+ * An open or a click takes two steps: READER_TOUCH in the reader's slot,
  * whose reply reports whether it was the reader's first and gives the final
  * verdict (burst and honeypot are decided there), then CAMPAIGN_TOUCH in
- * the campaign's slot. Both are sent on this store's one connection. The
- * event joins its campaign's batch (store_batch.c) from the first one's
- * reply callback, so the campaign writes leave in sequence order, which
- * CAMPAIGN_TOUCH's replay check relies on.
+ * the campaign's slot. A repeated open usually replaces the script with
+ * two plain commands (store_open.c). Both steps are sent on this store's
+ * one connection. The event joins its campaign's batch (store_batch.c)
+ * once its reader step is done and every event started before it has
+ * joined (store_join.c), so the campaign writes leave in sequence order,
+ * which CAMPAIGN_TOUCH's replay check relies on.
  *
  * At most STORE_PIPELINE_MAX live events are started at once; the rest
  * wait in a FIFO queue, which store_spool_failed moves to the journal
@@ -162,6 +164,7 @@ void store_op_finish(struct store_op *op, bool ok)
     if (op->steps != NULL)
         clear_steps(op->steps);
     unlink_op(op);
+    store_join_leave(op);
     if (op->started) {
         op->started = false;
         st->started--;
@@ -534,10 +537,10 @@ static void on_reader_touch(redisAsyncContext *ac, void *r, void *privdata)
         store_op_finish(op, false);
         return;
     }
-    store_batch_add(op);
+    store_reader_done(op);
 }
 
-static void send_reader_touch(struct store_op *op)
+int store_reader_touch_send(struct store_op *op)
 {
     const struct event_touch *t = &op->ev.u.touch;
     bool is_click = op->ev.kind == EVENT_CLICK;
@@ -578,7 +581,12 @@ static void send_reader_touch(struct store_op *op)
         store_args_u64(&a, t->time / slack);
     else
         store_args_str(&a, "");
-    store_send(op, on_reader_touch, &a);
+    /* The score store_open.c's ZADD gave the member, see READER_TOUCH. */
+    if (op->plain_updated)
+        store_args_u64(&a, touch_score(t->time, op->ev.device, op->ev.client));
+    else
+        store_args_str(&a, "");
+    return store_send(op, on_reader_touch, &a);
 }
 
 void store_op_start(struct store_op *op)
@@ -600,7 +608,7 @@ void store_op_start(struct store_op *op)
     case EVENT_OPEN:
     case EVENT_CLICK:
         register_campaign(st, op->ev.u.touch.campaign);
-        send_reader_touch(op);
+        store_reader_step_start(op);
         break;
     case EVENT_IDENTIFY:
         store_identify_start(op);

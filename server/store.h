@@ -68,6 +68,7 @@ struct store_stats {
     uint64_t journal_skipped; /* records given up: undecodable, or refused
                                  by Redis on every attempt */
     uint64_t timeouts;        /* connections dropped after redis_timeout */
+    uint64_t opens_plain;     /* repeated opens written without READER_TOUCH */
     uint64_t journal_bytes;   /* size of this store's journal files now */
     bool spooling;            /* new events go to the journal */
 };

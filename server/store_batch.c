@@ -1,16 +1,17 @@
 /*
  * store_batch.c - campaign counters of opens and clicks, written in batches.
  *
- * Once READER_TOUCH has replied for an open or a click, the event joins
- * the pending batch of its campaign. The batches are sent at the end of the
+ * Once the reader step of an open or a click is done (READER_TOUCH, or a
+ * repeated open's plain commands), the event joins the pending batch of
+ * its campaign. The batches are sent at the end of the
  * loop iteration, or earlier when one is full. One CAMPAIGN_TOUCH call
  * then counts every event of the batch, so the campaign side costs one
  * command for many events instead of one each. All keys of a batch are in the
  * campaign's slot, as before.
  *
- * Ordering: READER_TOUCH replies arrive in sequence order (one connection),
- * events join their batch in that order, and batches are sent in the order
- * they are closed, so each campaign still receives a writer's events in
+ * Ordering: events join their batch in sequence order (store_join.c holds
+ * back those whose reader step ended before an earlier one's), and
+ * batches are sent in the order they are closed, so each campaign still receives a writer's events in
  * sequence order. CAMPAIGN_TOUCH checks every event's campaign identity
  * (touch_writer, touch_seq) against the highest sequence number applied
  * for that writer, so an event sent again, alone or in a batch of a
@@ -618,12 +619,30 @@ static struct campaign_batch *batch_open(struct store *st, const char *campaign)
     return b;
 }
 
+/* Tells whether st's connection can still take commands. While hiredis
+ * fails the callbacks of a lost connection, ac is still set. */
+static bool connected(const struct store *st)
+{
+    return st->ac != NULL &&
+           (st->ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING)) == 0;
+}
+
 void store_batch_add(struct store_op *op)
 {
     struct store *st = op->st;
     const struct event_touch *t = &op->ev.u.touch;
     struct campaign_batch *b = NULL;
     int message;
+
+    /* An op whose reader step ends while the connection goes down fails
+     * with the events in flight, as one in an unsent batch does. A batch
+     * opened now would fail only at its flush, after the spool journaled
+     * the rest, and so behind later events of an overflow's queue. */
+    if (!connected(st)) {
+        op->failure = STORE_FAIL_LOST;
+        store_op_finish(op, false);
+        return;
+    }
 
     for (size_t i = 0; i < st->n_batches && b == NULL; i++)
         if (strcmp(st->batches[i]->campaign, t->campaign) == 0)

@@ -47,6 +47,11 @@
  * deadline (loadtest/bench.py). 512 events are a few milliseconds of Redis
  * work. */
 #define STORE_PIPELINE_MAX 512
+/* Buckets of reader ids that store_join.c keeps in order. Events of two
+ * readers in one bucket wait for each other as if they were one reader's.
+ * With 4,096 buckets against at most 512 events that happens by chance to
+ * a few events, and by design to every burst of one reader. */
+#define STORE_READER_BUCKETS 4096
 /* Freed ops of opens and clicks each loop keeps for reuse. AddressSanitizer
  * builds keep none, so that it still reports an op used after its free. */
 #if defined(__SANITIZE_ADDRESS__) /* gcc */
@@ -138,6 +143,15 @@ struct store {
     size_t n_queued; /* at most opts.max_queued_events, see queue_op */
     size_t started; /* events started (sent or in a batch) and not finished */
     bool sending_queued; /* send_queued is on the stack */
+    /* Opens and clicks from their start until they join a campaign batch,
+     * oldest first, and those waiting to start behind an open's plain
+     * commands, with their number and whether such an open is undecided,
+     * per reader bucket (store_join.c). */
+    struct store_op *join_head, *join_tail;
+    bool joining; /* store_join's drain is on the stack */
+    struct store_op *parked_head, *parked_tail;
+    uint16_t parked[STORE_READER_BUCKETS];
+    bool plain_pending[STORE_READER_BUCKETS];
 
     /* Durability, see store_spool.c. */
     struct store_op *ops_head, *ops_tail; /* sent on the connection, oldest first */
@@ -229,6 +243,19 @@ struct store_op {
     struct step_state *steps;
     struct store_op *next_queued; /* in the store's queue */
     bool started; /* counted in store.started */
+    /* Opens and clicks, store_join.c: the links in st's join list and
+     * parked list, whether the op is in them, and whether its reader step
+     * is done. */
+    struct store_op *join_prev, *join_next;
+    struct store_op *park_next;
+    bool in_join;
+    bool parked;
+    bool reader_done;
+    /* A repeated open's plain commands (store_open.c): sent and not
+     * decided yet, failed, or the ZADD moved the open's time. */
+    bool plain_pending;
+    bool plain_failed;
+    bool plain_updated;
 };
 
 /* Argument vector of one command; numbers are formatted into text. */
@@ -276,10 +303,41 @@ void store_event_done(struct store *st);
 bool store_reply_failed(struct store_op *op, const redisReply *reply,
                         const char *step);
 
-/* Adds an open or a click whose READER_TOUCH has replied (unique_mask,
+/* Adds an open or a click whose reader step has replied (unique_mask,
  * verdict and moved times set) to its campaign's batch. The batch's reply
- * finishes op. */
+ * finishes op. Only store_join.c calls it, in the order the ops started. */
 void store_batch_add(struct store_op *op);
+
+/* Starts the reader step of an open or a click: puts it at the end of
+ * st's join list and sends its commands, or parks it behind an undecided
+ * open of its reader bucket. */
+void store_reader_step_start(struct store_op *op);
+
+/* Marks op's reader step done (unique_mask, verdict and moved times set).
+ * Then hands every done op at the head of the join list to
+ * store_batch_add, so that campaign batches get events in the order they
+ * started, as CAMPAIGN_TOUCH's sequence check needs. */
+void store_reader_done(struct store_op *op);
+
+/* Takes op out of the join and parked lists; store_op_finish calls it
+ * for every op. The ops behind it may then start or join their batches. */
+void store_join_leave(struct store_op *op);
+
+/* Tells store_join.c that op's plain commands have decided: op is done
+ * or has sent READER_TOUCH. Starts the ops parked behind it. */
+void store_plain_decided(struct store_op *op);
+
+/* Sends READER_TOUCH for an open or a click; store.c. Returns 0, or -1
+ * when sending failed and op has been finished. */
+int store_reader_touch_send(struct store_op *op);
+
+/* Tells whether op, an open starting, may try the plain commands of
+ * store_open.c before READER_TOUCH. */
+bool store_open_plain_eligible(const struct store_op *op);
+
+/* Sends a repeated open's plain commands, which fall back on
+ * store_reader_touch_send when the open needs the script. */
+void store_open_plain_send(struct store_op *op);
 
 /* Forgets the predecessors of the live campaign writes. Call only when no
  * campaign write can be in flight, that is on a new connection. */

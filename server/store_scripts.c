@@ -25,7 +25,8 @@
  *       8 verdict, 9 "1" for a click.
  *       10 burst window (s), 11 burst links, 12 honeypot window (s).
  *       13 renewal period (the event time divided by touch_ttl_slack), or
- *       empty when there is no slack.
+ *       empty when there is no slack. 14 (optional) the score a plain ZADD
+ *       of store_open.c gave the open's member before this call, or empty.
  * Numbers go to redis.call as the strings tallyd sent, because Redis
  * formats a Lua number argument again with snprintf (about 0.2 us).
  * A person's open or click (verdict human) becomes honeypot when it lies
@@ -37,7 +38,15 @@
  * (o|C|M, the latest open of the message, stands for the opens collapsed
  * into it): their members get the verdict as a suffix, and their times
  * are returned so the campaign counters can move them, one open or click
- * each, at most 8 in all. A machine's open or
+ * each, at most 8 in all. A human open that a honeypot click leaves human
+ * is renamed "o|C|M|human", and once the message has a honeypot time its
+ * human opens are written under that name. So no open's plain ZADD XX of
+ * "o|C|M" (store_open.c) finds a member after a honeypot click, and each
+ * takes this script. One exception: a honeypot click (on another
+ * connection) that ran after such a ZADD moved the member it had just
+ * moved, and so counted that open. The open then finds its member under
+ * "|honeypot" with the ZADD's score (ARGV[14]) and stays human, as if it
+ * had come just before the click. A machine's open or
  * click is stored with "|verdict" after its member, which attribution
  * skips unless attribute_machine_events is on; a message's machine opens
  * of one verdict share a member, as its human opens do.
@@ -59,7 +68,8 @@
  * and by at most the slack more. A reader's burst of events renews them
  * once, not on every write. Without slack (short retentions) there is no
  * field e.
- * A repeated open, the common case, costs two calls: one HMGET for the
+ * A repeated open that store_open.c's plain commands could not finish
+ * costs two calls: one HMGET for the
  * saved reply, the message mark, the honeypot time and e, and ZADD. The
  * set is only counted and trimmed when ZADD added a member.
  * A click reads the touches around it once, for both the burst check and
@@ -75,6 +85,15 @@ static const char reader_touch[] =
     "if verdict == 'human' and marks[3] and\n"
     "   math.abs(t - tonumber(marks[3])) <= tonumber(ARGV[12]) then\n"
     "  verdict = 'honeypot'\n"
+    "end\n"
+    "local moved_by_click = false\n"
+    "if verdict == 'honeypot' and ARGV[9] ~= '1' and ARGV[14] and ARGV[14] ~= '' and\n"
+    "   not redis.call('ZSCORE', KEYS[1], member) then\n"
+    "  local s = redis.call('ZSCORE', KEYS[1], member .. '|honeypot')\n"
+    "  if s and tonumber(s) == tonumber(ARGV[14]) then\n"
+    "    verdict = 'human'\n"
+    "    moved_by_click = true\n"
+    "  end\n"
     "end\n"
     "local moved, moved_opens\n"
     "if ARGV[9] == '1' then\n"
@@ -110,20 +129,35 @@ static const char reader_touch[] =
     "    local open = 'o|' .. email\n"
     "    for i = 1, #near, 2 do\n"
     "      local l, rest = link_of(near[i])\n"
-    "      local is_open = verdict == 'honeypot' and near[i] == open\n"
+    "      local is_open = verdict == 'honeypot' and\n"
+    "                      (near[i] == open or near[i] == open .. '|human')\n"
     "      if (is_open or (l and not string.find(rest, '|', 1, true))) and\n"
     "         #moved + #moved_opens < 8 then\n"
     "        local time = math.floor(tonumber(near[i + 1]) / 64)\n"
     "        redis.call('ZREM', KEYS[1], near[i])\n"
-    "        redis.call('ZADD', KEYS[1], 'GT', near[i + 1], near[i] .. '|' .. verdict)\n"
+    "        redis.call('ZADD', KEYS[1], 'GT', near[i + 1],\n"
+    "                   (is_open and open or near[i]) .. '|' .. verdict)\n"
     "        if is_open then moved_opens[#moved_opens + 1] = time\n"
     "        else moved[#moved + 1] = time end\n"
     "      end\n"
     "    end\n"
     "  end\n"
+    "  if verdict == 'honeypot' then\n"
+    "    local open = 'o|' .. email\n"
+    "    local kept = redis.call('ZSCORE', KEYS[1], open)\n"
+    "    if kept then\n"
+    "      redis.call('ZREM', KEYS[1], open)\n"
+    "      redis.call('ZADD', KEYS[1], 'GT', kept, open .. '|human')\n"
+    "    end\n"
+    "  end\n"
     "end\n"
-    "if verdict ~= 'human' then member = member .. '|' .. verdict end\n"
-    "if redis.call('ZADD', KEYS[1], 'GT', ARGV[2], member) == 1 then\n"
+    "if verdict ~= 'human' then\n"
+    "  member = member .. '|' .. verdict\n"
+    "elseif ARGV[9] ~= '1' and marks[3] then\n"
+    "  member = member .. '|human'\n"
+    "end\n"
+    "if not moved_by_click and\n"
+    "   redis.call('ZADD', KEYS[1], 'GT', ARGV[2], member) == 1 then\n"
     "  local keep = tonumber(ARGV[7])\n"
     "  local n = redis.call('ZCARD', KEYS[1])\n"
     "  if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - keep - 1) end\n"

@@ -12,8 +12,9 @@
  *
  * Opens of one message share a member per verdict, so a reader who opens
  * an email ten times costs one entry (two when a privacy proxy fetched it
- * too); clicks stay apart because a beacon's tly token names a single
- * click. docs/redis-schema.md documents the same format.
+ * too). After a honeypot click of the message, a person's opens share
+ * "o|C|M|human" instead (READER_TOUCH in server/store_scripts.c). Clicks
+ * stay apart because a beacon's tly token names a single click. docs/redis-schema.md documents the same format.
  *
  * The score packs the time with the device class and client family of the
  * request that made the touch: time * 64 + class * 8 + client. A second

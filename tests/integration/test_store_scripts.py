@@ -317,7 +317,9 @@ def score(time, device="desktop|gmail"):
 
 
 def reader_touch(client, member, time, event_mark, keep=100, verdict="human",
-                 device="desktop|gmail", retention=3600):
+                 device="desktop|gmail", retention=3600, plain_score=""):
+    """Runs READER_TOUCH as tallyd does. plain_score is the score a plain
+    ZADD of server/store_open.c gave the member before the script."""
     parts = member.split("|")
     campaign_prefix = "|".join(parts[:2]) + "|"
     message_mark = "|".join(parts[:3])
@@ -326,7 +328,7 @@ def reader_touch(client, member, time, event_mark, keep=100, verdict="human",
     return client.eval(script_source("reader_touch"), 2, "r:{r1}:t", "r:{r1}:u",
                        member, score(time, device), campaign_prefix, message_mark,
                        event_mark, retention + slack, keep, verdict, is_click, 2, 3,
-                       30, time // slack if slack else "")
+                       30, time // slack if slack else "", plain_score)
 
 
 def reader_ttls(client):
@@ -469,6 +471,52 @@ def test_reader_touch_honeypot_marks_opens(redis_server):
         f"c|spring|a|1|{1:016x}|honeypot", f"c|spring|a|9|{9:016x}|honeypot",
         "o|spring|a|honeypot", "o|spring|b"]
     assert client.zscore("r:{r1}:t", "o|spring|a|honeypot") == score(140)
+
+
+def test_reader_touch_honeypot_renames_older_open(redis_server):
+    """A honeypot click leaves a human open outside its window human under
+    the name o|C|M|human, and later human opens of the message go there
+    too, so no member o|C|M is left for a plain ZADD XX to move."""
+    client = redis_server.client
+    reader_touch(client, "o|spring|a", 100, "w-1")
+    trap = f"c|spring|a|9|{9:016x}"
+    assert reader_touch(client, trap, 500, "w-2", verdict="honeypot") == [3, "honeypot", 0]
+    assert client.zscore("r:{r1}:t", "o|spring|a") is None
+    assert client.zscore("r:{r1}:t", "o|spring|a|human") == score(100)
+
+    assert reader_touch(client, "o|spring|a", 600, "w-3") == [0, "human", 0]
+    assert client.zscore("r:{r1}:t", "o|spring|a") is None
+    assert client.zscore("r:{r1}:t", "o|spring|a|human") == score(600)
+    # A honeypot click within the window of the renamed open moves it.
+    reply = reader_touch(client, f"c|spring|a|8|{8:016x}", 610, "w-4", verdict="honeypot")
+    assert reply == [0, "honeypot", 0, 600]
+    assert client.zscore("r:{r1}:t", "o|spring|a|honeypot") == score(600)
+
+
+def test_reader_touch_honeypot_between_plain_commands(redis_server):
+    """Another connection runs a honeypot click between an open's plain
+    ZADD and its READER_TOUCH. The click moves the member the ZADD had just
+    moved, which counts the open as a honeypot's. So the open stays human,
+    as if it had come just before the click, and nothing counts twice."""
+    client = redis_server.client
+    reader_touch(client, "o|spring|a", 900, "open-1", retention=72000)
+
+    # The open's plain ZADD moves o|spring|a to 1000.
+    assert client.zadd("r:{r1}:t", {"o|spring|a": score(1000)}, xx=True, gt=True, ch=True) == 1
+    click = reader_touch(client, f"c|spring|a|9|{9:016x}", 1000, "click-1",
+                         verdict="honeypot", retention=72000)
+    assert click == [3, "honeypot", 0, 1000]
+    opened = reader_touch(client, "o|spring|a", 1000, "open-2", retention=72000,
+                          plain_score=score(1000))
+    assert opened == [0, "human", 0]
+    assert client.zrange("r:{r1}:t", 0, -1, withscores=True) == [
+        (f"c|spring|a|9|{9:016x}|honeypot", score(1000)),
+        ("o|spring|a|honeypot", score(1000))]
+
+    # Without that ZADD's score the same state means an open after the
+    # click, which is a honeypot's.
+    assert reader_touch(client, "o|spring|a", 1001, "open-3", retention=72000) == \
+        [0, "honeypot", 0]
 
 
 def test_concurrent_opens_all_counted(tally, redis_server):

@@ -1,0 +1,191 @@
+/*
+ * store_join.c - the order of opens and clicks: per reader in the reader's
+ * slot, and per writer in the campaign batches.
+ *
+ * When every open and click took one READER_TOUCH, sent as it started,
+ * Redis ran a reader's events in the order tally accepted them, and the
+ * replies came back in that order. A repeated open now sends two plain
+ * commands and, when they cannot decide, READER_TOUCH a round trip later
+ * (store_open.c). Two rules keep the old order:
+ *
+ * - Per reader: while an open's plain commands are undecided, later opens
+ *   and clicks of a reader in the same bucket wait (parked). They start,
+ *   oldest first and all with READER_TOUCH, once that open has finished or
+ *   sent its own READER_TOUCH, so no event this loop took for the reader
+ *   runs between an open's plain commands and its script. A reader's
+ *   burst of opens thus waits one round trip, and so does an event of
+ *   another reader in the same bucket. Other loops and other tallyd
+ *   instances have connections of their own. store_open.c describes how
+ *   READER_TOUCH settles a honeypot click of theirs that runs between an
+ *   open's commands. Identifies and checkouts do not wait. NOTE: a
+ *   checkout's touchpoint reads can fall between an open's plain commands
+ *   and its script. They then see the open's new time before the script
+ *   has classified the open, which differs only when the script makes it
+ *   a honeypot's.
+ *
+ * - Per writer: CAMPAIGN_TOUCH skips an event at or below the highest
+ *   sequence number applied for its writer (store_batch.c), so events must
+ *   join their campaign batches in sequence order. Each open and click
+ *   enters the join list when it starts, parked or not, and leaves it from
+ *   the head once its reader step is done. An op that fails leaves from
+ *   wherever it is. The spool gives it a new campaign identity when a
+ *   later one may have been applied (store_spool.c).
+ *
+ * Both lists hold at most STORE_PIPELINE_MAX ops, so they are plain linked
+ * lists, and a parked op is found by walking from the head.
+ */
+#include "store_internal.h"
+
+static unsigned reader_bucket(const struct store_op *op)
+{
+    const uint8_t *r = op->ev.u.touch.reader;
+
+    /* Reader ids are keyed hashes, so any two bytes are uniform. */
+    return ((unsigned)r[0] | (unsigned)r[1] << 8) % STORE_READER_BUCKETS;
+}
+
+/* ---- per reader --------------------------------------------------------- */
+
+static void send_reader_step(struct store_op *op)
+{
+    if (store_open_plain_eligible(op)) {
+        op->plain_pending = true;
+        op->st->plain_pending[reader_bucket(op)] = true;
+        store_open_plain_send(op);
+        return;
+    }
+    store_reader_touch_send(op);
+}
+
+static void park(struct store_op *op)
+{
+    struct store *st = op->st;
+
+    op->park_next = NULL;
+    if (st->parked_tail != NULL)
+        st->parked_tail->park_next = op;
+    else
+        st->parked_head = op;
+    st->parked_tail = op;
+    op->parked = true;
+    st->parked[reader_bucket(op)]++;
+}
+
+static void unpark(struct store_op *op)
+{
+    struct store *st = op->st;
+    struct store_op *prev = NULL;
+
+    for (struct store_op *o = st->parked_head; o != op; o = o->park_next)
+        prev = o;
+    if (prev != NULL)
+        prev->park_next = op->park_next;
+    else
+        st->parked_head = op->park_next;
+    if (st->parked_tail == op)
+        st->parked_tail = prev;
+    op->park_next = NULL;
+    op->parked = false;
+    st->parked[reader_bucket(op)]--;
+}
+
+/* Starts the parked ops of bucket, oldest first. A start that fails
+ * finishes its op and may come back here, so each round reads the state
+ * afresh from st. */
+static void release(struct store *st, unsigned bucket)
+{
+    while (!st->plain_pending[bucket] && st->parked[bucket] > 0) {
+        struct store_op *op = st->parked_head;
+
+        while (reader_bucket(op) != bucket)
+            op = op->park_next;
+        unpark(op);
+        /* READER_TOUCH, never plain commands: the whole bucket starts now,
+         * so a reader's burst waits one round trip, not one per open, and
+         * a start that fails cannot recurse through the next plain open. */
+        store_reader_touch_send(op);
+    }
+}
+
+void store_plain_decided(struct store_op *op)
+{
+    unsigned bucket;
+
+    if (!op->plain_pending)
+        return;
+    bucket = reader_bucket(op);
+    op->plain_pending = false;
+    op->st->plain_pending[bucket] = false;
+    release(op->st, bucket);
+}
+
+/* ---- per writer --------------------------------------------------------- */
+
+static void unlink_join(struct store_op *op)
+{
+    struct store *st = op->st;
+
+    if (op->join_prev != NULL)
+        op->join_prev->join_next = op->join_next;
+    else
+        st->join_head = op->join_next;
+    if (op->join_next != NULL)
+        op->join_next->join_prev = op->join_prev;
+    else
+        st->join_tail = op->join_prev;
+    op->join_prev = op->join_next = NULL;
+    op->in_join = false;
+}
+
+/* store_batch_add can finish ops and so come back here. The flag keeps
+ * one drain on the stack, which looks at the head again after each add. */
+static void drain(struct store *st)
+{
+    if (st->joining)
+        return;
+    st->joining = true;
+    while (st->join_head != NULL && st->join_head->reader_done) {
+        struct store_op *op = st->join_head;
+
+        unlink_join(op);
+        store_batch_add(op);
+    }
+    st->joining = false;
+}
+
+void store_reader_step_start(struct store_op *op)
+{
+    struct store *st = op->st;
+    unsigned bucket = reader_bucket(op);
+
+    op->join_prev = st->join_tail;
+    op->join_next = NULL;
+    if (st->join_tail != NULL)
+        st->join_tail->join_next = op;
+    else
+        st->join_head = op;
+    st->join_tail = op;
+    op->in_join = true;
+
+    if (st->plain_pending[bucket] || st->parked[bucket] > 0)
+        park(op);
+    else
+        send_reader_step(op);
+}
+
+void store_reader_done(struct store_op *op)
+{
+    op->reader_done = true;
+    drain(op->st);
+}
+
+void store_join_leave(struct store_op *op)
+{
+    if (op->parked)
+        unpark(op);
+    store_plain_decided(op);
+    if (!op->in_join)
+        return;
+    unlink_join(op);
+    drain(op->st);
+}

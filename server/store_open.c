@@ -1,0 +1,223 @@
+/*
+ * store_open.c - a repeated open written with two plain commands.
+ *
+ * Most opens in a burst are a reader opening an email again. READER_TOUCH
+ * then only moves the time of the message's open touchpoint, yet the
+ * script machinery makes it cost Redis about 5.9 us (docs/benchmarks.md).
+ * So a live open first sends, in one round trip,
+ *
+ *   ZADD r:{R}:t GT XX CH <score> <member>
+ *   HMGET r:{R}:u o|C|M h|C|M e
+ *
+ * which cost Redis about 1.2 us together. The member is the one
+ * READER_TOUCH would write, "o|C|M" for a person and "o|C|M|<verdict>"
+ * for a machine. The ZADD moves the time of that touchpoint and adds
+ * nothing (XX), so it cannot bring back a forgotten reader's keys. The
+ * HMGET's reply shows whether that was the whole write, which takes four
+ * conditions. The ZADD moved a time. The message's mark exists, so this is
+ * not the reader's first open of it. The keys were renewed in the open's
+ * renewal period. And no honeypot click of the message lies within the
+ * honeypot window of a person's open. The open then joins its campaign batch with
+ * no unique mask and its verdict unchanged, which is what READER_TOUCH
+ * would have returned.
+ *
+ * Otherwise READER_TOUCH follows and does the whole write. What the ZADD
+ * did is then part of it: a later ZADD GT of the same score changes
+ * nothing, and a renewal or a first open reads state the ZADD did not
+ * touch. Once a message has a honeypot click, READER_TOUCH keeps a
+ * person's opens of it as "o|C|M|human", so the ZADD finds no member and
+ * every later open takes the script, which decides the honeypot verdict.
+ * A honeypot click on another connection may still run between the ZADD
+ * and the script and move the member the ZADD just moved. The script gets
+ * the ZADD's score to recognise that (see READER_TOUCH) and keeps the open
+ * human, as if it had come just before the click.
+ *
+ * Order: this loop's later events of the reader wait until the plain
+ * commands have decided (store_join.c), so none runs between them and the
+ * script. Replays always take the script, which recognises events already
+ * applied.
+ */
+#include "store_internal.h"
+
+#include <string.h>
+
+#include "classify.h"
+#include "log.h"
+#include "resp.h"
+#include "schema.h"
+#include "touch.h"
+
+bool store_open_plain_eligible(const struct store_op *op)
+{
+    /* Without slack (short retentions) every event renews the keys, which
+     * only the script does. */
+    return op->ev.kind == EVENT_OPEN && !op->replay &&
+           touch_ttl_slack(op->st->opts.reader_retention_s) > 0;
+}
+
+static void on_plain_zadd(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct store_op *op = privdata;
+    const redisReply *reply = r;
+
+    /* The HMGET's callback follows, also when the connection is lost,
+     * and ends the op; this one only records what happened. When the
+     * HMGET could not be queued, no callback follows and this one ends
+     * the op. */
+    (void)ac;
+    if (op->plain_failed) {
+        store_op_finish(op, false);
+        return;
+    }
+    if (store_reply_failed(op, reply, "open_zadd")) {
+        op->plain_failed = true;
+        return;
+    }
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        LOG_ERROR("store.event_failed", "step=open_zadd event=%s "
+                  "error=\"unexpected reply type %d\"", op->event_id, reply->type);
+        op->failure = STORE_FAIL_PERMANENT;
+        op->plain_failed = true;
+        return;
+    }
+    op->plain_updated = reply->integer == 1;
+}
+
+/* Parses the decimal Unix time READER_TOUCH stores; returns -1 for
+ * anything else, which sends the open to the script. */
+static int parse_time(const redisReply *r, uint32_t *out)
+{
+    uint64_t v = 0;
+
+    if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > 10)
+        return -1;
+    for (size_t i = 0; i < r->len; i++) {
+        if (r->str[i] < '0' || r->str[i] > '9')
+            return -1;
+        v = v * 10 + (uint64_t)(r->str[i] - '0');
+    }
+    if (v > UINT32_MAX)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* Returns true when the marks {message mark, honeypot time, renewal
+ * period} show that the ZADD was the open's whole write. */
+static bool plain_was_enough(const struct store_op *op, const redisReply *marks)
+{
+    const struct event_touch *t = &op->ev.u.touch;
+    const redisReply *mark = marks->element[0];
+    const redisReply *honeypot = marks->element[1];
+    const redisReply *renewed = marks->element[2];
+    uint32_t slack = touch_ttl_slack(op->st->opts.reader_retention_s);
+    char period[RESP_U64_MAX];
+    size_t period_len;
+    uint32_t h;
+
+    if (!op->plain_updated || mark->type != REDIS_REPLY_STRING)
+        return false;
+
+    if (honeypot->type != REDIS_REPLY_NIL && t->verdict == VERDICT_HUMAN) {
+        if (parse_time(honeypot, &h) != 0)
+            return false;
+        if ((t->time > h ? t->time - h : h - t->time) <= op->st->opts.honeypot_window_s)
+            return false;
+    }
+
+    period_len = resp_u64_text(t->time / slack, period);
+    return renewed->type == REDIS_REPLY_STRING && renewed->len == period_len &&
+           memcmp(renewed->str, period, period_len) == 0;
+}
+
+static void on_plain_marks(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct store_op *op = privdata;
+    const redisReply *reply = r;
+
+    (void)ac;
+    if (op->plain_failed) {
+        store_op_finish(op, false);
+        return;
+    }
+    if (store_reply_failed(op, reply, "open_marks")) {
+        store_op_finish(op, false);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+        LOG_ERROR("store.event_failed", "step=open_marks event=%s "
+                  "error=\"unexpected reply type %d\"", op->event_id, reply->type);
+        op->failure = STORE_FAIL_PERMANENT;
+        store_op_finish(op, false);
+        return;
+    }
+
+    if (!plain_was_enough(op, reply)) {
+        /* The script goes out before the parked events of the reader. A
+         * send that fails has finished op, which decided it. */
+        if (store_reader_touch_send(op) == 0)
+            store_plain_decided(op);
+        return;
+    }
+    op->unique_mask = 0;
+    op->n_moved = 0;
+    op->n_moved_clicks = 0;
+    op->st->stats.opens_plain++;
+    store_plain_decided(op);
+    store_reader_done(op);
+}
+
+void store_open_plain_send(struct store_op *op)
+{
+    const struct event_touch *t = &op->ev.u.touch;
+    char touches[SCHEMA_KEY_MAX], marks[SCHEMA_KEY_MAX];
+    char member[TOUCH_MEMBER_MAX];
+    char honeypot[TOUCH_MEMBER_MAX];
+    size_t touches_len, marks_len, member_len, mark_len;
+    struct store_args a;
+
+    touches_len = schema_reader_touches(touches, t->reader);
+    marks_len = schema_reader_marks(marks, t->reader);
+    member_len = touch_member(t, false, member);
+    /* The message mark "o|C|M" starts the member, and the honeypot time
+     * of the message is the field "h|C|M". */
+    mark_len = 2 + strlen(t->campaign) + 1 + strlen(t->message);
+    memcpy(honeypot, member, mark_len);
+    honeypot[0] = 'h';
+    /* READER_TOUCH stores a machine's open as "o|C|M|<verdict>". */
+    if (t->verdict != VERDICT_HUMAN) {
+        const char *name = verdict_name((enum verdict)t->verdict);
+        size_t name_len = strlen(name);
+
+        member[member_len++] = '|';
+        memcpy(member + member_len, name, name_len);
+        member_len += name_len;
+    }
+
+    store_args_init(&a);
+    store_args_str(&a, "ZADD");
+    store_args_buf(&a, touches, touches_len);
+    store_args_str(&a, "GT");
+    store_args_str(&a, "XX");
+    store_args_str(&a, "CH");
+    store_args_u64(&a, touch_score(t->time, op->ev.device, op->ev.client));
+    store_args_buf(&a, member, member_len);
+    if (store_send(op, on_plain_zadd, &a) != 0)
+        return;
+
+    store_args_init(&a);
+    store_args_str(&a, "HMGET");
+    store_args_buf(&a, marks, marks_len);
+    store_args_buf(&a, member, mark_len);
+    store_args_buf(&a, honeypot, mark_len);
+    store_args_str(&a, "e");
+    if (store_send_args(op->st, on_plain_marks, op, &a) != 0) {
+        /* The ZADD is queued, so its callback still runs and ends the op.
+         * The ZADD may have run; the replay's READER_TOUCH completes it. */
+        LOG_LIMITED(LOG_LEVEL_WARN, "store.event_failed",
+                    "step=open_marks event=%s error=\"could not queue the command\"",
+                    op->event_id);
+        op->failure = STORE_FAIL_LOST;
+        op->plain_failed = true;
+    }
+}
