@@ -417,8 +417,8 @@ void handle_beacon(struct worker *w, struct http_request *req)
     }
 
     handle_set_device(&ev, req);
-    http_respond(req, 204, NULL, cors, n_cors, NULL, 0);
     beacon_record(w, &ev);
+    http_respond(req, 204, NULL, cors, n_cors, NULL, 0);
 }
 
 void beacon_record(struct worker *w, struct event *ev)
@@ -448,8 +448,10 @@ void handle_beacon_gif(struct worker *w, struct http_request *req)
          : beacon_parse_query(req->query, req->query_len, &b, &reason, &skipped);
     if (rc == 0)
         rc = beacon_to_event(w, &b, EVENT_SOURCE_BROWSER, &ev, &reason);
-    if (rc == 0)
+    if (rc == 0 && record) {
         handle_set_device(&ev, req);
+        beacon_record(w, &ev);
+    }
     pixel_respond(req);
 
     if (skipped > 0)
@@ -459,8 +461,5 @@ void handle_beacon_gif(struct worker *w, struct http_request *req)
         atomic_fetch_add_explicit(&w->counters.beacon_rejected, 1, memory_order_relaxed);
         LOG_LIMITED(LOG_LEVEL_INFO, "beacon.rejected", "id=%llu status=gif reason=\"%s\"",
                     id, reason != NULL ? reason : "query is missing");
-        return;
     }
-    if (record)
-        beacon_record(w, &ev);
 }

@@ -7,9 +7,9 @@
  * a random click id, so a checkout beacon that brings it back credits this
  * very click. Anything that does not verify gets 400 and no redirect, so
  * tally never sends a reader to an address it did not sign. The redirect
- * does not wait for Redis: the click is recorded after the answer, with its
- * verdict (intake.h); a HEAD counts as a prefetch. Readers on the
- * suppression list are redirected the same way and record nothing.
+ * does not wait for Redis: the click goes to the store with its verdict
+ * (intake.h) just before the response; a HEAD counts as a prefetch. Readers
+ * on the suppression list are redirected the same way and record nothing.
  *
  * A token whose key has passed its end date (count_until) still redirects,
  * to the destination exactly as signed and without tly: the click is not
@@ -118,7 +118,8 @@ static long mint_visit(struct worker *w, const struct token *click, uint32_t now
 }
 
 /* Fills in the click event, whose device fields the caller set from the
- * request before answering it, and hands it to the store. */
+ * request, and hands it to the store. Runs before the response is sent:
+ * see store_submit. */
 static void record_click(struct worker *w, struct event *ev,
                          const struct token *visit, enum verdict verdict)
 {
@@ -173,7 +174,7 @@ void handle_click(struct worker *w, struct http_request *req)
     verdict = intake_classify(w, req, true, &click, now);
     record = !intake_suppressed(w, click.reader);
     memset(&ev, 0, sizeof(ev));
-    handle_set_device(&ev, req); /* before answering, which invalidates req */
+    handle_set_device(&ev, req);
 
     visit_len = mint_visit(w, &click, now, &visit, visit_text, sizeof(visit_text));
     location_len = visit_len < 0 ? -1
@@ -190,10 +191,10 @@ void handle_click(struct worker *w, struct http_request *req)
         record = false;
     }
 
+    if (record)
+        record_click(w, &ev, &visit, verdict);
+
     headers[1].value = location;
     headers[1].value_len = (size_t)location_len;
     http_respond(req, 302, NULL, headers, 2, NULL, 0);
-
-    if (record)
-        record_click(w, &ev, &visit, verdict);
 }

@@ -116,6 +116,6 @@ void handle_conversions(struct worker *w, struct http_request *req)
         return;
     }
 
-    http_respond(req, 204, NULL, NULL, 0, NULL, 0);
     beacon_record(w, &ev);
+    http_respond(req, 204, NULL, NULL, 0, NULL, 0);
 }

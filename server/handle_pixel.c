@@ -66,6 +66,37 @@ void pixel_respond(struct http_request *req)
                  sizeof(transparent_gif));
 }
 
+/* Records the open of a verified token, unless its reader is suppressed or
+ * its key no longer counts. Runs before the response is sent: see
+ * store_submit. */
+static void record_open(struct worker *w, struct http_request *req,
+                        const struct token *tok, uint32_t now)
+{
+    enum verdict verdict = intake_classify(w, req, false, tok, now);
+    struct event ev;
+
+    if (intake_suppressed(w, tok->reader))
+        return;
+    if (!signer_key_counts(w->signer, tok->key_id, now)) {
+        atomic_fetch_add_explicit(&w->counters.token_retired, 1, memory_order_relaxed);
+        LOG_LIMITED(LOG_LEVEL_INFO, "pixel.key_retired", "key=%u campaign=%s",
+                    (unsigned)tok->key_id, tok->campaign);
+        return;
+    }
+
+    memset(&ev, 0, sizeof(ev));
+    handle_set_device(&ev, req);
+    ev.kind = EVENT_OPEN;
+    ev.time = now;
+    memcpy(ev.u.touch.campaign, tok->campaign, sizeof(tok->campaign));
+    memcpy(ev.u.touch.message, tok->message, sizeof(tok->message));
+    memcpy(ev.u.touch.reader, tok->reader, sizeof(tok->reader));
+    ev.u.touch.link = tok->link;
+    ev.u.touch.time = ev.time;
+    ev.u.touch.verdict = (uint8_t)verdict;
+    store_submit(w->store, &ev);
+}
+
 void handle_pixel(struct worker *w, struct http_request *req)
 {
     uint8_t scratch[TOKEN_BINARY_MAX];
@@ -73,21 +104,13 @@ void handle_pixel(struct worker *w, struct http_request *req)
     const char *text = NULL;
     size_t text_len;
     enum token_status status = TOKEN_MALFORMED;
-    enum verdict verdict = VERDICT_HUMAN;
-    uint32_t now = (uint32_t)time(NULL);
-    struct event ev;
     unsigned long long id = (unsigned long long)req->id;
 
     text_len = pixel_token(req, &text);
     if (text_len > 0)
         status = token_decode(w->signer, text, text_len, TOKEN_OPEN, scratch, &tok);
-    /* Judged before the response, which invalidates req; an invalid token
-     * records nothing, so it needs neither. */
-    memset(&ev, 0, sizeof(ev));
-    if (status == TOKEN_OK) {
-        verdict = intake_classify(w, req, false, &tok, now);
-        handle_set_device(&ev, req);
-    }
+    if (status == TOKEN_OK)
+        record_open(w, req, &tok, (uint32_t)time(NULL));
 
     pixel_respond(req);
 
@@ -95,24 +118,5 @@ void handle_pixel(struct worker *w, struct http_request *req)
         atomic_fetch_add_explicit(&w->counters.pixel_invalid, 1, memory_order_relaxed);
         LOG_LIMITED(LOG_LEVEL_INFO, "pixel.invalid_token", "id=%llu status=%s length=%zu",
                     id, token_status_name(status), text_len);
-        return;
     }
-    if (intake_suppressed(w, tok.reader))
-        return;
-    if (!signer_key_counts(w->signer, tok.key_id, now)) {
-        atomic_fetch_add_explicit(&w->counters.token_retired, 1, memory_order_relaxed);
-        LOG_LIMITED(LOG_LEVEL_INFO, "pixel.key_retired", "key=%u campaign=%s",
-                    (unsigned)tok.key_id, tok.campaign);
-        return;
-    }
-
-    ev.kind = EVENT_OPEN;
-    ev.time = now;
-    memcpy(ev.u.touch.campaign, tok.campaign, sizeof(tok.campaign));
-    memcpy(ev.u.touch.message, tok.message, sizeof(tok.message));
-    memcpy(ev.u.touch.reader, tok.reader, sizeof(tok.reader));
-    ev.u.touch.link = tok.link;
-    ev.u.touch.time = ev.time;
-    ev.u.touch.verdict = (uint8_t)verdict;
-    store_submit(w->store, &ev);
 }

@@ -139,7 +139,10 @@ const struct http_header *http_request_header(const struct http_request *req,
  * Answers req: status line, Date, Content-Length, Connection when needed,
  * content_type (NULL for none), the extra headers, then the body (omitted
  * for HEAD, with Content-Length kept). The bytes are copied; nothing is
- * retained from the caller. After this call req is invalid.
+ * retained from the caller. After this call req is invalid. The response
+ * usually leaves before this returns (one send(2) on a keep-alive
+ * connection), so whatever must happen before the client sees the response
+ * happens before the call.
  */
 void http_respond(struct http_request *req, int status,
                   const char *content_type, const struct http_header *extra,

@@ -705,11 +705,16 @@ void store_submit(struct store *st, const struct event *ev)
     st->in_flight++;
     st->stats.submitted++;
 
-    if (st->spooling) {
+    if (st->spooling)
         store_spool_submit(op);
-        return;
-    }
-    queue_op(op);
+    else
+        queue_op(op);
+
+    /* An event that failed on the way, or waits behind failed ones, is
+     * journaled now. The spool event would run after the handler has sent
+     * the response, and a crash in between would lose the event. */
+    if (st->n_failed > 0)
+        store_spool_flush(st);
 }
 
 size_t store_in_flight(const struct store *st)

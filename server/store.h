@@ -1,7 +1,7 @@
 /*
  * store.h - the Redis side of one event loop: hiredis async on libevent.
  *
- * Handlers answer first and record after: they hand a struct event to
+ * Handlers do not wait for Redis: they hand a struct event to
  * store_submit, which copies it and writes it to Redis in the background
  * with pipelined EVALSHA calls, never blocking the loop. Each store owns one
  * connection and reconnects with backoff after losing it.
@@ -81,7 +81,12 @@ struct store *store_new(struct event_base *base, const struct redis_target *targ
 /* Disconnects and frees. Events still in flight go to the journal. */
 void store_free(struct store *st);
 
-/* Copies ev and writes it to Redis in the background. */
+/* Copies ev and writes it to Redis in the background. While the store
+ * spools, ev is in the journal when this returns. So handlers call it
+ * before http_respond, which usually sends the response at once, and an
+ * event whose response was sent survives a crash of tallyd. Only the
+ * queue of an overflow keeps events in memory a little longer
+ * (store_spool_overflow). Must not be called from a hiredis callback. */
 void store_submit(struct store *st, const struct event *ev);
 
 #define STORE_SENT_BATCH_MAX 1000 /* reader ids per store_count_sent call */

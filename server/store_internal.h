@@ -161,8 +161,8 @@ struct store {
     int n_adopted;
     struct store_op **failed;   /* failed live events waiting for the spool */
     size_t n_failed, failed_cap;
-    struct event *spool_event;  /* runs spool_flush outside hiredis callbacks */
-    bool drop_requested;        /* spool_flush drops the connection first */
+    struct event *spool_event;  /* runs store_spool_flush after hiredis callbacks */
+    bool drop_requested;        /* store_spool_flush drops the connection first */
     struct event *tick;         /* timeouts, fsync everysec, replay restart */
     /* Journal records on their way, in journal order, with the cursor
      * after each and the records each one stands for (see journal_read). */
@@ -443,11 +443,17 @@ void store_op_start(struct store_op *op);
 int store_spool_init(struct store *st);
 
 /* Takes a failed live event: it is written to the journal by the next
- * spool_flush, and the store spools new events until the journal drains. */
+ * store_spool_flush, and the store spools new events until the journal
+ * drains. */
 void store_spool_failed(struct store_op *op);
 
 /* Writes a new event to the journal while the store is spooling. */
 void store_spool_submit(struct store_op *op);
+
+/* Drops the connection if asked to, so no failed event's successor is
+ * still on its way, then journals the failed events. Runs outside hiredis
+ * callbacks only: from the spool event, or from store_submit. */
+void store_spool_flush(struct store *st);
 
 /* Starts spooling when the queue has reached max_queued_events, as after
  * a failure, and moves the queue to the journal over the next loop

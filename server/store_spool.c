@@ -295,10 +295,7 @@ static void write_failed(struct store *st)
     update_journal_bytes(st);
 }
 
-/* Drops the connection if asked to, so no failed event's successor is
- * still on its way, then journals the failed events. Runs outside hiredis
- * callbacks only. */
-static void spool_flush(struct store *st)
+void store_spool_flush(struct store *st)
 {
     if (st->drop_requested) {
         st->drop_requested = false;
@@ -314,7 +311,7 @@ static void on_spool(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    spool_flush(arg);
+    store_spool_flush(arg);
 }
 
 /* ---- replay ---------------------------------------------------------- */
@@ -592,7 +589,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
                  st->ops_head->event_id, (long long)(now - st->ops_head->sent_ms));
         st->stats.timeouts++;
         st->drop_requested = true;
-        spool_flush(st);
+        store_spool_flush(st);
     }
 
     if (st->opts.journal_fsync == JOURNAL_FSYNC_EVERYSEC &&

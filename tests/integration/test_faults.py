@@ -10,6 +10,8 @@ what the generator got answered: nothing lost, nothing counted twice.
 Each test sends a few thousand requests and takes seconds. The longer
 variant is marked `slow` and skipped unless TALLY_SLOW_TESTS=1 is set.
 """
+import http.client
+import json
 import os
 import signal
 import subprocess
@@ -563,6 +565,69 @@ def test_tallyd_sigkill_with_fsync_always_loses_nothing(tmp_path, aof_redis):
     finally:
         tally.stop()
     assert tally.journal_files() == []
+
+
+def traced_by(pid):
+    """Tells whether every thread of pid has a tracer attached."""
+    tasks = f"/proc/{pid}/task"
+    for tid in os.listdir(tasks):
+        with open(f"{tasks}/{tid}/status") as f:
+            if "TracerPid:\t0\n" in f.read():
+                return False
+    return True
+
+
+def answer_and_journal_order(trace_path):
+    """Reads an strace -y log of tallyd and returns, in order, "J" for each
+    journal record written and "A" for each HTTP response sent."""
+    order = []
+    with open(trace_path) as f:
+        for line in f:
+            if ".journal>" in line and "TALLYJ1" not in line and "write(" in line:
+                order.append("J")
+            elif ("sendto(" in line or "writev(" in line) and "HTTP/1.1 " in line:
+                order.append("A")
+    return order
+
+
+def test_spooled_event_journaled_before_response(tmp_path, aof_redis):
+    """The SIGKILL promise rests on an order of system calls: while Redis
+    is down, each event's journal record is written before its response
+    is sent. strace shows that order for a pixel, a click and a checkout,
+    the first of them being the event that finds Redis gone."""
+    tally = start_tallyd(tmp_path, aof_redis, ["--threads", "1"])
+    trace_path = str(tmp_path / "strace.log")
+    tracer = None
+    try:
+        base = f"http://127.0.0.1:{tally.port}"
+        pixel = faultload.mint(TALLYCTL, tally.keys, base, "open", CAMPAIGN, 1)
+        click = faultload.mint(TALLYCTL, tally.keys, base, "click", CAMPAIGN, 1)
+        checkout = json.dumps({"type": "checkout", "order_id": "traced-1",
+                               "revenue": "1.00", "currency": "EUR"})
+        aof_redis.kill()
+
+        tracer = subprocess.Popen(
+            ["strace", "-f", "-qq", "-y", "-s", "16", "-o", trace_path,
+             "-e", "trace=write,writev,sendto,sendmsg", "-p", str(tally.proc.pid)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: traced_by(tally.proc.pid), "strace to attach")
+        for method, path, body in (("GET", pixel, None), ("GET", click, None),
+                                   ("POST", "/b", checkout)):
+            conn = http.client.HTTPConnection("127.0.0.1", tally.port, timeout=10)
+            conn.request(method, path, body=body,
+                         headers={"Content-Type": "text/plain"} if body else {})
+            assert conn.getresponse().status in (200, 302, 204)
+            conn.close()
+        tracer.terminate()
+        tracer.wait(timeout=10)
+        tracer = None
+
+        assert answer_and_journal_order(trace_path) == ["J", "A"] * 3
+    finally:
+        if tracer is not None:
+            tracer.kill()
+            tracer.wait()
+        tally.stop()
 
 
 def test_redis_comes_back_empty(tmp_path, aof_redis):
