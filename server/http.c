@@ -28,6 +28,7 @@
  */
 #include "http.h"
 
+#include "http_fast.h"
 #include "http_response.h"
 #include "log.h"
 
@@ -106,6 +107,7 @@ struct http_conn {
     bool keep_alive;    /* the current request allows another one */
     bool http10;        /* the current request is HTTP/1.0 */
     bool head;          /* the current request is HEAD */
+    enum http_method method; /* of the current request */
     bool peer_eof;      /* the client has shut down its side */
     bool in_process;    /* conn_process is on the stack */
     bool output_paused; /* reading stopped because of HTTP_OUTPUT_HIGH */
@@ -248,14 +250,17 @@ static int storage_append(struct http_conn *conn, const char *at, size_t len)
     return 0;
 }
 
-static int headers_reserve(struct http_conn *conn)
+/* Makes room for at least want headers. */
+static int headers_reserve(struct http_conn *conn, size_t want)
 {
-    size_t cap = conn->headers_cap ? conn->headers_cap * 2 : 16;
+    size_t cap = conn->headers_cap ? conn->headers_cap : 16;
     struct header_span *spans = NULL;
     struct http_header *headers = NULL;
 
-    if (conn->n_headers < conn->headers_cap)
+    if (want <= conn->headers_cap)
         return 0;
+    while (cap < want)
+        cap *= 2;
 
     spans = realloc(conn->spans, cap * sizeof(*spans));
     if (spans == NULL)
@@ -362,7 +367,7 @@ static int on_header_field(http_parser *parser, const char *at, size_t len)
     if (conn->n_headers == 0 || conn->last_was_value) {
         if (conn->n_headers == limits->max_headers)
             return fail_request(conn, 431, "too_many_headers");
-        if (headers_reserve(conn) != 0)
+        if (headers_reserve(conn, conn->n_headers + 1) != 0)
             return fail_request(conn, 500, "out_of_memory");
         conn->spans[conn->n_headers] = (struct header_span){
             .name_off = conn->storage_len,
@@ -441,6 +446,7 @@ static int on_headers_complete(http_parser *parser)
     if (!version_supported(parser))
         return fail_request(conn, 505, "http_version");
     conn->http10 = parser->http_minor == 0;
+    conn->method = (enum http_method)parser->method;
     conn->head = parser->method == HTTP_HEAD;
 
     if (has_length && parser->content_length > conn->srv->limits.max_body_bytes)
@@ -493,6 +499,58 @@ static const http_parser_settings parser_settings = {
     .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
+
+/* Takes a complete request head of the common form (http_fast.h) from
+ * data[0..len) as the parser callbacks would: the same storage, spans,
+ * limits and flags. Returns the bytes taken, or 0 to leave the input to
+ * http-parser, which also rejects a request over a limit.
+ * Unlike on_message_begin it arms no header deadline: the head is
+ * complete, and http_respond arms the idle deadline. */
+static size_t conn_take_fast(struct http_conn *conn, const char *data, size_t len)
+{
+    const struct http_limits *limits = &conn->srv->limits;
+    struct http_fast_head head;
+    size_t scanned = http_fast_scan(data, len, &head);
+    size_t header_bytes = 0;
+
+    if (scanned == 0 || head.target.len > limits->max_url_bytes ||
+        head.n_headers > limits->max_headers)
+        return 0;
+    for (size_t i = 0; i < head.n_headers; i++)
+        header_bytes += head.names[i].len + head.values[i].len;
+    if (header_bytes > limits->max_header_bytes)
+        return 0;
+    if (headers_reserve(conn, head.n_headers) != 0)
+        return 0;
+
+    if (storage_append(conn, data + head.target.off, head.target.len) != 0)
+        return 0;
+    conn->url_len = head.target.len;
+    for (size_t i = 0; i < head.n_headers; i++) {
+        struct header_span *span = &conn->spans[i];
+
+        span->name_off = conn->storage_len;
+        span->name_len = head.names[i].len;
+        span->value_off = conn->storage_len + head.names[i].len;
+        span->value_len = head.values[i].len;
+        if (storage_append(conn, data + head.names[i].off, head.names[i].len) != 0 ||
+            storage_append(conn, data + head.values[i].off, head.values[i].len) != 0) {
+            storage_reset(conn);
+            return 0;
+        }
+    }
+    conn->n_headers = head.n_headers;
+    conn->header_bytes = header_bytes;
+
+    conn->req.id = ++conn->srv->next_id;
+    conn->http10 = false;
+    conn->method = head.head ? HTTP_HEAD : HTTP_GET;
+    conn->head = head.head;
+    conn->keep_alive = true;
+    conn->body_off = conn->storage_len;
+    conn->state = CONN_HANDLER;
+    return scanned;
+}
 
 /* ------------------------------------------------------------------ */
 /* Requests                                                            */
@@ -561,7 +619,7 @@ static void build_request(struct http_conn *conn)
     req->headers = conn->n_headers > 0 ? conn->headers : NULL;
     req->n_headers = conn->n_headers;
 
-    req->method = conn->parser.method;
+    req->method = conn->method;
     req->body = conn->body_len > 0 ? conn->storage + conn->body_off : NULL;
     req->body_len = conn->body_len;
     req->peer = (const struct sockaddr *)&conn->peer;
@@ -842,8 +900,11 @@ static void conn_process(struct http_conn *conn, const char *fresh, size_t fresh
             break;
         }
 
-        parsed = http_parser_execute(&conn->parser, &parser_settings,
-                                     chunk.iov_base, chunk.iov_len);
+        parsed = conn->state == CONN_IDLE
+                     ? conn_take_fast(conn, chunk.iov_base, chunk.iov_len) : 0;
+        if (parsed == 0)
+            parsed = http_parser_execute(&conn->parser, &parser_settings,
+                                         chunk.iov_base, chunk.iov_len);
         if (fresh_len > 0) {
             fresh += parsed;
             fresh_len -= parsed;
@@ -852,7 +913,7 @@ static void conn_process(struct http_conn *conn, const char *fresh, size_t fresh
         }
 
         err = HTTP_PARSER_ERRNO(&conn->parser);
-        if (err == HPE_PAUSED)
+        if (conn->state == CONN_HANDLER)
             dispatch_request(conn);
         else if (err != HPE_OK)
             conn_parse_failed(conn);

@@ -17,11 +17,16 @@ FUZZ_CPPFLAGS := -D_GNU_SOURCE -Itracking -Iserver
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
-FUZZ_EXTRA_fuzz_http := server/http.c server/http_response.c server/http_limits.c \
-                        server/log.c
+FUZZ_EXTRA_fuzz_http := server/http.c server/http_fast.c server/http_response.c \
+                        server/http_limits.c server/log.c
+FUZZ_EXTRA_fuzz_http_fast := server/http_fast.c
 FUZZ_EXTRA_fuzz_client_addr := server/client_addr.c
 
-build/fuzz/%: tests/fuzz/%.c $(TRACKING_SRC) $(wildcard tracking/*.h server/*.h)
+# The server sources a target links are prerequisites too, so editing one
+# rebuilds the target.
+.SECONDEXPANSION:
+build/fuzz/%: tests/fuzz/%.c $(TRACKING_SRC) $(wildcard tracking/*.h server/*.h) \
+              $$(FUZZ_EXTRA_$$*)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) -std=c11 $(FUZZ_FLAGS) -o $@ $< $(TRACKING_SRC) \
 	    $(FUZZ_EXTRA_$*) $(LIBS_SERVER)
