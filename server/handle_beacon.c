@@ -416,7 +416,7 @@ void handle_beacon(struct worker *w, struct http_request *req)
         return;
     }
 
-    handle_set_device(&ev, req);
+    handle_set_device(w, &ev, req);
     beacon_record(w, &ev);
     http_respond(req, 204, NULL, cors, n_cors, NULL, 0);
 }
@@ -449,7 +449,7 @@ void handle_beacon_gif(struct worker *w, struct http_request *req)
     if (rc == 0)
         rc = beacon_to_event(w, &b, EVENT_SOURCE_BROWSER, &ev, &reason);
     if (rc == 0 && record) {
-        handle_set_device(&ev, req);
+        handle_set_device(w, &ev, req);
         beacon_record(w, &ev);
     }
     pixel_respond(req);

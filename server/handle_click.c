@@ -174,7 +174,7 @@ void handle_click(struct worker *w, struct http_request *req)
     verdict = intake_classify(w, req, true, &click, now);
     record = !intake_suppressed(w, click.reader);
     memset(&ev, 0, sizeof(ev));
-    handle_set_device(&ev, req);
+    handle_set_device(w, &ev, req);
 
     visit_len = mint_visit(w, &click, now, &visit, visit_text, sizeof(visit_text));
     location_len = visit_len < 0 ? -1

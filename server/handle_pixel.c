@@ -85,7 +85,7 @@ static void record_open(struct worker *w, struct http_request *req,
     }
 
     memset(&ev, 0, sizeof(ev));
-    handle_set_device(&ev, req);
+    handle_set_device(w, &ev, req);
     ev.kind = EVENT_OPEN;
     ev.time = now;
     memcpy(ev.u.touch.campaign, tok->campaign, sizeof(tok->campaign));

@@ -63,7 +63,7 @@ void handle_readyz(struct worker *w, struct http_request *req);
 void handle_dashboard(struct worker *w, struct http_request *req);
 
 /* Sets ev's device class and client family from req's User-Agent. */
-void handle_set_device(struct event *ev, const struct http_request *req);
+void handle_set_device(struct worker *w, struct event *ev, const struct http_request *req);
 
 /* GET|HEAD /tally.js: the webshop snippet, with an ETag; 304 when the
  * request's If-None-Match lists it. */

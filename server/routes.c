@@ -19,7 +19,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "device.h"
+#include "device_cache.h"
 #include "handlers.h"
 #include "log.h"
 
@@ -43,7 +43,7 @@ void handle_text(struct http_request *req, int status, const char *text)
                  strlen(text));
 }
 
-void handle_set_device(struct event *ev, const struct http_request *req)
+void handle_set_device(struct worker *w, struct event *ev, const struct http_request *req)
 {
     const struct http_header *ua = http_request_header(req, "User-Agent");
     enum device_class device;
@@ -51,7 +51,7 @@ void handle_set_device(struct event *ev, const struct http_request *req)
 
     if (ua == NULL)
         return;
-    device_classify(ua->value, ua->value_len, &device, &client);
+    device_cache_classify(w->devices, ua->value, ua->value_len, &device, &client);
     ev->device = (uint8_t)device;
     ev->client = (uint8_t)client;
 }
