@@ -11,7 +11,9 @@
  * allocates nothing.
  */
 #include <http_parser.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -59,11 +61,23 @@ static size_t pixel_token(const struct http_request *req, const char **token)
     return req->path_len - fixed;
 }
 
+static struct http_prepared pixel_response;
+static pthread_once_t pixel_response_once = PTHREAD_ONCE_INIT;
+
+static void prepare_pixel_response(void)
+{
+    /* The parts are constants that fit in HTTP_PREPARED_MAX, so a failure
+     * is a programming error. */
+    if (http_prepare(&pixel_response, 200, "image/gif", pixel_headers,
+                     sizeof(pixel_headers) / sizeof(pixel_headers[0]), transparent_gif,
+                     sizeof(transparent_gif)) != 0)
+        abort();
+}
+
 void pixel_respond(struct http_request *req)
 {
-    http_respond(req, 200, "image/gif", pixel_headers,
-                 sizeof(pixel_headers) / sizeof(pixel_headers[0]), transparent_gif,
-                 sizeof(transparent_gif));
+    pthread_once(&pixel_response_once, prepare_pixel_response);
+    http_respond_prepared(req, &pixel_response);
 }
 
 /* Records the open of a verified token, unless its reader is suppressed or

@@ -815,15 +815,17 @@ static void conn_send(struct http_conn *conn, bool write_now)
 }
 
 /*
- * Sends r with one send() from a stack buffer when nothing is queued
- * before it and it fits, which spares the output buffer a chain
+ * Sends r, rendered from prepared when that is not NULL, with one send()
+ * from a stack buffer when nothing is queued before it and it fits, which
+ * spares the output buffer a chain
  * allocated and freed per response. What the socket does not take, or
  * the whole response after an error, goes to the output buffer, which
  * conn_send then hands to the bufferevent (that reports the error).
  * Returns false, having sent nothing, when the response must go through
  * the output buffer.
  */
-static bool conn_send_direct(struct http_conn *conn, const struct http_response *r)
+static bool conn_send_direct(struct http_conn *conn, const struct http_response *r,
+                             const struct http_prepared *prepared)
 {
     struct evbuffer *output = bufferevent_get_output(conn->bev);
     char buf[1024];
@@ -832,7 +834,9 @@ static bool conn_send_direct(struct http_conn *conn, const struct http_response 
 
     if (evbuffer_get_length(output) > 0)
         return false;
-    len = http_response_render(conn->srv->base, r, buf, sizeof(buf));
+    len = prepared != NULL
+              ? http_prepared_render(conn->srv->base, prepared, r->head, buf, sizeof(buf))
+              : http_response_render(conn->srv->base, r, buf, sizeof(buf));
     if (len == 0)
         return false;
 
@@ -1240,48 +1244,44 @@ static void observe_response(struct http_conn *conn, int status)
     conn->srv->observer(&conn->req, status, seconds, conn->srv->observer_arg);
 }
 
-void http_respond(struct http_request *req, int status,
-                  const char *content_type, const struct http_header *extra,
-                  size_t n_extra, const void *body, size_t body_len)
+/* Sends r, or prepared when it is given and no Connection header is
+ * needed, and returns the connection to reading (see http_respond). */
+static void respond(struct http_request *req, struct http_response *r,
+                    const struct http_prepared *prepared)
 {
     struct http_conn *conn = conn_of(req);
     bool closing = false;
-    struct http_response r = {
-        .status = status,
-        .content_type = content_type,
-        .extra = extra,
-        .n_extra = n_extra,
-        .body = body,
-        .body_len = body_len,
-        .head = conn->head,
-    };
 
+    r->head = conn->head;
     assert(conn->state == CONN_HANDLER);
     if (conn->srv->observer != NULL)
-        observe_response(conn, status);
+        observe_response(conn, r->status);
     if (conn->bev == NULL) {
         /* The client left while the handler worked, so the response is discarded. */
         conn->state = CONN_CLOSING;
         conn_free(conn);
         return;
     }
-    if (status < 100 || status > 999) {
+    if (r->status < 100 || r->status > 999) {
         LOG_ERROR("http.bad_status", "id=%llu status=%d",
-                  (unsigned long long)req->id, status);
-        r.status = 500;
-        r.content_type = NULL;
-        r.n_extra = 0;
-        r.body_len = 0;
+                  (unsigned long long)req->id, r->status);
+        r->status = 500;
+        r->content_type = NULL;
+        r->n_extra = 0;
+        r->body_len = 0;
+        prepared = NULL;
     }
 
     closing = !conn->keep_alive || conn->srv->draining ||
               (conn->peer_eof && conn_input_empty(conn));
     if (closing)
-        r.connection = HTTP_CONNECTION_CLOSE;
+        r->connection = HTTP_CONNECTION_CLOSE;
     else if (conn->http10)
-        r.connection = HTTP_CONNECTION_KEEP_ALIVE;
-    if (closing || !conn_send_direct(conn, &r))
-        http_response_write(conn->srv->base, bufferevent_get_output(conn->bev), &r);
+        r->connection = HTTP_CONNECTION_KEEP_ALIVE;
+    if (r->connection != HTTP_CONNECTION_NONE)
+        prepared = NULL;
+    if (closing || !conn_send_direct(conn, r, prepared))
+        http_response_write(conn->srv->base, bufferevent_get_output(conn->bev), r);
 
     conn->first_request = false;
     storage_reset(conn);
@@ -1297,6 +1297,36 @@ void http_respond(struct http_request *req, int status,
     conn_arm_deadline(conn, conn->srv->limits.idle_timeout_ms);
     if (!conn->in_process)
         event_active(&conn->resume, EV_TIMEOUT, 0);
+}
+
+void http_respond(struct http_request *req, int status,
+                  const char *content_type, const struct http_header *extra,
+                  size_t n_extra, const void *body, size_t body_len)
+{
+    struct http_response r = {
+        .status = status,
+        .content_type = content_type,
+        .extra = extra,
+        .n_extra = n_extra,
+        .body = body,
+        .body_len = body_len,
+    };
+
+    respond(req, &r, NULL);
+}
+
+void http_respond_prepared(struct http_request *req, const struct http_prepared *p)
+{
+    struct http_response r = {
+        .status = p->status,
+        .content_type = p->content_type,
+        .extra = p->extra,
+        .n_extra = p->n_extra,
+        .body = p->body,
+        .body_len = p->body_len,
+    };
+
+    respond(req, &r, p);
 }
 
 /* ------------------------------------------------------------------ */

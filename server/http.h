@@ -148,4 +148,36 @@ void http_respond(struct http_request *req, int status,
                   const char *content_type, const struct http_header *extra,
                   size_t n_extra, const void *body, size_t body_len);
 
+/* Bytes of a prepared response after its status line and Date line. */
+#define HTTP_PREPARED_MAX 768
+
+/*
+ * A response that is sent unchanged many times, such as the pixel's GIF,
+ * rendered once apart from the Date line. The parts given to http_prepare
+ * must stay valid as long as the prepared response is used (static data),
+ * because a connection that needs a Connection header gets the response
+ * written from them.
+ */
+struct http_prepared {
+    int status;
+    const char *content_type;
+    const struct http_header *extra;
+    size_t n_extra;
+    const void *body;
+    size_t body_len;
+    size_t len;      /* bytes of rest */
+    size_t head_len; /* bytes of rest without the body: what HEAD gets */
+    char rest[HTTP_PREPARED_MAX];
+};
+
+/* Fills p with the response http_respond would send for these parts.
+ * Returns 0, or -1 when the status is not 100 to 999 or the rendered
+ * headers and body exceed HTTP_PREPARED_MAX. */
+int http_prepare(struct http_prepared *p, int status, const char *content_type,
+                 const struct http_header *extra, size_t n_extra, const void *body,
+                 size_t body_len);
+
+/* Sends the response p to req, as http_respond would send p's parts. */
+void http_respond_prepared(struct http_request *req, const struct http_prepared *p);
+
 #endif

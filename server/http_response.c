@@ -148,14 +148,11 @@ static void head_add_length(struct head_writer *w, size_t len)
     HEAD_ADD_LITERAL(w, "\r\n");
 }
 
-static void write_response(struct head_writer *w, struct event_base *base,
-                           const struct http_response *r)
+/* Everything after the Date line. */
+static void write_rest(struct head_writer *w, const struct http_response *r)
 {
-    const struct date_cache *date = current_date(base);
     bool bodyless = r->status < 200 || r->status == 204 || r->status == 304;
 
-    head_add_status(w, r->status);
-    head_add(w, date->line, date->len);
     if (!bodyless)
         head_add_length(w, r->body_len);
     if (r->connection == HTTP_CONNECTION_CLOSE)
@@ -179,6 +176,16 @@ static void write_response(struct head_writer *w, struct event_base *base,
 
     if (!bodyless && !r->head && r->body_len > 0)
         head_add(w, r->body, r->body_len);
+}
+
+static void write_response(struct head_writer *w, struct event_base *base,
+                           const struct http_response *r)
+{
+    const struct date_cache *date = current_date(base);
+
+    head_add_status(w, r->status);
+    head_add(w, date->line, date->len);
+    write_rest(w, r);
     head_flush(w);
 }
 
@@ -198,4 +205,55 @@ size_t http_response_render(struct event_base *base, const struct http_response 
 
     write_response(&w, base, r);
     return w.overflow ? 0 : w.used;
+}
+
+size_t http_response_render_rest(const struct http_response *r, char *buf, size_t cap)
+{
+    struct head_writer w = {.buf = buf, .cap = cap};
+
+    write_rest(&w, r);
+    return w.overflow ? 0 : w.used;
+}
+
+size_t http_prepared_render(struct event_base *base, const struct http_prepared *p,
+                            bool head, char *buf, size_t cap)
+{
+    const struct date_cache *date = current_date(base);
+    struct head_writer w = {.buf = buf, .cap = cap};
+
+    head_add_status(&w, p->status);
+    head_add(&w, date->line, date->len);
+    head_add(&w, p->rest, head ? p->head_len : p->len);
+    return w.overflow ? 0 : w.used;
+}
+
+int http_prepare(struct http_prepared *p, int status, const char *content_type,
+                 const struct http_header *extra, size_t n_extra, const void *body,
+                 size_t body_len)
+{
+    struct http_response r = {
+        .status = status,
+        .content_type = content_type,
+        .extra = extra,
+        .n_extra = n_extra,
+        .body = body,
+        .body_len = body_len,
+    };
+
+    memset(p, 0, sizeof(*p));
+    if (status < 100 || status > 999)
+        return -1;
+    p->status = status;
+    p->content_type = content_type;
+    p->extra = extra;
+    p->n_extra = n_extra;
+    p->body = body;
+    p->body_len = body_len;
+
+    p->len = http_response_render_rest(&r, p->rest, sizeof(p->rest));
+    r.head = true;
+    p->head_len = http_response_render_rest(&r, p->rest, sizeof(p->rest));
+    r.head = false;
+    p->len = http_response_render_rest(&r, p->rest, sizeof(p->rest));
+    return p->len > 0 ? 0 : -1;
 }

@@ -47,4 +47,15 @@ void http_response_write(struct event_base *base, struct evbuffer *out,
 size_t http_response_render(struct event_base *base, const struct http_response *r,
                             char *buf, size_t cap);
 
+/* Writes what follows the Date line of r (Content-Length to the end of the
+ * body) to the cap bytes at buf. Returns its length, or 0 when it does not
+ * fit. */
+size_t http_response_render_rest(const struct http_response *r, char *buf, size_t cap);
+
+/* Writes p's status line, the Date line and p's rest (without the body
+ * for head) to the cap bytes at buf. Returns the length, or 0 when it does
+ * not fit. */
+size_t http_prepared_render(struct event_base *base, const struct http_prepared *p,
+                            bool head, char *buf, size_t cap);
+
 #endif

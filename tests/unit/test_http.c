@@ -106,9 +106,37 @@ static bool path_is(const struct http_request *req, const char *path)
            memcmp(req->path, path, req->path_len) == 0;
 }
 
+/* The parts of the response to /prepared and /unprepared. */
+static const struct http_header fixed_extra[] = {
+    {"Cache-Control", 13, "no-store", 8},
+    {"X-Fixed", 7, "1", 1},
+};
+static const char fixed_body[] = "GIF89a-like fixed body";
+
+static void respond_fixed(struct http_request *req, bool prepared)
+{
+    static struct http_prepared fixed;
+
+    if (!prepared) {
+        http_respond(req, 200, "image/gif", fixed_extra, 2, fixed_body,
+                     sizeof(fixed_body) - 1);
+        return;
+    }
+    if (fixed.len == 0)
+        assert_int_equal(http_prepare(&fixed, 200, "image/gif", fixed_extra, 2, fixed_body,
+                                      sizeof(fixed_body) - 1),
+                         0);
+    http_respond_prepared(req, &fixed);
+}
+
 static void test_handler(struct http_request *req, void *arg)
 {
     struct fixture *f = arg;
+
+    if (path_is(req, "/prepared") || path_is(req, "/unprepared")) {
+        respond_fixed(req, path_is(req, "/prepared"));
+        return;
+    }
 
     if (path_is(req, "/async")) {
         struct async_reply *reply = calloc(1, sizeof(*reply));
@@ -404,6 +432,67 @@ static void http_get(void **state)
     assert_null(strcasestr(r.head, "Connection:"));
     assert_int_equal(http_server_stats(fx->srv)->requests, 1);
     client_free(c);
+}
+
+/* Removes the Date line, the only part that may differ between two
+ * responses a second apart. */
+static void drop_date(char *head)
+{
+    char *date = strstr(head, "\r\nDate: ");
+    char *end = date != NULL ? strstr(date + 2, "\r\n") : NULL;
+
+    assert_non_null(end);
+    memmove(date, end, strlen(end) + 1);
+}
+
+/* A prepared response goes out byte for byte as http_respond would send
+ * its parts: for GET and HEAD, and with the Connection header that
+ * HTTP/1.0 keep-alive and a closing connection need. */
+static void http_prepared_same_bytes(void **state)
+{
+    static const struct {
+        const char *method;
+        const char *rest; /* after the target */
+    } forms[] = {
+        {"GET", " HTTP/1.1\r\nHost: x\r\n\r\n"},
+        {"HEAD", " HTTP/1.1\r\nHost: x\r\n\r\n"},
+        {"GET", " HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"},
+        {"GET", " HTTP/1.1\r\nConnection: close\r\n\r\n"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        struct response got[2];
+        const char *paths[2] = {"/prepared", "/unprepared"};
+        bool head = strcmp(forms[i].method, "HEAD") == 0;
+
+        for (int k = 0; k < 2; k++) {
+            struct client *c = client_connect();
+            char request[256];
+
+            snprintf(request, sizeof(request), "%s %s%s", forms[i].method, paths[k],
+                     forms[i].rest);
+            client_send_str(c, request);
+            assert_true(client_response(c, &got[k], head, 1000));
+            drop_date(got[k].head);
+            client_free(c);
+        }
+        assert_int_equal(got[0].status, 200);
+        assert_string_equal(got[0].head, got[1].head);
+        assert_int_equal(got[0].body_len, got[1].body_len);
+        assert_memory_equal(got[0].body, got[1].body, got[0].body_len);
+    }
+}
+
+static void http_prepare_rejects_oversize(void **state)
+{
+    static char body[HTTP_PREPARED_MAX];
+    struct http_prepared p;
+
+    (void)state;
+    assert_int_equal(http_prepare(&p, 200, "text/plain", NULL, 0, body, sizeof(body)), -1);
+    assert_int_equal(http_prepare(&p, 1000, "text/plain", NULL, 0, "x", 1), -1);
+    assert_int_equal(http_prepare(&p, 204, NULL, NULL, 0, NULL, 0), 0);
 }
 
 static void http_head_no_body(void **state)
@@ -969,6 +1058,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         HTTP_TEST(http_get),
         HTTP_TEST(http_head_no_body),
+        HTTP_TEST(http_prepared_same_bytes),
+        HTTP_TEST(http_prepare_rejects_oversize),
         HTTP_TEST(http_keepalive_two_requests),
         HTTP_TEST(http_http10_keepalive),
         HTTP_TEST(http_pipelined_in_order),
