@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "refdata.h"
+#include "ua_cache.h"
 
 static bool names_prefetch(const struct http_request *req, const char *header)
 {
@@ -33,6 +34,13 @@ enum verdict intake_classify(struct worker *w, const struct http_request *req,
     };
     enum verdict v;
 
+    if (ua != NULL) {
+        struct ua_traits traits;
+
+        ua_cache_lookup(w->agents, &w->refdata->classify, ua->value, ua->value_len, &traits);
+        in.agents_known = true;
+        in.agents = traits.agents;
+    }
     in.has_addr = worker_client_addr(w, req, &in.addr) == 0;
     v = classify(&w->refdata->classify, (uint32_t)(w->cfg->too_early_ms / 1000), &in);
 

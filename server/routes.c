@@ -19,7 +19,8 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "device_cache.h"
+#include "refdata.h"
+#include "ua_cache.h"
 #include "handlers.h"
 #include "log.h"
 
@@ -46,14 +47,13 @@ void handle_text(struct http_request *req, int status, const char *text)
 void handle_set_device(struct worker *w, struct event *ev, const struct http_request *req)
 {
     const struct http_header *ua = http_request_header(req, "User-Agent");
-    enum device_class device;
-    enum client_family client;
+    struct ua_traits traits;
 
     if (ua == NULL)
         return;
-    device_cache_classify(w->devices, ua->value, ua->value_len, &device, &client);
-    ev->device = (uint8_t)device;
-    ev->client = (uint8_t)client;
+    ua_cache_lookup(w->agents, &w->refdata->classify, ua->value, ua->value_len, &traits);
+    ev->device = (uint8_t)traits.device;
+    ev->client = (uint8_t)traits.client;
 }
 
 static bool is_get_or_head(const struct http_request *req)

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "attribution.h"
-#include "device_cache.h"
+#include "ua_cache.h"
 
 #include "http.h"
 #include "log.h"
@@ -135,6 +135,7 @@ static void switch_refdata(struct worker *w)
         return;
     refdata_release(w->refdata);
     w->refdata = next;
+    ua_cache_forget_agents(w->agents);
     LOG_DEBUG("worker.refdata_switched", "worker=%d", w->index);
 }
 
@@ -257,8 +258,8 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
     w->store = store_new(w->base, redis, &opts);
     w->reader = stats_reader_new(w->base, redis);
     w->http = http_server_new(w->base, &cfg->http, worker_route, w);
-    w->devices = device_cache_new();
-    if (w->store == NULL || w->reader == NULL || w->http == NULL || w->devices == NULL) {
+    w->agents = ua_cache_new();
+    if (w->store == NULL || w->reader == NULL || w->http == NULL || w->agents == NULL) {
         LOG_ERROR("worker.init_failed", "worker=%d error=\"out of memory\"", index);
         return -1;
     }
@@ -444,7 +445,7 @@ void worker_free(struct worker *w)
         store_free(w->store);
     if (w->http != NULL)
         http_server_free(w->http);
-    device_cache_free(w->devices);
+    ua_cache_free(w->agents);
     if (w->signer != NULL)
         signer_free(w->signer);
     ratelimit_free(w->beacon_limit);

@@ -24,7 +24,7 @@ struct ratelimit;
 struct refdata;
 struct signer;
 struct stats_reader;
-struct device_cache;
+struct ua_cache;
 struct store;
 
 /* Requests the handlers turned away or could not use; read by /metrics. */
@@ -68,7 +68,7 @@ struct worker {
     size_t n_shops;
     struct metrics metrics;
     struct stats_reader *reader; /* stats API reads, see stats_reader.h */
-    struct device_cache *devices; /* User-Agent classifications seen lately */
+    struct ua_cache *agents; /* User-Agent traits seen lately, see ua_cache.h */
     /* The API tokens this thread's handlers check: main()'s table until
      * the first reload, then reloaded_tokens. */
     const struct auth_tokens *tokens;

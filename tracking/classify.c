@@ -336,9 +336,22 @@ static bool addr_in(const struct classify_tables *t, enum classify_list list,
     return in->has_addr && netset_contains(&t->ranges[list], &in->addr);
 }
 
+uint8_t classify_agent_lists(const struct classify_tables *t, const char *ua, size_t len)
+{
+    uint8_t lists = 0;
+
+    for (int list = 0; list < CLASSIFY_LIST_COUNT; list++) {
+        if (classify_agent_matches(t, (enum classify_list)list, ua, len))
+            lists |= (uint8_t)(1u << list);
+    }
+    return lists;
+}
+
 static bool agent_in(const struct classify_tables *t, enum classify_list list,
                      const struct classify_input *in)
 {
+    if (in->agents_known)
+        return (in->agents >> list) & 1u;
     return classify_agent_matches(t, list, in->user_agent, in->user_agent_len);
 }
 

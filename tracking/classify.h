@@ -120,6 +120,10 @@ bool classify_agent_matches(const struct classify_tables *t,
                             enum classify_list list, const char *ua,
                             size_t len);
 
+/* Returns the lists whose patterns ua[0..len) matches, bit (1 << list)
+ * for each, so that a caller can cache them with the value. */
+uint8_t classify_agent_lists(const struct classify_tables *t, const char *ua, size_t len);
+
 /* Tells whether a Purpose or Sec-Purpose header value names prefetch: a
  * comma-separated list whose item, before any ';' parameters, is
  * "prefetch" in any case ("prefetch", "prefetch;anonymous-client-ip"). */
@@ -132,6 +136,8 @@ struct classify_input {
     bool purpose_prefetch;   /* see classify_purpose_is_prefetch */
     const char *user_agent;  /* NULL when the request has none */
     size_t user_agent_len;
+    bool agents_known;       /* agents is classify_agent_lists of user_agent */
+    uint8_t agents;
     bool has_addr;           /* false when the client address is unknown */
     struct netaddr addr;
     uint32_t now;            /* Unix s */
