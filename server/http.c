@@ -1317,15 +1317,9 @@ void http_respond(struct http_request *req, int status,
 
 void http_respond_prepared(struct http_request *req, const struct http_prepared *p)
 {
-    struct http_response r = {
-        .status = p->status,
-        .content_type = p->content_type,
-        .extra = p->extra,
-        .n_extra = p->n_extra,
-        .body = p->body,
-        .body_len = p->body_len,
-    };
+    struct http_response r;
 
+    http_prepared_parts(p, &r);
     respond(req, &r, p);
 }
 

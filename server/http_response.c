@@ -227,18 +227,23 @@ size_t http_prepared_render(struct event_base *base, const struct http_prepared 
     return w.overflow ? 0 : w.used;
 }
 
+void http_prepared_parts(const struct http_prepared *p, struct http_response *r)
+{
+    *r = (struct http_response){
+        .status = p->status,
+        .content_type = p->content_type,
+        .extra = p->extra,
+        .n_extra = p->n_extra,
+        .body = p->body,
+        .body_len = p->body_len,
+    };
+}
+
 int http_prepare(struct http_prepared *p, int status, const char *content_type,
                  const struct http_header *extra, size_t n_extra, const void *body,
                  size_t body_len)
 {
-    struct http_response r = {
-        .status = status,
-        .content_type = content_type,
-        .extra = extra,
-        .n_extra = n_extra,
-        .body = body,
-        .body_len = body_len,
-    };
+    struct http_response r;
 
     memset(p, 0, sizeof(*p));
     if (status < 100 || status > 999)
@@ -249,8 +254,9 @@ int http_prepare(struct http_prepared *p, int status, const char *content_type,
     p->n_extra = n_extra;
     p->body = body;
     p->body_len = body_len;
+    http_prepared_parts(p, &r);
 
-    p->len = http_response_render_rest(&r, p->rest, sizeof(p->rest));
+    /* Rendered without the body first only to learn where it starts. */
     r.head = true;
     p->head_len = http_response_render_rest(&r, p->rest, sizeof(p->rest));
     r.head = false;

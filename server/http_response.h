@@ -52,6 +52,9 @@ size_t http_response_render(struct event_base *base, const struct http_response 
  * fit. */
 size_t http_response_render_rest(const struct http_response *r, char *buf, size_t cap);
 
+/* Sets *r to the parts p was prepared from. */
+void http_prepared_parts(const struct http_prepared *p, struct http_response *r);
+
 /* Writes p's status line, the Date line and p's rest (without the body
  * for head) to the cap bytes at buf. Returns the length, or 0 when it does
  * not fit. */
