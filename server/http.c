@@ -817,12 +817,11 @@ static void conn_send(struct http_conn *conn, bool write_now)
 /*
  * Sends r, rendered from prepared when that is not NULL, with one send()
  * from a stack buffer when nothing is queued before it and it fits, which
- * spares the output buffer a chain
- * allocated and freed per response. What the socket does not take, or
- * the whole response after an error, goes to the output buffer, which
- * conn_send then hands to the bufferevent (that reports the error).
- * Returns false, having sent nothing, when the response must go through
- * the output buffer.
+ * spares the output buffer a chain allocated and freed per response. What
+ * the socket does not take, or the whole response after an error, goes to
+ * the output buffer, which conn_send then hands to the bufferevent (that
+ * reports the error). Returns false, having sent nothing, when the
+ * response must go through the output buffer.
  */
 static bool conn_send_direct(struct http_conn *conn, const struct http_response *r,
                              const struct http_prepared *prepared)
