@@ -381,6 +381,7 @@ void handle_beacon(struct worker *w, struct http_request *req)
     const char *reason = NULL;
     struct beacon b;
     struct event ev;
+    struct ua_traits traits;
     int allowed;
 
     if (req->method == HTTP_OPTIONS) {
@@ -416,7 +417,7 @@ void handle_beacon(struct worker *w, struct http_request *req)
         return;
     }
 
-    handle_set_device(w, &ev, req);
+    handle_set_device(&ev, intake_user_agent(w, req, &traits));
     beacon_record(w, &ev);
     http_respond(req, 204, NULL, cors, n_cors, NULL, 0);
 }
@@ -432,6 +433,7 @@ void handle_beacon_gif(struct worker *w, struct http_request *req)
     const char *reason = NULL;
     struct beacon b;
     struct event ev;
+    struct ua_traits traits;
     long skipped = 0;
     bool record = req->method == HTTP_GET;
     uint32_t retry_after = 0;
@@ -449,7 +451,7 @@ void handle_beacon_gif(struct worker *w, struct http_request *req)
     if (rc == 0)
         rc = beacon_to_event(w, &b, EVENT_SOURCE_BROWSER, &ev, &reason);
     if (rc == 0 && record) {
-        handle_set_device(w, &ev, req);
+        handle_set_device(&ev, intake_user_agent(w, req, &traits));
         beacon_record(w, &ev);
     }
     pixel_respond(req);

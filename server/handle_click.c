@@ -149,6 +149,8 @@ void handle_click(struct worker *w, struct http_request *req)
     const char *text = NULL;
     size_t text_len = click_token(req, &text);
     enum token_status status = TOKEN_MALFORMED;
+    struct ua_traits traits;
+    const struct ua_traits *ua;
     enum verdict verdict;
     uint32_t now = (uint32_t)time(NULL);
     bool record;
@@ -171,10 +173,11 @@ void handle_click(struct worker *w, struct http_request *req)
         return;
     }
 
-    verdict = intake_classify(w, req, true, &click, now);
+    ua = intake_user_agent(w, req, &traits);
+    verdict = intake_classify(w, req, true, &click, now, ua);
     record = !intake_suppressed(w, click.reader);
     memset(&ev, 0, sizeof(ev));
-    handle_set_device(w, &ev, req);
+    handle_set_device(&ev, ua);
 
     visit_len = mint_visit(w, &click, now, &visit, visit_text, sizeof(visit_text));
     location_len = visit_len < 0 ? -1

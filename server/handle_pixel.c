@@ -86,7 +86,9 @@ void pixel_respond(struct http_request *req)
 static void record_open(struct worker *w, struct http_request *req,
                         const struct token *tok, uint32_t now)
 {
-    enum verdict verdict = intake_classify(w, req, false, tok, now);
+    struct ua_traits traits;
+    const struct ua_traits *ua = intake_user_agent(w, req, &traits);
+    enum verdict verdict = intake_classify(w, req, false, tok, now, ua);
     struct event ev;
 
     if (intake_suppressed(w, tok->reader))
@@ -99,7 +101,7 @@ static void record_open(struct worker *w, struct http_request *req,
     }
 
     memset(&ev, 0, sizeof(ev));
-    handle_set_device(w, &ev, req);
+    handle_set_device(&ev, ua);
     ev.kind = EVENT_OPEN;
     ev.time = now;
     memcpy(ev.u.touch.campaign, tok->campaign, sizeof(tok->campaign));

@@ -7,6 +7,7 @@
 
 #include "event.h"
 #include "http.h"
+#include "ua_cache.h"
 #include "worker.h"
 
 /* GET|HEAD /o/<token>.gif: the GIF, always; a valid token records an open
@@ -62,8 +63,9 @@ void handle_readyz(struct worker *w, struct http_request *req);
 /* GET /dashboard and its assets (handle_dashboard.c). */
 void handle_dashboard(struct worker *w, struct http_request *req);
 
-/* Sets ev's device class and client family from req's User-Agent. */
-void handle_set_device(struct worker *w, struct event *ev, const struct http_request *req);
+/* Sets ev's device class and client family from ua, the traits of the
+ * request's User-Agent (intake_user_agent); NULL leaves them unknown. */
+void handle_set_device(struct event *ev, const struct ua_traits *ua);
 
 /* GET|HEAD /tally.js: the webshop snippet, with an ETag; 304 when the
  * request's If-None-Match lists it. */

@@ -8,7 +8,6 @@
 
 #include "log.h"
 #include "refdata.h"
-#include "ua_cache.h"
 
 static bool names_prefetch(const struct http_request *req, const char *header)
 {
@@ -17,30 +16,36 @@ static bool names_prefetch(const struct http_request *req, const char *header)
     return h != NULL && classify_purpose_is_prefetch(h->value, h->value_len);
 }
 
-enum verdict intake_classify(struct worker *w, const struct http_request *req,
-                             bool is_click, const struct token *tok, uint32_t now)
+const struct ua_traits *intake_user_agent(struct worker *w, const struct http_request *req,
+                                          struct ua_traits *out)
 {
     const struct http_header *ua = http_request_header(req, "User-Agent");
+
+    if (ua == NULL)
+        return NULL;
+    ua_cache_lookup(w->agents, &w->refdata->classify, ua->value, ua->value_len, out);
+    return out;
+}
+
+enum verdict intake_classify(struct worker *w, const struct http_request *req,
+                             bool is_click, const struct token *tok, uint32_t now,
+                             const struct ua_traits *ua)
+{
+    /* The agent lists come from ua, so classify needs no User-Agent text;
+     * a request without one matches no list. */
     struct classify_input in = {
         .is_click = is_click,
         .is_head = req->method == HTTP_HEAD,
         .purpose_prefetch = names_prefetch(req, "Purpose") ||
                             names_prefetch(req, "Sec-Purpose"),
-        .user_agent = ua != NULL ? ua->value : NULL,
-        .user_agent_len = ua != NULL ? ua->value_len : 0,
+        .agents_known = true,
+        .agents = ua != NULL ? ua->agents : 0,
         .now = now,
         .issued = tok->issued,
         .link = tok->link,
     };
     enum verdict v;
 
-    if (ua != NULL) {
-        struct ua_traits traits;
-
-        ua_cache_lookup(w->agents, &w->refdata->classify, ua->value, ua->value_len, &traits);
-        in.agents_known = true;
-        in.agents = traits.agents;
-    }
     in.has_addr = worker_client_addr(w, req, &in.addr) == 0;
     v = classify(&w->refdata->classify, (uint32_t)(w->cfg->too_early_ms / 1000), &in);
 

@@ -16,12 +16,22 @@
 #include "classify.h"
 #include "http.h"
 #include "token.h"
+#include "ua_cache.h"
 #include "worker.h"
 
+/* Fills *out with the traits of req's User-Agent, from the worker's
+ * cache (ua_cache.h), and returns out, or NULL when req has none. A
+ * handler reads them once and passes them to intake_classify and
+ * handle_set_device. */
+const struct ua_traits *intake_user_agent(struct worker *w, const struct http_request *req,
+                                          struct ua_traits *out);
+
 /* Judges an open (is_click false) or a click of token tok received at now,
- * with the worker's current tables and settings. Never fails. */
+ * with the worker's current tables and settings; ua is what
+ * intake_user_agent returned. Never fails. */
 enum verdict intake_classify(struct worker *w, const struct http_request *req,
-                             bool is_click, const struct token *tok, uint32_t now);
+                             bool is_click, const struct token *tok, uint32_t now,
+                             const struct ua_traits *ua);
 
 /* Tells whether reader is on the suppression list, counting it when so. */
 bool intake_suppressed(struct worker *w, const uint8_t reader[TOKEN_READER_LEN]);

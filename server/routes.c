@@ -19,8 +19,6 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "refdata.h"
-#include "ua_cache.h"
 #include "handlers.h"
 #include "log.h"
 
@@ -44,16 +42,12 @@ void handle_text(struct http_request *req, int status, const char *text)
                  strlen(text));
 }
 
-void handle_set_device(struct worker *w, struct event *ev, const struct http_request *req)
+void handle_set_device(struct event *ev, const struct ua_traits *ua)
 {
-    const struct http_header *ua = http_request_header(req, "User-Agent");
-    struct ua_traits traits;
-
     if (ua == NULL)
         return;
-    ua_cache_lookup(w->agents, &w->refdata->classify, ua->value, ua->value_len, &traits);
-    ev->device = (uint8_t)traits.device;
-    ev->client = (uint8_t)traits.client;
+    ev->device = (uint8_t)ua->device;
+    ev->client = (uint8_t)ua->client;
 }
 
 static bool is_get_or_head(const struct http_request *req)
