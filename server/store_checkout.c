@@ -7,8 +7,10 @@
  *      of the device to the token's reader;
  *   2. without a token inside the click window: LINK_LOOKUP of the device,
  *      then of the customer, then a read of each candidate reader's
- *      touchpoints in the windows (ZREVRANGEBYSCORE); attribution.c picks
- *      the touchpoint, and the first candidate that has one wins;
+ *      touchpoints in the windows (ZREVRANGEBYSCORE). Each read goes out
+ *      after the opens and clicks of that reader this loop took before the
+ *      checkout (store_join.c). attribution.c picks the touchpoint, and the
+ *      first candidate that has one wins;
  *   3. ORDER_CLAIM in the shop's slot: the first checkout event of an order
  *      claims it, stores its decision record and applies the refunds that
  *      arrived before it. A repeat stops here, and a server-to-server
@@ -411,22 +413,15 @@ static void on_touches(redisAsyncContext *ac, void *r, void *privdata)
     look_up_next_candidate(op);
 }
 
-/* Reads the next candidate reader's touchpoints in the windows, or claims
- * the order unattributed when no candidate is left. */
-static void look_up_next_candidate(struct store_op *op)
+/* Reads the touchpoints in the windows of the candidate that
+ * look_up_next_candidate took last, at next_candidate - 1. */
+static void send_touches_read(struct store_op *op)
 {
     char key[SCHEMA_KEY_MAX];
     const struct decision_record *rec = &op->steps->record;
     struct store_args a;
 
-    if (op->steps->next_candidate >= op->steps->n_candidates) {
-        memset(&op->steps->record.decision, 0, sizeof(op->steps->record.decision));
-        send_order_claim(op);
-        return;
-    }
-    schema_reader_touches(key, op->steps->candidates[op->steps->next_candidate]);
-    op->steps->next_candidate++;
-
+    schema_reader_touches(key, op->steps->candidates[op->steps->next_candidate - 1]);
     store_args_init(&a);
     store_args_str(&a, "ZREVRANGEBYSCORE");
     store_args_str(&a, key);
@@ -437,6 +432,23 @@ static void look_up_next_candidate(struct store_op *op)
     store_args_str(&a, "0");
     store_args_u64(&a, TOUCHES_READ_MAX);
     store_send(op, on_touches, &a);
+}
+
+/* Reads the next candidate reader's touchpoints, after the opens and
+ * clicks of that reader this loop has taken, or claims the order
+ * unattributed when no candidate is left. */
+static void look_up_next_candidate(struct store_op *op)
+{
+    const uint8_t *reader;
+
+    if (op->steps->next_candidate >= op->steps->n_candidates) {
+        memset(&op->steps->record.decision, 0, sizeof(op->steps->record.decision));
+        send_order_claim(op);
+        return;
+    }
+    reader = op->steps->candidates[op->steps->next_candidate];
+    op->steps->next_candidate++;
+    store_reader_read(op, reader, send_touches_read);
 }
 
 static void add_candidate(struct store_op *op, const uint8_t reader[TOKEN_READER_LEN],

@@ -152,6 +152,9 @@ struct store {
     struct store_op *parked_head, *parked_tail;
     uint16_t parked[STORE_READER_BUCKETS];
     bool plain_pending[STORE_READER_BUCKETS];
+    /* Checkouts whose read of a reader's touchpoints waits behind the
+     * opens and clicks of that reader's bucket, oldest first. */
+    struct store_op *reads_head, *reads_tail;
 
     /* Durability, see store_spool.c. */
     struct store_op *ops_head, *ops_tail; /* sent on the connection, oldest first */
@@ -256,6 +259,12 @@ struct store_op {
     bool plain_pending;
     bool plain_failed;
     bool plain_updated;
+    /* A checkout waiting in st's reads list: the next one there, the
+     * bucket it waits for and what sends its read (store_reader_read). */
+    struct store_op *read_next;
+    void (*read_send)(struct store_op *op);
+    unsigned read_bucket;
+    bool read_waiting;
 };
 
 /* Argument vector of one command; numbers are formatted into text. */
@@ -322,6 +331,14 @@ void store_reader_done(struct store_op *op);
 /* Takes op out of the join and parked lists; store_op_finish calls it
  * for every op. The ops behind it may then start or join their batches. */
 void store_join_leave(struct store_op *op);
+
+/* Calls send(op) once every open and click this loop started before it
+ * for reader's bucket has gone to Redis with its whole reader step:
+ * at once when none waits, else when the bucket's parked events start.
+ * A checkout reads a reader's touchpoints through this, so it sees the
+ * events its loop answered before it. */
+void store_reader_read(struct store_op *op, const uint8_t *reader,
+                       void (*send)(struct store_op *op));
 
 /* Tells store_join.c that op's plain commands have decided: op is done
  * or has sent READER_TOUCH. Starts the ops parked behind it. */

@@ -1,6 +1,7 @@
 /*
  * store_join.c - the order of opens and clicks: per reader in the reader's
- * slot, and per writer in the campaign batches.
+ * slot, also for the checkouts that read a reader's touchpoints, and per
+ * writer in the campaign batches.
  *
  * When every open and click took one READER_TOUCH, sent as it started,
  * Redis ran a reader's events in the order tally accepted them, and the
@@ -17,11 +18,12 @@
  *   another reader in the same bucket. Other loops and other tallyd
  *   instances have connections of their own. store_open.c describes how
  *   READER_TOUCH settles a honeypot click of theirs that runs between an
- *   open's commands. Identifies and checkouts do not wait. NOTE: a
- *   checkout's touchpoint reads can fall between an open's plain commands
- *   and its script. They then see the open's new time before the script
- *   has classified the open, which differs only when the script makes it
- *   a honeypot's.
+ *   open's commands. Identifies do not wait. A checkout's read of a
+ *   reader's touchpoints waits while the reader's bucket has an undecided
+ *   open or parked events, and goes out right after the parked events
+ *   have started (store_reader_read). Without that wait, a click the loop
+ *   had answered could still be parked when the checkout read the
+ *   reader's touchpoints, and the order would go to an older touch.
  *
  * - Per writer: CAMPAIGN_TOUCH skips an event at or below the highest
  *   sequence number applied for its writer (store_batch.c), so events must
@@ -31,17 +33,26 @@
  *   wherever it is. The spool gives it a new campaign identity when a
  *   later one may have been applied (store_spool.c).
  *
- * Both lists hold at most STORE_PIPELINE_MAX ops, so they are plain linked
- * lists, and a parked op is found by walking from the head.
+ * The three lists (join, parked, checkout reads) hold at most
+ * STORE_PIPELINE_MAX ops each, so they are plain linked lists, and an op
+ * is found in them by walking from the head.
  */
 #include "store_internal.h"
 
+static unsigned bucket_of(const uint8_t *reader)
+{
+    /* Reader ids are keyed hashes, so any two bytes are uniform. */
+    return ((unsigned)reader[0] | (unsigned)reader[1] << 8) % STORE_READER_BUCKETS;
+}
+
 static unsigned reader_bucket(const struct store_op *op)
 {
-    const uint8_t *r = op->ev.u.touch.reader;
+    return bucket_of(op->ev.u.touch.reader);
+}
 
-    /* Reader ids are keyed hashes, so any two bytes are uniform. */
-    return ((unsigned)r[0] | (unsigned)r[1] << 8) % STORE_READER_BUCKETS;
+static bool bucket_busy(const struct store *st, unsigned bucket)
+{
+    return st->plain_pending[bucket] || st->parked[bucket] > 0;
 }
 
 /* ---- per reader --------------------------------------------------------- */
@@ -89,9 +100,66 @@ static void unpark(struct store_op *op)
     st->parked[reader_bucket(op)]--;
 }
 
-/* Starts the parked ops of bucket, oldest first. A start that fails
- * finishes its op and may come back here, so each round reads the state
- * afresh from st. */
+/* ---- checkout reads ------------------------------------------------------ */
+
+static void unlink_read(struct store_op *op)
+{
+    struct store *st = op->st;
+    struct store_op *prev = NULL;
+
+    for (struct store_op *o = st->reads_head; o != op; o = o->read_next)
+        prev = o;
+    if (prev != NULL)
+        prev->read_next = op->read_next;
+    else
+        st->reads_head = op->read_next;
+    if (st->reads_tail == op)
+        st->reads_tail = prev;
+    op->read_next = NULL;
+    op->read_waiting = false;
+}
+
+void store_reader_read(struct store_op *op, const uint8_t *reader,
+                       void (*send)(struct store_op *op))
+{
+    struct store *st = op->st;
+    unsigned bucket = bucket_of(reader);
+
+    if (!bucket_busy(st, bucket)) {
+        send(op);
+        return;
+    }
+    op->read_bucket = bucket;
+    op->read_send = send;
+    op->read_next = NULL;
+    if (st->reads_tail != NULL)
+        st->reads_tail->read_next = op;
+    else
+        st->reads_head = op;
+    st->reads_tail = op;
+    op->read_waiting = true;
+}
+
+/* Sends the waiting reads of bucket, oldest first. A send that fails
+ * finishes its op, which can start other events, so each round looks
+ * at the list and the bucket afresh. */
+static void send_reads(struct store *st, unsigned bucket)
+{
+    while (!bucket_busy(st, bucket)) {
+        struct store_op *op = st->reads_head;
+
+        while (op != NULL && op->read_bucket != bucket)
+            op = op->read_next;
+        if (op == NULL)
+            return;
+        unlink_read(op);
+        op->read_send(op);
+    }
+}
+
+/* Starts the parked ops of bucket, oldest first, then the checkout reads
+ * that waited for them. A start that fails finishes its op and may come
+ * back here, so each round reads the state afresh from st. */
 static void release(struct store *st, unsigned bucket)
 {
     while (!st->plain_pending[bucket] && st->parked[bucket] > 0) {
@@ -105,6 +173,7 @@ static void release(struct store *st, unsigned bucket)
          * a start that fails cannot recurse through the next plain open. */
         store_reader_touch_send(op);
     }
+    send_reads(st, bucket);
 }
 
 void store_plain_decided(struct store_op *op)
@@ -167,7 +236,7 @@ void store_reader_step_start(struct store_op *op)
     st->join_tail = op;
     op->in_join = true;
 
-    if (st->plain_pending[bucket] || st->parked[bucket] > 0)
+    if (bucket_busy(st, bucket))
         park(op);
     else
         send_reader_step(op);
@@ -181,6 +250,8 @@ void store_reader_done(struct store_op *op)
 
 void store_join_leave(struct store_op *op)
 {
+    if (op->read_waiting)
+        unlink_read(op);
     if (op->parked)
         unpark(op);
     store_plain_decided(op);

@@ -5,8 +5,11 @@ import hashlib
 import hmac
 import json
 import os
+import signal
 import time
 import urllib.parse
+
+import pytest
 
 from conftest import email_sha256, path_of, wait_until
 
@@ -294,6 +297,42 @@ def test_shared_identifier_falls_back_to_email(make_tally, redis_server):
     record = order_record(redis_server, "f2")
     assert record["path"] == "email"
     assert record["trail"] == "device:shared email:credited"
+
+
+@pytest.mark.parametrize("pause, timed_out", [(0.2, False), (1.0, True)])
+def test_checkout_sees_click_parked_behind_open(make_tally, redis_server, pause, timed_out):
+    """A reader's open waits for Redis with its plain commands, so the
+    click behind it waits in tallyd too. The checkout that follows on the
+    same loop must read the reader's touchpoints after that click, and
+    credit it rather than the reader's older click of another campaign.
+    The same holds when Redis stays silent past redis_timeout and all three
+    events go through the journal."""
+    redis = redis_server.client
+    tally = make_tally(["--threads", "1", "--redis-timeout", "500ms"])
+    email = "park@example.com"
+    click_through(tally, "older", "a", email)
+    open_pixel(tally, "newer", "a", email)
+    wait_field(redis_server, "c:{newer}", "opens", 1)
+    time.sleep(1.1)  # a later second, so the repeated open moves its time
+    repeat = path_of(tally.open_url("newer", "a", email))
+    click = path_of(tally.click_url("newer", "a", email, "https://shop.example/p"))
+
+    os.kill(redis_server.proc.pid, signal.SIGSTOP)
+    try:
+        assert tally.request("GET", repeat)[0] == 200
+        assert tally.request("GET", click)[0] == 302
+        checkout(tally, "p1", email_sha256=email_sha256(email))
+        time.sleep(pause)
+    finally:
+        os.kill(redis_server.proc.pid, signal.SIGCONT)
+
+    record = order_record(redis_server, "p1")
+    assert record["campaign"] == "newer"
+    assert record["path"] == "email"
+    wait_field(redis_server, "c:{newer}", "conversions", 1)
+    assert redis.hget("c:{older}", "conversions") is None
+    wait_field(redis_server, "c:{newer}", "clicks", 1)
+    assert ("store.spooling" in tally.log_text()) == timed_out
 
 
 def test_stranger_never_credited(tally, redis_server):
