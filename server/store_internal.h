@@ -52,6 +52,9 @@
  * With 4,096 buckets against at most 512 events that happens by chance to
  * a few events, and by design to every burst of one reader. */
 #define STORE_READER_BUCKETS 4096
+/* Different links store_click.c tells apart in a burst window. With a
+ * larger burst_links every click takes READER_TOUCH. */
+#define STORE_CLICK_LINKS_MAX 16
 /* Freed ops of opens and clicks each loop keeps for reuse. AddressSanitizer
  * builds keep none, so that it still reports an op used after its free. */
 #if defined(__SANITIZE_ADDRESS__) /* gcc */
@@ -259,6 +262,10 @@ struct store_op {
     bool plain_pending;
     bool plain_failed;
     bool plain_updated;
+    /* A click's plain commands (store_click.c): replies still due, and
+     * whether those that came allow the plain write. */
+    uint8_t plain_due;
+    bool plain_enough;
     /* A checkout waiting in st's reads list: the next one there, the
      * bucket it waits for and what sends its read (store_reader_read). */
     struct store_op *read_next;
@@ -347,6 +354,15 @@ void store_plain_decided(struct store_op *op);
 /* Sends READER_TOUCH for an open or a click; store.c. Returns 0, or -1
  * when sending failed and op has been finished. */
 int store_reader_touch_send(struct store_op *op);
+
+/* Tells whether op, a click starting, may try the plain commands of
+ * store_click.c before READER_TOUCH, and sends them. */
+bool store_click_plain_eligible(const struct store_op *op);
+void store_click_plain_send(struct store_op *op);
+
+/* Parses the decimal Unix time READER_TOUCH stores in the marks into
+ * *out. Returns 0, or -1 for anything else. */
+int store_parse_time(const redisReply *r, uint32_t *out);
 
 /* Tells whether op, an open starting, may try the plain commands of
  * store_open.c before READER_TOUCH. */

@@ -65,6 +65,12 @@ static void send_reader_step(struct store_op *op)
         store_open_plain_send(op);
         return;
     }
+    if (store_click_plain_eligible(op)) {
+        op->plain_pending = true;
+        op->st->plain_pending[reader_bucket(op)] = true;
+        store_click_plain_send(op);
+        return;
+    }
     store_reader_touch_send(op);
 }
 

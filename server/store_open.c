@@ -83,9 +83,7 @@ static void on_plain_zadd(redisAsyncContext *ac, void *r, void *privdata)
     op->plain_updated = reply->integer == 1;
 }
 
-/* Parses the decimal Unix time READER_TOUCH stores; returns -1 for
- * anything else, which sends the open to the script. */
-static int parse_time(const redisReply *r, uint32_t *out)
+int store_parse_time(const redisReply *r, uint32_t *out)
 {
     uint64_t v = 0;
 
@@ -119,7 +117,7 @@ static bool plain_was_enough(const struct store_op *op, const redisReply *marks)
         return false;
 
     if (honeypot->type != REDIS_REPLY_NIL && t->verdict == VERDICT_HUMAN) {
-        if (parse_time(honeypot, &h) != 0)
+        if (store_parse_time(honeypot, &h) != 0)
             return false;
         if ((t->time > h ? t->time - h : h - t->time) <= op->st->opts.honeypot_window_s)
             return false;

@@ -26,7 +26,8 @@
  *       10 burst window (s), 11 burst links, 12 honeypot window (s).
  *       13 renewal period (the event time divided by touch_ttl_slack), or
  *       empty when there is no slack. 14 (optional) the score a plain ZADD
- *       of store_open.c gave the open's member before this call, or empty.
+ *       of store_open.c or store_click.c gave the member before this call,
+ *       or empty.
  * Numbers go to redis.call as the strings tallyd sent, because Redis
  * formats a Lua number argument again with snprintf (about 0.2 us).
  * A person's open or click (verdict human) becomes honeypot when it lies
@@ -46,7 +47,12 @@
  * connection) that ran after such a ZADD moved the member it had just
  * moved, and so counted that open. The open then finds its member under
  * "|honeypot" with the ZADD's score (ARGV[14]) and stays human, as if it
- * had come just before the click. A machine's open or
+ * had come just before the click. A click that store_click.c added as a
+ * person's (ARGV[14] set) is taken out first and written again with its
+ * verdict below. Should another click's script have moved it already,
+ * under "|burst" or "|honeypot", that script counted it as a person's
+ * click it moved, so it stays human here and the set is left as it is.
+ * A machine's open or
  * click is stored with "|verdict" after its member, which attribution
  * skips unless attribute_machine_events is on; a message's machine opens
  * of one verdict share a member, as its human opens do.
@@ -95,8 +101,18 @@ static const char reader_touch[] =
     "    moved_by_click = true\n"
     "  end\n"
     "end\n"
+    "if ARGV[9] == '1' and ARGV[14] and ARGV[14] ~= '' then\n"
+    "  if redis.call('ZREM', KEYS[1], member) == 0 then\n"
+    "    for _, v in ipairs({'burst', 'honeypot'}) do\n"
+    "      if redis.call('ZSCORE', KEYS[1], member .. '|' .. v) then\n"
+    "        verdict = 'human'\n"
+    "        moved_by_click = true\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
     "local moved, moved_opens\n"
-    "if ARGV[9] == '1' then\n"
+    "if ARGV[9] == '1' and not moved_by_click then\n"
     "  moved, moved_opens = {}, {}\n"
     "  local email = string.sub(ARGV[4], 3)\n"
     "  local hw = tonumber(ARGV[12])\n"

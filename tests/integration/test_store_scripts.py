@@ -519,6 +519,52 @@ def test_reader_touch_honeypot_between_plain_commands(redis_server):
         [0, "honeypot", 0]
 
 
+def test_reader_touch_click_after_plain_zadd(redis_server):
+    """A click whose plain ZADD (server/store_click.c) added it as a
+    person's, and whose range then showed a burst, takes READER_TOUCH with
+    that ZADD's score. The script takes the member out first, so the click
+    is a burst of its own and does not also move itself."""
+    client = redis_server.client
+    reader_touch(client, f"c|spring|a|1|{1:016x}", 100, "w-1")
+    reader_touch(client, f"c|spring|a|2|{2:016x}", 101, "w-2")
+
+    third = f"c|spring|a|3|{3:016x}"
+    assert client.zadd("r:{r1}:t", {third: score(102)}, nx=True) == 1
+    assert reader_touch(client, third, 102, "w-3", plain_score=score(102)) == \
+        [0, "burst", 2, 100, 101]
+    assert client.zrange("r:{r1}:t", 0, -1) == [
+        f"c|spring|a|{i}|{i:016x}|burst" for i in (1, 2, 3)]
+
+
+def test_reader_touch_click_moved_between_plain_commands(redis_server):
+    """Another connection's click runs its script between a click's plain
+    ZADD and that click's READER_TOUCH, finds a burst and moves the new
+    click to |burst, counting it as a person's click it moved. The click
+    then stays human, as if it had come just before, and the set keeps one
+    member for it."""
+    client = redis_server.client
+    reader_touch(client, f"c|spring|a|1|{1:016x}", 100, "w-1")
+
+    second = f"c|spring|a|2|{2:016x}"
+    assert client.zadd("r:{r1}:t", {second: score(101)}, nx=True) == 1
+    other = reader_touch(client, f"c|spring|a|3|{3:016x}", 101, "other-1")
+    assert other == [0, "burst", 2, 100, 101]
+    assert reader_touch(client, second, 101, "w-2", plain_score=score(101)) == \
+        [0, "human", 0]
+    assert client.zrange("r:{r1}:t", 0, -1) == [
+        f"c|spring|a|{i}|{i:016x}|burst" for i in (1, 2, 3)]
+
+    # The same holds for a honeypot click of the message.
+    fourth = f"c|spring|a|4|{4:016x}"
+    assert client.zadd("r:{r1}:t", {fourth: score(200)}, nx=True) == 1
+    trap = reader_touch(client, f"c|spring|a|9|{9:016x}", 200, "other-2", verdict="honeypot")
+    assert trap == [0, "honeypot", 1, 200]
+    assert reader_touch(client, fourth, 200, "w-4", plain_score=score(200)) == \
+        [0, "human", 0]
+    assert client.zscore("r:{r1}:t", fourth) is None
+    assert client.zscore("r:{r1}:t", fourth + "|honeypot") == score(200)
+
+
 def test_concurrent_opens_all_counted(tally, redis_server):
     """Opens sent on many connections at once end up in batches of
     several events; every one is counted, per message and unique."""

@@ -1,0 +1,170 @@
+"""A person's clicks written with plain commands (server/store_click.c).
+
+Each test drives a real tallyd against a real redis-server and checks what
+Redis holds: the counters, the reader's touchpoints and marks, and the TTLs.
+The cases are the ones where the plain commands must not be the whole write:
+a first click, a burst, a honeypot nearby, a renewal period that has passed,
+a full touchpoint set, and Redis going silent in the middle.
+"""
+import os
+import signal
+
+from conftest import path_of, wait_until
+from rawhttp import exchange, request
+from test_stats_api import metric_samples
+
+SHOP = "https://shop.example/p/42"
+SAFARI = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
+          "(KHTML, like Gecko) Version/17.0 Safari/605.1.15")
+TOUCHES_KEPT = 100  # MAX_TOUCHES_PER_READER in server/worker.c
+
+
+def plain_clicks(tally):
+    return metric_samples(tally)[("tally_clicks_plain_total", ())]
+
+
+def click_path(tally, campaign, email, link, message="a"):
+    return path_of(tally.click_url(campaign, message, email, SHOP, link=link))
+
+
+def click_and_wait(tally, redis, path, campaign, clicks):
+    """Follows path and waits until campaign counts `clicks` clicks."""
+    status, _, _ = tally.request("GET", path, headers={"User-Agent": SAFARI})
+    assert status == 302
+    wait_until(lambda: redis.hget(f"c:{{{campaign}}}", "clicks") == str(clicks),
+               f"{clicks} clicks of {campaign}")
+
+
+def reader_key(redis, suffix):
+    keys = redis.keys(f"r:*:{suffix}")
+    assert len(keys) == 1, keys
+    return keys[0]
+
+
+def test_plain_repeated_clicks(make_tally, redis_server):
+    """The first click of a message runs READER_TOUCH, which sets the
+    message mark; the next clicks of the same link add their own members
+    with the plain ZADD and count like the script would."""
+    redis = redis_server.client
+    tally = make_tally(["--threads", "1"])
+    path = click_path(tally, "pc", "ann@example.com", 1)
+
+    click_and_wait(tally, redis, path, "pc", 1)
+    assert plain_clicks(tally) == 0
+    for clicks in (2, 3):
+        click_and_wait(tally, redis, path, "pc", clicks)
+    assert plain_clicks(tally) == 2
+
+    touches = redis.zrange(reader_key(redis, "t"), 0, -1)
+    assert len(touches) == 3
+    assert all(m.startswith("c|pc|a|1|") and m.count("|") == 4 for m in touches)
+    totals = redis.hgetall("c:{pc}")
+    assert totals["clicks:human"] == "3"
+    assert totals["unique_clicks"] == "1"
+    assert redis.hget("c:{pc}:m:a", "unique_clicks") == "1"
+    assert all(redis.ttl(reader_key(redis, s)) > 3600 for s in ("t", "u"))
+
+
+def test_plain_click_burst_falls_back(make_tally, redis_server):
+    """Three links of one email within the burst window, one after the
+    other: the second click stays plain, the third finds the burst in its
+    range and takes READER_TOUCH, which moves the two before it. The
+    counters end as if every click had taken the script."""
+    redis = redis_server.client
+    tally = make_tally(["--threads", "1"])
+    paths = [click_path(tally, "pb", "bob@example.com", link) for link in (1, 2, 3)]
+
+    for clicks, path in enumerate(paths, 1):
+        click_and_wait(tally, redis, path, "pb", clicks)
+    totals = redis.hgetall("c:{pb}")
+    assert totals["clicks:burst"] == "3"
+    assert int(totals.get("clicks:human", "0")) == 0
+    assert plain_clicks(tally) == 1
+    touches = redis.zrange(reader_key(redis, "t"), 0, -1)
+    assert len(touches) == 3
+    assert all(m.endswith("|burst") for m in touches)
+
+
+def test_plain_click_near_honeypot(make_tally, redis_server):
+    """A click within the honeypot window after a trap click of the message
+    is a honeypot's: the marks show the trap's time, so READER_TOUCH
+    decides, and the plain member is not left behind."""
+    redis = redis_server.client
+    tally = make_tally(["--threads", "1"])
+    click_and_wait(tally, redis, click_path(tally, "ph", "eve@example.com", 1), "ph", 1)
+    trap = path_of(tally.ctl("url", "click", "--base", tally.base, "--campaign", "ph",
+                             "--message", "a", "--email", "eve@example.com", "--to", SHOP,
+                             "--honeypot").stdout.strip())
+    click_and_wait(tally, redis, trap, "ph", 2)
+    click_and_wait(tally, redis, click_path(tally, "ph", "eve@example.com", 2), "ph", 3)
+
+    assert plain_clicks(tally) == 0
+    totals = redis.hgetall("c:{ph}")
+    assert totals["clicks:honeypot"] == "3"
+    assert int(totals.get("clicks:human", "0")) == 0
+    touches = redis.zrange(reader_key(redis, "t"), 0, -1)
+    assert len(touches) == 3
+    assert all(m.endswith("|honeypot") for m in touches)
+
+
+def test_plain_click_new_period_renews(make_tally, redis_server):
+    """When the marks show the keys were last renewed in another period,
+    the click takes READER_TOUCH, which renews both keys."""
+    redis = redis_server.client
+    tally = make_tally(["--threads", "1"])
+    path = click_path(tally, "pr", "ann@example.com", 1)
+    click_and_wait(tally, redis, path, "pr", 1)
+    touches, marks = reader_key(redis, "t"), reader_key(redis, "u")
+    period = redis.hget(marks, "e")
+
+    redis.hset(marks, "e", "1")
+    for key in (touches, marks):
+        redis.expire(key, 50)
+    click_and_wait(tally, redis, path, "pr", 2)
+
+    assert plain_clicks(tally) == 0
+    assert redis.hget(marks, "e") == period
+    assert all(redis.ttl(key) > 3600 for key in (touches, marks))
+    assert redis.zcard(touches) == 2
+
+
+def test_plain_clicks_keep_latest_touches(make_tally, redis_server):
+    """The plain commands trim the set to the latest touchpoints as the
+    script does, so a reader never has more touchpoints than the store keeps."""
+    redis = redis_server.client
+    tally = make_tally(["--threads", "1"])
+    path = click_path(tally, "pt", "ann@example.com", 1)
+    click_and_wait(tally, redis, path, "pt", 1)
+    first = redis.zrange(reader_key(redis, "t"), 0, 0)[0]
+
+    # One at a time, so no click waits behind the one before it (a
+    # pipelined burst of a reader takes READER_TOUCH).
+    clicks = TOUCHES_KEPT + 5
+    for n in range(2, clicks + 1):
+        click_and_wait(tally, redis, path, "pt", n)
+    assert plain_clicks(tally) == clicks - 1
+    touches = reader_key(redis, "t")
+    assert redis.zcard(touches) == TOUCHES_KEPT
+    assert redis.zscore(touches, first) is None
+
+
+def test_plain_clicks_redis_silent(make_tally, redis_server):
+    """Redis stops replying while clicks wait on their plain commands. The
+    timeout sends them to the journal, the replay takes READER_TOUCH, and
+    each click is counted once with one touchpoint of its own."""
+    redis = redis_server.client
+    tally = make_tally(["--threads", "1", "--redis-timeout", "300ms"])
+    path = click_path(tally, "ps", "sam@example.com", 1)
+    click_and_wait(tally, redis, path, "ps", 1)
+
+    os.kill(redis_server.proc.pid, signal.SIGSTOP)
+    try:
+        raw = exchange(tally, b"".join(request("GET", path, close=i == 19) for i in range(20)))
+        assert raw.count(b"HTTP/1.1 302 ") == 20
+        wait_until(lambda: "redis.timeout" in tally.log_text(), "the timeout", 10)
+    finally:
+        os.kill(redis_server.proc.pid, signal.SIGCONT)
+    wait_until(lambda: redis.hget("c:{ps}", "clicks") == "21", "21 clicks", 30)
+    assert redis.hget("c:{ps}", "clicks:human") == "21"
+    assert redis.zcard(reader_key(redis, "t")) == 21
+    assert tally.proc.poll() is None
