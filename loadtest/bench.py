@@ -345,6 +345,7 @@ class Bench:
             cpu = process_cpu_seconds(proc.pid)
             result = run_wrk(port, workers, self.args, scenario, extra)
             cpu = process_cpu_seconds(proc.pid) - cpu
+            load_ended = time.monotonic()
         finally:
             rc = stop_process(proc)
         stopped = parse_stopped(log_path)
@@ -366,6 +367,13 @@ class Bench:
             if counted >= recorded:
                 break
             time.sleep(0.05)
+        # Answers go out before the writes, so Redis may still be applying
+        # a backlog when wrk stops. The rate into Redis counts the time
+        # until the last write, which bounds what tallyd sustains for
+        # longer than a run. The drain runs with the machine otherwise
+        # idle, so this rate is an upper bound on the sustained one.
+        result["drain_s"] = time.monotonic() - load_ended
+        result["into_redis_rps"] = recorded / (self.args.duration + result["drain_s"])
 
         result["tallyd_cpu"] = cpu
         result["redis_cpu"] = self.redis.cpu_seconds() - redis_cpu
@@ -416,7 +424,7 @@ def print_row(workers, scenario, run, server, r):
     if server == "tallyd":
         extra = (f" answered={r['answered']} recorded={r['recorded']} "
                  f"journaled={r['journaled']} in_redis={r['counted']} "
-                 f"{'ok' if r['ok'] else 'LOST'}")
+                 f"drain={r['drain_s']:.2f}s {'ok' if r['ok'] else 'LOST'}")
     log(f"{workers:>2} {scenario:<7} {run:>3} {server:<7} {r['rps']:>10.0f} "
         f"{r['p50_us'] / 1000:>8.3f} {r['p99_us'] / 1000:>8.3f} "
         f"{r['p999_us'] / 1000:>8.3f}{extra}")
@@ -424,6 +432,8 @@ def print_row(workers, scenario, run, server, r):
 
 def summarize(workers, scenario, rows):
     ratio = statistics.median(b["rps"] / a["rps"] for a, b in rows)
+    into_redis = statistics.median(b["into_redis_rps"] / a["rps"] for a, b in rows)
+    drain = statistics.median(b["drain_s"] for _, b in rows)
     p99 = statistics.median(b["p99_us"] / a["p99_us"] for a, b in rows)
     events = sum(b["recorded"] for _, b in rows)
     tallyd_cpu = sum(b["tallyd_cpu"] for _, b in rows)
@@ -432,6 +442,7 @@ def summarize(workers, scenario, rows):
     script_calls = sum(b["script_calls"] for _, b in rows)
     lost = sum(not b["ok"] for _, b in rows)
     return (f"{workers:>2} {scenario:<7} ratio={ratio:.3f} p99_ratio={p99:.2f} "
+            f"into_redis_ratio={into_redis:.3f} drain_s={drain:.2f} "
             f"nginx_rps={statistics.median(a['rps'] for a, _ in rows):.0f} "
             f"tallyd_rps={statistics.median(b['rps'] for _, b in rows):.0f} "
             f"tallyd_us_per_event={1e6 * tallyd_cpu / max(events, 1):.2f} "
