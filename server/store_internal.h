@@ -147,9 +147,9 @@ struct store {
     size_t started; /* events started (sent or in a batch) and not finished */
     bool sending_queued; /* send_queued is on the stack */
     /* Opens and clicks from their start until they join a campaign batch,
-     * oldest first, and those waiting to start behind an open's plain
-     * commands, with their number and whether such an open is undecided,
-     * per reader bucket (store_join.c). */
+     * oldest first, and those waiting to start behind an open's or a
+     * click's plain commands, with their number and whether such an event
+     * is undecided, per reader bucket (store_join.c). */
     struct store_op *join_head, *join_tail;
     bool joining; /* store_join's drain is on the stack */
     struct store_op *parked_head, *parked_tail;
@@ -257,8 +257,9 @@ struct store_op {
     bool in_join;
     bool parked;
     bool reader_done;
-    /* A repeated open's plain commands (store_open.c): sent and not
-     * decided yet, failed, or the ZADD moved the open's time. */
+    /* An open's or a click's plain commands (store_open.c,
+     * store_click.c): sent and not decided yet, failed, or the ZADD moved
+     * the open's time or added the click. */
     bool plain_pending;
     bool plain_failed;
     bool plain_updated;
@@ -326,7 +327,7 @@ void store_batch_add(struct store_op *op);
 
 /* Starts the reader step of an open or a click: puts it at the end of
  * st's join list and sends its commands, or parks it behind an undecided
- * open of its reader bucket. */
+ * open or click of its reader bucket. */
 void store_reader_step_start(struct store_op *op);
 
 /* Marks op's reader step done (unique_mask, verdict and moved times set).

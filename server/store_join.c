@@ -6,19 +6,20 @@
  * When every open and click took one READER_TOUCH, sent as it started,
  * Redis ran a reader's events in the order tally accepted them, and the
  * replies came back in that order. A repeated open now sends two plain
- * commands and, when they cannot decide, READER_TOUCH a round trip later
- * (store_open.c). Two rules keep the old order:
+ * commands (store_open.c), and a person's click four (store_click.c), and
+ * when they cannot decide, READER_TOUCH follows a round trip later. Two
+ * rules keep the old order:
  *
- * - Per reader: while an open's plain commands are undecided, later opens
+ * - Per reader: while an event's plain commands are undecided, later opens
  *   and clicks of a reader in the same bucket wait (parked). They start,
- *   oldest first and all with READER_TOUCH, once that open has finished or
- *   sent its own READER_TOUCH, so no event this loop took for the reader
- *   runs between an open's plain commands and its script. A reader's
- *   burst of opens thus waits one round trip, and so does an event of
+ *   oldest first and all with READER_TOUCH, once that event has finished
+ *   or sent its own READER_TOUCH, so no event this loop took for the
+ *   reader runs between an event's plain commands and its script. A
+ *   reader's burst thus waits one round trip, and so does an event of
  *   another reader in the same bucket. Other loops and other tallyd
- *   instances have connections of their own. store_open.c describes how
- *   READER_TOUCH settles a honeypot click of theirs that runs between an
- *   open's commands. Identifies do not wait. A checkout's read of a
+ *   instances have connections of their own. store_open.c and
+ *   store_click.c describe how READER_TOUCH settles a click of theirs
+ *   that runs between an event's commands. Identifies do not wait. A checkout's read of a
  *   reader's touchpoints waits while the reader's bucket has an undecided
  *   open or parked events, and goes out right after the parked events
  *   have started (store_reader_read). Without that wait, a click the loop
