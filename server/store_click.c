@@ -39,7 +39,6 @@
 
 #include "classify.h"
 #include "log.h"
-#include "resp.h"
 #include "schema.h"
 #include "touch.h"
 
@@ -130,34 +129,6 @@ static int links_near(const struct store_op *op, const redisReply *range)
     return n;
 }
 
-/* Returns true when the marks {message mark, honeypot time, renewal
- * period} allow the plain write; see the conditions at the top of this
- * file. */
-static bool marks_allow_plain(const struct store_op *op, const redisReply *marks)
-{
-    const struct event_touch *t = &op->ev.u.touch;
-    const struct store_options *o = &op->st->opts;
-    uint32_t slack = touch_ttl_slack(o->reader_retention_s);
-    char period[RESP_U64_MAX];
-    size_t period_len;
-    uint32_t h;
-
-    if (marks->type != REDIS_REPLY_ARRAY || marks->elements != 3 ||
-        marks->element[0]->type != REDIS_REPLY_STRING)
-        return false;
-    if (marks->element[1]->type != REDIS_REPLY_NIL) {
-        if (store_parse_time(marks->element[1], &h) != 0)
-            return false;
-        if ((t->time > h ? t->time - h : h - t->time) <= o->honeypot_window_s)
-            return false;
-    }
-
-    period_len = resp_u64_text(t->time / slack, period);
-    return marks->element[2]->type == REDIS_REPLY_STRING &&
-           marks->element[2]->len == period_len &&
-           memcmp(marks->element[2]->str, period, period_len) == 0;
-}
-
 /* Returns whether one reply allows the plain write. hiredis frees a
  * reply when its callback returns, so on_reply keeps only this result, in
  * op->plain_enough. */
@@ -174,7 +145,7 @@ static bool reply_allows_plain(const struct store_op *op, enum click_reply posit
         links = links_near(op, reply);
         return links >= 0 && (unsigned)links < o->burst_links;
     case CLICK_MARKS:
-        return marks_allow_plain(op, reply);
+        return store_marks_allow_plain(op, reply);
     case CLICK_TRIMMED:
         return reply->type == REDIS_REPLY_INTEGER;
     case CLICK_REPLIES:

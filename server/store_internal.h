@@ -361,9 +361,12 @@ int store_reader_touch_send(struct store_op *op);
 bool store_click_plain_eligible(const struct store_op *op);
 void store_click_plain_send(struct store_op *op);
 
-/* Parses the decimal Unix time READER_TOUCH stores in the marks into
- * *out. Returns 0, or -1 for anything else. */
-int store_parse_time(const redisReply *r, uint32_t *out);
+/* Returns true when the reply to HMGET of a reader's marks {message mark,
+ * honeypot time, renewal period} allows op's plain write: the message
+ * mark exists, no honeypot time lies within the honeypot window of a
+ * person's event, and the keys were renewed in op's renewal period.
+ * store_open.c and store_click.c share it. */
+bool store_marks_allow_plain(const struct store_op *op, const redisReply *marks);
 
 /* Tells whether op, an open starting, may try the plain commands of
  * store_open.c before READER_TOUCH. */

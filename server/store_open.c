@@ -83,7 +83,9 @@ static void on_plain_zadd(redisAsyncContext *ac, void *r, void *privdata)
     op->plain_updated = reply->integer == 1;
 }
 
-int store_parse_time(const redisReply *r, uint32_t *out)
+/* Parses the decimal Unix time READER_TOUCH stores; returns -1 for
+ * anything else, which sends the event to the script. */
+static int parse_time(const redisReply *r, uint32_t *out)
 {
     uint64_t v = 0;
 
@@ -100,24 +102,25 @@ int store_parse_time(const redisReply *r, uint32_t *out)
     return 0;
 }
 
-/* Returns true when the marks {message mark, honeypot time, renewal
- * period} show that the ZADD was the open's whole write. */
-static bool plain_was_enough(const struct store_op *op, const redisReply *marks)
+bool store_marks_allow_plain(const struct store_op *op, const redisReply *marks)
 {
     const struct event_touch *t = &op->ev.u.touch;
-    const redisReply *mark = marks->element[0];
-    const redisReply *honeypot = marks->element[1];
-    const redisReply *renewed = marks->element[2];
+    const redisReply *mark, *honeypot, *renewed;
     uint32_t slack = touch_ttl_slack(op->st->opts.reader_retention_s);
     char period[RESP_U64_MAX];
     size_t period_len;
     uint32_t h;
 
-    if (!op->plain_updated || mark->type != REDIS_REPLY_STRING)
+    if (marks->type != REDIS_REPLY_ARRAY || marks->elements != 3)
+        return false;
+    mark = marks->element[0];
+    honeypot = marks->element[1];
+    renewed = marks->element[2];
+    if (mark->type != REDIS_REPLY_STRING)
         return false;
 
     if (honeypot->type != REDIS_REPLY_NIL && t->verdict == VERDICT_HUMAN) {
-        if (store_parse_time(honeypot, &h) != 0)
+        if (parse_time(honeypot, &h) != 0)
             return false;
         if ((t->time > h ? t->time - h : h - t->time) <= op->st->opts.honeypot_window_s)
             return false;
@@ -150,7 +153,7 @@ static void on_plain_marks(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
 
-    if (!plain_was_enough(op, reply)) {
+    if (!op->plain_updated || !store_marks_allow_plain(op, reply)) {
         /* The script goes out before the parked events of the reader. A
          * send that fails has finished op, which decided it. */
         if (store_reader_touch_send(op) == 0)
