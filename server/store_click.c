@@ -1,5 +1,5 @@
 /*
- * store_click.c - a person's click written with four plain commands.
+ * store_click.c - a person's click written with plain commands.
  *
  * READER_TOUCH cost Redis about 38 us per click under `make bench` on the
  * slow machine of docs/benchmarks.md. Its four calls from Lua took about
@@ -9,26 +9,30 @@
  *   ZADD r:{R}:t NX <score> <member>
  *   ZRANGEBYSCORE r:{R}:t <t - burst window> <t + burst window>
  *   HMGET r:{R}:u c|C|M h|C|M e
- *   ZREMRANGEBYRANK r:{R}:t 0 -(max_touches + 1)
  *
  * The member carries the click id, so the ZADD adds it (NX: a member that
  * exists is left alone and sends the click to the script). The range shows
- * the clicks around it, the HMGET the marks, and the last command trims the
- * set as the script would. The ZADD was the click's whole write when four
- * conditions hold. Fewer than burst_links different links of the email
- * lie in the burst window. No honeypot time of the email lies within the
- * honeypot window. The message mark exists, so this is not the reader's
- * first click of the message. And the keys were renewed in the click's
- * renewal period. The click then joins its campaign batch as a person's,
- * with no unique mask, which is what READER_TOUCH would have returned.
+ * the clicks around it and the HMGET the marks. The ZADD was the click's
+ * whole write when four conditions hold. Fewer than burst_links different
+ * links of the email lie in the burst window. No honeypot time of the
+ * email lies within the honeypot window. The message mark exists, so this
+ * is not the reader's first click of the message. And the keys were
+ * renewed in the click's renewal period. The click then joins its
+ * campaign batch as a person's, with no unique mask, which is what
+ * READER_TOUCH would have returned, and ZREMRANGEBYRANK trims the set to
+ * max_touches as the script would. The trim waits for the decision,
+ * because the script must still see the oldest clicks of the burst
+ * window.
  *
- * Otherwise READER_TOUCH follows with the ZADD's score (ARGV 14). It takes
- * the member out and does the whole write, so the result is the script's.
- * Another loop's click can run its script between the ZADD and that
- * script, see this click as a person's and move it to "|burst" or
- * "|honeypot", counting the move. READER_TOUCH then finds the member under
- * that name and keeps this click human, as if it had come just before the
- * other one; so does the plain path when the move comes after its range.
+ * Otherwise READER_TOUCH follows, told that the member may be in the set
+ * (ARGV 14). It takes the member out and does the whole write, so the
+ * result is the script's. A replay after a lost connection does the same,
+ * because the ZADD may have run. Another loop's click can run its script
+ * between the ZADD and that script, see this click as a person's and move
+ * it to "|burst" or "|honeypot", counting the move. READER_TOUCH then
+ * finds the member under that name and keeps this click human, as if it
+ * had come just before the other one; so does the plain path when the
+ * move comes after its range.
  *
  * Order: this loop's later events of the reader wait until the plain
  * commands have decided (store_join.c). Replays always take the script.
@@ -42,12 +46,11 @@
 #include "schema.h"
 #include "touch.h"
 
-/* The four commands, in the order of their replies. */
+/* The commands of the round trip, in the order of their replies. */
 enum click_reply {
     CLICK_ADDED = 0,
     CLICK_NEAR,
     CLICK_MARKS,
-    CLICK_TRIMMED,
     CLICK_REPLIES
 };
 
@@ -146,12 +149,38 @@ static bool reply_allows_plain(const struct store_op *op, enum click_reply posit
         return links >= 0 && (unsigned)links < o->burst_links;
     case CLICK_MARKS:
         return store_marks_allow_plain(op, reply);
-    case CLICK_TRIMMED:
-        return reply->type == REDIS_REPLY_INTEGER;
     case CLICK_REPLIES:
         break;
     }
     return false;
+}
+
+/* The trim's reply concerns no event: a trim that failed leaves the set a
+ * member longer than max_touches until the reader's next write trims it.
+ * A lost connection (no reply) is logged where it is dropped. */
+static void on_trimmed(redisAsyncContext *ac, void *r, void *privdata)
+{
+    const redisReply *reply = r;
+
+    (void)ac;
+    (void)privdata;
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+        LOG_LIMITED(LOG_LEVEL_WARN, "store.trim_failed", "error=\"%s\"", reply->str);
+}
+
+static void send_trim(struct store_op *op)
+{
+    struct store_args a;
+    char touches[SCHEMA_KEY_MAX];
+    size_t touches_len = schema_reader_touches(touches, op->ev.u.touch.reader);
+
+    store_args_init(&a);
+    store_args_str(&a, "ZREMRANGEBYRANK");
+    store_args_buf(&a, touches, touches_len);
+    store_args_str(&a, "0");
+    store_args_i64(&a, -(int64_t)op->st->opts.max_touches - 1);
+    if (store_send_args(op->st, on_trimmed, NULL, &a) != 0)
+        LOG_LIMITED(LOG_LEVEL_WARN, "store.trim_failed", "error=\"could not queue the command\"");
 }
 
 /* Ends the plain step once every reply has come: fails op, finishes its
@@ -175,6 +204,7 @@ static void decide(struct store_op *op)
     op->n_moved = 0;
     op->n_moved_clicks = 0;
     op->st->stats.clicks_plain++;
+    send_trim(op);
     store_plain_decided(op);
     store_reader_done(op);
 }
@@ -185,7 +215,7 @@ static void decide(struct store_op *op)
 static void on_reply(struct store_op *op, enum click_reply position, const redisReply *reply)
 {
     static const char *const steps[CLICK_REPLIES] = {
-        "click_zadd", "click_near", "click_marks", "click_trim",
+        "click_zadd", "click_near", "click_marks",
     };
 
     if (!op->plain_failed) {
@@ -214,12 +244,6 @@ static void on_marks(redisAsyncContext *ac, void *r, void *privdata)
 {
     (void)ac;
     on_reply(privdata, CLICK_MARKS, r);
-}
-
-static void on_trimmed(redisAsyncContext *ac, void *r, void *privdata)
-{
-    (void)ac;
-    on_reply(privdata, CLICK_TRIMMED, r);
 }
 
 /* Queues one command after the ZADD. When that fails, the commands queued
@@ -286,13 +310,5 @@ void store_click_plain_send(struct store_op *op)
     store_args_buf(&a, member, mark_len);
     store_args_buf(&a, honeypot, mark_len);
     store_args_str(&a, "e");
-    if (!queue_more(op, on_marks, &a))
-        return;
-
-    store_args_init(&a);
-    store_args_str(&a, "ZREMRANGEBYRANK");
-    store_args_buf(&a, touches, touches_len);
-    store_args_str(&a, "0");
-    store_args_i64(&a, -(int64_t)o->max_touches - 1);
-    queue_more(op, on_trimmed, &a);
+    queue_more(op, on_marks, &a);
 }

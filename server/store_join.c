@@ -6,7 +6,7 @@
  * When every open and click took one READER_TOUCH, sent as it started,
  * Redis ran a reader's events in the order tally accepted them, and the
  * replies came back in that order. A repeated open now sends two plain
- * commands (store_open.c), and a person's click four (store_click.c), and
+ * commands (store_open.c), and a person's click three (store_click.c), and
  * when they cannot decide, READER_TOUCH follows a round trip later. Two
  * rules keep the old order:
  *

@@ -25,9 +25,10 @@
  *       8 verdict, 9 "1" for a click.
  *       10 burst window (s), 11 burst links, 12 honeypot window (s).
  *       13 renewal period (the event time divided by touch_ttl_slack), or
- *       empty when there is no slack. 14 (optional) the score a plain ZADD
- *       of store_open.c or store_click.c gave the member before this call,
- *       or empty.
+ *       empty when there is no slack. 14 (optional) for an open, the score
+ *       a plain ZADD of store_open.c gave its member before this call; for
+ *       a click, set when its member may be in the set already; or
+ *       empty.
  * Numbers go to redis.call as the strings tallyd sent, because Redis
  * formats a Lua number argument again with snprintf (about 0.2 us).
  * A person's open or click (verdict human) becomes honeypot when it lies
@@ -47,12 +48,15 @@
  * connection) that ran after such a ZADD moved the member it had just
  * moved, and so counted that open. The open then finds its member under
  * "|honeypot" with the ZADD's score (ARGV[14]) and stays human, as if it
- * had come just before the click. A click that store_click.c added as a
- * person's (ARGV[14] set) is taken out first and written again with its
- * verdict below. Should another click's script have moved it already,
- * under "|burst" or "|honeypot", that script counted it as a person's
- * click it moved, so it stays human here and the set is left as it is.
- * A machine's open or
+ * had come just before the click. A person's click whose member may be in
+ * the set already (ARGV[14] set: store_click.c's ZADD added it, or this is
+ * a replay) is taken out first and written again with its verdict below.
+ * When only the member with "|burst" or "|honeypot" is there, another
+ * click's script moved it and counted it as a person's click it moved, so
+ * it stays human here and the set is left as it is. That reading needs
+ * the script's own burst or honeypot verdict of a person's click to be
+ * replayed from x|<event mark>, so such a click always stores its reply
+ * there. A machine's open or
  * click is stored with "|verdict" after its member, which attribution
  * skips unless attribute_machine_events is on; a message's machine opens
  * of one verdict share a member, as its human opens do.
@@ -65,7 +69,8 @@
  * separate campaign mark would cost a fifth of a reader's memory, and the
  * check reads the mark names (HKEYS) only on a message's first event. A replay finds
  * its own event mark and returns the same mask; one that moved opens or
- * clicks finds its whole reply in the field x|<event mark>.
+ * clicks, or a person's click this script made a burst or honeypot
+ * click, finds its whole reply in the field x|<event mark>.
  * Retention: both keys get a TTL of retention plus slack, renewed by the
  * first event of each renewal period. Field e contains the period of the
  * last renewal, and an event of any other period renews, an earlier one
@@ -101,13 +106,12 @@ static const char reader_touch[] =
     "    moved_by_click = true\n"
     "  end\n"
     "end\n"
-    "if ARGV[9] == '1' and ARGV[14] and ARGV[14] ~= '' then\n"
-    "  if redis.call('ZREM', KEYS[1], member) == 0 then\n"
-    "    for _, v in ipairs({'burst', 'honeypot'}) do\n"
-    "      if redis.call('ZSCORE', KEYS[1], member .. '|' .. v) then\n"
-    "        verdict = 'human'\n"
-    "        moved_by_click = true\n"
-    "      end\n"
+    "if ARGV[9] == '1' and ARGV[8] == 'human' and ARGV[14] and ARGV[14] ~= '' and\n"
+    "   redis.call('ZREM', KEYS[1], member) == 0 then\n"
+    "  for _, v in ipairs({'burst', 'honeypot'}) do\n"
+    "    if redis.call('ZSCORE', KEYS[1], member .. '|' .. v) then\n"
+    "      verdict = 'human'\n"
+    "      moved_by_click = true\n"
     "    end\n"
     "  end\n"
     "end\n"
@@ -199,7 +203,7 @@ static const char reader_touch[] =
     "  for _, m in ipairs(moved) do reply[#reply + 1] = m end\n"
     "  for _, m in ipairs(moved_opens) do reply[#reply + 1] = m end\n"
     "end\n"
-    "if #reply > 3 then\n"
+    "if #reply > 3 or (ARGV[9] == '1' and verdict ~= ARGV[8]) then\n"
     "  unset = unset or {}\n"
     "  unset[#unset + 1] = 'x|' .. ARGV[5]\n"
     "  unset[#unset + 1] = cjson.encode(reply)\n"

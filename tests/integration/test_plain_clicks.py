@@ -171,3 +171,78 @@ def test_plain_clicks_redis_silent(make_tally, redis_server):
     assert redis.hget("c:{ps}", "clicks:human") == "21"
     assert redis.zcard(reader_key(redis, "t")) == 21
     assert tally.proc.poll() is None
+
+
+def click_while_redis_stopped(tally, redis_server, path):
+    """Follows path while Redis is stopped, until the timeout journals the
+    click. Redis then runs the plain commands it had read, so the click's
+    member is in the set when the replay runs."""
+    os.kill(redis_server.proc.pid, signal.SIGSTOP)
+    try:
+        raw = exchange(tally, request("GET", path, close=True))
+        assert raw.count(b"HTTP/1.1 302 ") == 1
+        wait_until(lambda: "redis.timeout" in tally.log_text(), "the timeout", 10)
+    finally:
+        os.kill(redis_server.proc.pid, signal.SIGCONT)
+
+
+def test_replayed_click_near_honeypot(make_tally, redis_server):
+    """A click journaled after its plain ZADD ran, within the honeypot
+    window of a trap click: the replay counts it once, as a honeypot's."""
+    redis = redis_server.client
+    tally = make_tally(["--threads", "1", "--redis-timeout", "300ms"])
+    click_and_wait(tally, redis, click_path(tally, "rh", "eve@example.com", 1), "rh", 1)
+    trap = path_of(tally.ctl("url", "click", "--base", tally.base, "--campaign", "rh",
+                             "--message", "a", "--email", "eve@example.com", "--to", SHOP,
+                             "--honeypot").stdout.strip())
+    click_and_wait(tally, redis, trap, "rh", 2)
+
+    click_while_redis_stopped(tally, redis_server, click_path(tally, "rh", "eve@example.com", 2))
+    wait_until(lambda: redis.hget("c:{rh}", "clicks") == "3", "3 clicks", 30)
+
+    totals = redis.hgetall("c:{rh}")
+    assert totals["clicks:honeypot"] == "3"
+    assert int(totals.get("clicks:human", "0")) == 0
+    assert redis.zcard(reader_key(redis, "t")) == 3
+
+
+def test_replayed_click_in_burst(make_tally, redis_server):
+    """A click journaled after its plain ZADD ran, which makes a burst with
+    the two clicks before it: the replay moves those two and counts itself
+    once, as a burst."""
+    redis = redis_server.client
+    tally = make_tally(["--threads", "1", "--redis-timeout", "300ms", "--burst-window", "60s"])
+    paths = [click_path(tally, "rb", "bob@example.com", link) for link in (1, 2, 3)]
+    click_and_wait(tally, redis, paths[0], "rb", 1)
+    click_and_wait(tally, redis, paths[1], "rb", 2)
+
+    click_while_redis_stopped(tally, redis_server, paths[2])
+    wait_until(lambda: redis.hget("c:{rb}", "clicks") == "3", "3 clicks", 30)
+
+    totals = redis.hgetall("c:{rb}")
+    assert totals["clicks:burst"] == "3"
+    assert int(totals.get("clicks:human", "0")) == 0
+    touches = redis.zrange(reader_key(redis, "t"), 0, -1)
+    assert len(touches) == 3
+    assert all(m.endswith("|burst") for m in touches)
+
+
+def test_full_set_burst_sees_oldest_click(make_tally, redis_server):
+    """A full set: the oldest touchpoint is a click on link 1, the other 99
+    clicks on link 2, all in the burst window. A click on link 3 makes
+    three links, so READER_TOUCH makes it a burst and moves the 8 clicks it
+    may move. No trim may take the link 1 click before the script reads
+    the window."""
+    redis = redis_server.client
+    tally = make_tally(["--threads", "1", "--burst-window", "600s"])
+    links = [click_path(tally, "rf", "fay@example.com", link) for link in (1, 2, 3)]
+    click_and_wait(tally, redis, links[0], "rf", 1)
+    for n in range(2, TOUCHES_KEPT + 1):
+        click_and_wait(tally, redis, links[1], "rf", n)
+
+    click_and_wait(tally, redis, links[2], "rf", TOUCHES_KEPT + 1)
+
+    totals = redis.hgetall("c:{rf}")
+    assert totals["clicks:burst"] == "9"
+    assert totals["clicks:human"] == str(TOUCHES_KEPT + 1 - 9)
+    assert redis.zcard(reader_key(redis, "t")) == TOUCHES_KEPT

@@ -565,6 +565,23 @@ def test_reader_touch_click_moved_between_plain_commands(redis_server):
     assert client.zscore("r:{r1}:t", fourth + "|honeypot") == score(200)
 
 
+def test_reader_touch_click_own_burst_replays(redis_server):
+    """A person's click that the script makes a burst click without moving
+    any other keeps its reply, so a replay that finds only its member
+    with |burst returns burst again instead of taking the member for one
+    another click moved."""
+    client = redis_server.client
+    for link in (1, 2, 3):
+        reader_touch(client, f"c|spring|a|{link}|{link:016x}", 99 + link, f"w-{link}")
+
+    fourth = f"c|spring|a|4|{4:016x}"
+    assert reader_touch(client, fourth, 103, "w-4") == [0, "burst", 0]
+    assert client.hget("r:{r1}:u", "x|w-4") is not None
+    assert reader_touch(client, fourth, 103, "w-4", plain_score=score(103)) == [0, "burst", 0]
+    assert client.zscore("r:{r1}:t", fourth + "|burst") == score(103)
+    assert client.zscore("r:{r1}:t", fourth) is None
+
+
 def test_concurrent_opens_all_counted(tally, redis_server):
     """Opens sent on many connections at once end up in batches of
     several events; every one is counted, per message and unique."""
