@@ -24,8 +24,8 @@
  * because the script must still see the oldest clicks of the burst
  * window.
  *
- * Otherwise READER_TOUCH follows, told that the member may be in the set
- * (ARGV 14). It takes the member out and does the whole write, so the
+ * Otherwise READER_TOUCH follows, with ARGV 14 set to say that the member
+ * may be in the set. It takes the member out and does the whole write, so the
  * result is the script's. A replay after a lost connection does the same,
  * because the ZADD may have run. Another loop's click can run its script
  * between the ZADD and that script, see this click as a person's and move
