@@ -6,10 +6,13 @@ The cases are the ones where the plain commands must not be the whole write:
 a first click, a burst, a honeypot nearby, a renewal period that has passed,
 a full touchpoint set, and Redis going silent in the middle.
 """
+import json
 import os
 import signal
+import threading
+import time
 
-from conftest import path_of, wait_until
+from conftest import email_sha256, path_of, wait_until
 from rawhttp import exchange, request
 from test_stats_api import metric_samples
 
@@ -246,3 +249,63 @@ def test_full_set_burst_sees_oldest_click(make_tally, redis_server):
     assert totals["clicks:burst"] == "9"
     assert totals["clicks:human"] == str(TOUCHES_KEPT + 1 - 9)
     assert redis.zcard(reader_key(redis, "t")) == TOUCHES_KEPT
+
+
+def beacon_request(body, close):
+    data = json.dumps(body).encode()
+    head = ("POST /b HTTP/1.1\r\nHost: tally.test\r\n"
+            "Content-Type: text/plain;charset=UTF-8\r\n"
+            f"Content-Length: {len(data)}\r\n" + ("Connection: close\r\n" if close else "")
+            + "\r\n").encode()
+    return head + data
+
+
+def test_clicks_and_checkouts_survive_drops(make_tally, redis_server):
+    """Six rounds of 41 pipelined clicks of three readers on four links,
+    with email checkouts of those readers among them. In each round Redis
+    is stopped for 0.5 s (past the timeout) or tallyd's connection is
+    killed, while clicks wait on their plain commands and checkouts on
+    their reads. Every click is counted once, and no verdict count goes
+    below zero."""
+    redis = redis_server.client
+    tally = make_tally(["--threads", "1", "--redis-timeout", "300ms", "--burst-window", "60s"])
+    emails = [f"d{i}@example.com" for i in range(3)]
+    paths = [click_path(tally, "dr", email, link) for email in emails for link in (1, 2, 3, 4)]
+    rounds, clicks_per_round = 6, 40
+    sent = 0
+    order = 0
+
+    for round_no in range(rounds):
+        batch = []
+        for i in range(clicks_per_round):
+            batch.append(request("GET", paths[(i * 7 + round_no) % len(paths)], close=False))
+            if i % 10 == 9:
+                order += 1
+                batch.append(beacon_request(
+                    {"type": "checkout", "order_id": f"o{order}", "revenue": "1.00",
+                     "currency": "EUR", "email_sha256": email_sha256(emails[i % 3])}, False))
+        batch.append(request("GET", paths[0], close=True))
+        sent += clicks_per_round + 1
+
+        def disturb(round_no=round_no):
+            time.sleep(0.005 * round_no)
+            if round_no % 2 == 0:
+                os.kill(redis_server.proc.pid, signal.SIGSTOP)
+                time.sleep(0.5)
+                os.kill(redis_server.proc.pid, signal.SIGCONT)
+            else:
+                redis.execute_command("CLIENT", "KILL", "SKIPME", "yes")
+
+        worker = threading.Thread(target=disturb)
+        worker.start()
+        raw = exchange(tally, b"".join(batch), seconds=10)
+        worker.join()
+        assert raw.count(b"HTTP/1.1 302 ") == clicks_per_round + 1
+        assert raw.count(b"HTTP/1.1 204 ") == clicks_per_round // 10
+
+    wait_until(lambda: redis.hget("c:{dr}", "clicks") == str(sent), f"{sent} clicks", 40)
+    assert tally.proc.poll() is None
+    totals = redis.hgetall("c:{dr}")
+    counts = {v: int(totals.get(f"clicks:{v}", "0")) for v in ("human", "burst", "honeypot")}
+    assert sum(counts.values()) == sent
+    assert all(n >= 0 for n in counts.values())
