@@ -266,29 +266,19 @@ void store_click_plain_send(struct store_op *op)
 {
     const struct event_touch *t = &op->ev.u.touch;
     const struct store_options *o = &op->st->opts;
-    char touches[SCHEMA_KEY_MAX], marks[SCHEMA_KEY_MAX];
-    char member[TOUCH_MEMBER_MAX];
-    char honeypot[TOUCH_MEMBER_MAX];
-    size_t touches_len, marks_len, member_len, mark_len;
+    struct plain_names n;
     struct store_args a;
 
-    touches_len = schema_reader_touches(touches, t->reader);
-    marks_len = schema_reader_marks(marks, t->reader);
-    member_len = touch_member(t, true, member);
-    /* The message mark "c|C|M" starts the member, and the honeypot time
-     * of the message is the field "h|C|M". */
-    mark_len = 2 + strlen(t->campaign) + 1 + strlen(t->message);
-    memcpy(honeypot, member, mark_len);
-    honeypot[0] = 'h';
+    store_plain_names(op, true, &n);
     op->plain_enough = true;
     op->plain_due = 1;
 
     store_args_init(&a);
     store_args_str(&a, "ZADD");
-    store_args_buf(&a, touches, touches_len);
+    store_args_buf(&a, n.touches, n.touches_len);
     store_args_str(&a, "NX");
     store_args_u64(&a, touch_score(t->time, op->ev.device, op->ev.client));
-    store_args_buf(&a, member, member_len);
+    store_args_buf(&a, n.member, n.member_len);
     if (store_send(op, on_added, &a) != 0)
         return;
 
@@ -297,18 +287,13 @@ void store_click_plain_send(struct store_op *op)
 
         store_args_init(&a);
         store_args_str(&a, "ZRANGEBYSCORE");
-        store_args_buf(&a, touches, touches_len);
+        store_args_buf(&a, n.touches, n.touches_len);
         store_args_u64(&a, touch_score_min(from));
         store_args_u64(&a, touch_score_max(t->time + o->burst_window_s));
         if (!queue_more(op, on_near, &a))
             return;
     }
 
-    store_args_init(&a);
-    store_args_str(&a, "HMGET");
-    store_args_buf(&a, marks, marks_len);
-    store_args_buf(&a, member, mark_len);
-    store_args_buf(&a, honeypot, mark_len);
-    store_args_str(&a, "e");
+    store_marks_hmget(&a, &n);
     queue_more(op, on_marks, &a);
 }

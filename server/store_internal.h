@@ -16,6 +16,7 @@
 #include "resp.h"
 #include "schema.h"
 #include "store.h"
+#include "touch.h"
 
 #define STORE_ARGS_MAX 32
 #define STORE_MOVED_MAX 8 /* opens and clicks one event may reclassify; see READER_TOUCH */
@@ -360,6 +361,24 @@ int store_reader_touch_send(struct store_op *op);
  * store_click.c before READER_TOUCH, and sends them. */
 bool store_click_plain_eligible(const struct store_op *op);
 void store_click_plain_send(struct store_op *op);
+
+/* The keys and names a plain write of an open or a click uses. The
+ * message mark "o|C|M" or "c|C|M" starts the member (mark_len bytes), and
+ * the honeypot time of the message is the field "h|C|M". */
+struct plain_names {
+    char touches[SCHEMA_KEY_MAX];
+    char marks[SCHEMA_KEY_MAX];
+    char member[TOUCH_MEMBER_MAX];
+    char honeypot[TOUCH_MEMBER_MAX];
+    size_t touches_len, marks_len, member_len, mark_len;
+};
+
+/* Fills *n for op's touch, a click's when is_click. */
+void store_plain_names(const struct store_op *op, bool is_click, struct plain_names *n);
+
+/* Builds HMGET of the reader's message mark, honeypot time and renewal
+ * period into *a, which points into *n. */
+void store_marks_hmget(struct store_args *a, const struct plain_names *n);
 
 /* Returns true when the reply to HMGET of a reader's marks {message mark,
  * honeypot time, renewal period} allows op's plain write: the message

@@ -168,50 +168,57 @@ static void on_plain_marks(redisAsyncContext *ac, void *r, void *privdata)
     store_reader_done(op);
 }
 
+void store_plain_names(const struct store_op *op, bool is_click, struct plain_names *n)
+{
+    const struct event_touch *t = &op->ev.u.touch;
+
+    n->touches_len = schema_reader_touches(n->touches, t->reader);
+    n->marks_len = schema_reader_marks(n->marks, t->reader);
+    n->member_len = touch_member(t, is_click, n->member);
+    n->mark_len = 2 + strlen(t->campaign) + 1 + strlen(t->message);
+    memcpy(n->honeypot, n->member, n->mark_len);
+    n->honeypot[0] = 'h';
+}
+
+void store_marks_hmget(struct store_args *a, const struct plain_names *n)
+{
+    store_args_init(a);
+    store_args_str(a, "HMGET");
+    store_args_buf(a, n->marks, n->marks_len);
+    store_args_buf(a, n->member, n->mark_len);
+    store_args_buf(a, n->honeypot, n->mark_len);
+    store_args_str(a, "e");
+}
+
 void store_open_plain_send(struct store_op *op)
 {
     const struct event_touch *t = &op->ev.u.touch;
-    char touches[SCHEMA_KEY_MAX], marks[SCHEMA_KEY_MAX];
-    char member[TOUCH_MEMBER_MAX];
-    char honeypot[TOUCH_MEMBER_MAX];
-    size_t touches_len, marks_len, member_len, mark_len;
+    struct plain_names n;
     struct store_args a;
 
-    touches_len = schema_reader_touches(touches, t->reader);
-    marks_len = schema_reader_marks(marks, t->reader);
-    member_len = touch_member(t, false, member);
-    /* The message mark "o|C|M" starts the member, and the honeypot time
-     * of the message is the field "h|C|M". */
-    mark_len = 2 + strlen(t->campaign) + 1 + strlen(t->message);
-    memcpy(honeypot, member, mark_len);
-    honeypot[0] = 'h';
+    store_plain_names(op, false, &n);
     /* READER_TOUCH stores a machine's open as "o|C|M|<verdict>". */
     if (t->verdict != VERDICT_HUMAN) {
         const char *name = verdict_name((enum verdict)t->verdict);
         size_t name_len = strlen(name);
 
-        member[member_len++] = '|';
-        memcpy(member + member_len, name, name_len);
-        member_len += name_len;
+        n.member[n.member_len++] = '|';
+        memcpy(n.member + n.member_len, name, name_len);
+        n.member_len += name_len;
     }
 
     store_args_init(&a);
     store_args_str(&a, "ZADD");
-    store_args_buf(&a, touches, touches_len);
+    store_args_buf(&a, n.touches, n.touches_len);
     store_args_str(&a, "GT");
     store_args_str(&a, "XX");
     store_args_str(&a, "CH");
     store_args_u64(&a, touch_score(t->time, op->ev.device, op->ev.client));
-    store_args_buf(&a, member, member_len);
+    store_args_buf(&a, n.member, n.member_len);
     if (store_send(op, on_plain_zadd, &a) != 0)
         return;
 
-    store_args_init(&a);
-    store_args_str(&a, "HMGET");
-    store_args_buf(&a, marks, marks_len);
-    store_args_buf(&a, member, mark_len);
-    store_args_buf(&a, honeypot, mark_len);
-    store_args_str(&a, "e");
+    store_marks_hmget(&a, &n);
     if (store_send_args(op->st, on_plain_marks, op, &a) != 0) {
         /* The ZADD is queued, so its callback still runs and ends the op.
          * The ZADD may have run; the replay's READER_TOUCH completes it. */
