@@ -60,9 +60,8 @@ bool store_click_plain_eligible(const struct store_op *op)
 
     /* With burst_links of 1 or less every click is a burst, and a
      * burst_links above what links_near counts leaves the check to the
-     * script.
-     * Without slack every event renews the keys, which only the script
-     * does. */
+     * script. Without slack every event renews the keys, which only the
+     * script does. */
     return op->ev.kind == EVENT_CLICK && !op->replay &&
            op->ev.u.touch.verdict == VERDICT_HUMAN &&
            (o->burst_window_s == 0 ||

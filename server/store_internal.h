@@ -53,8 +53,8 @@
  * With 4,096 buckets against at most 512 events that happens by chance to
  * a few events, and by design to every burst of one reader. */
 #define STORE_READER_BUCKETS 4096
-/* Different links store_click.c tells apart in a burst window. With a
- * larger burst_links every click takes READER_TOUCH. */
+/* Different links store_click.c counts in a burst window. With a larger
+ * burst_links every click takes READER_TOUCH. */
 #define STORE_CLICK_LINKS_MAX 16
 /* Freed ops of opens and clicks each loop keeps for reuse. AddressSanitizer
  * builds keep none, so that it still reports an op used after its free. */
