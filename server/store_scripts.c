@@ -56,7 +56,9 @@
  * it stays human here and the set is left as it is. That reading needs
  * the script's own burst or honeypot verdict of a person's click to be
  * replayed from x|<event mark>, so such a click always stores its reply
- * there. A machine's open or
+ * there. NOTE: a journal left by an older tallyd, whose script stored no
+ * such reply, can hold a click that script made a burst click; its replay
+ * counts it human. A machine's open or
  * click is stored with "|verdict" after its member, which attribution
  * skips unless attribute_machine_events is on; a message's machine opens
  * of one verdict share a member, as its human opens do.
