@@ -581,9 +581,9 @@ int store_reader_touch_send(struct store_op *op)
         store_args_u64(&a, t->time / slack);
     else
         store_args_str(&a, "");
-    /* The score store_open.c's ZADD gave the open's member, or for a click
-     * whose member store_click.c's ZADD or an earlier attempt may have
-     * added, its score; see READER_TOUCH. */
+    /* ARGV 14 of READER_TOUCH: the event's score when a plain ZADD moved
+     * an open's time, or may have added a click's member. A replayed
+     * click's earlier attempt may have added it too. */
     if (op->plain_updated || (is_click && op->replay))
         store_args_u64(&a, touch_score(t->time, op->ev.device, op->ev.client));
     else

@@ -31,8 +31,9 @@
  * between the ZADD and that script, see this click as a person's and move
  * it to "|burst" or "|honeypot", counting the move. READER_TOUCH then
  * finds the member under that name and keeps this click human, as if it
- * had come just before the other one; so does the plain path when the
- * move comes after its range.
+ * had come just before the other one. When the move comes after the
+ * range, the plain path counts the click human too, with the same
+ * result.
  *
  * Order: this loop's later events of the reader wait until the plain
  * commands have decided (store_join.c). Replays always take the script.
@@ -190,22 +191,11 @@ static void decide(struct store_op *op)
         store_op_finish(op, false);
         return;
     }
-    if (!op->plain_enough) {
-        /* READER_TOUCH gets the ZADD's score and takes the member out
-         * again. It goes out before the parked events of the reader. A
-         * send that fails has finished op, which decided it. */
-        op->plain_updated = true;
-        if (store_reader_touch_send(op) == 0)
-            store_plain_decided(op);
-        return;
+    if (op->plain_enough) {
+        op->st->stats.clicks_plain++;
+        send_trim(op);
     }
-    op->unique_mask = 0;
-    op->n_moved = 0;
-    op->n_moved_clicks = 0;
-    op->st->stats.clicks_plain++;
-    send_trim(op);
-    store_plain_decided(op);
-    store_reader_done(op);
+    store_plain_finish(op, op->plain_enough);
 }
 
 /* A reply of another shape than expected does not allow the plain write
@@ -280,6 +270,9 @@ void store_click_plain_send(struct store_op *op)
     store_args_buf(&a, n.member, n.member_len);
     if (store_send(op, on_added, &a) != 0)
         return;
+    /* From here the member may be in the set, which READER_TOUCH must
+     * know (ARGV 14), also when the click fails and is replayed. */
+    op->plain_updated = true;
 
     if (o->burst_window_s > 0) {
         uint32_t from = t->time > o->burst_window_s ? t->time - o->burst_window_s : 0;

@@ -259,8 +259,8 @@ struct store_op {
     bool parked;
     bool reader_done;
     /* An open's or a click's plain commands (store_open.c,
-     * store_click.c): sent and not decided yet, failed, or the ZADD moved
-     * the open's time or added the click. */
+     * store_click.c): sent and not decided yet, failed, and whether the
+     * ZADD moved the open's time or was sent for the click. */
     bool plain_pending;
     bool plain_failed;
     bool plain_updated;
@@ -344,22 +344,28 @@ void store_join_leave(struct store_op *op);
 /* Calls send(op) once every open and click this loop started before it
  * for reader's bucket has gone to Redis with its whole reader step:
  * at once when none waits, else when the bucket's parked events start.
- * A checkout reads a reader's touchpoints through this, so it sees the
- * events its loop answered before it. */
+ * A checkout reads a reader's touchpoints through this, so the read
+ * comes after every event its loop accepted before the checkout. */
 void store_reader_read(struct store_op *op, const uint8_t *reader,
                        void (*send)(struct store_op *op));
 
-/* Tells store_join.c that op's plain commands have decided: op is done
- * or has sent READER_TOUCH. Starts the ops parked behind it. */
-void store_plain_decided(struct store_op *op);
+/* Ends the plain step of op, an open or a click, once its replies have
+ * decided. When they show the plain commands were its whole write
+ * (whole_write), op finishes its reader step as READER_TOUCH would have:
+ * no unique mask and no moved touches. Otherwise READER_TOUCH follows.
+ * Either way the reader's parked events start after it. */
+void store_plain_finish(struct store_op *op, bool whole_write);
+
 
 /* Sends READER_TOUCH for an open or a click; store.c. Returns 0, or -1
  * when sending failed and op has been finished. */
 int store_reader_touch_send(struct store_op *op);
 
 /* Tells whether op, a click starting, may try the plain commands of
- * store_click.c before READER_TOUCH, and sends them. */
+ * store_click.c before READER_TOUCH. */
 bool store_click_plain_eligible(const struct store_op *op);
+
+/* Sends a click's plain commands, which fall back on READER_TOUCH. */
 void store_click_plain_send(struct store_op *op);
 
 /* The keys and names a plain write of an open or a click uses. The

@@ -23,7 +23,7 @@
  *   reader's touchpoints waits while the reader's bucket has an undecided
  *   open or parked events, and goes out right after the parked events
  *   have started (store_reader_read). Without that wait, a click the loop
- *   had answered could still be parked when the checkout read the
+ *   had accepted could still be parked when the checkout read the
  *   reader's touchpoints, and the order would go to an older touch.
  *
  * - Per writer: CAMPAIGN_TOUCH skips an event at or below the highest
@@ -183,7 +183,8 @@ static void release(struct store *st, unsigned bucket)
     send_reads(st, bucket);
 }
 
-void store_plain_decided(struct store_op *op)
+/* Marks op's plain commands decided and starts the ops parked behind it. */
+static void plain_decided(struct store_op *op)
 {
     unsigned bucket;
 
@@ -193,6 +194,22 @@ void store_plain_decided(struct store_op *op)
     op->plain_pending = false;
     op->st->plain_pending[bucket] = false;
     release(op->st, bucket);
+}
+
+void store_plain_finish(struct store_op *op, bool whole_write)
+{
+    if (!whole_write) {
+        /* The script goes out before the parked events of the reader. A
+         * send that fails has finished op, which decided it. */
+        if (store_reader_touch_send(op) == 0)
+            plain_decided(op);
+        return;
+    }
+    op->unique_mask = 0;
+    op->n_moved = 0;
+    op->n_moved_clicks = 0;
+    plain_decided(op);
+    store_reader_done(op);
 }
 
 /* ---- per writer --------------------------------------------------------- */
@@ -261,7 +278,7 @@ void store_join_leave(struct store_op *op)
         unlink_read(op);
     if (op->parked)
         unpark(op);
-    store_plain_decided(op);
+    plain_decided(op);
     if (!op->in_join)
         return;
     unlink_join(op);

@@ -153,19 +153,12 @@ static void on_plain_marks(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
 
-    if (!op->plain_updated || !store_marks_allow_plain(op, reply)) {
-        /* The script goes out before the parked events of the reader. A
-         * send that fails has finished op, which decided it. */
-        if (store_reader_touch_send(op) == 0)
-            store_plain_decided(op);
+    if (op->plain_updated && store_marks_allow_plain(op, reply)) {
+        op->st->stats.opens_plain++;
+        store_plain_finish(op, true);
         return;
     }
-    op->unique_mask = 0;
-    op->n_moved = 0;
-    op->n_moved_clicks = 0;
-    op->st->stats.opens_plain++;
-    store_plain_decided(op);
-    store_reader_done(op);
+    store_plain_finish(op, false);
 }
 
 void store_plain_names(const struct store_op *op, bool is_click, struct plain_names *n)
