@@ -367,7 +367,7 @@ class Bench:
             if counted >= recorded:
                 break
             time.sleep(0.05)
-        # Answers go out before the writes, so Redis may still be applying
+        # tallyd responds before it writes, so Redis may still be applying
         # a backlog when wrk stops. The rate into Redis counts the time
         # until the last write, which bounds what tallyd sustains for
         # longer than a run. The drain runs with the machine otherwise

@@ -25,10 +25,10 @@
  *       8 verdict, 9 "1" for a click.
  *       10 burst window (s), 11 burst links, 12 honeypot window (s).
  *       13 renewal period (the event time divided by touch_ttl_slack), or
- *       empty when there is no slack. 14 (optional) for an open, the score
- *       a plain ZADD of store_open.c gave its member before this call; for
- *       a click, set when its member may be in the set already; or
- *       empty.
+ *       empty when there is no slack. 14 (optional, else empty): for an
+ *       open, the score a plain ZADD of store_open.c gave its member before
+ *       this call. For a click, set when its member may be in the set
+ *       already.
  * Numbers go to redis.call as the strings tallyd sent, because Redis
  * formats a Lua number argument again with snprintf (about 0.2 us).
  * A person's open or click (verdict human) becomes honeypot when it lies
@@ -56,9 +56,8 @@
  * it stays human here and the set is left as it is. That reading needs
  * the script's own burst or honeypot verdict of a person's click to be
  * replayed from x|<event mark>, so such a click always stores its reply
- * there. NOTE: a journal left by an older tallyd, whose script stored no
- * such reply, can hold a click that script made a burst click; its replay
- * counts it human. A machine's open or
+ * there. NOTE: an older tallyd's script stored no such reply. So a click
+ * it made a burst click, replayed from its journal, is counted human. A machine's open or
  * click is stored with "|verdict" after its member, which attribution
  * skips unless attribute_machine_events is on; a message's machine opens
  * of one verdict share a member, as its human opens do.

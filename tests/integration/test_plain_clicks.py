@@ -46,8 +46,8 @@ def reader_key(redis, suffix):
 
 def test_plain_repeated_clicks(make_tally, redis_server):
     """The first click of a message runs READER_TOUCH, which sets the
-    message mark; the next clicks of the same link add their own members
-    with the plain ZADD and count like the script would."""
+    message mark. The next clicks of the same link add their own members
+    with the plain ZADD and count as the script would count them."""
     redis = redis_server.client
     tally = make_tally(["--threads", "1"])
     path = click_path(tally, "pc", "ann@example.com", 1)
