@@ -195,8 +195,13 @@ static const struct option options[] = {
     {"max_queued_events", OPT_INT, FIELD(max_queued_events), "262144", 1,
      100000000, false, NULL, "N",
      "live events one event loop keeps in memory while Redis applies them "
-     "slower than they arrive (about 600 bytes per open or click); at this "
-     "many they go to the journal"},
+     "slower than they arrive (about 600 bytes per open or click, 1.5 KB per "
+     "identify or checkout); at this many they go to the journal"},
+    {"renewal_cache", OPT_COUNT, FIELD(renewal_cache), "1048576", 0, 1u << 30,
+     false, NULL, "N",
+     "readers whose key renewal tallyd remembers, so that a repeated open "
+     "costs Redis one command instead of two (8 bytes each, shared by all "
+     "event loops); 0 turns it off"},
 };
 
 static const char *const fsync_names[] = {

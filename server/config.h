@@ -59,6 +59,7 @@ struct config {
     size_t journal_max_size;         /* journal_max_size: 256M per loop */
     int redis_timeout_ms;            /* redis_timeout: 2s */
     int max_queued_events;           /* max_queued_events: 262144 per loop */
+    size_t renewal_cache;            /* renewal_cache: 1048576 entries */
 };
 
 /* Sets every field to its default. */

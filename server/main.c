@@ -27,6 +27,7 @@
 #include "log.h"
 #include "redis_url.h"
 #include "refdata.h"
+#include "renewal_cache.h"
 #include "signer.h"
 #include "store.h"
 #include "worker.h"
@@ -243,6 +244,7 @@ static int serve(const struct config *cfg, struct keyring *ring,
     struct supervisor sv = {0};
     struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
     struct refdata *refdata = NULL;
+    struct renewal_cache *renewals = NULL;
     char where[512];
     int started = 0;
     int rc = 1;
@@ -264,9 +266,15 @@ static int serve(const struct config *cfg, struct keyring *ring,
     refdata = load_refdata(cfg, sv.signer);
     if (refdata == NULL)
         goto cleanup;
+    renewals = renewal_cache_new(cfg->renewal_cache);
+    if (renewals == NULL && cfg->renewal_cache > 0) {
+        LOG_ERROR("tallyd.start_failed", "error=\"out of memory for renewal_cache=%zu\"",
+                  cfg->renewal_cache);
+        goto cleanup;
+    }
 
     for (int i = 0; i < sv.n_workers; i++) {
-        if (worker_init(&sv.workers[i], i, cfg, ring, redis, refdata) != 0)
+        if (worker_init(&sv.workers[i], i, cfg, ring, redis, refdata, renewals) != 0)
             goto cleanup;
         sv.workers[i].tokens = tokens;
         sv.workers[i].peers = sv.workers;
@@ -312,6 +320,7 @@ cleanup:
     if (sighup != NULL)
         event_free(sighup);
     refdata_release(refdata);
+    renewal_cache_free(renewals);
     if (sv.signer != NULL)
         signer_free(sv.signer);
     if (sv.base != NULL)

@@ -28,6 +28,7 @@
 #include "classify.h"
 #include "ident.h"
 #include "log.h"
+#include "renewal_cache.h"
 #include "reply_arena.h"
 #include "resp.h"
 #include "store_scripts.h"
@@ -376,6 +377,9 @@ static void connect_redis(struct store *st)
 
     ac->data = st;
     st->ac = ac;
+    /* This connection may reach another Redis, or one restarted from an
+     * older snapshot, whose keys were not renewed when the cache says. */
+    renewal_cache_forget_all(st->opts.renewals);
     reply_arena_attach(st->arena, ac->c.reader);
     store_batch_preds_reset(st);
     redisLibeventAttach(ac, st->base);
@@ -525,6 +529,7 @@ static void on_reader_touch(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct store_op *op = privdata;
     const redisReply *reply = r;
+    uint32_t slack = touch_ttl_slack(op->st->opts.reader_retention_s);
 
     (void)ac;
     if (store_reply_failed(op, reply, "reader_touch")) {
@@ -537,6 +542,11 @@ static void on_reader_touch(redisAsyncContext *ac, void *r, void *privdata)
         store_op_finish(op, false);
         return;
     }
+    /* The script leaves the keys renewed in the event's period. A replay
+     * may instead return the reply it saved, without renewing. */
+    if (!op->replay && slack > 0)
+        renewal_cache_put(op->st->opts.renewals, op->ev.u.touch.reader,
+                          op->ev.u.touch.time / slack);
     store_reader_done(op);
 }
 

@@ -29,6 +29,7 @@
 #include "redis_url.h"
 
 struct event_base;
+struct renewal_cache;
 struct store;
 
 struct store_options {
@@ -49,6 +50,8 @@ struct store_options {
     size_t journal_max_bytes; /* of this store's journal file */
     int redis_timeout_ms;  /* a write unanswered this long counts as failed */
     size_t max_queued_events; /* live events waiting in memory for Redis */
+    /* Shared by the stores of one process, or NULL; must outlive them. */
+    struct renewal_cache *renewals;
 };
 
 struct store_stats {

@@ -264,6 +264,9 @@ struct store_op {
     bool plain_pending;
     bool plain_failed;
     bool plain_updated;
+    /* An open's ZADD went out alone: renewal_cache.h showed the keys
+     * renewed in its period, and its reply decides. */
+    bool plain_renewed;
     /* A click's plain commands (store_click.c): replies still due, and
      * whether those that came allow the plain write. */
     uint8_t plain_due;

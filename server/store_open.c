@@ -21,6 +21,16 @@
  * no unique mask and its verdict unchanged, which is what READER_TOUCH
  * would have returned.
  *
+ * When renewal_cache.h has recorded the keys renewed in the open's
+ * period, the ZADD goes alone and its reply decides, because the member it
+ * moved implies the other two conditions. Only READER_TOUCH creates an
+ * open's member, and it sets the message's mark in the same call. Marks
+ * are never deleted one by one, and forgetting a reader deletes both keys
+ * in one DEL. And after a honeypot click of the message no person's open
+ * is under "o|C|M" (see READER_TOUCH), so a ZADD XX of it that moved a
+ * time ran before any honeypot click. A click that runs after it moves
+ * the open as the script would have done had the open come first.
+ *
  * Otherwise READER_TOUCH follows and does the whole write. What the ZADD
  * did is then part of it: a later ZADD GT of the same score changes
  * nothing, and a renewal or a first open reads state the ZADD did not
@@ -43,6 +53,7 @@
 
 #include "classify.h"
 #include "log.h"
+#include "renewal_cache.h"
 #include "resp.h"
 #include "schema.h"
 #include "touch.h"
@@ -55,32 +66,48 @@ bool store_open_plain_eligible(const struct store_op *op)
            touch_ttl_slack(op->st->opts.reader_retention_s) > 0;
 }
 
+/* Ends an open whose ZADD failed, or leaves that to the HMGET's callback
+ * when one follows. */
+static void plain_zadd_failed(struct store_op *op)
+{
+    if (op->plain_renewed)
+        store_op_finish(op, false);
+    else
+        op->plain_failed = true;
+}
+
 static void on_plain_zadd(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct store_op *op = privdata;
     const redisReply *reply = r;
 
-    /* The HMGET's callback follows, also when the connection is lost,
-     * and ends the op; this one only records what happened. When the
-     * HMGET could not be queued, no callback follows and this one ends
-     * the op. */
+    /* When an HMGET follows, its callback runs too, also when the
+     * connection is lost, and ends the op; this one only records what
+     * happened. When the HMGET could not be queued, no callback follows
+     * and this one ends the op. */
     (void)ac;
     if (op->plain_failed) {
         store_op_finish(op, false);
         return;
     }
     if (store_reply_failed(op, reply, "open_zadd")) {
-        op->plain_failed = true;
+        plain_zadd_failed(op);
         return;
     }
     if (reply->type != REDIS_REPLY_INTEGER) {
         LOG_ERROR("store.event_failed", "step=open_zadd event=%s "
                   "error=\"unexpected reply type %d\"", op->event_id, reply->type);
         op->failure = STORE_FAIL_PERMANENT;
-        op->plain_failed = true;
+        plain_zadd_failed(op);
         return;
     }
     op->plain_updated = reply->integer == 1;
+
+    if (op->plain_renewed) {
+        if (op->plain_updated)
+            op->st->stats.opens_plain++;
+        store_plain_finish(op, op->plain_updated);
+    }
 }
 
 /* Parses the decimal Unix time READER_TOUCH stores; returns -1 for
@@ -116,19 +143,22 @@ bool store_marks_allow_plain(const struct store_op *op, const redisReply *marks)
     mark = marks->element[0];
     honeypot = marks->element[1];
     renewed = marks->element[2];
+
+    period_len = resp_u64_text(t->time / slack, period);
+    if (renewed->type != REDIS_REPLY_STRING || renewed->len != period_len ||
+        memcmp(renewed->str, period, period_len) != 0)
+        return false;
+    renewal_cache_put(op->st->opts.renewals, t->reader, t->time / slack);
+
     if (mark->type != REDIS_REPLY_STRING)
         return false;
-
     if (honeypot->type != REDIS_REPLY_NIL && t->verdict == VERDICT_HUMAN) {
         if (parse_time(honeypot, &h) != 0)
             return false;
         if ((t->time > h ? t->time - h : h - t->time) <= op->st->opts.honeypot_window_s)
             return false;
     }
-
-    period_len = resp_u64_text(t->time / slack, period);
-    return renewed->type == REDIS_REPLY_STRING && renewed->len == period_len &&
-           memcmp(renewed->str, period, period_len) == 0;
+    return true;
 }
 
 static void on_plain_marks(redisAsyncContext *ac, void *r, void *privdata)
@@ -186,6 +216,7 @@ void store_marks_hmget(struct store_args *a, const struct plain_names *n)
 void store_open_plain_send(struct store_op *op)
 {
     const struct event_touch *t = &op->ev.u.touch;
+    uint32_t slack = touch_ttl_slack(op->st->opts.reader_retention_s);
     struct plain_names n;
     struct store_args a;
 
@@ -208,7 +239,9 @@ void store_open_plain_send(struct store_op *op)
     store_args_str(&a, "CH");
     store_args_u64(&a, touch_score(t->time, op->ev.device, op->ev.client));
     store_args_buf(&a, n.member, n.member_len);
-    if (store_send(op, on_plain_zadd, &a) != 0)
+    op->plain_renewed = renewal_cache_has(op->st->opts.renewals, t->reader,
+                                          t->time / slack);
+    if (store_send(op, on_plain_zadd, &a) != 0 || op->plain_renewed)
         return;
 
     store_marks_hmget(&a, &n);

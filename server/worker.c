@@ -185,7 +185,7 @@ void worker_set_tokens(struct worker *w, const struct auth_tokens *tokens)
 
 int worker_init(struct worker *w, int index, const struct config *cfg,
                 const struct keyring *ring, const struct redis_target *redis,
-                struct refdata *refdata)
+                struct refdata *refdata, struct renewal_cache *renewals)
 {
     struct store_options opts = {
         .click_window_s = ms_to_s(cfg->click_window_ms),
@@ -204,6 +204,7 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
         .journal_max_bytes = cfg->journal_max_size,
         .redis_timeout_ms = cfg->redis_timeout_ms,
         .max_queued_events = (size_t)cfg->max_queued_events,
+        .renewals = renewals,
     };
     enum attr_model model;
 

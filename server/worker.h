@@ -22,6 +22,7 @@ struct event_base;
 struct http_server;
 struct ratelimit;
 struct refdata;
+struct renewal_cache;
 struct signer;
 struct stats_reader;
 struct ua_cache;
@@ -81,11 +82,12 @@ struct worker {
 };
 
 /* Sets up a worker: loop, signer, store (connecting) and a listening HTTP
- * server. Returns 0, or -1 after logging why; worker_free cleans up either
- * way. */
+ * server. renewals (renewal_cache.h, may be NULL) is shared by all workers
+ * and must outlive them. Returns 0, or -1 after logging why; worker_free
+ * cleans up either way. */
 int worker_init(struct worker *w, int index, const struct config *cfg,
                 const struct keyring *ring, const struct redis_target *redis,
-                struct refdata *refdata);
+                struct refdata *refdata, struct renewal_cache *renewals);
 
 /* Hands the worker new reference data from any thread: the worker takes
  * its own reference now and switches to it in its loop thread before the

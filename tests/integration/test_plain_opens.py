@@ -12,6 +12,8 @@ import socket
 import threading
 import time
 
+import pytest
+
 from conftest import CLASSIFY_DATA, free_port, path_of, wait_until
 from rawhttp import exchange, request
 from test_stats_api import metric_samples
@@ -71,10 +73,22 @@ def test_plain_repeated_opens(make_tally, redis_server):
     assert redis.hget("c:{pl}:m:a", "unique_opens") == "1"
 
 
+def hmget_calls(redis):
+    """HMGETs Redis has run, a client's and READER_TOUCH's alike."""
+    return int(redis.info("commandstats").get("cmdstat_hmget", {}).get("calls", 0))
+
+
+def next_second():
+    """Sleeps into the next second, so that an open's score grows."""
+    time.sleep(1.05 - time.time() % 1)
+
+
 def test_plain_open_new_period_renews(make_tally, redis_server):
-    """When the marks show the keys were last renewed in another period,
-    the open takes READER_TOUCH, which renews both keys and records the
-    period."""
+    """tallyd remembers the renewal period a reply showed, and a repeated
+    open in that period is one ZADD. A new connection to Redis forgets
+    it, so when the marks then show the keys last renewed in another
+    period, the open takes READER_TOUCH, which renews both keys and
+    records the period."""
     redis = redis_server.client
     tally = make_tally(["--threads", "1"])
     url = tally.open_url("rn", "a", "ann@example.com")
@@ -85,11 +99,42 @@ def test_plain_open_new_period_renews(make_tally, redis_server):
     redis.hset(marks, "e", "1")
     for key in (touches, marks):
         redis.expire(key, 50)
+    next_second()
+    hmgets = hmget_calls(redis)
     open_and_wait(tally, redis, url, "rn", 2)
+    assert plain_opens(tally) == 1
+    assert hmget_calls(redis) == hmgets
+    assert redis.hget(marks, "e") == "1"
 
-    assert plain_opens(tally) == 0
+    redis.client_kill_filter(_type="normal", skipme=True)
+    wait_until(lambda: tally.log_text().count("redis.connected") >= 2, "a new connection")
+    next_second()
+    open_and_wait(tally, redis, url, "rn", 3)
+    assert plain_opens(tally) == 1
     assert redis.hget(marks, "e") == period
     assert all(redis.ttl(key) > 3600 for key in (touches, marks))
+
+
+@pytest.mark.parametrize("cache", ["1048576", "0"])
+def test_plain_open_renewal_shared_by_loops(make_tally, redis_server, cache):
+    """With two event loops, each open on its own connection, the first
+    open of eight readers runs READER_TOUCH and the second is one ZADD,
+    whichever loop took it: the loops share what they learnt. With
+    renewal_cache 0, each second open reads the marks with an HMGET and
+    is still written plain."""
+    redis = redis_server.client
+    tally = make_tally(["--threads", "2", "--renewal-cache", cache])
+    urls = [tally.open_url("sh", "a", f"r{i}@example.com") for i in range(8)]
+    for n, url in enumerate(urls, 1):
+        open_and_wait(tally, redis, url, "sh", n)
+
+    next_second()
+    hmgets = hmget_calls(redis)
+    for n, url in enumerate(urls, 9):
+        open_and_wait(tally, redis, url, "sh", n)
+    assert plain_opens(tally) == 8
+    assert hmget_calls(redis) - hmgets == (0 if cache != "0" else 8)
+    assert redis.hget("c:{sh}", "unique_opens") == "8"
 
 
 def test_plain_honeypot_keeps_older_open(make_tally, redis_server):
