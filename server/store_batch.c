@@ -3,8 +3,9 @@
  *
  * Once the reader step of an open or a click is done (READER_TOUCH, or a
  * repeated open's plain commands), the event joins the pending batch of
- * its campaign. The batches are sent at the end of the
- * loop iteration, or earlier when one is full. One CAMPAIGN_TOUCH call
+ * its campaign. The batches are sent STORE_BATCH_DELAY_US after the first
+ * event joined (replays: at the end of the loop iteration), or earlier
+ * when one is full. One CAMPAIGN_TOUCH call
  * then counts every event of the batch, so the campaign side costs one
  * command for many events instead of one each. All keys of a batch are in the
  * campaign's slot, as before.
@@ -596,7 +597,28 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     st->flush_scheduled = false;
+    st->flush_delayed = false;
     store_batch_flush(st);
+}
+
+/* Live events wait STORE_BATCH_DELAY_US for more of their campaign. A
+ * replayed record goes at the end of this loop iteration, because the
+ * next replay window waits for this one's reply (store_spool.c), and a
+ * delay would slow a replay down to one window per delay. */
+static void schedule_flush(struct store *st, bool at_once)
+{
+    static const struct timeval delay = {0, STORE_BATCH_DELAY_US};
+
+    if (st->flush_scheduled && (!at_once || !st->flush_delayed))
+        return;
+    if (st->flush_scheduled)
+        event_del(st->flush_event);
+    if (at_once)
+        event_active(st->flush_event, 0, 0);
+    else
+        event_add(st->flush_event, &delay);
+    st->flush_scheduled = true;
+    st->flush_delayed = !at_once;
 }
 
 static struct campaign_batch *batch_open(struct store *st, const char *campaign)
@@ -674,12 +696,7 @@ void store_batch_add(struct store_op *op)
     for (int i = 0; i < op->n_moved; i++)
         add_hour(b, message, op->moved[i]);
 
-    if (!st->flush_scheduled) {
-        /* Runs after the callbacks already active in this loop iteration,
-         * so one batch collects every reply read in it. */
-        event_active(st->flush_event, 0, 0);
-        st->flush_scheduled = true;
-    }
+    schedule_flush(st, op->replay);
 }
 
 int store_batch_init(struct store *st)

@@ -31,6 +31,14 @@
  * Live traffic falls in one or two hours, so a batch has about one message
  * hour per message; replays of a journal spread over more. */
 #define STORE_BATCH_EVENTS 128
+/* Time a campaign batch of live events collects events before it is
+ * sent, in microseconds. Each CAMPAIGN_TOUCH call has a cost in Redis
+ * beyond its events' (reading the campaign's keys, renewing their TTLs).
+ * When every loop iteration sent its own batches, those of
+ * loadtest/bench.py's one-loop pixel load held at most some 25 events
+ * (0.04 EVALSHA calls per open). The counters are late by this much more,
+ * and the responses are not. */
+#define STORE_BATCH_DELAY_US 2000
 #define STORE_BATCH_MESSAGES 8
 #define STORE_BATCH_HOURS 16
 #define STORE_BATCH_MESSAGE_HOURS 32
@@ -128,8 +136,11 @@ struct store {
     struct campaign_batch *batches[STORE_BATCH_CAMPAIGNS]; /* not sent yet */
     size_t n_batches;
     struct campaign_batch *free_batches;
-    struct event *flush_event; /* sends the batches at the end of an iteration */
+    /* Sends the batches: a timer, or active at once for replays
+     * (store_batch.c). */
+    struct event *flush_event;
     bool flush_scheduled;
+    bool flush_delayed; /* scheduled as the timer */
     struct batch_sums *sums;  /* scratch space of batch_send */
     struct touch_pred *preds; /* STORE_PREDS_MAX entries, n_preds in use */
     size_t n_preds;
