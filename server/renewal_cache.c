@@ -33,6 +33,7 @@ struct renewal_cache *renewal_cache_new(size_t entries)
 {
     struct renewal_cache *c;
     size_t n_sets = 1;
+    size_t bytes;
 
     if (entries == 0)
         return NULL;
@@ -42,7 +43,9 @@ struct renewal_cache *renewal_cache_new(size_t entries)
     c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
-    c->slots = aligned_alloc(64, n_sets * WAYS * sizeof(c->slots[0]));
+    /* aligned_alloc takes a size that is a multiple of the alignment. */
+    bytes = (n_sets * WAYS * sizeof(c->slots[0]) + 63) / 64 * 64;
+    c->slots = aligned_alloc(64, bytes);
     if (c->slots == NULL) {
         free(c);
         return NULL;
