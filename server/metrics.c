@@ -244,6 +244,7 @@ static uint64_t orders_repeated(const struct worker *w) { return PLAIN_LOAD(stor
 static uint64_t orders_unattributed(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->orders_unattributed); }
 static uint64_t opens_plain(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->opens_plain); }
 static uint64_t clicks_plain(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->clicks_plain); }
+static uint64_t opens_one_command(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->opens_one_command); }
 static uint64_t store_reconnects(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->reconnects); }
 static uint64_t reader_connects(const struct worker *w) { return PLAIN_LOAD(stats_reader_stats(w->reader)->connects); }
 
@@ -265,6 +266,10 @@ static void write_events(FILE *out, const struct worker *workers, int n)
                  "Repeated opens written with plain commands instead of a script.");
     fprintf(out, "tally_opens_plain_total %llu\n",
             (unsigned long long)sum_workers(workers, n, opens_plain));
+    write_family(out, "tally_opens_one_command_total", "counter",
+                 "Repeated opens written with one ZADD, their renewal known to renewal_cache.");
+    fprintf(out, "tally_opens_one_command_total %llu\n",
+            (unsigned long long)sum_workers(workers, n, opens_one_command));
     write_family(out, "tally_clicks_plain_total", "counter",
                  "A person's clicks written with plain commands instead of a script.");
     fprintf(out, "tally_clicks_plain_total %llu\n",

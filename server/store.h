@@ -73,6 +73,7 @@ struct store_stats {
     uint64_t timeouts;        /* connections dropped after redis_timeout */
     uint64_t opens_plain;     /* repeated opens written without READER_TOUCH */
     uint64_t clicks_plain;    /* a person's clicks written without READER_TOUCH */
+    uint64_t opens_one_command; /* opens_plain with the ZADD alone (renewal_cache.h) */
     uint64_t journal_bytes;   /* size of this store's journal files now */
     bool spooling;            /* new events go to the journal */
 };

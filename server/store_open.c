@@ -104,8 +104,10 @@ static void on_plain_zadd(redisAsyncContext *ac, void *r, void *privdata)
     op->plain_updated = reply->integer == 1;
 
     if (op->plain_renewed) {
-        if (op->plain_updated)
+        if (op->plain_updated) {
             op->st->stats.opens_plain++;
+            op->st->stats.opens_one_command++;
+        }
         store_plain_finish(op, op->plain_updated);
     }
 }

@@ -29,6 +29,10 @@ def plain_opens(tally):
     return metric_samples(tally)[("tally_opens_plain_total", ())]
 
 
+def one_command_opens(tally):
+    return metric_samples(tally)[("tally_opens_one_command_total", ())]
+
+
 def open_and_wait(tally, redis, url, campaign, opens):
     """Requests url and waits until campaign counts `opens` opens."""
     assert tally.request("GET", path_of(url))[0] == 200
@@ -133,6 +137,7 @@ def test_plain_open_renewal_shared_by_loops(make_tally, redis_server, cache):
     for n, url in enumerate(urls, 9):
         open_and_wait(tally, redis, url, "sh", n)
     assert plain_opens(tally) == 8
+    assert one_command_opens(tally) == (8 if cache != "0" else 0)
     assert hmget_calls(redis) - hmgets == (0 if cache != "0" else 8)
     assert redis.hget("c:{sh}", "unique_opens") == "8"
 
