@@ -30,6 +30,10 @@
  * is under "o|C|M" (see READER_TOUCH), so a ZADD XX of it that moved a
  * time ran before any honeypot click. A click that runs after it moves
  * the open as the script would have done had the open come first.
+ * NOTE: a tallyd built before 2026-12-05 09:25 UTC (commit bcc6a18) left
+ * a person's open as "o|C|M" beside the honeypot time. Against keys it
+ * wrote, or beside such a tallyd, renewal_cache must be 0, or an open near
+ * that honeypot click counts human (docs/redis-schema.md).
  *
  * Otherwise READER_TOUCH follows and does the whole write. What the ZADD
  * did is then part of it: a later ZADD GT of the same score changes
