@@ -278,10 +278,12 @@ struct store_op {
     /* An open's ZADD went out alone: renewal_cache.h showed the keys
      * renewed in its period, and its reply decides. */
     bool plain_renewed;
-    /* A click's plain commands (store_click.c): replies still due, and
-     * whether those that came allow the plain write. */
+    /* A click's plain commands (store_click.c): replies still due,
+     * whether those that came allow the plain write, and whether ZCARD
+     * showed more than max_touches members. */
     uint8_t plain_due;
     bool plain_enough;
+    bool plain_oversized;
     /* A checkout waiting in st's reads list: the next one there, the
      * bucket it waits for and what sends its read (store_reader_read). */
     struct store_op *read_next;

@@ -131,9 +131,16 @@ def test_plain_click_new_period_renews(make_tally, redis_server):
     assert redis.zcard(touches) == 2
 
 
+def trim_calls(redis):
+    """ZREMRANGEBYRANKs Redis has run, a client's and a script's alike."""
+    stats = redis.info("commandstats").get("cmdstat_zremrangebyrank", {})
+    return int(stats.get("calls", 0))
+
+
 def test_plain_clicks_keep_latest_touches(make_tally, redis_server):
     """The plain commands trim the set to the latest touchpoints as the
-    script does, so a reader never has more touchpoints than the store keeps."""
+    script does, so a reader never has more touchpoints than the store keeps.
+    They trim only a set that ZCARD showed over that size."""
     redis = redis_server.client
     tally = make_tally(["--threads", "1"])
     path = click_path(tally, "pt", "ann@example.com", 1)
@@ -147,9 +154,11 @@ def test_plain_clicks_keep_latest_touches(make_tally, redis_server):
     # One at a time, so no click waits behind the one before it (a
     # pipelined burst of a reader takes READER_TOUCH).
     clicks = TOUCHES_KEPT + 5
+    trims = trim_calls(redis)
     for n in range(2, clicks + 1):
         click_and_wait(tally, redis, path, "pt", n)
     assert plain_clicks(tally) == clicks - 1
+    assert trim_calls(redis) - trims == clicks - TOUCHES_KEPT
     assert redis.zcard(touches) == TOUCHES_KEPT
     assert redis.zscore(touches, first) is None
 
