@@ -20,8 +20,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define WAYS 4 /* entries per set, one 32-byte half of a cache line */
+#define HUGE_PAGE ((size_t)2 << 20) /* x86-64's transparent huge page, bytes */
 
 struct renewal_cache {
     _Atomic uint64_t *slots; /* n_sets * WAYS */
@@ -33,7 +35,7 @@ struct renewal_cache *renewal_cache_new(size_t entries)
 {
     struct renewal_cache *c;
     size_t n_sets = 1;
-    size_t bytes;
+    size_t bytes, align;
 
     if (entries == 0)
         return NULL;
@@ -43,13 +45,21 @@ struct renewal_cache *renewal_cache_new(size_t entries)
     c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
-    /* aligned_alloc takes a size that is a multiple of the alignment. */
-    bytes = (n_sets * WAYS * sizeof(c->slots[0]) + 63) / 64 * 64;
-    c->slots = aligned_alloc(64, bytes);
+    /* aligned_alloc takes a size that is a multiple of the alignment. A
+     * table of huge pages, where the kernel has them, spares a TLB miss on
+     * most lookups besides the cache miss. */
+    bytes = n_sets * WAYS * sizeof(c->slots[0]);
+    align = bytes >= HUGE_PAGE ? HUGE_PAGE : 64;
+    bytes = (bytes + align - 1) / align * align;
+    c->slots = aligned_alloc(align, bytes);
     if (c->slots == NULL) {
         free(c);
         return NULL;
     }
+    /* Only a hint: a kernel without transparent huge pages refuses it, and
+     * the table then works on small pages. */
+    if (align == HUGE_PAGE)
+        (void)madvise(c->slots, bytes, MADV_HUGEPAGE);
     for (size_t i = 0; i < n_sets * WAYS; i++)
         atomic_init(&c->slots[i], 0);
     c->set_mask = n_sets - 1;
@@ -93,6 +103,13 @@ static uint64_t fingerprint(const struct renewal_cache *c,
     generation = atomic_load_explicit(&c->generation, memory_order_relaxed);
     fp = tag ^ mix64(((uint64_t)period << 32 | (generation & 0xffffffffu)) + 1);
     return fp != 0 ? fp : 1;
+}
+
+void renewal_cache_prefetch(const struct renewal_cache *c,
+                            const uint8_t reader[TOKEN_READER_LEN])
+{
+    if (c != NULL)
+        __builtin_prefetch(set_of(c, reader));
 }
 
 bool renewal_cache_has(const struct renewal_cache *c,

@@ -46,6 +46,11 @@ void renewal_cache_free(struct renewal_cache *c);
 bool renewal_cache_has(const struct renewal_cache *c,
                        const uint8_t reader[TOKEN_READER_LEN], uint32_t period);
 
+/* Starts loading reader's entries into the CPU's caches, for a
+ * renewal_cache_has or renewal_cache_put soon after. Any thread. */
+void renewal_cache_prefetch(const struct renewal_cache *c,
+                            const uint8_t reader[TOKEN_READER_LEN]);
+
 /* Records that a reply showed reader's keys renewed in period. Any
  * thread. */
 void renewal_cache_put(struct renewal_cache *c, const uint8_t reader[TOKEN_READER_LEN],

@@ -696,8 +696,15 @@ static void queue_op(struct store_op *op)
 
 void store_submit(struct store *st, const struct event *ev)
 {
-    struct store_op *op = store_op_alloc(st, ev->kind);
+    struct store_op *op;
     size_t writer_len = sizeof(st->writer) - 1;
+
+    /* The plain open looks the reader up a few hundred instructions from
+     * here, and the table is too large to stay in the CPU's caches. */
+    if (ev->kind == EVENT_OPEN || ev->kind == EVENT_CLICK)
+        renewal_cache_prefetch(st->opts.renewals, ev->u.touch.reader);
+
+    op = store_op_alloc(st, ev->kind);
 
     if (op == NULL) {
         LOG_LIMITED(LOG_LEVEL_ERROR, "store.event_failed", "error=\"out of memory\"");
