@@ -129,6 +129,29 @@ static void small_cache_shares_sets(void **state)
     renewal_cache_free(c);
 }
 
+/* The default size, 8 MB: the table is aligned for huge pages, and a
+ * prefetch before the lookup changes nothing it returns. */
+static void default_size_on_huge_pages(void **state)
+{
+    struct renewal_cache *c = renewal_cache_new((size_t)1 << 20);
+    uint8_t r[TOKEN_READER_LEN];
+
+    (void)state;
+    assert_non_null(c);
+    for (uint32_t i = 0; i < 1000; i++) {
+        reader_in_set(r, i * 2654435761u, i);
+        renewal_cache_prefetch(c, r);
+        renewal_cache_put(c, r, 7);
+    }
+    for (uint32_t i = 0; i < 1000; i++) {
+        reader_in_set(r, i * 2654435761u, i);
+        renewal_cache_prefetch(c, r);
+        assert_true(renewal_cache_has(c, r, 7));
+        assert_false(renewal_cache_has(c, r, 8));
+    }
+    renewal_cache_free(c);
+}
+
 static void zero_entries_is_off(void **state)
 {
     uint8_t r[TOKEN_READER_LEN];
@@ -137,6 +160,7 @@ static void zero_entries_is_off(void **state)
     reader_in_set(r, 1, 1);
     assert_null(renewal_cache_new(0));
     renewal_cache_put(NULL, r, 1);
+    renewal_cache_prefetch(NULL, r);
     assert_false(renewal_cache_has(NULL, r, 1));
     renewal_cache_forget_all(NULL);
     renewal_cache_free(NULL);
@@ -156,6 +180,7 @@ int main(void)
         cmocka_unit_test(forget_all_drops_every_entry),
         cmocka_unit_test(full_set_loses_entries_never_invents),
         cmocka_unit_test(small_cache_shares_sets),
+        cmocka_unit_test(default_size_on_huge_pages),
         cmocka_unit_test(zero_entries_is_off),
     };
 
