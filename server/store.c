@@ -378,7 +378,7 @@ static void connect_redis(struct store *st)
     ac->data = st;
     st->ac = ac;
     /* This connection may reach another Redis, or one restarted from an
-     * older snapshot, whose keys were not renewed when the cache says. */
+     * older snapshot, whose keys were not renewed when the table recorded. */
     renewal_cache_forget_all(st->opts.renewals);
     reply_arena_attach(st->arena, ac->c.reader);
     store_batch_preds_reset(st);
@@ -701,7 +701,7 @@ void store_submit(struct store *st, const struct event *ev)
 
     /* The plain open looks the reader up a few hundred instructions from
      * here, and the table is too large to stay in the CPU's caches. */
-    if (ev->kind == EVENT_OPEN || ev->kind == EVENT_CLICK)
+    if (ev->kind == EVENT_OPEN)
         renewal_cache_prefetch(st->opts.renewals, ev->u.touch.reader);
 
     op = store_op_alloc(st, ev->kind);

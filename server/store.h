@@ -50,7 +50,7 @@ struct store_options {
     size_t journal_max_bytes; /* of this store's journal file */
     int redis_timeout_ms;  /* a write unanswered this long counts as failed */
     size_t max_queued_events; /* live events waiting in memory for Redis */
-    /* Shared by the stores of one process, or NULL; must outlive them. */
+    /* Shared by the stores of one process, or NULL. It must outlive them. */
     struct renewal_cache *renewals;
 };
 

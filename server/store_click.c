@@ -308,6 +308,6 @@ void store_click_plain_send(struct store_op *op)
             return;
     }
 
-    store_marks_hmget(&a, &n);
+    store_marks_hmget(op, &n, &a);
     queue_more(op, on_marks, &a);
 }

@@ -372,7 +372,6 @@ void store_reader_read(struct store_op *op, const uint8_t *reader,
  * Either way the reader's parked events start after it. */
 void store_plain_finish(struct store_op *op, bool whole_write);
 
-
 /* Sends READER_TOUCH for an open or a click; store.c. Returns 0, or -1
  * when sending failed and op has been finished. */
 int store_reader_touch_send(struct store_op *op);
@@ -386,7 +385,10 @@ void store_click_plain_send(struct store_op *op);
 
 /* The keys and names a plain write of an open or a click uses. The
  * message mark "o|C|M" or "c|C|M" starts the member (mark_len bytes), and
- * the honeypot time of the message is the field "h|C|M". */
+ * the honeypot time of the message is the field "h|C|M". store_plain_names
+ * fills the touchpoints key and the member, store_marks_hmget the marks
+ * key and the honeypot field, which an open whose renewal is known never
+ * sends. */
 struct plain_names {
     char touches[SCHEMA_KEY_MAX];
     char marks[SCHEMA_KEY_MAX];
@@ -395,17 +397,19 @@ struct plain_names {
     size_t touches_len, marks_len, member_len, mark_len;
 };
 
-/* Fills *n for op's touch, a click's when is_click. */
+/* Fills the touchpoints key and member of *n for op's touch, a click's
+ * when is_click. */
 void store_plain_names(const struct store_op *op, bool is_click, struct plain_names *n);
 
-/* Builds HMGET of the reader's message mark, honeypot time and renewal
- * period into *a, which points into *n. */
-void store_marks_hmget(struct store_args *a, const struct plain_names *n);
+/* Fills the rest of *n and builds into *a HMGET of the reader's message
+ * mark, honeypot time and renewal period. *a points into *n. */
+void store_marks_hmget(const struct store_op *op, struct plain_names *n, struct store_args *a);
 
 /* Returns true when the reply to HMGET of a reader's marks {message mark,
  * honeypot time, renewal period} allows op's plain write: the message
  * mark exists, no honeypot time lies within the honeypot window of a
- * person's event, and the keys were renewed in op's renewal period.
+ * person's event, and the keys were renewed in op's renewal period. A
+ * renewal the reply shows goes into renewal_cache.h either way.
  * store_open.c and store_click.c share it. */
 bool store_marks_allow_plain(const struct store_op *op, const redisReply *marks);
 

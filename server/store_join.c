@@ -60,19 +60,18 @@ static bool bucket_busy(const struct store *st, unsigned bucket)
 
 static void send_reader_step(struct store_op *op)
 {
-    if (store_open_plain_eligible(op)) {
-        op->plain_pending = true;
-        op->st->plain_pending[reader_bucket(op)] = true;
+    bool open = store_open_plain_eligible(op);
+
+    if (!open && !store_click_plain_eligible(op)) {
+        store_reader_touch_send(op);
+        return;
+    }
+    op->plain_pending = true;
+    op->st->plain_pending[reader_bucket(op)] = true;
+    if (open)
         store_open_plain_send(op);
-        return;
-    }
-    if (store_click_plain_eligible(op)) {
-        op->plain_pending = true;
-        op->st->plain_pending[reader_bucket(op)] = true;
+    else
         store_click_plain_send(op);
-        return;
-    }
-    store_reader_touch_send(op);
 }
 
 static void park(struct store_op *op)

@@ -202,15 +202,16 @@ void store_plain_names(const struct store_op *op, bool is_click, struct plain_na
     const struct event_touch *t = &op->ev.u.touch;
 
     n->touches_len = schema_reader_touches(n->touches, t->reader);
-    n->marks_len = schema_reader_marks(n->marks, t->reader);
     n->member_len = touch_member(t, is_click, n->member);
     n->mark_len = 2 + strlen(t->campaign) + 1 + strlen(t->message);
-    memcpy(n->honeypot, n->member, n->mark_len);
-    n->honeypot[0] = 'h';
 }
 
-void store_marks_hmget(struct store_args *a, const struct plain_names *n)
+void store_marks_hmget(const struct store_op *op, struct plain_names *n, struct store_args *a)
 {
+    n->marks_len = schema_reader_marks(n->marks, op->ev.u.touch.reader);
+    memcpy(n->honeypot, n->member, n->mark_len);
+    n->honeypot[0] = 'h';
+
     store_args_init(a);
     store_args_str(a, "HMGET");
     store_args_buf(a, n->marks, n->marks_len);
@@ -250,7 +251,7 @@ void store_open_plain_send(struct store_op *op)
     if (store_send(op, on_plain_zadd, &a) != 0 || op->plain_renewed)
         return;
 
-    store_marks_hmget(&a, &n);
+    store_marks_hmget(op, &n, &a);
     if (store_send_args(op->st, on_plain_marks, op, &a) != 0) {
         /* The ZADD is queued, so its callback still runs and ends the op.
          * The ZADD may have run; the replay's READER_TOUCH completes it. */
