@@ -14,11 +14,9 @@ import time
 
 from conftest import email_sha256, path_of, wait_until
 from rawhttp import exchange, request
+from test_plain_opens import SAFARI, SHOP, command_calls, reader_key
 from test_stats_api import metric_samples
 
-SHOP = "https://shop.example/p/42"
-SAFARI = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
-          "(KHTML, like Gecko) Version/17.0 Safari/605.1.15")
 TOUCHES_KEPT = 100  # MAX_TOUCHES_PER_READER in server/worker.c
 
 
@@ -36,12 +34,6 @@ def click_and_wait(tally, redis, path, campaign, clicks):
     assert status == 302
     wait_until(lambda: redis.hget(f"c:{{{campaign}}}", "clicks") == str(clicks),
                f"{clicks} clicks of {campaign}")
-
-
-def reader_key(redis, suffix):
-    keys = redis.keys(f"r:*:{suffix}")
-    assert len(keys) == 1, keys
-    return keys[0]
 
 
 def test_plain_repeated_clicks(make_tally, redis_server):
@@ -131,12 +123,6 @@ def test_plain_click_new_period_renews(make_tally, redis_server):
     assert redis.zcard(touches) == 2
 
 
-def trim_calls(redis):
-    """ZREMRANGEBYRANKs Redis has run, a client's and a script's alike."""
-    stats = redis.info("commandstats").get("cmdstat_zremrangebyrank", {})
-    return int(stats.get("calls", 0))
-
-
 def test_plain_clicks_keep_latest_touches(make_tally, redis_server):
     """The plain commands trim the set to the latest touchpoints as the
     script does, so a reader never has more touchpoints than the store keeps.
@@ -154,11 +140,11 @@ def test_plain_clicks_keep_latest_touches(make_tally, redis_server):
     # One at a time, so no click waits behind the one before it (a
     # pipelined burst of a reader takes READER_TOUCH).
     clicks = TOUCHES_KEPT + 5
-    trims = trim_calls(redis)
+    trims = command_calls(redis, "zremrangebyrank")
     for n in range(2, clicks + 1):
         click_and_wait(tally, redis, path, "pt", n)
     assert plain_clicks(tally) == clicks - 1
-    assert trim_calls(redis) - trims == clicks - TOUCHES_KEPT
+    assert command_calls(redis, "zremrangebyrank") - trims == clicks - TOUCHES_KEPT
     assert redis.zcard(touches) == TOUCHES_KEPT
     assert redis.zscore(touches, first) is None
 

@@ -77,9 +77,10 @@ def test_plain_repeated_opens(make_tally, redis_server):
     assert redis.hget("c:{pl}:m:a", "unique_opens") == "1"
 
 
-def hmget_calls(redis):
-    """HMGETs Redis has run, a client's and READER_TOUCH's alike."""
-    return int(redis.info("commandstats").get("cmdstat_hmget", {}).get("calls", 0))
+def command_calls(redis, name):
+    """Returns how often Redis has run command name (lower case), a
+    client's calls and a script's alike."""
+    return int(redis.info("commandstats").get(f"cmdstat_{name}", {}).get("calls", 0))
 
 
 def next_second():
@@ -89,8 +90,8 @@ def next_second():
 
 def test_plain_open_new_period_renews(make_tally, redis_server):
     """tallyd remembers the renewal period a reply showed, and a repeated
-    open in that period is one ZADD. A new connection to Redis forgets
-    it, so when the marks then show the keys last renewed in another
+    open in that period is one ZADD. A new connection to Redis clears
+    that, so when the marks then show the keys last renewed in another
     period, the open takes READER_TOUCH, which renews both keys and
     records the period."""
     redis = redis_server.client
@@ -104,10 +105,10 @@ def test_plain_open_new_period_renews(make_tally, redis_server):
     for key in (touches, marks):
         redis.expire(key, 50)
     next_second()
-    hmgets = hmget_calls(redis)
+    hmgets = command_calls(redis, "hmget")
     open_and_wait(tally, redis, url, "rn", 2)
     assert plain_opens(tally) == 1
-    assert hmget_calls(redis) == hmgets
+    assert command_calls(redis, "hmget") == hmgets
     assert redis.hget(marks, "e") == "1"
 
     redis.client_kill_filter(_type="normal", skipme=True)
@@ -133,12 +134,12 @@ def test_plain_open_renewal_shared_by_loops(make_tally, redis_server, cache):
         open_and_wait(tally, redis, url, "sh", n)
 
     next_second()
-    hmgets = hmget_calls(redis)
+    hmgets = command_calls(redis, "hmget")
     for n, url in enumerate(urls, 9):
         open_and_wait(tally, redis, url, "sh", n)
     assert plain_opens(tally) == 8
     assert one_command_opens(tally) == (8 if cache != "0" else 0)
-    assert hmget_calls(redis) - hmgets == (0 if cache != "0" else 8)
+    assert command_calls(redis, "hmget") - hmgets == (0 if cache != "0" else 8)
     assert redis.hget("c:{sh}", "unique_opens") == "8"
 
 

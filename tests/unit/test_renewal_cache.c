@@ -41,7 +41,7 @@ static void remembers_reader_and_period(void **state)
     assert_false(renewal_cache_has(c, ann, 489999));
     assert_false(renewal_cache_has(c, bob, 490000));
 
-    /* The next period is a new entry; the old one may stay. */
+    /* The next period is a new entry, and the old one may stay. */
     renewal_cache_put(c, ann, 490001);
     assert_true(renewal_cache_has(c, ann, 490001));
     renewal_cache_put(c, ann, 490001);
@@ -121,8 +121,8 @@ static void small_cache_shares_sets(void **state)
     reader_in_set(a, 5, 1);
     reader_in_set(b, 21, 1);
     renewal_cache_put(c, a, 9);
-    /* Same fingerprint bytes, same set: indistinguishable by design, as
-     * two reader ids that agree in 12 bytes less the unused set bits. */
+    /* Same fingerprint bytes and same set: one entry by design, like two
+     * reader ids that differ only in bits no set index uses. */
     assert_true(renewal_cache_has(c, b, 9));
     reader_in_set(b, 21, 2);
     assert_false(renewal_cache_has(c, b, 9));
