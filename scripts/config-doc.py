@@ -22,11 +22,14 @@ tallyd with a message naming the file and line. Durations take a unit (`ms`,
 `s`, `m`, `h`, `d`); sizes take an optional `K` or `M` (1024 and 1048576
 bytes).
 
-Secrets never go in this file or on the command line: signing keys, the
-reader secret, shop secrets and API tokens live in the keys file named by
-`keys` (see [tokens.md](tokens.md) and [api.md](api.md)). `SIGHUP` rereads the
-keys file, the classification data and the suppression list; the other
-settings take effect at start.
+tally's own secrets never go in this file or on the command line: signing
+keys, the reader secret, shop secrets and API tokens live in the keys file
+named by `keys` (see [tokens.md](tokens.md) and [api.md](api.md)). A Redis
+password is part of the `redis` URL: put that URL in this file rather than in
+`--redis`, because other local users can read command lines (tallyd logs
+`config.password_in_flag` when the flag holds one). `SIGHUP` rereads the keys
+file, the classification data and the suppression list; the other settings
+take effect at start.
 
 This page is generated from `tallyd --help` by `scripts/config-doc.py`.
 

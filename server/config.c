@@ -835,7 +835,12 @@ static void format_value(const struct option *opt, const struct config *cfg,
         break;
     }
 
-    /* The largest unit that divides the value evenly. */
+    /* The largest unit that divides the value evenly, except that a zero
+     * duration reads "0s" as in the help texts rather than "0d". */
+    if (number == 0) {
+        snprintf(out, outsize, "0%s", units == duration_units ? "s" : "");
+        return;
+    }
     for (size_t k = n_units; k-- > 0;) {
         if (number % units[k].factor == 0) {
             snprintf(out, outsize, "%lld%s",
