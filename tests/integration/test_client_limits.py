@@ -144,7 +144,9 @@ def test_bad_proxy_settings_stop_start(tmp_path):
 
 
 def test_ipv6_client_journey(make_tally, redis_server):
-    server = make_tally(["--beacon-burst", "2", "--threads", "1"], host="::1")
+    # One beacon a second: the burst of 2 stays spent while the test waits.
+    server = make_tally(["--beacon-burst", "2", "--beacon-rate", "1", "--threads", "1"],
+                        host="::1")
     assert server.base.startswith("http://[::1]:")
 
     status, _, body = server.request("GET", path_of(server.open_url("v6", "m", "r@example.com")))
