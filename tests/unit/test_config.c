@@ -292,6 +292,25 @@ static void help_and_version(void **state)
     assert_int_equal(run_args(&cfg, err, sizeof(err), version), 1);
 }
 
+/* The help shows each default in the largest unit that divides it, and a
+ * zero duration in seconds, as the option texts spell it. */
+static void help_defaults(void **state)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+
+    (void)state;
+    assert_non_null(out);
+    config_print_help("tallyd", out);
+    assert_int_equal(fclose(out), 0);
+
+    assert_non_null(strstr(text, "(default 30d)"));
+    assert_non_null(strstr(text, "(default 0s)"));
+    assert_null(strstr(text, "(default 0d)"));
+    free(text);
+}
+
 static void config_twice(void **state)
 {
     const char *const args[] = {"--config", config_path, "--config",
@@ -594,6 +613,7 @@ int main(void)
         cmocka_unit_test(flag_bad_value),
         cmocka_unit_test(flag_secret_rejected),
         cmocka_unit_test(help_and_version),
+        cmocka_unit_test(help_defaults),
         cmocka_unit_test_setup_teardown(config_twice, setup, teardown),
         cmocka_unit_test(config_missing_file),
         cmocka_unit_test_setup_teardown(file_unknown_key, setup, teardown),
