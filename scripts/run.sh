@@ -61,4 +61,5 @@ echo "counters: bin/tallyctl --redis $redis stats --campaign demo"
 echo
 
 # shellcheck disable=SC2086
-bin/tallyd --listen "$listen" --redis "$redis" --keys "$state/keys.conf" $config_flag
+bin/tallyd --listen "$listen" --redis "$redis" --keys "$state/keys.conf" \
+    --state-dir "$state" $config_flag
