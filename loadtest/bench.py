@@ -385,6 +385,8 @@ class Bench:
         result["script_calls"] = self.redis.calls() - calls - replies
         result["recorded"] = recorded
         result["journaled"] = journaled
+        # Events that reached Redis through the journal rather than directly.
+        result["replayed"] = sum(s["events_replayed"] for s in stopped)
         result["counted"] = counted
         answered = result["answered"]
         settled = recorded + journaled

@@ -1,23 +1,28 @@
 #!/usr/bin/env python3
 """tallyd against nginx with the private Redis under two scheduling policies.
 
-On the benchmark's two cores wrk, tallyd and Redis take turns, and Redis
-wakes up whenever tallyd writes to it. Under SCHED_OTHER a waking Redis
-may preempt the thread that is running, which is often wrk; under
-SCHED_BATCH it waits for the next free turn. This script measures what
-that choice costs or gains, using loadtest/bench.py's servers, load and
-loss check. Each round runs, in this order: nginx, tallyd with Redis under
-SCHED_OTHER, tallyd with Redis under SCHED_BATCH. A first tallyd run makes
-every reader's first open or click, so the rounds measure repeated events.
+On the benchmark's two cores wrk, tallyd and Redis take turns. Redis sleeps
+when it has nothing to read and wakes when tallyd writes more. Under
+SCHED_OTHER the waking Redis may preempt the thread that is running, often
+wrk. Under SCHED_BATCH it does not preempt; it waits for the running
+thread's turn to end or for an idle core. This script measures what that
+choice costs or gains, using loadtest/bench.py's servers, load and loss
+check. Each round runs nginx, then tallyd once with Redis under each
+policy: SCHED_OTHER first in odd rounds and SCHED_BATCH first in even ones.
+A first tallyd run makes every reader's first open or click, so the rounds
+measure repeated events.
 
     /usr/bin/python3 loadtest/redis_sched.py [--workers 1] [--scenario pixel]
                                              [--runs 3] [--duration 5]
 
-Per tallyd run it prints the response rate and the rate into Redis against
-that round's nginx, p99 against nginx's, tallyd's and Redis's CPU per
-recorded event, and how often Redis's main thread went to sleep (voluntary
-context switches) per 1,000 recorded events. The script starts its own
-Redis, so it changes no other process's policy.
+Per tallyd run it prints:
+  - the response rate and the rate into Redis, against that round's nginx;
+  - p99 against nginx's;
+  - tallyd's and Redis's CPU per recorded event;
+  - the events that reached Redis through tallyd's journal, not directly;
+  - the voluntary context switches of Redis's main thread (how often it
+    went to sleep) per 1,000 recorded events.
+The script starts its own Redis, so it changes no other process's policy.
 """
 import argparse
 import os
@@ -32,13 +37,13 @@ POLICIES = (("other", os.SCHED_OTHER), ("batch", os.SCHED_BATCH))
 
 
 def set_policy(pid, policy):
-    """Applies policy to every thread of process pid."""
+    """Apply policy to every thread of process pid."""
     for tid in os.listdir(f"/proc/{pid}/task"):
         os.sched_setscheduler(int(tid), policy, os.sched_param(0))
 
 
-def sleeps(pid):
-    """Returns the voluntary context switches of process pid's main thread."""
+def voluntary_switches(pid):
+    """Return the voluntary context switches of process pid's main thread."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("voluntary_ctxt_switches:"):
@@ -50,12 +55,14 @@ def run_round(harness, redis, args, number, results):
     nginx = harness.run_nginx(args.workers, args.scenario)
     bench.log(f"round {number} nginx {nginx['rps']:.0f} req/s, p99 "
               f"{nginx['p99_us'] / 1000:.2f} ms")
-    for name, policy in POLICIES:
+    order = POLICIES if number % 2 == 1 else POLICIES[::-1]
+    for name, policy in order:
         set_policy(redis.proc.pid, policy)
-        before = sleeps(redis.proc.pid)
+        before = voluntary_switches(redis.proc.pid)
         run = harness.run_tallyd(args.workers, args.scenario)
         if not run["ok"]:
-            raise RuntimeError("the loss check failed; see the line above")
+            raise RuntimeError(f"round {number}, {name}: the loss check failed "
+                               f"(see the line above)")
         events = run["recorded"]
         row = {
             "answered": run["rps"] / nginx["rps"],
@@ -63,13 +70,15 @@ def run_round(harness, redis, args, number, results):
             "p99": run["p99_us"] / nginx["p99_us"],
             "tallyd_us": 1e6 * run["tallyd_cpu"] / events,
             "redis_us": 1e6 * run["redis_cpu"] / events,
-            "redis_sleeps": 1000 * (sleeps(redis.proc.pid) - before) / events,
+            "replayed": run["replayed"],
+            "redis_voluntary": 1000 * (voluntary_switches(redis.proc.pid) - before) / events,
         }
         results[name].append(row)
         bench.log(f"round {number} {name:5} answered {row['answered']:.3f} into Redis "
                   f"{row['into_redis']:.3f} p99 {row['p99']:.2f}x tallyd "
                   f"{row['tallyd_us']:.2f} us Redis {row['redis_us']:.2f} us "
-                  f"Redis sleeps {row['redis_sleeps']:.1f} per 1,000")
+                  f"replayed {row['replayed']} "
+                  f"Redis voluntary switches {row['redis_voluntary']:.1f} per 1,000")
     set_policy(redis.proc.pid, os.SCHED_OTHER)
 
 
@@ -77,7 +86,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--scenario", choices=("pixel", "click"), default="pixel")
-    p.add_argument("--runs", type=int, default=3, help="rounds")
+    p.add_argument("--runs", type=int, default=3,
+                   help="rounds, each of nginx and tallyd under both policies")
     p.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--tokens", type=int, default=200000,
@@ -96,7 +106,8 @@ def main():
     try:
         redis = bench.Redis(tmp)
         harness = bench.Bench(args, tmp, redis)
-        harness.run_tallyd(args.workers, args.scenario)
+        if not harness.run_tallyd(args.workers, args.scenario)["ok"]:
+            raise RuntimeError("the first run's loss check failed (see the line above)")
         results = {name: [] for name, _ in POLICIES}
         for number in range(1, args.runs + 1):
             run_round(harness, redis, args, number, results)
