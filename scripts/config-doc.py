@@ -27,9 +27,9 @@ keys, the reader secret, shop secrets and API tokens live in the keys file
 named by `keys` (see [tokens.md](tokens.md) and [api.md](api.md)). A Redis
 password is part of the `redis` URL: put that URL in this file rather than in
 `--redis`, because other local users can read command lines (tallyd logs
-`config.password_in_flag` when the flag contains one). `SIGHUP` rereads the keys
-file, the classification data and the suppression list; the other settings
-take effect at start.
+`config.password_in_flag` when the flag contains one). `SIGHUP` rereads the
+keys file, the classification data and the suppression list; the other
+settings take effect at start.
 
 This page is generated from `tallyd --help` by `scripts/config-doc.py`.
 
