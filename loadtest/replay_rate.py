@@ -6,7 +6,9 @@ Starts its own redis-server (appendonly yes, appendfsync always, unix
 socket) and tallyd (2 event loops) in a temporary directory and stops
 Redis. Then it sends a bounded load of pixels, clicks and checkouts,
 starts Redis again, and times the replay from each loop's reconnect to its
-drained journal. Everything it starts is stopped before it exits.
+drained journal. Last it prints the restarted Redis's CPU time and its
+costliest commands per event. Everything it starts is stopped before it
+exits.
 
     loadtest/replay_rate.py --requests 20000 --fsync everysec
 """
@@ -42,6 +44,19 @@ def replay_seconds(log):
         drained = [log_time(l) for l in lines if "journal_drained" in l and writer in l][-1]
         out[writer] = (drained - connected).total_seconds()
     return out
+
+
+def print_redis_cost(client, events):
+    """Print the restarted Redis's CPU time and its costliest commands per
+    replayed event. A script's time in INFO commandstats includes the
+    commands it ran, which are also listed on their own."""
+    cpu = client.info("cpu")
+    used = float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+    print(f"redis: {1e6 * used / events:.1f} us of CPU per event since its restart")
+    stats = sorted(client.info("commandstats").items(), key=lambda kv: -kv[1]["usec"])
+    for name, stat in stats[:5]:
+        print(f"  {name[len('cmdstat_'):]}: {stat['calls'] / events:.2f} calls and "
+              f"{stat['usec'] / events:.1f} us per event, {stat['usec_per_call']:.1f} us per call")
 
 
 def main():
@@ -81,6 +96,7 @@ def main():
                    "every event counted", 600)
         for writer, seconds in replay_seconds(tally.read_log()).items():
             print(f"replay: loop {writer} drained {seconds:.2f} s after reconnecting")
+        print_redis_cost(redis.client, answered)
     finally:
         if tally is not None:
             tally.stop()
