@@ -7,10 +7,12 @@ socket) and tallyd (2 event loops) in a temporary directory and stops
 Redis. Then it sends a bounded load of pixels, clicks and checkouts,
 starts Redis again, and times the replay from each loop's reconnect to its
 drained journal. Last it prints the restarted Redis's CPU time and its
-costliest commands per event. Everything it starts is stopped before it
-exits.
+costliest commands per event. With --live it keeps Redis up instead and
+prints Redis's cost per live event of the same load. Everything it starts
+is stopped before it exits.
 
     loadtest/replay_rate.py --requests 20000 --fsync everysec
+    loadtest/replay_rate.py --requests 20000 --live
 """
 import argparse
 import datetime
@@ -46,13 +48,17 @@ def replay_seconds(log):
     return out
 
 
-def print_redis_cost(client, events):
-    """Print the restarted Redis's CPU time and its costliest commands per
-    replayed event. A script's time in INFO commandstats includes the
-    commands it ran, which are also listed on their own."""
+def redis_cpu_seconds(client):
     cpu = client.info("cpu")
-    used = float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
-    print(f"redis: {1e6 * used / events:.1f} us of CPU per event since its restart")
+    return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+
+
+def print_redis_cost(client, events, cpu_before):
+    """Print Redis's CPU time since cpu_before and its costliest commands
+    since it started, per event. A script's time in INFO commandstats
+    includes the commands it ran, which are also listed on their own."""
+    used = redis_cpu_seconds(client) - cpu_before
+    print(f"redis: {1e6 * used / events:.1f} us of CPU per event")
     stats = sorted(client.info("commandstats").items(), key=lambda kv: -kv[1]["usec"])
     for name, stat in stats[:5]:
         print(f"  {name[len('cmdstat_'):]}: {stat['calls'] / events:.2f} calls and "
@@ -64,6 +70,8 @@ def main():
     parser.add_argument("--requests", type=int, default=20000, help="requests to send")
     parser.add_argument("--rate", type=float, default=4000, help="requests per second")
     parser.add_argument("--fsync", default="everysec", choices=["always", "everysec", "no"])
+    parser.add_argument("--live", action="store_true",
+                        help="keep Redis up and measure its cost per live event instead")
     args = parser.parse_args()
     if args.requests > 200_000:
         parser.error("--requests is limited to 200000")
@@ -78,6 +86,15 @@ def main():
             os.path.join(root, "tallyd"), redis.url,
             ["--journal-fsync", args.fsync, "--redis-timeout", "2s"])
         plan, setup_clicks = test_faults.make_plan(tally, requests=args.requests, run_id="m")
+        if args.live:
+            cpu_before = redis_cpu_seconds(redis.client)
+            faultload.Load(tally.port, plan, args.rate, deadline=600).run()
+            # The expected counts depend on which requests were answered.
+            expected = faultload.expected_counts(plan, setup_clicks)
+            wait_until(lambda: test_faults.counters(redis.client) == expected,
+                       "every event counted", 600)
+            print_redis_cost(redis.client, sum(1 for r in plan if r.correct), cpu_before)
+            return
         redis.kill()
 
         start = time.monotonic()
@@ -96,7 +113,7 @@ def main():
                    "every event counted", 600)
         for writer, seconds in replay_seconds(tally.read_log()).items():
             print(f"replay: loop {writer} drained {seconds:.2f} s after reconnecting")
-        print_redis_cost(redis.client, answered)
+        print_redis_cost(redis.client, answered, 0.0)
     finally:
         if tally is not None:
             tally.stop()
