@@ -6,6 +6,7 @@ The cases are the ones where the plain commands must not be the whole write:
 a first open, a renewal period that has passed, a honeypot click of the
 message, and a reader whose keys were deleted.
 """
+import contextlib
 import os
 import signal
 import socket
@@ -360,6 +361,28 @@ def test_plain_parked_then_redis_timeout(make_tally, redis_server):
     assert tally.proc.poll() is None
 
 
+@contextlib.contextmanager
+def connections_killed(redis, times, interval):
+    """Close every client connection but redis's own (CLIENT KILL) up to
+    times times, interval seconds apart, on a thread, while the body runs."""
+    done = threading.Event()
+
+    def killer():
+        for _ in range(times):
+            if done.is_set():
+                return
+            redis.client_kill_filter(_type="normal", skipme=True)
+            time.sleep(interval)
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(10)
+
+
 def test_plain_connection_killed_mid_burst(make_tally, redis_server):
     """Redis closes tallyd's connection (CLIENT KILL) up to 20 times while
     opens of four readers are parked and in flight. Every open is counted
@@ -370,22 +393,8 @@ def test_plain_connection_killed_mid_burst(make_tally, redis_server):
     assert burst(tally, paths, 1) == 4
     wait_until(lambda: redis.hget("c:{kill}", "opens") == "4", "the first opens")
     time.sleep(1.1)
-    done = threading.Event()
-
-    def killer():
-        for _ in range(20):
-            if done.is_set():
-                return
-            redis.client_kill_filter(_type="normal", skipme=True)
-            time.sleep(0.05)
-
-    thread = threading.Thread(target=killer)
-    thread.start()
-    try:
+    with connections_killed(redis, 20, 0.05):
         assert burst(tally, [paths[i % 4] for i in range(6000)]) == 6000
-    finally:
-        done.set()
-        thread.join(10)
     wait_until(lambda: redis.hget("c:{kill}", "opens") == "6004", "6,004 opens", 90)
     assert "redis.disconnected" in tally.log_text()
     time.sleep(1)

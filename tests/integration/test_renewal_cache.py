@@ -15,7 +15,8 @@ import time
 
 from conftest import wait_until, path_of
 from rawhttp import exchange, request
-from test_plain_opens import SHOP, next_second, open_and_wait, plain_opens, reader_key
+from test_plain_opens import (SHOP, connections_killed, next_second, open_and_wait,
+                              plain_opens, reader_key)
 
 
 def honeypot_url(tally, campaign, message, email):
@@ -128,17 +129,6 @@ def test_four_loops_kills_and_honeypots(make_tally, redis_server):
         assert tally.request("GET", p)[0] == 200
     wait_until(lambda: redis.hget("c:{fl}", "opens") == "8", "the first opens")
     next_second()
-    done = threading.Event()
-
-    def killer():
-        for _ in range(10):
-            if done.is_set():
-                return
-            redis.client_kill_filter(_type="normal", skipme=True)
-            time.sleep(0.1)
-
-    thread = threading.Thread(target=killer)
-    thread.start()
     ok = [0] * 8
 
     def send(i):
@@ -146,7 +136,7 @@ def test_four_loops_kills_and_honeypots(make_tally, redis_server):
         data += request("GET", opens[i])
         ok[i] = exchange(tally, data, seconds=60).count(b"HTTP/1.1 200 ")
 
-    try:
+    with connections_killed(redis, 10, 0.1):
         for t in traps:
             assert tally.request("GET", t)[0] == 302
         workers = [threading.Thread(target=send, args=(i,)) for i in range(8)]
@@ -154,9 +144,6 @@ def test_four_loops_kills_and_honeypots(make_tally, redis_server):
             w.start()
         for w in workers:
             w.join(90)
-    finally:
-        done.set()
-        thread.join(10)
     assert sum(ok) == 1200
     wait_until(lambda: redis.hget("c:{fl}", "opens") == "1208", "1,208 opens", 90)
     time.sleep(1)
