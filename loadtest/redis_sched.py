@@ -4,7 +4,7 @@
 On the benchmark's two cores wrk, tallyd and Redis take turns. Redis sleeps
 when it has nothing to read and wakes when tallyd writes more. Under
 SCHED_OTHER the waking Redis may preempt the thread that is running, often
-wrk. Under SCHED_BATCH it does not preempt; it waits for the running
+wrk. Under SCHED_BATCH it does not preempt, but waits for the running
 thread's turn to end or for an idle core. This script measures what that
 choice costs or gains, using loadtest/bench.py's servers, load and loss
 check. Each round runs nginx, then tallyd once with Redis under each
@@ -83,16 +83,16 @@ def run_round(harness, redis, args, number, results):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--scenario", choices=("pixel", "click"), default="pixel")
-    p.add_argument("--runs", type=int, default=3,
-                   help="rounds, each of nginx and tallyd under both policies")
-    p.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
-    p.add_argument("--connections", type=int, default=64)
-    p.add_argument("--tokens", type=int, default=200000,
-                   help="readers, each with one pixel and one click URL")
-    args = p.parse_args()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--scenario", choices=("pixel", "click"), default="pixel")
+    parser.add_argument("--runs", type=int, default=3,
+                        help="rounds, each of nginx and tallyd under both policies")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--tokens", type=int, default=200000,
+                        help="readers, each with one pixel and one click URL")
+    args = parser.parse_args()
 
     for tool in ("wrk", "nginx", "redis-server"):
         if shutil.which(tool) is None:

@@ -6,7 +6,7 @@ Starts its own redis-server (appendonly yes, appendfsync always, unix
 socket) and tallyd (2 event loops) in a temporary directory and stops
 Redis. Then it sends a bounded load of pixels, clicks and checkouts,
 starts Redis again, and times the replay from each loop's reconnect to its
-drained journal. Last it prints the restarted Redis's CPU time and its
+drained journal. Finally it prints the restarted Redis's CPU time and its
 costliest commands per event. With --live it keeps Redis up instead and
 prints Redis's cost per live event of the same load. Everything it starts
 is stopped before it exits.
@@ -89,7 +89,7 @@ def main():
         if args.live:
             cpu_before = redis_cpu_seconds(redis.client)
             faultload.Load(tally.port, plan, args.rate, deadline=600).run()
-            # The expected counts depend on which requests were answered.
+            # The expected counts depend on which requests got a correct response.
             expected = faultload.expected_counts(plan, setup_clicks)
             wait_until(lambda: test_faults.counters(redis.client) == expected,
                        "every event counted", 600)

@@ -529,7 +529,7 @@ static void on_reader_touch(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct store_op *op = privdata;
     const redisReply *reply = r;
-    uint32_t slack = touch_ttl_slack(op->st->opts.reader_retention_s);
+    uint32_t slack;
 
     (void)ac;
     if (store_reply_failed(op, reply, "reader_touch")) {
@@ -544,6 +544,7 @@ static void on_reader_touch(redisAsyncContext *ac, void *r, void *privdata)
     }
     /* The script leaves the keys renewed in the event's period. A replay
      * may instead return the reply it saved, without renewing. */
+    slack = touch_ttl_slack(op->st->opts.reader_retention_s);
     if (!op->replay && slack > 0)
         renewal_cache_put(op->st->opts.renewals, op->ev.u.touch.reader,
                           op->ev.u.touch.time / slack);

@@ -162,7 +162,7 @@ def test_ipv6_client_journey(make_tally, redis_server):
                                   "revenue": "5.00", "currency": "EUR", "token": tly})
     assert status == 204
     # The open and the click reach c:{v6} in a campaign batch, which can
-    # land after the checkout's conversion: wait for all three.
+    # land after the checkout's conversion, so the test waits for all three.
     wait_until(lambda: redis_server.client.hmget("c:{v6}", "opens", "clicks", "conversions")
                == ["1", "1", "1"], "the IPv6 open, click and checkout to be counted")
 

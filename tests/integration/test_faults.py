@@ -413,11 +413,10 @@ def test_campaign_rejected_then_allowed(tmp_path, aof_redis):
                 mixed.append(blocked_plan[i // 3])
 
         def allow_after_renumbering():
-            # The renumbering needs a replay window that contains a rejected
-            # record and a later applied record of the same writer. When
-            # tallyd's reconnects (after each rejection, with backoff) fall
-            # late, no such window may have been processed by the middle of
-            # the load. So the ACL stays until the log shows one.
+            # Renumbering needs a replay window with a rejected record and a
+            # later applied one of the same writer. Whether such a window ran
+            # by mid-load depends on tallyd's reconnect backoff, so the ACL
+            # stays until the log shows a renumbered record.
             wait_until(lambda: "journal.event_renumbered" in tally.read_log(),
                        "a replay to renumber a rejected record", LOAD_DEADLINE)
             admin.execute_command("ACL", "SETUSER", "tally", "allkeys")
