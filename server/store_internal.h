@@ -58,12 +58,10 @@
 #define STORE_PIPELINE_MAX 512
 /* Buckets of reader ids that store_join.c keeps in order. Events of two
  * readers in one bucket wait for each other as if they were one reader's,
- * and a waiting event then takes READER_TOUCH instead of the plain
- * commands. Under loadtest/bench.py's two-loop click load, 4,096 buckets
- * sent 4.1 % of the clicks that way, and Redis spent 0.5 us more per
- * click than with 65,536 buckets, which sent 0.3 %. 65,536 is every value
- * of the two bytes store_join.c reads, for 192 KB per loop. Every burst of
- * one reader still waits by design. */
+ * and the waiting one takes READER_TOUCH instead of the plain commands.
+ * With 4,096 buckets that happened to 4 % of clicks under make bench
+ * (docs/benchmarks.md). 65,536 is every value of the two bytes
+ * store_join.c reads, for 192 KB per loop. */
 #define STORE_READER_BUCKETS 65536
 /* Different links store_click.c counts in a burst window. With a larger
  * burst_links every click takes READER_TOUCH. */
