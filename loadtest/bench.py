@@ -28,6 +28,7 @@ Every wrk run is bounded by -d, every wait has a deadline, and every process
 started here is stopped before exit.
 """
 import argparse
+import contextlib
 import datetime
 import http.client
 import os
@@ -158,8 +159,7 @@ class Redis:
             return False
 
     def cpu_seconds(self):
-        info = self.client.info("cpu")
-        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+        return redis_cpu_seconds(self.client)
 
     def calls(self):
         """Returns the calls Redis has run so far, as INFO commandstats
@@ -178,6 +178,28 @@ class Redis:
 
     def stop(self):
         stop_process(self.proc)
+
+
+def redis_cpu_seconds(client):
+    """Returns the CPU time, user and system, that the Redis behind client
+    has used since it started."""
+    info = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+@contextlib.contextmanager
+def private_redis(prefix):
+    """Yields a new temporary directory (named with prefix) and a Redis
+    started in it. Stops that Redis and removes the directory on exit."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    redis = None
+    try:
+        redis = Redis(tmp)
+        yield tmp, redis
+    finally:
+        if redis is not None:
+            redis.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # The email the bench mints its URLs from: five links to five products.
@@ -546,10 +568,7 @@ def main():
     log(machine())
     log(f"wrk -c{args.connections} -d{args.duration}s, -t = workers, "
         f"{args.runs} A/B pairs (nginx, tallyd)")
-    tmp = tempfile.mkdtemp(prefix="tally-bench.")
-    redis = None
-    try:
-        redis = Redis(tmp)
+    with private_redis("tally-bench.") as (tmp, redis):
         bench = Bench(args, tmp, redis)
         summaries = []
         log("workers scenario run server req/s p50_ms p99_ms p99.9_ms")
@@ -574,10 +593,6 @@ def main():
         if failed:
             log("\nFAILED: events were lost")
         return 1 if failed else 0
-    finally:
-        if redis is not None:
-            redis.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,7 @@ bounded by --seconds.
 """
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
@@ -38,10 +36,7 @@ def main():
         p.error("--seconds must be 1 to 120")
 
     args = argparse.Namespace(connections=64, duration=4, tokens=a.tokens, runs=1)
-    tmp = tempfile.mkdtemp(prefix="tally-cg.")
-    redis = None
-    try:
-        redis = bench.Redis(tmp)
+    with bench.private_redis("tally-cg.") as (tmp, redis):
         b = bench.Bench(args, tmp, redis)
         b.run_tallyd(1, a.scenario)  # makes every reader's first open or click
         out = a.out or os.path.join(tmp, "callgrind.out")
@@ -56,10 +51,6 @@ def main():
         total = bench.callgrind_total(out)
         print(f"{a.scenario}: {total / res['answered']:.0f} instructions per request "
               f"({res['answered']} requests, {total} instructions)")
-    finally:
-        if redis is not None:
-            redis.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ import os
 import shutil
 import statistics
 import sys
-import tempfile
 
 import bench
 
@@ -101,10 +100,7 @@ def main():
     bench.log(f"wrk -c{args.connections} -d{args.duration}s -t{args.workers}, "
               f"{args.scenario}, {args.runs} rounds")
 
-    tmp = tempfile.mkdtemp(prefix="tally-sched.")
-    redis = None
-    try:
-        redis = bench.Redis(tmp)
+    with bench.private_redis("tally-sched.") as (tmp, redis):
         harness = bench.Bench(args, tmp, redis)
         if not harness.run_tallyd(args.workers, args.scenario)["ok"]:
             raise RuntimeError("the first run's loss check failed (see the line above)")
@@ -115,10 +111,6 @@ def main():
         for name, rows in results.items():
             bench.log(f"  {name:5} " + " ".join(
                 f"{key} {statistics.median(r[key] for r in rows):.3f}" for key in rows[0]))
-    finally:
-        if redis is not None:
-            redis.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

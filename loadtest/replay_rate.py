@@ -28,6 +28,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "../tests/integration"))
 os.environ.setdefault("TALLY_BIN", os.path.join(HERE, "../bin"))
 
+import bench  # noqa: E402
 import faultload  # noqa: E402
 import test_faults  # noqa: E402
 from conftest import wait_until  # noqa: E402
@@ -48,16 +49,11 @@ def replay_seconds(log):
     return out
 
 
-def redis_cpu_seconds(client):
-    cpu = client.info("cpu")
-    return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
-
-
 def print_redis_cost(client, events, cpu_before):
     """Print Redis's CPU time since cpu_before and its costliest commands
     since it started, per event. A script's time in INFO commandstats
     includes the commands it ran, which are also listed on their own."""
-    used = redis_cpu_seconds(client) - cpu_before
+    used = bench.redis_cpu_seconds(client) - cpu_before
     print(f"redis: {1e6 * used / events:.1f} us of CPU per event")
     stats = sorted(client.info("commandstats").items(), key=lambda kv: -kv[1]["usec"])
     for name, stat in stats[:5]:
@@ -87,7 +83,7 @@ def main():
             ["--journal-fsync", args.fsync, "--redis-timeout", "2s"])
         plan, setup_clicks = test_faults.make_plan(tally, requests=args.requests, run_id="m")
         if args.live:
-            cpu_before = redis_cpu_seconds(redis.client)
+            cpu_before = bench.redis_cpu_seconds(redis.client)
             faultload.Load(tally.port, plan, args.rate, deadline=600).run()
             # The expected counts depend on which requests got a correct response.
             expected = faultload.expected_counts(plan, setup_clicks)
