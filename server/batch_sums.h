@@ -33,7 +33,7 @@ enum sum_column {
 /* Keys a batch can name: as many as CAMPAIGN_TOUCH's KEYS hold. */
 #define BATCH_SUMS_KEYS 60
 /* Distinct links a batch can click: one per event at most. */
-#define BATCH_SUMS_LINKS 128
+#define BATCH_SUMS_LINKS 256
 
 /* Every (key, kind, column) a batch can name. */
 #define BATCH_SUMS_MAX ((BATCH_SUMS_KEYS + 1) * 2 * SUM_COLUMNS)

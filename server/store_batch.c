@@ -5,7 +5,8 @@
  * repeated open's plain commands), the event joins the pending batch of
  * its campaign. The batches are sent STORE_BATCH_DELAY_US after the first
  * event joined (replays: at the end of the loop iteration), or earlier
- * when one is full. One CAMPAIGN_TOUCH call
+ * when one is full or all of them together hold STORE_BATCH_HELD_MAX
+ * events. One CAMPAIGN_TOUCH call
  * then counts every event of the batch, so the campaign side costs one
  * command for many events instead of one each. All keys of a batch are in the
  * campaign's slot, as before.
@@ -621,6 +622,16 @@ static void schedule_flush(struct store *st, bool at_once)
     st->flush_delayed = !at_once;
 }
 
+/* Returns the events that st's unsent batches hold. */
+static size_t held_events(const struct store *st)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < st->n_batches; i++)
+        n += st->batches[i]->n_ops;
+    return n;
+}
+
 static struct campaign_batch *batch_open(struct store *st, const char *campaign)
 {
     struct campaign_batch *b = st->free_batches;
@@ -696,7 +707,7 @@ void store_batch_add(struct store_op *op)
     for (int i = 0; i < op->n_moved; i++)
         add_hour(b, message, op->moved[i]);
 
-    schedule_flush(st, op->replay);
+    schedule_flush(st, op->replay || held_events(st) >= STORE_BATCH_HELD_MAX);
 }
 
 int store_batch_init(struct store *st)

@@ -30,15 +30,18 @@
  * include those of the clicks that READER_TOUCH moved to another verdict.
  * Live traffic falls in one or two hours, so a batch has about one message
  * hour per message; replays of a journal spread over more. */
-#define STORE_BATCH_EVENTS 128
+#define STORE_BATCH_EVENTS 256
 /* Time a campaign batch of live events collects events before it is
- * sent, in microseconds. Each CAMPAIGN_TOUCH call has a cost in Redis
- * beyond its events' (reading the campaign's keys, renewing their TTLs).
- * When every loop iteration sent its own batches, those of
- * loadtest/bench.py's one-loop pixel load held at most some 25 events
- * (0.04 EVALSHA calls per open). The counters are late by this much more,
- * and the responses are not. */
-#define STORE_BATCH_DELAY_US 2000
+ * sent, in microseconds. A CAMPAIGN_SUMS call costs Redis about the same
+ * for 100 events as for 200, because it adds to each counter field once
+ * (about 30 HINCRBY for loadtest/bench.py's clicks). With 2 ms and 128
+ * events two loops sent batches of about 110 clicks under that load. With
+ * 4 ms and 256 the HINCRBY calls per click fell from 0.27 to 0.17 (so
+ * about 175 clicks a batch, an estimate), and clicks cost Redis 0.1 to
+ * 0.3 us less (docs/benchmarks.md). The counters are late by this much
+ * more, and the responses are not. A crash of tallyd loses the events of
+ * unsent batches (docs/reliability.md). */
+#define STORE_BATCH_DELAY_US 4000
 #define STORE_BATCH_MESSAGES 8
 #define STORE_BATCH_HOURS 16
 #define STORE_BATCH_MESSAGE_HOURS 32
@@ -56,6 +59,11 @@
  * deadline (loadtest/bench.py). 512 events are a few milliseconds of Redis
  * work. */
 #define STORE_PIPELINE_MAX 512
+/* Events that the unsent batches of all campaigns may hold together
+ * before they are all sent at once. Those events count against
+ * STORE_PIPELINE_MAX, so half of it stays for events in their reader
+ * step. */
+#define STORE_BATCH_HELD_MAX (STORE_PIPELINE_MAX / 2)
 /* Buckets of reader ids that store_join.c keeps in order. Events of two
  * readers in one bucket wait for each other as if they were one reader's,
  * and the waiting one takes READER_TOUCH instead of the plain commands.

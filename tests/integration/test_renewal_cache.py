@@ -1,5 +1,5 @@
 """The renewal cache of repeated opens (server/renewal_cache.c) and the
-2 ms timer of campaign batches (server/store_batch.c), against a real
+timer of campaign batches (server/store_batch.c), against a real
 tallyd and redis-server.
 
 A repeated open of a reader in the cache is one ZADD XX of "o|C|M". That
@@ -100,7 +100,7 @@ def test_shared_keys_two_processes(make_tally, redis_server):
 
 def test_stop_right_after_opens(make_tally, redis_server):
     """SIGTERM right after the responses to 200 opens: the batches waiting for
-    their 2 ms timer are sent before tallyd exits, so every open is
+    their timer are sent before tallyd exits, so every open is
     counted without a restart."""
     redis = redis_server.client
     tally = make_tally(["--threads", "2"])
