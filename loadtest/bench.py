@@ -202,6 +202,19 @@ def private_redis(prefix):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def harness_after_first_events(prefix, args):
+    """Yields a Bench on a private Redis (see private_redis) after one
+    tallyd run with args.workers loops has made every reader's first
+    args.scenario event, so that the runs that follow measure repeated
+    events. Raises when that run fails its loss check."""
+    with private_redis(prefix) as (tmp, redis):
+        harness = Bench(args, tmp, redis)
+        if not harness.run_tallyd(args.workers, args.scenario)["ok"]:
+            raise RuntimeError("the first run's loss check failed (see the line above)")
+        yield harness
+
+
 # The email the bench mints its URLs from: five links to five products.
 BENCH_TEMPLATE = "<html><body>" + "".join(
     f'<a href="https://shop.example/p/{n}?ref=mail">{n}</a>' for n in range(1, 6)) + \

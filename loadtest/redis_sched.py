@@ -100,13 +100,10 @@ def main():
     bench.log(f"wrk -c{args.connections} -d{args.duration}s -t{args.workers}, "
               f"{args.scenario}, {args.runs} rounds")
 
-    with bench.private_redis("tally-sched.") as (tmp, redis):
-        harness = bench.Bench(args, tmp, redis)
-        if not harness.run_tallyd(args.workers, args.scenario)["ok"]:
-            raise RuntimeError("the first run's loss check failed (see the line above)")
+    with bench.harness_after_first_events("tally-sched.", args) as harness:
         results = {name: [] for name, _ in POLICIES}
         for number in range(1, args.runs + 1):
-            run_round(harness, redis, args, number, results)
+            run_round(harness, harness.redis, args, number, results)
         bench.log("medians:")
         for name, rows in results.items():
             bench.log(f"  {name:5} " + " ".join(

@@ -205,13 +205,10 @@ def main():
     bench.log(f"wrk -c{args.connections} -d{args.duration}s -t{args.workers}, "
               f"{args.scenario}, {args.runs} pairs, {args.window} s traced per run")
 
-    with bench.private_redis("tally-trace.") as (tmp, redis):
-        harness = bench.Bench(args, tmp, redis)
-        if not harness.run_tallyd(args.workers, args.scenario)["ok"]:
-            raise RuntimeError("the first run's loss check failed (see the line above)")
+    with bench.harness_after_first_events("tally-trace.", args) as harness:
         for number in range(1, args.runs + 1):
             for server in ("nginx", "tallyd"):
-                data = os.path.join(tmp, f"sched.{server}.{number}.data")
+                data = os.path.join(harness.tmp, f"sched.{server}.{number}.data")
                 if server == "nginx":
                     result = traced_run(
                         lambda: harness.run_nginx(args.workers, args.scenario),
