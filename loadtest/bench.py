@@ -337,7 +337,12 @@ class Bench:
         if scenario == "beacon":
             return ["bench" + str(self.run_id), "r" + str(self.run_id)]
         # tally.lua creates the second file once wrk's threads are ready.
-        return [self.paths[scenario], os.path.join(self.tmp, f"wrk-ready.{self.run_id}")]
+        return [self.paths[scenario], self.ready_path(self.run_id)]
+
+    def ready_path(self, run_id):
+        """Returns the file that wrk creates once its threads are ready for
+        the pixel or click run numbered run_id (see wrk_extra)."""
+        return os.path.join(self.tmp, f"wrk-ready.{run_id}")
 
     def start_tallyd(self, workers, log_path, wrapper=(), extra=()):
         port = free_port()

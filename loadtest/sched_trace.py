@@ -70,9 +70,7 @@ def trace_delay(args):
 def traced_run(run, harness, args, data_path):
     """Calls run() (one server run of harness) while recording its middle,
     and returns run()'s result."""
-    # bench.Bench.wrk_extra numbers each run's ready file, and this run
-    # takes the next number.
-    ready = os.path.join(harness.tmp, f"wrk-ready.{harness.run_id + 1}")
+    ready = harness.ready_path(harness.run_id + 1)
     failures = []
     thread = threading.Thread(target=record,
                               args=(data_path, ready, trace_delay(args), args.window, failures))
@@ -151,7 +149,7 @@ def analyze(data_path, cpus):
             running[cpu] = following
 
     if first is None or last <= first:
-        raise RuntimeError(f"{data_path}: no scheduler events recorded; check that "
+        raise RuntimeError(f"{data_path}: no scheduler events recorded. Check that "
                            "`perf sched record -- sleep 1` works here")
     seconds = last - first
     capacity = seconds * cpus
@@ -206,20 +204,16 @@ def main():
               f"{args.scenario}, {args.runs} pairs, {args.window} s traced per run")
 
     with bench.harness_after_first_events("tally-trace.", args) as harness:
+        servers = (("nginx", harness.run_nginx), ("tallyd", harness.run_tallyd))
         for number in range(1, args.runs + 1):
-            for server in ("nginx", "tallyd"):
+            for server, run in servers:
                 data = os.path.join(harness.tmp, f"sched.{server}.{number}.data")
-                if server == "nginx":
-                    result = traced_run(
-                        lambda: harness.run_nginx(args.workers, args.scenario),
-                        harness, args, data)
-                else:
-                    result = traced_run(
-                        lambda: harness.run_tallyd(args.workers, args.scenario),
-                        harness, args, data)
-                    if not result["ok"]:
-                        raise RuntimeError(f"pair {number}: the loss check failed "
-                                           "(see the line above)")
+                result = traced_run(lambda: run(args.workers, args.scenario),
+                                    harness, args, data)
+                # run_nginx always sets ok, and run_tallyd sets it from the loss check.
+                if not result["ok"]:
+                    raise RuntimeError(f"pair {number}: the loss check failed "
+                                       "(see the line above)")
                 report(f"pair {number} {server}", result, data, cpus)
 
 

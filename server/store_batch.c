@@ -5,7 +5,7 @@
  * repeated open's plain commands), the event joins the pending batch of
  * its campaign. The batches are sent STORE_BATCH_DELAY_US after the first
  * event joined (replays: at the end of the loop iteration), or earlier
- * when one is full or all of them together hold STORE_BATCH_HELD_MAX
+ * when one is full or all of them together contain STORE_BATCH_HELD_MAX
  * events. One CAMPAIGN_TOUCH call
  * then counts every event of the batch, so the campaign side costs one
  * command for many events instead of one each. All keys of a batch are in the
@@ -622,7 +622,8 @@ static void schedule_flush(struct store *st, bool at_once)
     st->flush_delayed = !at_once;
 }
 
-/* Returns the events that st's unsent batches hold. */
+/* Returns the number of events in st's unsent batches, of which there are
+ * at most STORE_BATCH_CAMPAIGNS. */
 static size_t held_events(const struct store *st)
 {
     size_t n = 0;

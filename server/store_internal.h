@@ -59,7 +59,7 @@
  * deadline (loadtest/bench.py). 512 events are a few milliseconds of Redis
  * work. */
 #define STORE_PIPELINE_MAX 512
-/* Events that the unsent batches of all campaigns may hold together
+/* Events that the unsent batches of all campaigns may contain together
  * before they are all sent at once. Those events count against
  * STORE_PIPELINE_MAX, so half of it stays for events in their reader
  * step. */
