@@ -342,10 +342,11 @@ int api_query_param(const struct http_request *req, const char *name, char *out,
 {
     size_t name_len = strlen(name);
     const char *p = req->query;
-    const char *end = req->query + req->query_len;
+    const char *end;
 
     if (p == NULL)
         return 0;
+    end = p + req->query_len;
     while (p < end) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
         const char *stop = amp != NULL ? amp : end;

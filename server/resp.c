@@ -107,6 +107,7 @@ void resp_bulk_str(struct resp_buf *b, const char *s)
 void resp_bulk_u64(struct resp_buf *b, uint64_t v)
 {
     char digits[RESP_U64_MAX];
+    size_t len = resp_u64_text(v, digits);
 
-    resp_bulk(b, digits, resp_u64_text(v, digits));
+    resp_bulk(b, digits, len);
 }
