@@ -19,7 +19,7 @@ fi
 if [ "${1:-}" = test ]; then
     packages="$packages libcmocka-dev clang libclang-rt-14-dev python3
 python3-pytest python3-redis python3-prometheus-client valgrind chromium
-iproute2 util-linux strace"
+iproute2 util-linux strace cppcheck"
 fi
 if [ "${1:-}" = bench ]; then
     packages="$packages python3 python3-redis valgrind nginx-light wrk"

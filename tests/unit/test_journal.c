@@ -195,6 +195,7 @@ static void journal_cuts_damaged_record(void **state)
     struct journal *j = open_journal(LARGE);
     off_t whole;
     FILE *f;
+    int byte;
 
     (void)state;
     append_n(j, 1, 5);
@@ -204,10 +205,13 @@ static void journal_cuts_damaged_record(void **state)
     /* Flip a byte inside the payload of the last record. */
     f = fopen(path, "r+b");
     assert_non_null(f);
-    fseek(f, whole - 5, SEEK_SET);
-    fputc(0x5a ^ fgetc(f), f);
-    fseek(f, whole - 5, SEEK_SET);
-    fclose(f);
+    assert_int_equal(fseek(f, whole - 5, SEEK_SET), 0);
+    byte = fgetc(f);
+    assert_int_not_equal(byte, EOF);
+    /* C requires a positioning call between a read and a write. */
+    assert_int_equal(fseek(f, whole - 5, SEEK_SET), 0);
+    assert_int_equal(fputc(byte ^ 0x5a, f), byte ^ 0x5a);
+    assert_int_equal(fclose(f), 0);
 
     j = open_journal(LARGE);
     assert_records(j, 1, 4);
