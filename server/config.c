@@ -66,7 +66,8 @@ static const struct option options[] = {
     {"listen", OPT_STRING, FIELD(listen), "127.0.0.1:8080", 0, 0, false,
      check_listen, "HOST:PORT",
      "address and TCP port to serve HTTP on; [::1]:8080 for IPv6, port 0 "
-     "picks a free one; up to 4, separated by commas"},
+     "picks a free one; up to 4, separated by commas; tallyd does not start "
+     "while another process listens on one"},
     {"redis", OPT_STRING, FIELD(redis), "", 0, 0, true, check_redis, "URL",
      "Redis to store events in: redis://[user:password@]host:port[/db] or "
      "unix:///path/to/redis.sock[?db=N]; empty means none is configured"},

@@ -30,6 +30,7 @@
 
 #include "http_fast.h"
 #include "http_response.h"
+#include "listen_addr.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -1400,55 +1401,13 @@ static void on_accept_error(struct evconnlistener *listener, void *arg)
     event_add(&srv->accept_retry, &retry);
 }
 
-/* Splits "HOST:PORT" or "[V6]:PORT" into host and port. Returns 0 or -1. */
-static int split_listen_address(const char *addr, char *host, size_t host_len,
-                                char *port, size_t port_len)
-{
-    const char *colon = NULL;
-    const char *host_start = addr;
-    size_t n;
-
-    if (addr[0] == '[') {
-        const char *close = strchr(addr, ']');
-        if (close == NULL || close[1] != ':')
-            return -1;
-        host_start = addr + 1;
-        n = (size_t)(close - host_start);
-        colon = close + 1;
-    } else {
-        colon = strrchr(addr, ':');
-        if (colon == NULL)
-            return -1;
-        n = (size_t)(colon - addr);
-    }
-    if (n == 0 || n >= host_len)
-        return -1;
-    memcpy(host, host_start, n);
-    host[n] = '\0';
-
-    if (colon[1] == '\0' || strlen(colon + 1) >= port_len ||
-        strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
-        atol(colon + 1) > 65535)
-        return -1;
-    strcpy(port, colon + 1);
-    return 0;
-}
-
 int http_server_listen(struct http_server *srv, const char *addr,
                        bool reuseport)
 {
-    char host[256];
-    char port[8];
-    struct addrinfo hints = {
-        .ai_family = AF_UNSPEC,
-        .ai_socktype = SOCK_STREAM,
-        .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
-    };
     struct addrinfo *res = NULL;
     struct evconnlistener *listener = NULL;
     unsigned flags = LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE |
                      LEV_OPT_CLOSE_ON_EXEC;
-    int rc;
 
     if (srv->n_listeners == HTTP_MAX_LISTENERS) {
         LOG_ERROR("http.listen_failed", "addr=%s error=\"too many listeners\"",
@@ -1456,25 +1415,8 @@ int http_server_listen(struct http_server *srv, const char *addr,
         errno = EMFILE;
         return -1;
     }
-    if (split_listen_address(addr, host, sizeof(host), port, sizeof(port)) != 0) {
-        LOG_ERROR("http.listen_failed",
-                  "addr=%s error=\"invalid address, expected HOST:PORT or "
-                  "[IPV6]:PORT\"", addr);
-        errno = EINVAL;
+    if (listen_addr_resolve(addr, &res) != 0)
         return -1;
-    }
-    /* "localhost" is the one name accepted; it means IPv4 loopback here, so
-     * the address does not depend on /etc/hosts ordering. */
-    if (strcmp(host, "localhost") == 0)
-        strcpy(host, "127.0.0.1");
-
-    rc = getaddrinfo(host, port, &hints, &res);
-    if (rc != 0) {
-        LOG_ERROR("http.listen_failed", "addr=%s error=\"%s\"", addr,
-                  gai_strerror(rc));
-        errno = EINVAL;
-        return -1;
-    }
 
     if (reuseport)
         flags |= LEV_OPT_REUSEABLE_PORT;

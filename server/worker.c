@@ -21,6 +21,7 @@
 #include "ua_cache.h"
 
 #include "http.h"
+#include "listen_addr.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "refdata.h"
@@ -79,13 +80,16 @@ static struct event_base *new_event_base(void)
 }
 
 /* Listens on every address of the comma-separated list (checked by
- * config.c). */
+ * config.c). The first loop binds first, so it checks that no other
+ * process listens there, which SO_REUSEPORT would not report. */
 static int worker_listen(struct worker *w, const char *list)
 {
     char addr[CONFIG_STR_MAX];
     const char *cursor = list;
 
     while (config_list_next(&cursor, addr, sizeof(addr)) == 1) {
+        if (w->index == 0 && listen_addr_check_free(addr) != 0)
+            return -1;
         if (http_server_listen(w->http, addr, true) != 0)
             return -1;
     }

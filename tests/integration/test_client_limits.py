@@ -183,6 +183,22 @@ def test_listens_on_ipv4_and_ipv6_at_once(make_tally):
     assert body.startswith(b"GIF89a")
 
 
+def test_a_port_in_use_stops_start(make_tally, redis_server, tmp_path):
+    """Every loop listens with SO_REUSEPORT, which lets a second tallyd
+    bind a busy port and take part of its connections without an error.
+    tallyd checks that the port is free before its loops bind."""
+    first = make_tally(["--threads", "2"])
+    result = subprocess.run(
+        [TALLYD, "--listen", first.netloc, "--redis", redis_server.url,
+         "--keys", first.keys, "--threads", "2",
+         "--state-dir", str(tmp_path / "second-state")],
+        capture_output=True, text=True, timeout=20)
+    assert result.returncode != 0
+    assert "another process listens on this address" in result.stdout + result.stderr
+    assert "tallyd.ready" not in result.stdout + result.stderr
+    assert status_of(exchange(first, request("GET", "/healthz"))) == 200
+
+
 def test_classification_uses_forwarded_address(make_tally, redis_server):
     """An open relayed by a trusted proxy is judged by the address the
     proxy saw; from an untrusted peer the header changes nothing."""
