@@ -187,6 +187,29 @@ void worker_set_tokens(struct worker *w, const struct auth_tokens *tokens)
     post_mail(w, MAIL_TOKENS);
 }
 
+/* Sets *out to a copy of ring's shop secrets, NULL when it has none. The
+ * copy is the caller's, to be freed with free_shops. Returns 0, or -1 when
+ * memory runs out. */
+static int copy_shops(const struct keyring *ring, struct keyring_shop **out)
+{
+    *out = NULL;
+    if (ring->n_shops == 0)
+        return 0;
+    *out = calloc(ring->n_shops, sizeof(**out));
+    if (*out == NULL)
+        return -1;
+    memcpy(*out, ring->shops, ring->n_shops * sizeof(**out));
+    return 0;
+}
+
+static void free_shops(struct keyring_shop *shops, size_t n)
+{
+    if (shops == NULL)
+        return;
+    OPENSSL_cleanse(shops, n * sizeof(*shops));
+    free(shops);
+}
+
 int worker_init(struct worker *w, int index, const struct config *cfg,
                 const struct keyring *ring, const struct redis_target *redis,
                 struct refdata *refdata, struct renewal_cache *renewals)
@@ -231,15 +254,11 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
         return -1;
     }
     opts.attribution_model = (int)model;
-    if (ring->n_shops > 0) {
-        w->shops = calloc(ring->n_shops, sizeof(*w->shops));
-        if (w->shops == NULL) {
-            LOG_ERROR("worker.init_failed", "worker=%d error=\"out of memory\"", index);
-            return -1;
-        }
-        memcpy(w->shops, ring->shops, ring->n_shops * sizeof(*w->shops));
-        w->n_shops = ring->n_shops;
+    if (copy_shops(ring, &w->shops) != 0) {
+        LOG_ERROR("worker.init_failed", "worker=%d error=\"out of memory\"", index);
+        return -1;
     }
+    w->n_shops = ring->n_shops;
 
     w->mailbox_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->mailbox_fd < 0) {
@@ -333,29 +352,37 @@ static void free_keys(struct keyring *ring)
     free(ring);
 }
 
-/* Runs in the worker's thread: swaps in the signer of the latest pending
- * keys. Handlers use the signer only while they run, so
- * no request is handled half with the old keys and half with the new. */
+/* Runs in the worker's thread: swaps in the signer and the shop secrets of
+ * the latest pending keys, both or neither. Handlers use them only while
+ * they run, so no request is handled half with the old keys and half with
+ * the new. */
 static void switch_keys(struct worker *w)
 {
     struct keyring *keys = atomic_exchange(&w->pending_keys, NULL);
     struct signer *fresh;
+    struct keyring_shop *shops;
 
     if (keys == NULL)
         return;
 
     fresh = signer_new(keys);
-    if (fresh == NULL) {
+    if (fresh == NULL || copy_shops(keys, &shops) != 0) {
         LOG_ERROR("keys.reload_failed", "worker=%d error=\"out of memory or "
                   "OpenSSL failed\" hint=\"the old keys stay in use\"",
                   w->index);
+        if (fresh != NULL)
+            signer_free(fresh);
         free_keys(keys);
         return;
     }
+
     signer_free(w->signer);
     w->signer = fresh;
-    LOG_DEBUG("keys.reloaded", "worker=%d active_key=%u", w->index,
-              (unsigned)keys->active_id);
+    free_shops(w->shops, w->n_shops);
+    w->shops = shops;
+    w->n_shops = keys->n_shops;
+    LOG_DEBUG("keys.reloaded", "worker=%d active_key=%u shops=%zu", w->index,
+              (unsigned)keys->active_id, keys->n_shops);
     free_keys(keys);
 }
 
@@ -470,9 +497,6 @@ void worker_free(struct worker *w)
     free_tokens(atomic_exchange(&w->next_tokens, NULL));
     if (w->base != NULL)
         event_base_free(w->base);
-    if (w->shops != NULL) {
-        OPENSSL_cleanse(w->shops, w->n_shops * sizeof(*w->shops));
-        free(w->shops);
-    }
+    free_shops(w->shops, w->n_shops);
     memset(w, 0, sizeof(*w));
 }

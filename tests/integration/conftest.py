@@ -11,6 +11,7 @@ loopback also carries the documentation networks 192.0.2.0/24,
 with replay.py. Redis stays on its unix socket, reachable from both sides.
 """
 import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -267,6 +268,16 @@ def email_sha256(address):
     raw = address.encode("utf-8").strip(b" \t\r\n\x0b\x0c")
     lowered = bytes(c + 32 if 65 <= c <= 90 else c for c in raw)
     return hashlib.sha256(lowered).hexdigest()
+
+
+def conversion_headers(body, secret, timestamp=None):
+    """The headers of a POST /v1/conversions whose body is signed with the
+    shop secret (hex), at timestamp or now."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    mac = hmac.new(bytes.fromhex(secret), ts.encode() + b"." + body,
+                   hashlib.sha256).hexdigest()
+    return {"Content-Type": "application/json", "X-Tally-Timestamp": ts,
+            "X-Tally-Signature": "sha256=" + mac}
 
 
 def pytest_configure(config):

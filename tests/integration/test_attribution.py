@@ -1,8 +1,6 @@
 """Attribution end to end: models and windows, device links, guards
 against false merges, refunds, the signed conversions API, CORS and the
 image fallback. Real tallyd, real Redis, real HTTP over loopback."""
-import hashlib
-import hmac
 import json
 import os
 import signal
@@ -11,7 +9,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import email_sha256, path_of, wait_until
+from conftest import conversion_headers, email_sha256, path_of, wait_until
 
 SHOP_SECRET = "5a" * 32
 SHOP_KEYS = f"shop_secret.default = {SHOP_SECRET}\n"
@@ -52,18 +50,10 @@ def wait_field(redis_server, key, field, value):
                f"{key} {field} == {value}")
 
 
-def signed(body, secret=SHOP_SECRET, timestamp=None):
-    ts = str(int(time.time()) if timestamp is None else timestamp)
-    mac = hmac.new(bytes.fromhex(secret), ts.encode() + b"." + body,
-                   hashlib.sha256).hexdigest()
-    return {"Content-Type": "application/json", "X-Tally-Timestamp": ts,
-            "X-Tally-Signature": "sha256=" + mac}
-
-
-def post_conversion(tally, payload, **kwargs):
+def post_conversion(tally, payload, secret=SHOP_SECRET, timestamp=None):
     body = json.dumps(payload).encode()
     return tally.request("POST", "/v1/conversions", body=body,
-                         headers=signed(body, **kwargs))
+                         headers=conversion_headers(body, secret, timestamp))
 
 
 # ---- models and windows --------------------------------------------------
@@ -453,7 +443,7 @@ def test_conversions_api_authentication(make_tally, redis_server):
     tally = make_tally(extra_keys=SHOP_KEYS)
     order = {"type": "checkout", "order_id": "v1", "revenue": "5.00", "currency": "EUR"}
     body = json.dumps(order).encode()
-    good = signed(body)
+    good = conversion_headers(body, SHOP_SECRET)
     assert tally.request("POST", "/v1/conversions", body=body, headers=good)[0] == 204
 
     status, _, text = post_conversion(tally, order, secret="00" * 32)

@@ -1,14 +1,16 @@
 """Key rotation. SIGHUP reloads the keys file without dropping
 connections. Links signed before a rotation keep redirecting and
 counting. A retired key past its end date redirects but does not count.
-A bad file or a changed reader secret keeps the old keys."""
+Shop secrets and API tokens follow the file. A bad file or a changed
+reader secret keeps the old keys."""
 import base64
 import http.client
+import json
 import re
 import signal
 import time
 
-from conftest import path_of, wait_until
+from conftest import conversion_headers, path_of, wait_until
 
 
 def key_id(url):
@@ -123,6 +125,34 @@ def test_reload_revokes_and_adds_api_tokens(tally):
     for _ in range(6):
         assert stats_status(tally, old) == 401
         assert stats_status(tally, new) == 200
+
+
+def conversion_status(tally, secret, order_id):
+    body = json.dumps({"type": "checkout", "order_id": order_id, "revenue": "5.00",
+                       "currency": "EUR"}).encode()
+    return tally.request("POST", "/v1/conversions", body=body,
+                         headers=conversion_headers(body, secret))[0]
+
+
+def test_reload_adds_and_revokes_shop_secrets(tally):
+    secret = "6b" * 32
+    assert conversion_status(tally, secret, "before") == 401
+
+    with open(tally.keys, "a") as f:
+        f.write(f"shop_secret.default = {secret}\n")
+    reload(tally, "keys.reloaded")
+    # Both workers serve; a few fresh connections reach each of them.
+    for i in range(6):
+        assert conversion_status(tally, secret, f"added-{i}") == 204
+
+    # Revoking a leaked secret must not wait for a restart.
+    with open(tally.keys) as f:
+        kept = [line for line in f if not line.startswith("shop_secret.")]
+    with open(tally.keys, "w") as f:
+        f.writelines(kept)
+    reload(tally, "keys.reloaded")
+    for i in range(6):
+        assert conversion_status(tally, secret, f"revoked-{i}") == 401
 
 
 def test_bad_file_keeps_old_api_tokens(tally):
