@@ -47,6 +47,8 @@ static const char stats_usage[] =
     "Prints the totals of one campaign from its Redis hash c:{ID}, the emails\n"
     "sent (minted by tallyctl rewrite or POST /v1/sign; approximate, from the\n"
     "HyperLogLog c:{ID}:sent), and with --from or --to its counts per UTC hour.\n"
+    "A campaign or message with no recorded send, open or click is an error\n"
+    "(exit status 1), as in the stats API, so that a mistyped name shows.\n"
     "\n"
     "  --campaign ID  campaign id: 1 to 32 of A-Z a-z 0-9 . _ -\n"
     "  --message M    the figures of message M of the campaign only (an A/B\n"
@@ -312,6 +314,40 @@ static json_t *verdict_json(const struct campaign_stats *st)
 
 /* Reads the hash and sent count of the campaign, or of its message when
  * message is not NULL, into st. */
+/* Tells, as the stats API does, whether the campaign (or its message, when
+ * message is not NULL) has a recorded event: 1 or 0, or -1 with an error
+ * printed. A mistyped name would otherwise print a table of zeros. */
+static int is_known(redisContext *c, const char *campaign, const char *message)
+{
+    char set[SCHEMA_KEY_MAX];
+    redisReply *reply;
+    int known;
+
+    if (message != NULL) {
+        schema_message_set(set, campaign);
+        reply = redisCommand(c, "SISMEMBER %s %s", set, message);
+    } else {
+        reply = redisCommand(c, "SISMEMBER %s %s", SCHEMA_CAMPAIGNS, campaign);
+    }
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        cli_error("stats: SISMEMBER failed: %s",
+                  reply == NULL ? c->errstr
+                  : reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                     : "not an integer reply");
+        freeReplyObject(reply);
+        return -1;
+    }
+    known = reply->integer == 1;
+    freeReplyObject(reply);
+    if (!known && message != NULL)
+        cli_error("stats: no such message %s in campaign %s: it has no recorded "
+                  "send, open or click", message, campaign);
+    else if (!known)
+        cli_error("stats: no such campaign %s: it has no recorded send, open or "
+                  "click", campaign);
+    return known;
+}
+
 static int read_stats(redisContext *c, const char *campaign, const char *message,
                       struct campaign_stats *st)
 {
@@ -719,7 +755,9 @@ int cmd_stats(const struct cli_globals *g, int argc, char **argv)
     if (c == NULL)
         return CLI_EXIT_FAILURE;
 
-    rc = read_stats(c, campaign, message, &st);
+    rc = is_known(c, campaign, message) == 1 ? 0 : -1;
+    if (rc == 0)
+        rc = read_stats(c, campaign, message, &st);
     if (rc == 0 && ranged)
         rc = read_hours(c, campaign, message, from, n_hours, hours);
     redisFree(c);

@@ -608,15 +608,34 @@ def test_tallyctl_stats_table_csv_json(tally, redis_server):
 
 def test_tallyctl_table_groups_thousands(tally, redis_server):
     redis_server.client.hset("c:{big}", mapping={"opens": 1234567, "revenue:EUR": 123456789})
+    redis_server.client.sadd("campaigns", "big")
     out = tally.ctl("stats", "--campaign", "big", redis_url=redis_server.url).stdout
     assert "1,234,567" in out
     assert "1,234,567.89" in out
+
+
+def test_tallyctl_stats_of_unknown_names_fail(tally, redis_server):
+    """A mistyped name must not look like a campaign without traffic."""
+    status, _, _ = tally.request("GET", path_of(tally.open_url("known", "a", "r@example.com")))
+    assert status == 200
+    wait_until(lambda: redis_server.client.sismember("campaigns", "known"), "the open")
+
+    for args, words in ((["--campaign", "knwon"], "no such campaign knwon"),
+                        (["--campaign", "known", "--message", "b"],
+                         "no such message b in campaign known")):
+        result = tally.ctl("stats", *args, redis_url=redis_server.url, check=False)
+        assert result.returncode == 1, args
+        assert words in result.stderr, (args, result.stderr)
+        assert result.stdout == "", args
+    assert tally.ctl("stats", "--campaign", "known", "--message", "a",
+                     redis_url=redis_server.url).returncode == 0
 
 
 def test_tallyctl_stats_shows_sent(tally, redis_server):
     sign_emails(tally, "a", [f"s{i}@example.com" for i in range(12)])
     sent = sends_counted(tally, redis_server, "c:{spring}:sent", 12)
     redis_server.client.pfadd("c:{big}:sent", *[f"m|{i}" for i in range(3000)])
+    redis_server.client.sadd("campaigns", "big")
     sent_big = redis_server.client.pfcount("c:{big}:sent")
     assert sent_big > 1000
 
