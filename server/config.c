@@ -157,7 +157,8 @@ static const struct option options[] = {
      NULL, "DIR",
      "directory of the address ranges (ranges/VERDICT.txt) and user-agent "
      "patterns (agents/VERDICT.txt) that classify opens and clicks; reread "
-     "on SIGHUP"},
+     "on SIGHUP; a relative path starts at the current directory, and a "
+     "directory with none of the files is logged as a warning"},
     {"suppression_file", OPT_STRING, FIELD(suppression_file), "", 0, 0, true,
      NULL, "FILE",
      "opt-out list, one email_sha256 per line: events of these readers are "

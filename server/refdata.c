@@ -13,10 +13,11 @@
 #include "log.h"
 #include "errmsg.h"
 
-/* Feeds every line of one data file to list. A missing file adds nothing. */
+/* Feeds every line of one data file to list. A missing file adds nothing
+ * and counts in *missing. */
 static int load_list(struct classify_tables *t, const char *dir,
-                     enum classify_list list, bool is_range, char *err,
-                     size_t errsize)
+                     enum classify_list list, bool is_range, int *missing,
+                     char *err, size_t errsize)
 {
     char path[1200];
     FILE *f;
@@ -31,6 +32,7 @@ static int load_list(struct classify_tables *t, const char *dir,
     f = fopen(path, "r");
     if (f == NULL && errno == ENOENT) {
         LOG_NOTICE("refdata.file_missing", "path=%s hint=\"treated as empty\"", path);
+        (*missing)++;
         return 0;
     }
     if (f == NULL)
@@ -112,6 +114,7 @@ struct refdata *refdata_load(const char *dir, const char *suppression_file,
                              struct signer *s, char *err, size_t errsize)
 {
     struct refdata *d = calloc(1, sizeof(*d));
+    int missing = 0;
 
     if (d == NULL) {
         errmsg_set(err, errsize, "out of memory loading the reference data");
@@ -122,11 +125,20 @@ struct refdata *refdata_load(const char *dir, const char *suppression_file,
     readerset_init(&d->suppressed);
 
     for (int list = 0; list < CLASSIFY_LIST_COUNT; list++) {
-        if (load_list(&d->classify, dir, (enum classify_list)list, true, err, errsize) != 0 ||
-            load_list(&d->classify, dir, (enum classify_list)list, false, err, errsize) != 0)
+        if (load_list(&d->classify, dir, (enum classify_list)list, true, &missing, err,
+                      errsize) != 0 ||
+            load_list(&d->classify, dir, (enum classify_list)list, false, &missing, err,
+                      errsize) != 0)
             goto failed;
     }
     classify_tables_finish(&d->classify);
+    /* One missing list may be deliberate; none found at all is most likely
+     * a relative default (./data) read from another directory. */
+    if (missing == 2 * CLASSIFY_LIST_COUNT)
+        LOG_WARN("refdata.classify_data_missing",
+                 "dir=%s hint=\"no classification file found, so every open and "
+                 "click counts as a person's; set classify_data to the data "
+                 "directory of tally's source tree or installation\"", dir);
 
     if (suppression_file != NULL && suppression_file[0] != '\0' &&
         load_suppression(&d->suppressed, suppression_file, s, err, errsize) != 0)

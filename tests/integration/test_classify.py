@@ -171,6 +171,23 @@ def test_bad_data_file_keeps_old_tables(make_tally, redis_server, tmp_path):
                "a scanner click judged on the old tables")
 
 
+def test_no_data_file_at_all_is_a_warning(make_tally, tmp_path):
+    """A relative classify_data (the default ./data) read from another
+    directory finds no file, which turns bot detection off; that must
+    show in the log above notice level."""
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    tally = make_tally(["--classify-data", str(empty)])
+    warnings = [line for line in tally.log_text().splitlines()
+                if "refdata.classify_data_missing" in line]
+    assert len(warnings) == 1
+    assert "level=warn" in warnings[0]
+    assert str(empty) in warnings[0]
+
+    complete = make_tally(["--classify-data", CLASSIFY_DATA])
+    assert "refdata.classify_data_missing" not in complete.log_text()
+
+
 def test_machines_before_real_click_credit_real_click(make_tally, redis_server):
     for attribute, campaign, credited in (("no", "jy", "2"), ("yes", "jy2", "3")):
         tally = start(make_tally, "--burst-window", "1s",
