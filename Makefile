@@ -143,7 +143,7 @@ test-unit: $(UNIT_BIN)
 
 test-integration: all
 	TALLY_BIN=$(CURDIR)/$(BIN) TALLY_SANITIZER=$(SANITIZER) \
-	    /usr/bin/python3 -m pytest -q tests/integration
+	    /usr/bin/python3 -m pytest -q -rs tests/integration
 
 # Browser tests: Debian's /usr/bin/chromium driven by playwright-core from
 # package-lock.json; they never download a browser. The dashboard test is
