@@ -193,7 +193,7 @@ static const struct option options[] = {
     {"redis_timeout", OPT_DURATION_INT, FIELD(redis_timeout_ms), "2s", 10,
      3600 * 1000, false, NULL, "DURATION",
      "time a write may wait for Redis before the connection is dropped and "
-     "its events go to the journal"},
+     "its events go to the journal; a stats read that waits as long gets 503"},
     {"max_queued_events", OPT_INT, FIELD(max_queued_events), "262144", 1,
      100000000, false, NULL, "N",
      "live events one event loop keeps in memory while Redis applies them "

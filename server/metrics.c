@@ -247,6 +247,7 @@ static uint64_t clicks_plain(const struct worker *w) { return PLAIN_LOAD(store_s
 static uint64_t opens_one_command(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->opens_one_command); }
 static uint64_t store_reconnects(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->reconnects); }
 static uint64_t reader_connects(const struct worker *w) { return PLAIN_LOAD(stats_reader_stats(w->reader)->connects); }
+static uint64_t reader_timeouts(const struct worker *w) { return PLAIN_LOAD(stats_reader_stats(w->reader)->timeouts); }
 
 static void write_events(FILE *out, const struct worker *workers, int n)
 {
@@ -311,6 +312,9 @@ static void write_journal(FILE *out, const struct worker *workers, int n)
         {"tally_redis_timeouts_total",
          "Store connections dropped after a write went unanswered for redis_timeout.",
          redis_timeouts},
+        {"tally_stats_redis_timeouts_total",
+         "Stats connections dropped after a read went unanswered for redis_timeout.",
+         reader_timeouts},
     };
 
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {

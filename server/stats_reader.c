@@ -5,9 +5,17 @@
  * request reads hundreds of hashes at once. Only one connection exists
  * at a time: a new one is opened after hiredis has freed the old one's
  * last reply.
+ *
+ * hiredis 0.14 has no timeout for an async command, so a Redis that stops
+ * answering (paused, or its host gone without a reset) would hold every
+ * stats request until the client gave up. A watchdog timer runs while
+ * commands are pending: when no reply arrived for a whole timeout, it
+ * frees the connection, which calls every pending callback with a NULL
+ * reply, so each request answers 503.
  */
 #include "stats_reader.h"
 
+#include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +30,61 @@ struct stats_reader {
     struct reply_arena *arena; /* the replies of ac */
     bool closing;
     struct stats_reader_stats stats;
+
+    struct event *watchdog;   /* pending while commands are */
+    struct timeval timeout;   /* redis_timeout */
+    size_t pending;           /* commands sent whose callback has not run */
+    uint64_t replies;         /* callbacks run, ever */
+    uint64_t replies_at_arm;  /* replies when the watchdog was armed */
 };
+
+/* One command sent by stats_reader_send, kept until its reply. */
+struct pending_command {
+    struct stats_reader *reader;
+    redisCallbackFn *cb;
+    void *privdata;
+};
+
+static void arm_watchdog(struct stats_reader *r)
+{
+    r->replies_at_arm = r->replies;
+    event_add(r->watchdog, &r->timeout);
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+    struct stats_reader *r = arg;
+
+    (void)fd;
+    (void)what;
+    if (r->pending == 0 || r->ac == NULL)
+        return;
+    if (r->replies != r->replies_at_arm) {
+        arm_watchdog(r);
+        return;
+    }
+
+    LOG_LIMITED(LOG_LEVEL_WARN, "stats.redis_timeout",
+                "pending=%zu timeout_ms=%ld hint=\"the stats requests waiting "
+                "on this connection answer 503\"", r->pending,
+                (long)(r->timeout.tv_sec * 1000 + r->timeout.tv_usec / 1000));
+    r->stats.timeouts++;
+    /* Runs every pending callback with NULL, then on_disconnect. */
+    redisAsyncFree(r->ac);
+    r->ac = NULL;
+    r->stats.connected = false;
+}
+
+static void on_command_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct pending_command *p = privdata;
+    struct stats_reader *r = p->reader;
+
+    r->pending--;
+    r->replies++;
+    p->cb(ac, reply, p->privdata);
+    free(p);
+}
 
 static void on_connect(const redisAsyncContext *ac, int status)
 {
@@ -99,19 +161,23 @@ static int connect_reader(struct stats_reader *r)
 }
 
 struct stats_reader *stats_reader_new(struct event_base *base,
-                                      const struct redis_target *target)
+                                      const struct redis_target *target,
+                                      int timeout_ms)
 {
     struct stats_reader *r = calloc(1, sizeof(*r));
 
     if (r == NULL)
         return NULL;
     r->arena = reply_arena_new();
-    if (r->arena == NULL) {
-        free(r);
+    r->watchdog = evtimer_new(base, on_watchdog, r);
+    if (r->arena == NULL || r->watchdog == NULL) {
+        stats_reader_free(r);
         return NULL;
     }
     r->base = base;
     r->target = *target;
+    r->timeout.tv_sec = timeout_ms / 1000;
+    r->timeout.tv_usec = (timeout_ms % 1000) * 1000;
     return r;
 }
 
@@ -122,7 +188,10 @@ void stats_reader_free(struct stats_reader *r)
     r->closing = true;
     if (r->ac != NULL)
         redisAsyncFree(r->ac);
-    reply_arena_free(r->arena);
+    if (r->watchdog != NULL)
+        event_free(r->watchdog);
+    if (r->arena != NULL)
+        reply_arena_free(r->arena);
     memset(&r->target, 0, sizeof(r->target)); /* drops the password */
     free(r);
 }
@@ -130,10 +199,23 @@ void stats_reader_free(struct stats_reader *r)
 int stats_reader_send(struct stats_reader *r, redisCallbackFn *cb, void *privdata,
                       int argc, const char **argv, const size_t *lens)
 {
+    struct pending_command *p;
+
     if (r->ac == NULL && connect_reader(r) != 0)
         return -1;
-    if (redisAsyncCommandArgv(r->ac, cb, privdata, argc, argv, lens) != REDIS_OK)
+    p = malloc(sizeof(*p));
+    if (p == NULL)
         return -1;
+    p->reader = r;
+    p->cb = cb;
+    p->privdata = privdata;
+    if (redisAsyncCommandArgv(r->ac, on_command_reply, p, argc, argv, lens) != REDIS_OK) {
+        free(p);
+        return -1;
+    }
+
+    if (r->pending++ == 0)
+        arm_watchdog(r);
     return 0;
 }
 

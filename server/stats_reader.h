@@ -25,13 +25,17 @@ struct stats_reader;
 
 struct stats_reader_stats {
     uint64_t connects; /* connections opened, the first one included */
+    uint64_t timeouts; /* connections dropped for want of a reply */
     bool connected;
 };
 
 /* Creates a reader on base; target is copied. No connection is made yet.
- * Returns NULL when memory runs out. */
+ * When commands are pending and no reply comes for timeout_ms, the
+ * connection is dropped and their callbacks run with NULL. Returns NULL
+ * when memory runs out. */
 struct stats_reader *stats_reader_new(struct event_base *base,
-                                      const struct redis_target *target);
+                                      const struct redis_target *target,
+                                      int timeout_ms);
 
 /* Closes the connection; pending callbacks run with a NULL reply first. */
 void stats_reader_free(struct stats_reader *r);

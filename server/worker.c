@@ -280,7 +280,7 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
         return -1;
     }
     w->store = store_new(w->base, redis, &opts);
-    w->reader = stats_reader_new(w->base, redis);
+    w->reader = stats_reader_new(w->base, redis, cfg->redis_timeout_ms);
     w->http = http_server_new(w->base, &cfg->http, worker_route, w);
     w->agents = ua_cache_new();
     if (w->store == NULL || w->reader == NULL || w->http == NULL || w->agents == NULL) {

@@ -1,7 +1,9 @@
 """The stats API, /metrics, /readyz, the dashboard's files and tallyctl
 stats, against a real tallyd and Redis."""
 import json
+import os
 import re
+import signal
 import subprocess
 import time
 import urllib.parse
@@ -492,6 +494,32 @@ def store_disconnected(tally):
     samples = metric_samples(tally)
     return all(v == 0 for (name, labels), v in samples.items()
                if name == "tally_redis_connected" and ("role", "store") in labels)
+
+
+def test_stats_answer_503_when_redis_stops_answering(make_tally, redis_server):
+    """hiredis has no timeout of its own: a paused Redis held stats
+    requests for as long as the pause lasted."""
+    tally = make_tally(["--threads", "1", "--redis-timeout", "500ms"])
+    assert tally.request("GET", path_of(tally.open_url("paused", "a", "r@example.com")))[0] == 200
+    wait_until(lambda: redis_server.client.sismember("campaigns", "paused"), "the open")
+    auth = {"Authorization": f"Bearer {tally.read_token}"}
+    assert tally.request("GET", "/v1/campaigns/paused/stats", headers=auth)[0] == 200
+
+    os.kill(redis_server.proc.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        status, _, body = tally.request("GET", "/v1/campaigns/paused/stats", headers=auth)
+        waited = time.monotonic() - started
+    finally:
+        os.kill(redis_server.proc.pid, signal.SIGCONT)
+    assert status == 503, body
+    assert waited < 5, waited  # one to two timeouts of 0.5 s, with slack
+    assert "stats.redis_timeout" in tally.log_text()
+    assert metric_samples(tally)[("tally_stats_redis_timeouts_total", ())] == 1
+
+    # The next request opens a new connection.
+    wait_until(lambda: tally.request("GET", "/v1/campaigns/paused/stats",
+                                     headers=auth)[0] == 200, "stats to answer again")
 
 
 def test_readyz_ready_while_journal_has_room(tmp_path):
