@@ -37,6 +37,20 @@
 #define SIGN_RECIPIENTS_MAX STORE_SENT_BATCH_MAX
 #define SIGN_DESTINATIONS_MAX 100
 
+/* The largest response body, in bytes. A click URL carries its
+ * destination, so 1000 recipients of 100 long destinations would make a
+ * response of tens of megabytes from a 64 KiB request, built in memory on
+ * the event loop and kept there until the client has read it. */
+#define SIGN_ANSWER_MAX (8u << 20)
+
+/* The JSON around one recipient's URLs: quotes and commas, and the names
+ * "pixel" and "clicks" with their braces and brackets. Around the response's
+ * ids and lists, and around one link of its "links". */
+#define SIGN_URL_OVERHEAD 3
+#define SIGN_ENTRY_OVERHEAD 24
+#define SIGN_ANSWER_OVERHEAD 160
+#define SIGN_LINK_OVERHEAD 40
+
 /* A parsed request. */
 struct sign_request {
     const char *campaign;
@@ -162,8 +176,38 @@ fail:
     return NULL;
 }
 
-/* Mints every URL into a new response object, or returns NULL. */
-static json_t *mint_all(struct worker *w, const struct sign_request *sr)
+/* Returns the bytes entry takes in the compact response, close enough for
+ * the SIGN_ANSWER_MAX check. */
+static size_t entry_bytes(const json_t *entry)
+{
+    const json_t *clicks = json_object_get(entry, "clicks");
+    size_t bytes = SIGN_ENTRY_OVERHEAD + SIGN_URL_OVERHEAD +
+                   json_string_length(json_object_get(entry, "pixel"));
+
+    for (size_t j = 0; j < json_array_size(clicks); j++)
+        bytes += SIGN_URL_OVERHEAD + json_string_length(json_array_get(clicks, j));
+    return bytes;
+}
+
+/* Returns the bytes of the response besides its recipients. A destination
+ * counts twice, for the escapes JSON may add. */
+static size_t answer_bytes(const struct sign_request *sr)
+{
+    size_t bytes = SIGN_ANSWER_OVERHEAD;
+
+    for (size_t j = 0; j < sr->n_destinations; j++)
+        bytes += SIGN_LINK_OVERHEAD +
+                 2 * json_string_length(json_array_get(sr->destinations, j));
+    return bytes;
+}
+
+/* Mints every URL into a new response object, or returns NULL. Every
+ * recipient's entry has the same length, because a token's length depends
+ * on the campaign, message and destination only; so the first entry tells
+ * how many recipients fit in SIGN_ANSWER_MAX. When fewer than all of them
+ * fit, *fit is set to that number and NULL is returned; otherwise *fit is
+ * sr->n_recipients. */
+static json_t *mint_all(struct worker *w, const struct sign_request *sr, size_t *fit)
 {
     char url[TALLY_URL_MAX]; /* per call: workers run this concurrently */
     char base[CONFIG_STR_MAX + 8];
@@ -189,10 +233,19 @@ static json_t *mint_all(struct worker *w, const struct sign_request *sr)
         if (json_array_append_new(json_object_get(answer, "links"), link) != 0)
             goto fail;
     }
+    *fit = sr->n_recipients;
     for (size_t i = 0; i < sr->n_recipients; i++) {
+        json_t *entry;
+
         memcpy(e.reader, sr->readers[i], TOKEN_READER_LEN);
-        if (json_array_append_new(json_object_get(answer, "recipients"),
-                                  mint_recipient(w, sr, &e, url)) != 0)
+        entry = mint_recipient(w, sr, &e, url);
+        if (entry != NULL && i == 0 &&
+            answer_bytes(sr) + entry_bytes(entry) * sr->n_recipients > SIGN_ANSWER_MAX) {
+            *fit = (SIGN_ANSWER_MAX - answer_bytes(sr)) / entry_bytes(entry);
+            json_decref(entry);
+            goto fail;
+        }
+        if (json_array_append_new(json_object_get(answer, "recipients"), entry) != 0)
             goto fail;
     }
     return answer;
@@ -210,6 +263,7 @@ void handle_sign(struct worker *w, struct http_request *req)
     json_t *answer = NULL;
     char *body = NULL;
     const char *why;
+    size_t fit = 0;
 
     memset(&sr, 0, sizeof(sr));
     if (req->method != HTTP_POST) {
@@ -227,7 +281,16 @@ void handle_sign(struct worker *w, struct http_request *req)
         goto done;
     }
 
-    answer = mint_all(w, &sr);
+    answer = mint_all(w, &sr, &fit);
+    if (answer == NULL && fit < sr.n_recipients) {
+        char reason[160];
+
+        snprintf(reason, sizeof(reason), "the answer would be over %u MiB: with "
+                 "these destinations send at most %zu recipients per request",
+                 SIGN_ANSWER_MAX >> 20, fit);
+        reject(w, req, 400, reason);
+        goto done;
+    }
     body = answer != NULL ? json_dumps(answer, JSON_COMPACT) : NULL;
     if (body == NULL) {
         LOG_LIMITED(LOG_LEVEL_ERROR, "sign.mint_failed",

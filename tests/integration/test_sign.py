@@ -88,3 +88,28 @@ def test_sign_rejects_bad_batches(signer, payload, reason):
     status, answer = sign(signer, payload)
     assert status == 400
     assert reason in answer["error"]
+
+
+def test_sign_caps_the_answer(signer, redis_server):
+    """A click URL carries its destination, so a 60 KB request of 1000
+    recipients and 100 long destinations would answer with about 67 MB.
+    tallyd refuses above 8 MiB and says how many recipients fit."""
+    destinations = [f"https://shop.example/p/{j}?" + "q" * 300 for j in range(100)]
+    recipients = [{"email": f"r{i}@x"} for i in range(1000)]
+    payload = {"campaign": "big", "message": "a", "destinations": destinations,
+               "recipients": recipients}
+    assert len(json.dumps(payload)) < 64 * 1024
+    status, answer = sign(signer, payload)
+    assert status == 400
+    fit = int(answer["error"].split("at most ")[1].split()[0])
+    assert 0 < fit < 1000
+
+    status, _, body = signer.request("POST", "/v1/sign", body=json.dumps(
+        {**payload, "recipients": recipients[:fit]}), headers={
+            "Content-Type": "application/json", "Authorization": f"Bearer {SIGN}"})
+    assert status == 200
+    assert len(body) <= 8 << 20
+    assert len(json.loads(body)["recipients"]) == fit
+    # Refused requests count nothing as sent; the smaller one counts its recipients.
+    wait = __import__("conftest").wait_until
+    wait(lambda: redis_server.client.pfcount("c:{big}:sent") > 0.9 * fit, "sent")
