@@ -4,7 +4,7 @@
  */
 #include "utc.h"
 
-#include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,38 +20,66 @@ static int parse_unix(const char *text, uint32_t *out)
     return 0;
 }
 
-/* Reads ":NN" at *text into *value when present. */
-static void optional_field(const char **text, int *value)
+/* Reads exactly n ASCII digits at *text into *value and moves past them.
+ * Returns 0, or -1 when fewer digits are there. sscanf would also take a
+ * sign, spaces or fewer digits. */
+static int fixed_digits(const char **text, int n, int *value)
 {
-    int used = 0;
+    int v = 0;
 
-    if (**text == ':' && sscanf(*text, ":%2d%n", value, &used) == 1)
-        *text += used;
+    for (int i = 0; i < n; i++) {
+        char c = (*text)[i];
+
+        if (c < '0' || c > '9')
+            return -1;
+        v = v * 10 + (c - '0');
+    }
+    *text += n;
+    *value = v;
+    return 0;
+}
+
+/* Reads ":NN" at *text into *value when a ':' is there. Returns 0, or -1
+ * when the ':' is followed by anything but two digits. */
+static int optional_field(const char **text, int *value)
+{
+    if (**text != ':')
+        return 0;
+    (*text)++;
+    return fixed_digits(text, 2, value);
+}
+
+static int days_in_month(int year, int month)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+    return month == 2 && leap ? 29 : days[month - 1];
 }
 
 int utc_parse(const char *text, uint32_t *out)
 {
-    int year, month, day, hour = 0, minute = 0, second = 0, used = 0;
+    int year, month, day, hour = 0, minute = 0, second = 0;
     struct tm tm;
     time_t t;
 
     if (text[0] >= '0' && text[0] <= '9' && strchr(text, '-') == NULL)
         return parse_unix(text, out);
-    if (sscanf(text, "%4d-%2d-%2d%n", &year, &month, &day, &used) != 3)
+    if (fixed_digits(&text, 4, &year) != 0 || *text++ != '-' ||
+        fixed_digits(&text, 2, &month) != 0 || *text++ != '-' ||
+        fixed_digits(&text, 2, &day) != 0)
         return -1;
-    text += used;
     if (*text == 'T') {
-        if (sscanf(text, "T%2d%n", &hour, &used) != 1)
+        text++;
+        if (fixed_digits(&text, 2, &hour) != 0 || optional_field(&text, &minute) != 0 ||
+            optional_field(&text, &second) != 0)
             return -1;
-        text += used;
-        optional_field(&text, &minute);
-        optional_field(&text, &second);
     }
     if (*text == 'Z')
         text++;
+    /* timegm would move 2026-02-30 to 2 March without a word. */
     if (*text != '\0' || year < 1970 || month < 1 || month > 12 || day < 1 ||
-        day > 31 || hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
-        second < 0 || second > 59)
+        day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 59)
         return -1;
 
     memset(&tm, 0, sizeof(tm));

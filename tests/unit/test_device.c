@@ -247,6 +247,11 @@ static void utc_parse_forms(void **state)
     assert_int_equal(t, 1796342400u + 14 * 3600 + 1815);
     utc_format_hour(t, hour);
     assert_string_equal(hour, "2026-12-04T14:00:00Z");
+    /* leap days */
+    assert_int_equal(utc_parse("2028-02-29", &t), 0);
+    assert_int_equal(t, 1835395200u);
+    assert_int_equal(utc_parse("2000-02-29T23:59:59Z", &t), 0);
+    assert_int_equal(t, 951868799u);
 }
 
 static void utc_parse_rejects(void **state)
@@ -254,6 +259,11 @@ static void utc_parse_rejects(void **state)
     static const char *const bad[] = {
         "", "yesterday", "2026-13-01", "2026-12-32", "2026-12-04T24", "2026-12-04T1:61",
         "2026-12-04 14:00", "1969-12-31", "99999999999", "12abc", "2026-12-04Tx",
+        /* impossible days, which timegm would move into the next month */
+        "2026-02-29", "2026-04-31", "2026-02-30T10", "2100-02-29",
+        /* short or signed fields, which sscanf would take */
+        "2026-1-5", "2026-01-05T10:5", "2026-01-05T1", "2026-+1-05", "2026-01- 5",
+        "2026-01-05T10:", "2026-01-05T10:00:",
     };
     uint32_t t;
 
