@@ -30,7 +30,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "beacon.h"
@@ -48,15 +47,6 @@
 /* Preflight answers may be cached by the browser for a day. */
 #define PREFLIGHT_MAX_AGE "86400"
 
-static bool media_type_is(const struct http_header *h, const char *type)
-{
-    size_t len = strlen(type);
-
-    if (h->value_len < len || strncasecmp(h->value, type, len) != 0)
-        return false;
-    return h->value_len == len || h->value[len] == ';' || h->value[len] == ' ';
-}
-
 static void reject(struct worker *w, struct http_request *req, int status,
                    const struct http_header *extra, size_t n_extra,
                    const char *reason)
@@ -68,17 +58,8 @@ static void reject(struct worker *w, struct http_request *req, int status,
     http_respond(req, status, "text/plain; charset=utf-8", extra, n_extra, line,
                  (size_t)n);
     atomic_fetch_add_explicit(&w->counters.beacon_rejected, 1, memory_order_relaxed);
-
-    /* Reasons quote field values ("identify"); single quotes keep the
-     * quoted log value in one piece. */
-    for (char *q = line; *q != '\0'; q++) {
-        if (*q == '"')
-            *q = '\'';
-        else if (*q == '\n')
-            *q = '\0';
-    }
     LOG_LIMITED(LOG_LEVEL_INFO, "beacon.rejected", "id=%llu status=%d reason=\"%s\"",
-                id, status, line);
+                id, status, log_quotable(reason, line, sizeof(line)));
 }
 
 static uint64_t monotonic_ms(void)
@@ -401,8 +382,8 @@ void handle_beacon(struct worker *w, struct http_request *req)
     }
     if (!within_rate(w, req, cors, n_cors))
         return;
-    if (type != NULL && !media_type_is(type, "text/plain") &&
-        !media_type_is(type, "application/json")) {
+    if (type != NULL && !http_media_type_is(type, "text/plain") &&
+        !http_media_type_is(type, "application/json")) {
         reject(w, req, 415, cors, n_cors,
                "Content-Type must be text/plain or application/json");
         return;
@@ -460,8 +441,11 @@ void handle_beacon_gif(struct worker *w, struct http_request *req)
         LOG_LIMITED(LOG_LEVEL_INFO, "beacon.query_pieces_skipped", "id=%llu count=%ld",
                     id, skipped);
     if (rc != 0) {
+        char quoted[256];
+
         atomic_fetch_add_explicit(&w->counters.beacon_rejected, 1, memory_order_relaxed);
         LOG_LIMITED(LOG_LEVEL_INFO, "beacon.rejected", "id=%llu status=gif reason=\"%s\"",
-                    id, reason != NULL ? reason : "query is missing");
+                    id, log_quotable(reason != NULL ? reason : "query is missing",
+                                     quoted, sizeof(quoted)));
     }
 }

@@ -17,7 +17,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "beacon.h"
@@ -36,7 +35,7 @@ static void reject(struct worker *w, struct http_request *req, int status,
     http_respond(req, status, "text/plain; charset=utf-8", NULL, 0, line, (size_t)n);
     atomic_fetch_add_explicit(&w->counters.conversions_rejected, 1, memory_order_relaxed);
     LOG_LIMITED(LOG_LEVEL_INFO, "conversions.rejected", "status=%d reason=\"%s\"",
-                status, reason);
+                status, log_quotable(reason, line, sizeof(line)));
 }
 
 /* Checks the signature headers for the beacon's shop. Returns 0, or -1
@@ -89,7 +88,7 @@ void handle_conversions(struct worker *w, struct http_request *req)
         reject(w, req, 405, "conversions are sent with POST");
         return;
     }
-    if (type == NULL || strncasecmp(type->value, "application/json", 16) != 0) {
+    if (type == NULL || !http_media_type_is(type, "application/json")) {
         reject(w, req, 415, "Content-Type must be application/json");
         return;
     }

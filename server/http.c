@@ -201,6 +201,16 @@ const struct http_header *http_request_header(const struct http_request *req,
     return NULL;
 }
 
+bool http_media_type_is(const struct http_header *h, const char *type)
+{
+    size_t len = strlen(type);
+
+    if (h->value_len < len || strncasecmp(h->value, type, len) != 0)
+        return false;
+    return h->value_len == len || h->value[len] == ';' || h->value[len] == ' ' ||
+           h->value[len] == '\t';
+}
+
 static struct http_conn *conn_of(struct http_request *req)
 {
     return (struct http_conn *)((char *)req - offsetof(struct http_conn, req));

@@ -135,6 +135,11 @@ const struct http_server_stats *http_server_stats(const struct http_server *srv)
 const struct http_header *http_request_header(const struct http_request *req,
                                               const char *name);
 
+/* Tells whether the Content-Type header h names the media type type
+ * ("application/json"), case-insensitively, with or without parameters
+ * such as "; charset=utf-8". */
+bool http_media_type_is(const struct http_header *h, const char *type);
+
 /*
  * Answers req: status line, Date, Content-Length, Connection when needed,
  * content_type (NULL for none), the extra headers, then the body (omitted

@@ -59,6 +59,19 @@ void log_write(enum log_level level, const char *event, const char *fmt, ...)
     fwrite(line, 1, used, stderr);
 }
 
+char *log_quotable(const char *text, char *out, size_t size)
+{
+    size_t i;
+
+    for (i = 0; i + 1 < size && text[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)text[i];
+
+        out[i] = c == '"' ? '\'' : c < 0x20 || c == 0x7f ? ' ' : (char)c;
+    }
+    out[i] = '\0';
+    return out;
+}
+
 bool log_limit_allow(struct log_limit *limit, uint32_t *dropped)
 {
     struct timespec now;

@@ -14,6 +14,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_level {
@@ -36,6 +37,12 @@ int log_parse_level(const char *name, enum log_level *out);
  * gives the key=value pairs that follow it. */
 void log_write(enum log_level level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Copies text into out (size bytes, at least 1) for a quoted key="value"
+ * of a log line: '"' becomes '\'', a control byte a space, and the copy
+ * ends at size - 1 bytes. Returns out. Reasons meant for a client quote
+ * field values ("identify"), which would otherwise end the value early. */
+char *log_quotable(const char *text, char *out, size_t size);
 
 /* State of one rate-limited call site. */
 struct log_limit {

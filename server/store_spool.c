@@ -127,7 +127,7 @@ static void journal_op(struct store *st, struct store_op *op)
         /* Answered already, so the reader saw nothing; the count is lost. */
         st->stats.journal_dropped++;
         st->stats.failed++;
-        LOG_LIMITED(LOG_LEVEL_ERROR, "journal.event_dropped", "event=%s reason=%s",
+        LOG_LIMITED(LOG_LEVEL_ERROR, "journal.event_dropped", "event=%s reason=\"%s\"",
                     op->event_id,
                     result == JOURNAL_FULL ? "journal_max_size reached"
                     : result == JOURNAL_INVALID ? "event does not encode"

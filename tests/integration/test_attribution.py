@@ -632,3 +632,31 @@ def test_recount_under_other_model(make_tally, redis_server):
                        "--json", redis_url=redis_server.url)
     assert json.loads(result.stdout)["conversions"] == 1
     assert redis_server.client.hget("c:{alpha}", "conversions") == "1"
+
+
+def test_conversions_media_type_and_quoted_log_reasons(make_tally):
+    tally = make_tally(extra_keys=SHOP_KEYS)
+    order = {"type": "checkout", "order_id": "mt1", "revenue": "5.00", "currency": "EUR"}
+    body = json.dumps(order).encode()
+    for content_type, status in (("application/jsonx", 415), ("application/json-seq", 415),
+                                 ("text/plain", 415),
+                                 ("Application/JSON; charset=utf-8", 204)):
+        headers = dict(conversion_headers(body, SHOP_SECRET), **{"Content-Type": content_type})
+        assert tally.request("POST", "/v1/conversions", body=body,
+                             headers=headers)[0] == status, content_type
+
+    # Reasons quote field values; the log line must keep reason="..." whole.
+    identify = json.dumps({"type": "identify", "customer_id": "c-1",
+                           "email_sha256": email_sha256("c1@example.com")}).encode()
+    assert tally.request("POST", "/v1/conversions", body=identify,
+                         headers=conversion_headers(identify, SHOP_SECRET))[0] == 400
+    assert tally.request("GET", "/b.gif?type=x")[0] == 200
+    lines = [line for line in tally.log_text().splitlines()
+             if "event=conversions.rejected" in line or "event=beacon.rejected" in line]
+    assert any("conversions.rejected" in line and "'checkout' or 'refund'" in line
+               for line in lines), lines
+    assert any("beacon.rejected" in line and "'identify', 'checkout' or 'refund'" in line
+               for line in lines), lines
+    for line in lines:
+        reason = line.split('reason="', 1)[1]
+        assert reason.endswith('"') and '"' not in reason[:-1], line
