@@ -18,6 +18,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 FUZZ_EXTRA_fuzz_http := server/http.c server/http_fast.c server/http_response.c \
+                        server/listen_addr.c \
                         server/http_limits.c server/log.c
 FUZZ_EXTRA_fuzz_http_fast := server/http_fast.c
 FUZZ_EXTRA_fuzz_client_addr := server/client_addr.c
