@@ -651,6 +651,8 @@ def test_conversions_media_type_and_quoted_log_reasons(make_tally):
     assert tally.request("POST", "/v1/conversions", body=identify,
                          headers=conversion_headers(identify, SHOP_SECRET))[0] == 400
     assert tally.request("GET", "/b.gif?type=x")[0] == 200
+    # GET /b.gif sends the image before it logs the rejection.
+    wait_until(lambda: "event=beacon.rejected" in tally.log_text(), "the rejection's log line")
     lines = [line for line in tally.log_text().splitlines()
              if "event=conversions.rejected" in line or "event=beacon.rejected" in line]
     assert any("conversions.rejected" in line and "'checkout' or 'refund'" in line
