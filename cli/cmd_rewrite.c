@@ -289,7 +289,13 @@ static int flush_sent(struct rewriter *rw)
     for (size_t i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
 
-    reply = redisCommandArgv(rw->redis, (int)argc, argv, lens);
+    /* As tallyd's store_sent.c does: a campaign with only sends is listed
+     * too, so the stats API and tallyctl stats know it. */
+    reply = redisCommand(rw->redis, "SADD %s %s", SCHEMA_CAMPAIGNS, rw->args->campaign);
+    if (reply != NULL && reply->type != REDIS_REPLY_ERROR) {
+        freeReplyObject(reply);
+        reply = redisCommandArgv(rw->redis, (int)argc, argv, lens);
+    }
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
         cli_error("rewrite: counting sent emails in Redis failed: %s",
                   reply != NULL ? reply->str : rw->redis->errstr);

@@ -312,8 +312,6 @@ static json_t *verdict_json(const struct campaign_stats *st)
     return by;
 }
 
-/* Reads the hash and sent count of the campaign, or of its message when
- * message is not NULL, into st. */
 /* Tells, as the stats API does, whether the campaign (or its message, when
  * message is not NULL) has a recorded event: 1 or 0, or -1 with an error
  * printed. A mistyped name would otherwise print a table of zeros. */
@@ -348,6 +346,8 @@ static int is_known(redisContext *c, const char *campaign, const char *message)
     return known;
 }
 
+/* Reads the hash and sent count of the campaign, or of its message when
+ * message is not NULL, into st. */
 static int read_stats(redisContext *c, const char *campaign, const char *message,
                       struct campaign_stats *st)
 {

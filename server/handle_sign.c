@@ -217,6 +217,7 @@ static json_t *mint_all(struct worker *w, const struct sign_request *sr, size_t 
                                "message", sr->message, "links", "recipients");
     long base_len;
 
+    *fit = sr->n_recipients;
     if (w->cfg->public_url[0] != '\0')
         snprintf(base, sizeof(base), "%s", w->cfg->public_url);
     else
@@ -233,7 +234,6 @@ static json_t *mint_all(struct worker *w, const struct sign_request *sr, size_t 
         if (json_array_append_new(json_object_get(answer, "links"), link) != 0)
             goto fail;
     }
-    *fit = sr->n_recipients;
     for (size_t i = 0; i < sr->n_recipients; i++) {
         json_t *entry;
 
