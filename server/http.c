@@ -73,7 +73,6 @@
 /* Storage grown beyond this is released after the request, so idle
  * keep-alive connections stay small. */
 #define HTTP_STORAGE_KEEP (64 * 1024)
-#define HTTP_MAX_LISTENERS 4
 #define HTTP_ACCEPT_RETRY_MS 100
 
 enum conn_state {
@@ -1472,8 +1471,11 @@ void http_server_drain(struct http_server *srv, void (*done)(void *),
     srv->drain_cb = done;
     srv->drain_arg = arg;
     event_del(&srv->accept_retry);
+    /* Closed rather than disabled: a connection that waited in a disabled
+     * listener's queue would only be reset when the process exits. */
     for (size_t i = 0; i < srv->n_listeners; i++)
-        evconnlistener_disable(srv->listeners[i]);
+        evconnlistener_free(srv->listeners[i]);
+    srv->n_listeners = 0;
 
     /* Connections between requests close now; the others close after the
      * response to the request they are in. */

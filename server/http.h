@@ -116,12 +116,16 @@ int http_server_listen(struct http_server *srv, const char *addr,
 int http_server_adopt(struct http_server *srv, int fd,
                       const struct sockaddr *peer, socklen_t peer_len);
 
+/* Addresses one server listens on, at most; config.c allows as many. */
+#define HTTP_MAX_LISTENERS 4
+
 /* Returns the port actually bound (useful after listening on port 0). */
 int http_server_port(const struct http_server *srv);
 
-/* Stops accepting, lets each connection finish the request it is in and
- * answers it with "Connection: close", then calls done(arg) once no
- * connection is left (possibly before returning). */
+/* Closes the listeners, so that a new tallyd can bind their addresses at
+ * once, lets each connection finish the request it is in and answers it
+ * with "Connection: close", then calls done(arg) once no connection is
+ * left (possibly before returning). */
 void http_server_drain(struct http_server *srv, void (*done)(void *),
                        void *arg);
 

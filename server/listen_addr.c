@@ -1,15 +1,19 @@
 /*
- * listen_addr.c - parsing listen addresses, and the check that no other
- * process listens on one (see listen_addr.h).
+ * listen_addr.c - parsing listen addresses, and claiming one for this
+ * process before its event loops bind it (see listen_addr.h).
  */
 #include "listen_addr.h"
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -81,42 +85,102 @@ int listen_addr_resolve(const char *addr, struct addrinfo **res)
     return 0;
 }
 
-/* Tells whether res names port 0. */
-static bool any_port(const struct addrinfo *res)
+/* Returns the port of res, in host order. */
+static unsigned port_of(const struct addrinfo *res)
 {
-    char port[8];
-
-    return getnameinfo(res->ai_addr, res->ai_addrlen, NULL, 0, port, sizeof(port),
-                       NI_NUMERICSERV) == 0 && strcmp(port, "0") == 0;
+    if (res->ai_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)(const void *)res->ai_addr)->sin_port);
+    return ntohs(((const struct sockaddr_in6 *)(const void *)res->ai_addr)->sin6_port);
 }
 
-int listen_addr_check_free(const char *addr)
+/* Binds a unix socket to the abstract name
+ * "tally.listen.<family>.<port>.<hex of the address>". Linux lets one
+ * socket at a time hold such a name in a network namespace, and frees it
+ * when the socket closes or the process ends. A bind probe alone leaves a
+ * gap: two tallyds starting at once could both find the port free before
+ * either binds it. Returns the socket, or -1 with errno set. */
+static int take_lock(const struct addrinfo *res)
 {
-    struct addrinfo *res = NULL;
-    int fd = -1, one = 1, err = 0;
+    struct sockaddr_un name = {.sun_family = AF_UNIX};
+    const unsigned char *bytes;
+    size_t n, used;
+    int fd, err;
 
-    if (listen_addr_resolve(addr, &res) != 0)
-        return -1;
-    if (any_port(res))
-        goto cleanup;
-
-    /* SO_REUSEADDR, as the listeners set it, so that connections of an
-     * earlier tallyd still in TIME_WAIT do not count as a listener. */
-    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-        bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
-        err = errno;
-        LOG_ERROR("http.listen_failed", "addr=%s error=\"%s%s\"", addr, strerror(err),
-                  err == EADDRINUSE ? ": another process listens on this address" : "");
+    if (res->ai_family == AF_INET) {
+        bytes = (const unsigned char *)&((const struct sockaddr_in *)(const void *)
+                                            res->ai_addr)->sin_addr;
+        n = 4;
+    } else {
+        bytes = (const unsigned char *)&((const struct sockaddr_in6 *)(const void *)
+                                            res->ai_addr)->sin6_addr;
+        n = 16;
     }
+    /* sun_path[0] stays 0: the name is abstract, not a file. */
+    used = 1 + (size_t)snprintf(name.sun_path + 1, sizeof(name.sun_path) - 1,
+                                "tally.listen.%d.%u.", res->ai_family, port_of(res));
+    for (size_t i = 0; i < n; i++)
+        used += (size_t)snprintf(name.sun_path + used, sizeof(name.sun_path) - used,
+                                 "%02x", bytes[i]);
 
-cleanup:
-    if (fd >= 0)
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (bind(fd, (const struct sockaddr *)&name,
+             (socklen_t)(offsetof(struct sockaddr_un, sun_path) + used)) != 0) {
+        err = errno;
         close(fd);
-    freeaddrinfo(res);
-    if (err != 0) {
         errno = err;
         return -1;
     }
-    return 0;
+    return fd;
+}
+
+/* Binds res once without SO_REUSEPORT, which fails while any program
+ * listens there. Returns 0, or -1 with errno set. SO_REUSEADDR, as the
+ * listeners set it, so that connections of an earlier tallyd still in
+ * TIME_WAIT do not count as a listener. */
+static int probe_free(const struct addrinfo *res)
+{
+    int one = 1, rc = -1, err;
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+        bind(fd, res->ai_addr, res->ai_addrlen) == 0)
+        rc = 0;
+    err = errno;
+    close(fd);
+    errno = err;
+    return rc;
+}
+
+int listen_addr_claim(const char *addr)
+{
+    struct addrinfo *res = NULL;
+    int lock = -1, err;
+
+    if (listen_addr_resolve(addr, &res) != 0)
+        return -1;
+    if (port_of(res) == 0) {
+        freeaddrinfo(res);
+        return -2;
+    }
+
+    lock = take_lock(res);
+    if (lock < 0 || probe_free(res) != 0) {
+        err = errno;
+        LOG_ERROR("http.listen_failed", "addr=%s error=\"%s%s\"", addr, strerror(err),
+                  err != EADDRINUSE ? ""
+                  : lock < 0 ? ": another tallyd listens on this address, or the "
+                               "listen list names it twice"
+                             : ": another process listens on this address");
+        if (lock >= 0)
+            close(lock);
+        freeaddrinfo(res);
+        errno = err;
+        return -1;
+    }
+    freeaddrinfo(res);
+    return lock;
 }

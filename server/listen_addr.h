@@ -6,8 +6,10 @@
  * Every event loop binds its own listener with SO_REUSEPORT, so Linux
  * lets a second tallyd (or any program of the same user that sets the
  * option) bind the same port and share its connections without an error.
- * listen_addr_check_free binds once without the option before the loops
- * bind, which fails while anything listens there.
+ * listen_addr_claim prevents that before the loops bind. It takes a lock
+ * that one process at a time can hold: a unix socket bound to an abstract
+ * name made of the address. Then it binds the address once without
+ * SO_REUSEPORT, which fails while any program listens there.
  */
 #ifndef TALLY_LISTEN_ADDR_H
 #define TALLY_LISTEN_ADDR_H
@@ -19,9 +21,12 @@ struct addrinfo;
  * with errno set and an http.listen_failed log line. */
 int listen_addr_resolve(const char *addr, struct addrinfo **res);
 
-/* Returns 0 when nothing listens on addr now, or -1 with errno set
- * (EADDRINUSE when something does) and an http.listen_failed log line.
- * Port 0 always passes, since each bind then gets a port of its own. */
-int listen_addr_check_free(const char *addr);
+/* Claims addr for this process before its loops bind it (see above).
+ * Returns the lock's descriptor, which the caller closes when it stops
+ * listening (the lock also ends with the process); -2 for port 0, where
+ * each bind gets a port of its own and no lock is needed; or -1 with
+ * errno set (EADDRINUSE when the address is taken, also when the list
+ * names it twice) and an http.listen_failed log line. */
+int listen_addr_claim(const char *addr);
 
 #endif

@@ -80,20 +80,38 @@ static struct event_base *new_event_base(void)
 }
 
 /* Listens on every address of the comma-separated list (checked by
- * config.c). The first loop binds first, so it checks that no other
- * process listens there, which SO_REUSEPORT would not report. */
+ * config.c). The first loop binds first, so it first claims every address
+ * (listen_addr.h): SO_REUSEPORT would let another tallyd share one without
+ * an error. */
 static int worker_listen(struct worker *w, const char *list)
 {
     char addr[CONFIG_STR_MAX];
     const char *cursor = list;
 
-    while (config_list_next(&cursor, addr, sizeof(addr)) == 1) {
-        if (w->index == 0 && listen_addr_check_free(addr) != 0)
+    while (w->index == 0 && config_list_next(&cursor, addr, sizeof(addr)) == 1) {
+        int lock = listen_addr_claim(addr);
+
+        if (lock == -1)
             return -1;
+        if (lock >= 0 && w->n_listen_locks < HTTP_MAX_LISTENERS)
+            w->listen_locks[w->n_listen_locks++] = lock;
+        else if (lock >= 0)
+            close(lock);
+    }
+
+    cursor = list;
+    while (config_list_next(&cursor, addr, sizeof(addr)) == 1) {
         if (http_server_listen(w->http, addr, true) != 0)
             return -1;
     }
     return 0;
+}
+
+static void release_listen_locks(struct worker *w)
+{
+    for (size_t i = 0; i < w->n_listen_locks; i++)
+        close(w->listen_locks[i]);
+    w->n_listen_locks = 0;
 }
 
 /* Sets up the trusted proxies and the beacon rate limit of w. */
@@ -341,7 +359,9 @@ static void start_stop(struct worker *w)
     struct timeval deadline = {STOP_DEADLINE_S, 0};
 
     evtimer_add(w->stop_deadline, &deadline);
+    /* The drain closes the listeners, so a new tallyd may claim them. */
     http_server_drain(w->http, on_http_drained, w);
+    release_listen_locks(w);
 }
 
 static void free_keys(struct keyring *ring)
@@ -498,5 +518,6 @@ void worker_free(struct worker *w)
     if (w->base != NULL)
         event_base_free(w->base);
     free_shops(w->shops, w->n_shops);
+    release_listen_locks(w);
     memset(w, 0, sizeof(*w));
 }

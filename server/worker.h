@@ -12,6 +12,7 @@
 #include "client_addr.h"
 #include "auth.h"
 #include "config.h"
+#include "http.h"
 #include "keyring.h"
 #include "metrics.h"
 #include "origin.h"
@@ -48,6 +49,10 @@ struct worker {
     const struct config *cfg;
     struct event_base *base;
     struct http_server *http;
+    /* Worker 0's claims on the listen addresses (listen_addr.h), held
+     * until it stops listening. */
+    int listen_locks[HTTP_MAX_LISTENERS];
+    size_t n_listen_locks;
     struct store *store;
     struct signer *signer;
     struct client_addr_config client_addr; /* trusted proxies */

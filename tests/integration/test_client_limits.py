@@ -2,11 +2,14 @@
 Retry-After), X-Forwarded-For and Forwarded honoured only from trusted
 proxies, and IPv6 clients served on [::1]."""
 import json
+import os
+import signal
+import socket
 import subprocess
 import time
 import urllib.parse
 
-from conftest import CLASSIFY_DATA, TALLYD, free_port_v6, path_of, wait_until
+from conftest import CLASSIFY_DATA, TALLYD, free_port, free_port_v6, path_of, wait_until
 from rawhttp import exchange, request, responses, status_of
 
 SETTLE_SECONDS = 0.5
@@ -183,20 +186,73 @@ def test_listens_on_ipv4_and_ipv6_at_once(make_tally):
     assert body.startswith(b"GIF89a")
 
 
+def second_tallyd(listen, redis_server, keys, state_dir, timeout=20):
+    """Runs a tallyd that is expected to stop at start; returns its result."""
+    return subprocess.run(
+        [TALLYD, "--listen", listen, "--redis", redis_server.url, "--keys", keys,
+         "--threads", "2", "--state-dir", str(state_dir)],
+        capture_output=True, text=True, timeout=timeout)
+
+
 def test_a_port_in_use_stops_start(make_tally, redis_server, tmp_path):
     """Every loop listens with SO_REUSEPORT, which lets a second tallyd
     bind a busy port and take part of its connections without an error.
-    tallyd checks that the port is free before its loops bind."""
+    tallyd claims its addresses before its loops bind them."""
     first = make_tally(["--threads", "2"])
-    result = subprocess.run(
-        [TALLYD, "--listen", first.netloc, "--redis", redis_server.url,
-         "--keys", first.keys, "--threads", "2",
-         "--state-dir", str(tmp_path / "second-state")],
-        capture_output=True, text=True, timeout=20)
+    for listen, words in ((first.netloc, "another tallyd listens on this address"),
+                          (f"127.0.0.1:{free_port()},{first.netloc}",
+                           "another tallyd listens on this address")):
+        result = second_tallyd(listen, redis_server, first.keys, tmp_path / "second")
+        output = result.stdout + result.stderr
+        assert result.returncode != 0, listen
+        assert words in output, output
+        assert "tallyd.ready" not in output
+    assert status_of(exchange(first, request("GET", "/healthz"))) == 200
+
+    # Any other program listening there stops it too.
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        busy = f"127.0.0.1:{other.getsockname()[1]}"
+        result = second_tallyd(busy, redis_server, first.keys, tmp_path / "third")
     assert result.returncode != 0
     assert "another process listens on this address" in result.stdout + result.stderr
-    assert "tallyd.ready" not in result.stdout + result.stderr
-    assert status_of(exchange(first, request("GET", "/healthz"))) == 200
+
+
+def test_restart_while_the_old_tallyd_drains(make_tally, redis_server, tmp_path):
+    """A stopping tallyd closes its listeners when its drain starts, so a
+    new one can take the address while the old one still writes its
+    events."""
+    old = make_tally(["--threads", "2", "--redis-timeout", "5s"])
+    pixel = path_of(old.open_url("drain", "a", "r@example.com"))
+    os.kill(redis_server.proc.pid, signal.SIGSTOP)
+    try:
+        assert old.request("GET", pixel)[0] == 200
+        old.proc.send_signal(signal.SIGTERM)
+        wait_until(lambda: "tallyd.draining" in old.log_text(), "the drain to start")
+        assert old.proc.poll() is None  # still waiting on the paused Redis
+        new = subprocess.Popen(
+            [TALLYD, "--listen", old.netloc, "--redis", redis_server.url,
+             "--keys", old.keys, "--threads", "2",
+             "--state-dir", str(tmp_path / "new-state")],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        def new_serves():
+            if new.poll() is not None:
+                raise AssertionError("the new tallyd stopped: " + new.stdout.read())
+            try:
+                return status_of(exchange(old, request("GET", "/healthz"))) == 200
+            except OSError:
+                return False
+
+        try:
+            wait_until(new_serves, "the new tallyd to serve")
+        finally:
+            new.terminate()
+            new.wait(timeout=20)
+    finally:
+        os.kill(redis_server.proc.pid, signal.SIGCONT)
+    wait_until(lambda: redis_server.client.hget("c:{drain}", "opens") == "1",
+               "the old tallyd's open")
 
 
 def test_classification_uses_forwarded_address(make_tally, redis_server):
