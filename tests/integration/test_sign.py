@@ -113,3 +113,15 @@ def test_sign_caps_the_answer(signer, redis_server):
     # Refused requests count nothing as sent; the smaller one counts its recipients.
     wait = __import__("conftest").wait_until
     wait(lambda: redis_server.client.pfcount("c:{big}:sent") > 0.9 * fit, "sent")
+
+
+def test_sign_uses_the_first_listen_address(make_tally):
+    """Without public_url, URLs start with the first listen address, not
+    with the whole list."""
+    port6 = __import__("conftest").free_port_v6()
+    server = make_tally(extra_keys=TOKENS, also_listen=[f"[::1]:{port6}"])
+    status, answer = sign(server, BATCH)
+    assert status == 200
+    pixel = answer["recipients"][0]["pixel"]
+    assert pixel.startswith(f"http://{server.netloc}/o/"), pixel
+    assert server.request("GET", path_of(pixel))[0] == 200
