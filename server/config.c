@@ -77,7 +77,8 @@ static const struct option options[] = {
      "DIR", "directory for the journal and run files"},
     {"public_url", OPT_STRING, FIELD(public_url), "", 0, 0, true, NULL, "URL",
      "tallyd's address as readers reach it, the base of URLs minted by POST "
-     "/v1/sign (https://t.shop.example); empty means http://LISTEN"},
+     "/v1/sign (https://t.shop.example); empty means http:// and the first "
+     "listen address"},
     {"threads", OPT_INT, FIELD(threads), "0", 0, 1024, false, NULL, "N",
      "event loop threads; 0 means one per CPU core"},
     {"click_window", OPT_DURATION, FIELD(click_window_ms), "7d", 1,
