@@ -417,8 +417,14 @@ def test_campaign_rejected_then_allowed(tmp_path, aof_redis):
             # later applied one of the same writer. Whether such a window ran
             # by mid-load depends on tallyd's reconnect backoff, so the ACL
             # stays until the log shows a renumbered record.
-            wait_until(lambda: "journal.event_renumbered" in tally.read_log(),
-                       "a replay to renumber a rejected record", LOAD_DEADLINE)
+            try:
+                wait_until(lambda: "journal.event_renumbered" in tally.read_log(),
+                           "a replay to renumber a rejected record", LOAD_DEADLINE)
+            except AssertionError as e:
+                # Seen once in CI (2026-12-06) and not in 18 runs since: the
+                # log tells which step never came.
+                raise AssertionError(f"{e}; tallyd's log ends with:\n"
+                                     + tally.read_log()[-6000:]) from None
             admin.execute_command("ACL", "SETUSER", "tally", "allkeys")
 
         run_load_with(tally, mixed, [(len(mixed) // 2, allow_after_renumbering)])
