@@ -240,11 +240,14 @@ static json_t *mint_all(struct worker *w, const struct sign_request *sr, size_t 
 
         memcpy(e.reader, sr->readers[i], TOKEN_READER_LEN);
         entry = mint_recipient(w, sr, &e, url);
-        if (entry != NULL && i == 0 &&
-            answer_bytes(sr) + entry_bytes(entry) * sr->n_recipients > SIGN_ANSWER_MAX) {
-            *fit = (SIGN_ANSWER_MAX - answer_bytes(sr)) / entry_bytes(entry);
-            json_decref(entry);
-            goto fail;
+        if (entry != NULL && i == 0) {
+            size_t fixed = answer_bytes(sr), each = entry_bytes(entry);
+
+            if (fixed + each * sr->n_recipients > SIGN_ANSWER_MAX) {
+                *fit = (SIGN_ANSWER_MAX - fixed) / each;
+                json_decref(entry);
+                goto fail;
+            }
         }
         if (json_array_append_new(json_object_get(answer, "recipients"), entry) != 0)
             goto fail;

@@ -169,18 +169,23 @@ int listen_addr_claim(const char *addr)
 
     lock = take_lock(res);
     if (lock < 0 || probe_free(res) != 0) {
+        const char *holder = "";
+
         err = errno;
+        if (err == EADDRINUSE && lock < 0)
+            holder = ": another tallyd listens on this address, or the listen list "
+                     "names it twice";
+        else if (err == EADDRINUSE)
+            holder = ": another process listens on this address";
         LOG_ERROR("http.listen_failed", "addr=%s error=\"%s%s\"", addr, strerror(err),
-                  err != EADDRINUSE ? ""
-                  : lock < 0 ? ": another tallyd listens on this address, or the "
-                               "listen list names it twice"
-                             : ": another process listens on this address");
+                  holder);
         if (lock >= 0)
             close(lock);
         freeaddrinfo(res);
         errno = err;
         return -1;
     }
+
     freeaddrinfo(res);
     return lock;
 }

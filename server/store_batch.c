@@ -487,6 +487,13 @@ static void fail_unsent(struct campaign_batch *b)
 }
 
 /* Removes b from the pending batches and sends it. */
+/* Takes the batch at index of st->batches out of the unsent ones. */
+static void batch_detach(struct store *st, size_t index)
+{
+    st->held_events -= st->batches[index]->n_ops;
+    st->batches[index] = st->batches[--st->n_batches];
+}
+
 static void batch_send(struct campaign_batch *b)
 {
     struct store *st = b->st;
@@ -497,7 +504,7 @@ static void batch_send(struct campaign_batch *b)
 
     for (size_t i = 0; i < st->n_batches; i++) {
         if (st->batches[i] == b) {
-            st->batches[i] = st->batches[--st->n_batches];
+            batch_detach(st, i);
             break;
         }
     }
@@ -586,7 +593,7 @@ void store_batch_fail_pending(struct store *st)
     while (st->n_batches > 0) {
         struct campaign_batch *b = st->batches[0];
 
-        st->batches[0] = st->batches[--st->n_batches];
+        batch_detach(st, 0);
         fail_unsent(b);
     }
 }
@@ -620,17 +627,6 @@ static void schedule_flush(struct store *st, bool at_once)
         event_add(st->flush_event, &delay);
     st->flush_scheduled = true;
     st->flush_delayed = !at_once;
-}
-
-/* Returns the number of events in st's unsent batches, of which there are
- * at most STORE_BATCH_CAMPAIGNS. */
-static size_t held_events(const struct store *st)
-{
-    size_t n = 0;
-
-    for (size_t i = 0; i < st->n_batches; i++)
-        n += st->batches[i]->n_ops;
-    return n;
 }
 
 static struct campaign_batch *batch_open(struct store *st, const char *campaign)
@@ -699,6 +695,7 @@ void store_batch_add(struct store_op *op)
     }
 
     b->ops[b->n_ops++] = op;
+    st->held_events++;
     message = find_message(b, t->message);
     if (message < 0) {
         message = (int)b->n_messages;
@@ -708,7 +705,7 @@ void store_batch_add(struct store_op *op)
     for (int i = 0; i < op->n_moved; i++)
         add_hour(b, message, op->moved[i]);
 
-    schedule_flush(st, op->replay || held_events(st) >= STORE_BATCH_HELD_MAX);
+    schedule_flush(st, op->replay || st->held_events >= STORE_BATCH_HELD_MAX);
 }
 
 int store_batch_init(struct store *st)

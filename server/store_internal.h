@@ -145,6 +145,7 @@ struct store {
     struct resp_buf resp; /* the command being encoded */
     struct campaign_batch *batches[STORE_BATCH_CAMPAIGNS]; /* not sent yet */
     size_t n_batches;
+    size_t held_events; /* events in batches[], against STORE_BATCH_HELD_MAX */
     struct campaign_batch *free_batches;
     /* Sends the batches: a timer, or active at once for replays
      * (store_batch.c). */
