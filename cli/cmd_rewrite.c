@@ -289,8 +289,8 @@ static int flush_sent(struct rewriter *rw)
     for (size_t i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
 
-    /* As tallyd's store_sent.c does: a campaign with only sends is listed
-     * too, so the stats API and tallyctl stats know it. */
+    /* List the campaign, as tallyd's store_sent.c does, so that the stats
+     * API and tallyctl stats find a campaign with only sends. */
     reply = redisCommand(rw->redis, "SADD %s %s", SCHEMA_CAMPAIGNS, rw->args->campaign);
     if (reply != NULL && reply->type != REDIS_REPLY_ERROR) {
         freeReplyObject(reply);

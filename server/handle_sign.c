@@ -39,16 +39,16 @@
 
 /* The largest response body, in bytes. A click URL carries its
  * destination, so 1000 recipients of 100 long destinations would make a
- * response of tens of megabytes from a 64 KiB request, built in memory on
- * the event loop and kept there until the client has read it. */
-#define SIGN_ANSWER_MAX (8u << 20)
+ * response of tens of megabytes from a 64 KiB request. That response is
+ * built in memory on the event loop and kept until the client reads it. */
+#define SIGN_RESPONSE_MAX (8u << 20)
 
-/* The JSON around one recipient's URLs: quotes and commas, and the names
- * "pixel" and "clicks" with their braces and brackets. Around the response's
- * ids and lists, and around one link of its "links". */
+/* Bytes of JSON around one URL (quotes, comma), around one recipient's
+ * URLs ("pixel", "clicks" and their brackets), around the response's ids
+ * and lists, and around one entry of its "links". */
 #define SIGN_URL_OVERHEAD 3
 #define SIGN_ENTRY_OVERHEAD 24
-#define SIGN_ANSWER_OVERHEAD 160
+#define SIGN_RESPONSE_OVERHEAD 160
 #define SIGN_LINK_OVERHEAD 40
 
 /* A parsed request. */
@@ -177,7 +177,7 @@ fail:
 }
 
 /* Returns the bytes entry takes in the compact response, close enough for
- * the SIGN_ANSWER_MAX check. */
+ * the SIGN_RESPONSE_MAX check. */
 static size_t entry_bytes(const json_t *entry)
 {
     const json_t *clicks = json_object_get(entry, "clicks");
@@ -191,9 +191,9 @@ static size_t entry_bytes(const json_t *entry)
 
 /* Returns the bytes of the response besides its recipients. A destination
  * counts twice, for the escapes JSON may add. */
-static size_t answer_bytes(const struct sign_request *sr)
+static size_t response_bytes(const struct sign_request *sr)
 {
-    size_t bytes = SIGN_ANSWER_OVERHEAD;
+    size_t bytes = SIGN_RESPONSE_OVERHEAD;
 
     for (size_t j = 0; j < sr->n_destinations; j++)
         bytes += SIGN_LINK_OVERHEAD +
@@ -203,10 +203,10 @@ static size_t answer_bytes(const struct sign_request *sr)
 
 /* Mints every URL into a new response object, or returns NULL. Every
  * recipient's entry has the same length, because a token's length depends
- * on the campaign, message and destination only; so the first entry tells
- * how many recipients fit in SIGN_ANSWER_MAX. When fewer than all of them
- * fit, *fit is set to that number and NULL is returned; otherwise *fit is
- * sr->n_recipients. */
+ * on the campaign, message and destination only. So the first entry shows
+ * how many recipients fit in SIGN_RESPONSE_MAX. When fewer than all of
+ * them fit, *fit is set to that number and NULL is returned. Otherwise
+ * *fit is sr->n_recipients. */
 static json_t *mint_all(struct worker *w, const struct sign_request *sr, size_t *fit)
 {
     char url[TALLY_URL_MAX]; /* per call: workers run this concurrently */
@@ -241,10 +241,10 @@ static json_t *mint_all(struct worker *w, const struct sign_request *sr, size_t 
         memcpy(e.reader, sr->readers[i], TOKEN_READER_LEN);
         entry = mint_recipient(w, sr, &e, url);
         if (entry != NULL && i == 0) {
-            size_t fixed = answer_bytes(sr), each = entry_bytes(entry);
+            size_t fixed = response_bytes(sr), each = entry_bytes(entry);
 
-            if (fixed + each * sr->n_recipients > SIGN_ANSWER_MAX) {
-                *fit = (SIGN_ANSWER_MAX - fixed) / each;
+            if (fixed + each * sr->n_recipients > SIGN_RESPONSE_MAX) {
+                *fit = (SIGN_RESPONSE_MAX - fixed) / each;
                 json_decref(entry);
                 goto fail;
             }
@@ -289,9 +289,9 @@ void handle_sign(struct worker *w, struct http_request *req)
     if (answer == NULL && fit < sr.n_recipients) {
         char reason[160];
 
-        snprintf(reason, sizeof(reason), "the answer would be over %u MiB: with "
+        snprintf(reason, sizeof(reason), "the response would be over %u MiB: with "
                  "these destinations send at most %zu recipients per request",
-                 SIGN_ANSWER_MAX >> 20, fit);
+                 SIGN_RESPONSE_MAX >> 20, fit);
         reject(w, req, 400, reason);
         goto done;
     }

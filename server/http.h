@@ -123,8 +123,8 @@ int http_server_adopt(struct http_server *srv, int fd,
 int http_server_port(const struct http_server *srv);
 
 /* Closes the listeners, so that a new tallyd can bind their addresses at
- * once, lets each connection finish the request it is in and answers it
- * with "Connection: close", then calls done(arg) once no connection is
+ * once. Lets each connection finish the request it is in and responds to
+ * it with "Connection: close", then calls done(arg) once no connection is
  * left (possibly before returning). */
 void http_server_drain(struct http_server *srv, void (*done)(void *),
                        void *arg);

@@ -136,17 +136,17 @@ static int take_lock(const struct addrinfo *res)
 }
 
 /* Binds res once without SO_REUSEPORT, which fails while any program
- * listens there. Returns 0, or -1 with errno set. SO_REUSEADDR, as the
- * listeners set it, so that connections of an earlier tallyd still in
- * TIME_WAIT do not count as a listener. */
+ * listens there. Returns 0, or -1 with errno set. The probe sets
+ * SO_REUSEADDR as the listeners do, so that connections of an earlier
+ * tallyd still in TIME_WAIT do not count as a listener. */
 static int probe_free(const struct addrinfo *res)
 {
-    int one = 1, rc = -1, err;
+    int enable = 1, rc = -1, err;
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
     if (fd < 0)
         return -1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &enable, sizeof(enable)) == 0 &&
         bind(fd, res->ai_addr, res->ai_addrlen) == 0)
         rc = 0;
     err = errno;

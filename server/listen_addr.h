@@ -23,10 +23,10 @@ int listen_addr_resolve(const char *addr, struct addrinfo **res);
 
 /* Claims addr for this process before its loops bind it (see above).
  * Returns the lock's descriptor, which the caller closes when it stops
- * listening (the lock also ends with the process); -2 for port 0, where
- * each bind gets a port of its own and no lock is needed; or -1 with
- * errno set (EADDRINUSE when the address is taken, also when the list
- * names it twice) and an http.listen_failed log line. */
+ * listening; the lock also ends with the process. Returns -2 for port 0,
+ * where each bind gets a port of its own and needs no lock. Returns -1
+ * with errno set and an http.listen_failed log line on failure; errno is
+ * EADDRINUSE when the address is taken or the list names it twice. */
 int listen_addr_claim(const char *addr);
 
 #endif

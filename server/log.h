@@ -40,7 +40,7 @@ void log_write(enum log_level level, const char *event, const char *fmt, ...)
 
 /* Copies text into out (size bytes, at least 1) for a quoted key="value"
  * of a log line: '"' becomes '\'', a control byte a space, and the copy
- * ends at size - 1 bytes. Returns out. Reasons meant for a client quote
+ * ends at size - 1 bytes. Returns out. Reasons written for clients quote
  * field values ("identify"), which would otherwise end the value early. */
 char *log_quotable(const char *text, char *out, size_t size);
 

@@ -7,11 +7,11 @@
  * last reply.
  *
  * hiredis 0.14 has no timeout for an async command, so a Redis that stops
- * answering (paused, or its host gone without a reset) would hold every
+ * replying (paused, or its host gone without a reset) would hold every
  * stats request until the client gave up. A watchdog timer runs while
- * commands are pending: when no reply arrived for a whole timeout, it
+ * commands are pending. When no reply arrived for a whole timeout, it
  * frees the connection, which calls every pending callback with a NULL
- * reply, so each request answers 503.
+ * reply, so each request gets 503.
  */
 #include "stats_reader.h"
 
@@ -31,10 +31,10 @@ struct stats_reader {
     bool closing;
     struct stats_reader_stats stats;
 
-    struct event *watchdog;   /* pending while commands are */
+    struct event *watchdog;   /* timer, armed while commands are pending */
     struct timeval timeout;   /* redis_timeout */
     size_t pending;           /* commands sent whose callback has not run */
-    uint64_t replies;         /* callbacks run, ever */
+    uint64_t replies;         /* callbacks run since the reader was created */
     uint64_t replies_at_arm;  /* replies when the watchdog was armed */
 };
 

@@ -25,7 +25,7 @@ struct stats_reader;
 
 struct stats_reader_stats {
     uint64_t connects; /* connections opened, the first one included */
-    uint64_t timeouts; /* connections dropped for want of a reply */
+    uint64_t timeouts; /* connections dropped because no reply came */
     bool connected;
 };
 

@@ -80,9 +80,9 @@ static struct event_base *new_event_base(void)
 }
 
 /* Listens on every address of the comma-separated list (checked by
- * config.c). The first loop binds first, so it first claims every address
- * (listen_addr.h): SO_REUSEPORT would let another tallyd share one without
- * an error. */
+ * config.c). Worker 0 binds before the other loops, so it claims every
+ * address first (listen_addr.h), because SO_REUSEPORT would let another
+ * tallyd share one without an error. */
 static int worker_listen(struct worker *w, const char *list)
 {
     char addr[CONFIG_STR_MAX];

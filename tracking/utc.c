@@ -77,7 +77,7 @@ int utc_parse(const char *text, uint32_t *out)
     }
     if (*text == 'Z')
         text++;
-    /* timegm would move 2026-02-30 to 2 March without a word. */
+    /* timegm would silently move 2026-02-30 to 2 March. */
     if (*text != '\0' || year < 1970 || month < 1 || month > 12 || day < 1 ||
         day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 59)
         return -1;

@@ -271,8 +271,8 @@ def email_sha256(address):
 
 
 def conversion_headers(body, secret, timestamp=None):
-    """The headers of a POST /v1/conversions whose body is signed with the
-    shop secret (hex), at timestamp or now."""
+    """Returns the headers of a POST /v1/conversions whose body is signed
+    with the shop secret (hex), at timestamp or now."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
     mac = hmac.new(bytes.fromhex(secret), ts.encode() + b"." + body,
                    hashlib.sha256).hexdigest()

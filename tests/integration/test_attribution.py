@@ -634,7 +634,7 @@ def test_recount_under_other_model(make_tally, redis_server):
     assert redis_server.client.hget("c:{alpha}", "conversions") == "1"
 
 
-def test_conversions_media_type_and_quoted_log_reasons(make_tally):
+def test_conversions_media_types_and_log_quotes(make_tally):
     tally = make_tally(extra_keys=SHOP_KEYS)
     order = {"type": "checkout", "order_id": "mt1", "revenue": "5.00", "currency": "EUR"}
     body = json.dumps(order).encode()
@@ -653,12 +653,12 @@ def test_conversions_media_type_and_quoted_log_reasons(make_tally):
     assert tally.request("GET", "/b.gif?type=x")[0] == 200
     # GET /b.gif sends the image before it logs the rejection.
     wait_until(lambda: "event=beacon.rejected" in tally.log_text(), "the rejection's log line")
-    lines = [line for line in tally.log_text().splitlines()
-             if "event=conversions.rejected" in line or "event=beacon.rejected" in line]
-    assert any("conversions.rejected" in line and "'checkout' or 'refund'" in line
-               for line in lines), lines
-    assert any("beacon.rejected" in line and "'identify', 'checkout' or 'refund'" in line
-               for line in lines), lines
-    for line in lines:
+    log = tally.log_text().splitlines()
+    conversions = [line for line in log if "event=conversions.rejected" in line]
+    beacons = [line for line in log if "event=beacon.rejected" in line]
+    assert any("'checkout' or 'refund'" in line for line in conversions), conversions
+    assert any("'identify', 'checkout' or 'refund'" in line for line in beacons), beacons
+    for line in conversions + beacons:
         reason = line.split('reason="', 1)[1]
-        assert reason.endswith('"') and '"' not in reason[:-1], line
+        assert reason.endswith('"'), line
+        assert '"' not in reason[:-1], line

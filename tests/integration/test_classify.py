@@ -171,10 +171,10 @@ def test_bad_data_file_keeps_old_tables(make_tally, redis_server, tmp_path):
                "a scanner click judged on the old tables")
 
 
-def test_no_data_file_at_all_is_a_warning(make_tally, tmp_path):
+def test_classify_data_missing_warns(make_tally, tmp_path):
     """A relative classify_data (the default ./data) read from another
-    directory finds no file, which turns bot detection off; that must
-    show in the log above notice level."""
+    directory finds no file, which turns bot detection off. So the log
+    must report it above notice level."""
     empty = tmp_path / "no-data"
     empty.mkdir()
     tally = make_tally(["--classify-data", str(empty)])

@@ -194,7 +194,7 @@ def second_tallyd(listen, redis_server, keys, state_dir, timeout=20):
         capture_output=True, text=True, timeout=timeout)
 
 
-def test_a_port_in_use_stops_start(make_tally, redis_server, tmp_path):
+def test_listen_busy_port_stops_start(make_tally, redis_server, tmp_path):
     """Every loop listens with SO_REUSEPORT, which lets a second tallyd
     bind a busy port and take part of its connections without an error.
     tallyd claims its addresses before its loops bind them."""
@@ -219,7 +219,7 @@ def test_a_port_in_use_stops_start(make_tally, redis_server, tmp_path):
     assert "another process listens on this address" in result.stdout + result.stderr
 
 
-def test_restart_while_the_old_tallyd_drains(make_tally, redis_server, tmp_path):
+def test_listen_restart_during_drain(make_tally, redis_server, tmp_path):
     """A stopping tallyd closes its listeners when its drain starts, so a
     new one can take the address while the old one still writes its
     events."""

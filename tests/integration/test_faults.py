@@ -421,8 +421,8 @@ def test_campaign_rejected_then_allowed(tmp_path, aof_redis):
                 wait_until(lambda: "journal.event_renumbered" in tally.read_log(),
                            "a replay to renumber a rejected record", LOAD_DEADLINE)
             except AssertionError as e:
-                # Seen once in CI (2026-12-06) and not in 18 runs since: the
-                # log tells which step never came.
+                # NOTE: this wait timed out once in CI, for a reason not
+                # known; the log shows which step did not happen.
                 raise AssertionError(f"{e}; tallyd's log ends with:\n"
                                      + tally.read_log()[-6000:]) from None
             admin.execute_command("ACL", "SETUSER", "tally", "allkeys")

@@ -195,7 +195,7 @@ def test_csv_writes_files_and_counts_sent(tally, redis_server, tmp_path):
     assert r.pfcount("c:{spring}:m:a:sent") == 2
     assert r.pfcount("c:{spring}:sent") == 2
     assert 0 < r.ttl("c:{spring}:m:a:sent") <= 400 * 86400
-    # A campaign with only sends is known to the stats, as tallyd's are.
+    # tallyctl stats finds a campaign with only sends, as it finds tallyd's.
     assert r.sismember("campaigns", "spring")
     stats = tally.ctl("stats", "--campaign", "spring", redis_url=redis_server.url).stdout
     assert re.search(r"^sent +2$", stats, re.M), stats

@@ -147,9 +147,9 @@ def test_reload_adds_and_revokes_shop_secrets(tally):
 
     # Revoking a leaked secret must not wait for a restart.
     with open(tally.keys) as f:
-        kept = [line for line in f if not line.startswith("shop_secret.")]
+        remaining = [line for line in f if not line.startswith("shop_secret.")]
     with open(tally.keys, "w") as f:
-        f.writelines(kept)
+        f.writelines(remaining)
     reload(tally, "keys.reloaded")
     for i in range(6):
         assert conversion_status(tally, secret, f"revoked-{i}") == 401

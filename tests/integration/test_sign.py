@@ -90,10 +90,11 @@ def test_sign_rejects_bad_batches(signer, payload, reason):
     assert reason in answer["error"]
 
 
-def test_sign_caps_the_answer(signer, redis_server):
+def test_sign_caps_response_size(signer, redis_server):
     """A click URL carries its destination, so a 60 KB request of 1000
-    recipients and 100 long destinations would answer with about 67 MB.
-    tallyd refuses above 8 MiB and says how many recipients fit."""
+    recipients and 100 long destinations would get a response of about
+    67 MB. tallyd rejects a request above 8 MiB and reports how many
+    recipients fit."""
     destinations = [f"https://shop.example/p/{j}?" + "q" * 300 for j in range(100)]
     recipients = [{"email": f"r{i}@x"} for i in range(1000)]
     payload = {"campaign": "big", "message": "a", "destinations": destinations,
@@ -110,7 +111,7 @@ def test_sign_caps_the_answer(signer, redis_server):
     assert status == 200
     assert len(body) <= 8 << 20
     assert len(json.loads(body)["recipients"]) == fit
-    # Refused requests count nothing as sent; the smaller one counts its recipients.
+    # A rejected request counts nothing as sent. The smaller one counts its recipients.
     wait = __import__("conftest").wait_until
     wait(lambda: redis_server.client.pfcount("c:{big}:sent") > 0.9 * fit, "sent")
 

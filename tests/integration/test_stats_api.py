@@ -496,7 +496,7 @@ def store_disconnected(tally):
                if name == "tally_redis_connected" and ("role", "store") in labels)
 
 
-def test_stats_answer_503_when_redis_stops_answering(make_tally, redis_server):
+def test_stats_503_on_silent_redis(make_tally, redis_server):
     """hiredis has no timeout of its own: a paused Redis held stats
     requests for as long as the pause lasted."""
     tally = make_tally(["--threads", "1", "--redis-timeout", "500ms"])
@@ -642,7 +642,7 @@ def test_tallyctl_table_groups_thousands(tally, redis_server):
     assert "1,234,567.89" in out
 
 
-def test_tallyctl_stats_of_unknown_names_fail(tally, redis_server):
+def test_tallyctl_stats_unknown_name_fails(tally, redis_server):
     """A mistyped name must not look like a campaign without traffic."""
     status, _, _ = tally.request("GET", path_of(tally.open_url("known", "a", "r@example.com")))
     assert status == 200
