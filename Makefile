@@ -119,12 +119,14 @@ $(BIN)/tallyctl: $(CLI_OBJ) $(SHARED_OBJ) $(LIBTRACKING)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lhiredis -lcsv $(LIBS_TRACKING) -lpthread
 
-# A unit test links the library and the server objects it needs; tests of
-# server parts name them in TEST_OBJ_<name>.
+# A unit test links the library and the server objects but main.o.
+# TEST_LDFLAGS_<name> adds link flags, such as the --wrap that lets the
+# journal test make fdatasync fail.
+TEST_LDFLAGS_journal := -Wl,--wrap=fdatasync
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBTRACKING) $(SERVER_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(SERVER_OBJ) $(LIBTRACKING) \
-	    -lcmocka $(LIBS_SERVER)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(TEST_LDFLAGS_$*) -o $@ $< $(SERVER_OBJ) \
+	    $(LIBTRACKING) -lcmocka $(LIBS_SERVER)
 
 deps:
 	@sh scripts/install-deps.sh

@@ -238,8 +238,11 @@ enum journal_result journal_append(struct journal *j, const struct event_record 
     j->pending++;
     j->dirty = true;
 
+    /* The record stays after a failed fdatasync: this process reads it
+     * back from the page cache, so only a crash of the machine could lose
+     * it, while cutting it off would lose it for certain. */
     if (j->fsync == JOURNAL_FSYNC_ALWAYS && journal_sync(j) != 0)
-        return JOURNAL_IO_ERROR;
+        return JOURNAL_NOT_SYNCED;
     return JOURNAL_OK;
 }
 

@@ -32,8 +32,12 @@ enum journal_fsync {
 enum journal_result {
     JOURNAL_OK = 0,
     JOURNAL_FULL,     /* the record would take the file past max_bytes */
-    JOURNAL_IO_ERROR, /* write or fsync failed; logged */
+    JOURNAL_IO_ERROR, /* the write failed (logged) */
     JOURNAL_INVALID,  /* the record does not encode */
+    /* Under JOURNAL_FSYNC_ALWAYS: written, and read back like any other
+     * record, but fdatasync failed (logged), so a crash of the machine may
+     * lose it. */
+    JOURNAL_NOT_SYNCED,
 };
 
 struct journal;
@@ -48,7 +52,8 @@ struct journal *journal_open(const char *path, enum journal_fsync fsync,
                              size_t max_bytes, char *err, size_t errsize);
 
 /* Appends rec, and forces it to disk under JOURNAL_FSYNC_ALWAYS. On
- * failure the file is left as it was before the call. */
+ * JOURNAL_FULL, JOURNAL_IO_ERROR and JOURNAL_INVALID the file is left as it
+ * was before the call; on JOURNAL_NOT_SYNCED the record stays. */
 enum journal_result journal_append(struct journal *j, const struct event_record *rec);
 
 /* Returns the offset of the first record not yet consumed: where a

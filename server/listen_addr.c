@@ -5,6 +5,7 @@
 #include "listen_addr.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -85,6 +87,29 @@ int listen_addr_resolve(const char *addr, struct addrinfo **res)
     return 0;
 }
 
+/* How long a claim waits for another tallyd of this user to bind the same
+ * port, and how often it tries again. A tallyd binds within milliseconds. */
+#define PORT_WAIT_MS 2000
+#define RETRY_MS 10
+/* Attempts to read the credentials of a lock's holder. A tallyd binds its
+ * lock socket just before it listens on it, so one attempt may come too
+ * early. */
+#define HOLDER_ATTEMPTS 3
+
+enum lock_state {
+    LOCK_TAKEN,   /* this process now holds the lock */
+    LOCK_HELD,    /* a process of this user holds the lock */
+    LOCK_IGNORED, /* held by another user or by a program that is not a tallyd */
+    LOCK_FAILED   /* errno is set */
+};
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
 /* Returns the port of res, in host order. */
 static unsigned port_of(const struct addrinfo *res)
 {
@@ -93,46 +118,123 @@ static unsigned port_of(const struct addrinfo *res)
     return ntohs(((const struct sockaddr_in6 *)(const void *)res->ai_addr)->sin6_port);
 }
 
-/* Binds a unix socket to the abstract name
- * "tally.listen.<family>.<port>.<hex of the address>". Linux lets one
- * socket at a time hold such a name in a network namespace, and frees it
- * when the socket closes or the process ends. A bind probe alone leaves a
- * gap: two tallyds starting at once could both find the port free before
- * either binds it. Returns the socket, or -1 with errno set. */
-static int take_lock(const struct addrinfo *res)
+/* Writes to name the abstract name "tally.listen.<family>.<port>.<hex of
+ * the address>" and returns the length of the socket address. An
+ * IPv4-mapped address ([::ffff:127.0.0.1]) names the IPv4 address it
+ * maps, because both spellings bind the same socket address. */
+static socklen_t addr_lock_name(const struct addrinfo *res, struct sockaddr_un *name)
 {
-    struct sockaddr_un name = {.sun_family = AF_UNIX};
     const unsigned char *bytes;
+    int family = res->ai_family;
     size_t n, used;
-    int fd, err;
 
-    if (res->ai_family == AF_INET) {
+    if (family == AF_INET) {
         bytes = (const unsigned char *)&((const struct sockaddr_in *)(const void *)
                                             res->ai_addr)->sin_addr;
         n = 4;
     } else {
-        bytes = (const unsigned char *)&((const struct sockaddr_in6 *)(const void *)
-                                            res->ai_addr)->sin6_addr;
-        n = 16;
-    }
-    /* sun_path[0] stays 0: the name is abstract, not a file. */
-    used = 1 + (size_t)snprintf(name.sun_path + 1, sizeof(name.sun_path) - 1,
-                                "tally.listen.%d.%u.", res->ai_family, port_of(res));
-    for (size_t i = 0; i < n; i++)
-        used += (size_t)snprintf(name.sun_path + used, sizeof(name.sun_path) - used,
-                                 "%02x", bytes[i]);
+        const struct in6_addr *a =
+            &((const struct sockaddr_in6 *)(const void *)res->ai_addr)->sin6_addr;
 
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bytes = a->s6_addr;
+        n = 16;
+        if (IN6_IS_ADDR_V4MAPPED(a)) {
+            family = AF_INET;
+            bytes += 12;
+            n = 4;
+        }
+    }
+
+    memset(name, 0, sizeof(*name));
+    name->sun_family = AF_UNIX;
+    /* sun_path[0] stays 0: the name is abstract, not a file. */
+    used = 1 + (size_t)snprintf(name->sun_path + 1, sizeof(name->sun_path) - 1,
+                                "tally.listen.%d.%u.", family, port_of(res));
+    for (size_t i = 0; i < n; i++)
+        used += (size_t)snprintf(name->sun_path + used, sizeof(name->sun_path) - used,
+                                 "%02x", bytes[i]);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + used);
+}
+
+/* The same for the port alone: "tally.listen-port.<port>". */
+static socklen_t port_lock_name(unsigned port, struct sockaddr_un *name)
+{
+    size_t used;
+
+    memset(name, 0, sizeof(*name));
+    name->sun_family = AF_UNIX;
+    used = 1 + (size_t)snprintf(name->sun_path + 1, sizeof(name->sun_path) - 1,
+                                "tally.listen-port.%u", port);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + used);
+}
+
+/* Asks who holds a lock by connecting to it: a tallyd listens on its lock
+ * sockets and never accepts, so the connection waits in the queue and
+ * SO_PEERCRED gives the user and process that listen. Returns 0, or -1
+ * with errno ECONNREFUSED when nothing listens there, or EAGAIN when the
+ * holder's queue is full. */
+static int lock_holder(const struct sockaddr_un *name, socklen_t len, struct ucred *cred)
+{
+    socklen_t cred_len = sizeof(*cred);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int rc = -1, err;
+
     if (fd < 0)
         return -1;
-    if (bind(fd, (const struct sockaddr *)&name,
-             (socklen_t)(offsetof(struct sockaddr_un, sun_path) + used)) != 0) {
-        err = errno;
-        close(fd);
-        errno = err;
-        return -1;
+    if (connect(fd, (const struct sockaddr *)name, len) == 0 &&
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &cred_len) == 0)
+        rc = 0;
+    err = errno;
+    close(fd);
+    errno = err;
+    return rc;
+}
+
+/* Binds a unix socket to the abstract name and listens on it. Linux lets
+ * one socket at a time hold such a name in a network namespace, and frees
+ * it when the socket closes or the process ends. Any user may bind any
+ * abstract name, so a lock that another user holds, or a program that
+ * does not listen on it, is ignored with a warning. That costs no safety
+ * the lock gives: SO_REUSEPORT shares a port only among sockets of one
+ * user, and the bind probe still finds any program that listens. Sets *fd
+ * when it returns LOCK_TAKEN. */
+static enum lock_state take_lock(const struct sockaddr_un *name, socklen_t len,
+                                 const char *addr, int *fd)
+{
+    const char *reason = "held by a program that does not listen on it";
+    int name_len = (int)(len - offsetof(struct sockaddr_un, sun_path)) - 1;
+    struct ucred cred = {0};
+    int sock, err;
+
+    sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (sock < 0)
+        return LOCK_FAILED;
+    if (bind(sock, (const struct sockaddr *)name, len) == 0 &&
+        listen(sock, SOMAXCONN) == 0) {
+        *fd = sock;
+        return LOCK_TAKEN;
     }
-    return fd;
+    err = errno;
+    close(sock);
+    errno = err;
+    if (err != EADDRINUSE)
+        return LOCK_FAILED;
+
+    for (int attempt = 0; attempt < HOLDER_ATTEMPTS; attempt++) {
+        if (lock_holder(name, len, &cred) == 0) {
+            if (cred.uid == geteuid())
+                return LOCK_HELD;
+            reason = "held by another user";
+            break;
+        }
+        if (errno == EAGAIN)
+            return LOCK_HELD;
+        sleep_ms(RETRY_MS);
+    }
+    LOG_WARN("http.listen_lock_ignored", "addr=%s lock=@%.*s holder_uid=%u holder_pid=%d "
+             "reason=\"%s\"", addr, name_len, name->sun_path + 1, (unsigned)cred.uid,
+             (int)cred.pid, reason);
+    return LOCK_IGNORED;
 }
 
 /* Binds res once without SO_REUSEPORT, which fails while any program
@@ -155,37 +257,128 @@ static int probe_free(const struct addrinfo *res)
     return rc;
 }
 
-int listen_addr_claim(const char *addr)
+void listen_claims_init(struct listen_claims *c, int loops)
+{
+    memset(c, 0, sizeof(*c));
+    atomic_init(&c->loops_listening, loops);
+}
+
+/* Takes the lock of addr's port unless this process already holds it. A
+ * tallyd of this user that holds it is between its claim and its bind, so
+ * the claim waits until its listeners exist and the probe can find them. */
+static int claim_port(struct listen_claims *c, unsigned port, const char *addr)
+{
+    struct sockaddr_un name;
+    socklen_t len = port_lock_name(port, &name);
+    int fd = -1;
+
+    for (size_t i = 0; i < c->n_ports; i++)
+        if (c->ports[i] == port)
+            return 0;
+
+    for (int waited_ms = 0;; waited_ms += RETRY_MS) {
+        switch (take_lock(&name, len, addr, &fd)) {
+        case LOCK_TAKEN:
+        case LOCK_IGNORED:
+            c->ports[c->n_ports] = port;
+            c->port_locks[c->n_ports++] = fd;
+            return 0;
+        case LOCK_FAILED:
+            LOG_ERROR("http.listen_failed", "addr=%s error=\"port lock: %s\"", addr,
+                      strerror(errno));
+            return -1;
+        case LOCK_HELD:
+            break;
+        }
+        if (waited_ms >= PORT_WAIT_MS) {
+            LOG_ERROR("http.listen_failed", "addr=%s error=\"another tallyd has been "
+                      "starting on this port for %d ms\"", addr, waited_ms);
+            errno = EADDRINUSE;
+            return -1;
+        }
+        sleep_ms(RETRY_MS);
+    }
+}
+
+int listen_claims_add(struct listen_claims *c, const char *addr)
 {
     struct addrinfo *res = NULL;
-    int lock = -1, err;
+    struct sockaddr_un name;
+    const char *holder = "";
+    enum lock_state state;
+    int fd = -1, err;
 
+    if (c->n_addrs == LISTEN_CLAIMS_MAX) {
+        LOG_ERROR("http.listen_failed", "addr=%s error=\"more than %d addresses\"", addr,
+                  LISTEN_CLAIMS_MAX);
+        errno = EINVAL;
+        return -1;
+    }
     if (listen_addr_resolve(addr, &res) != 0)
         return -1;
     if (port_of(res) == 0) {
+        /* Each bind of port 0 gets a port of its own: nothing to claim. */
         freeaddrinfo(res);
-        return -2;
+        return 0;
     }
-
-    lock = take_lock(res);
-    if (lock < 0 || probe_free(res) != 0) {
-        const char *holder = "";
-
-        err = errno;
-        if (err == EADDRINUSE && lock < 0)
-            holder = ": another tallyd listens on this address, or the listen list "
-                     "names it twice";
-        else if (err == EADDRINUSE)
-            holder = ": another process listens on this address";
-        LOG_ERROR("http.listen_failed", "addr=%s error=\"%s%s\"", addr, strerror(err),
-                  holder);
-        if (lock >= 0)
-            close(lock);
+    if (claim_port(c, port_of(res), addr) != 0) {
         freeaddrinfo(res);
-        errno = err;
         return -1;
     }
 
+    state = take_lock(&name, addr_lock_name(res, &name), addr, &fd);
+    if (state == LOCK_HELD) {
+        errno = EADDRINUSE;
+        holder = ": another tallyd listens on this address, or the listen list names "
+                 "it twice";
+        goto failed;
+    }
+    if (state == LOCK_FAILED)
+        goto failed;
+    if (probe_free(res) != 0) {
+        if (errno == EADDRINUSE)
+            holder = ": another process listens on this address";
+        goto failed;
+    }
+
+    c->addr_locks[c->n_addrs++] = fd;
     freeaddrinfo(res);
-    return lock;
+    return 0;
+
+failed:
+    err = errno;
+    LOG_ERROR("http.listen_failed", "addr=%s error=\"%s%s\"", addr, strerror(err), holder);
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(res);
+    errno = err;
+    return -1;
+}
+
+static void close_locks(int *fds, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}
+
+void listen_claims_bound(struct listen_claims *c)
+{
+    close_locks(c->port_locks, c->n_ports);
+    c->n_ports = 0;
+}
+
+void listen_claims_loop_closed(struct listen_claims *c)
+{
+    if (atomic_fetch_sub(&c->loops_listening, 1) != 1)
+        return;
+    close_locks(c->addr_locks, c->n_addrs);
+    c->n_addrs = 0;
+}
+
+void listen_claims_release(struct listen_claims *c)
+{
+    listen_claims_bound(c);
+    close_locks(c->addr_locks, c->n_addrs);
+    c->n_addrs = 0;
 }

@@ -6,13 +6,24 @@
  * Every event loop binds its own listener with SO_REUSEPORT, so Linux
  * lets a second tallyd (or any program of the same user that sets the
  * option) bind the same port and share its connections without an error.
- * listen_addr_claim prevents that before the loops bind. It takes a lock
- * that one process at a time can hold: a unix socket bound to an abstract
- * name made of the address. Then it binds the address once without
- * SO_REUSEPORT, which fails while any program listens there.
+ * A listen_claims prevents that before the loops bind. For each address
+ * it takes two locks that one process at a time can hold: unix sockets
+ * bound to abstract names, one made of the port and one of the address.
+ * Then it binds the address once without SO_REUSEPORT, which fails while
+ * any program listens there.
+ *
+ * The address lock is held while any loop listens, so a second tallyd
+ * stops at once with a clear message. The port lock is held only from
+ * the claim until every loop has bound. It closes the gap between one
+ * tallyd's probe and its bind, in which another one starting on the same
+ * port under another spelling (0.0.0.0:P beside 127.0.0.1:P) would also
+ * find the port free; the second claim waits for the first tallyd's bind.
  */
 #ifndef TALLY_LISTEN_ADDR_H
 #define TALLY_LISTEN_ADDR_H
+
+#include <stdatomic.h>
+#include <stddef.h>
 
 struct addrinfo;
 
@@ -21,12 +32,39 @@ struct addrinfo;
  * with errno set and an http.listen_failed log line. */
 int listen_addr_resolve(const char *addr, struct addrinfo **res);
 
-/* Claims addr for this process before its loops bind it (see above).
- * Returns the lock's descriptor, which the caller closes when it stops
- * listening; the lock also ends with the process. Returns -2 for port 0,
- * where each bind gets a port of its own and needs no lock. Returns -1
- * with errno set and an http.listen_failed log line on failure; errno is
- * EADDRINUSE when the address is taken or the list names it twice. */
-int listen_addr_claim(const char *addr);
+#define LISTEN_CLAIMS_MAX 4 /* addresses in one listen list */
+
+/* One tallyd's claims on its listen addresses. The main thread takes and
+ * releases them; each loop reports once that it closed its listeners. */
+struct listen_claims {
+    int addr_locks[LISTEN_CLAIMS_MAX]; /* -1 where a lock was ignored */
+    size_t n_addrs;
+    int port_locks[LISTEN_CLAIMS_MAX];
+    unsigned ports[LISTEN_CLAIMS_MAX];
+    size_t n_ports;
+    _Atomic int loops_listening;
+};
+
+/* Prepares c for a tallyd of the given number of event loops. */
+void listen_claims_init(struct listen_claims *c, int loops);
+
+/* Claims addr (see above) before any loop binds it. A claim on a port
+ * that another tallyd of this user is binding waits for that bind, up to
+ * 2 s. Returns 0, also for port 0, where each bind gets a port of its own
+ * and nothing needs a claim. Returns -1 with errno set and an
+ * http.listen_failed log line on failure; errno is EADDRINUSE when the
+ * address is taken or the list names it twice. */
+int listen_claims_add(struct listen_claims *c, const char *addr);
+
+/* Releases the port locks once every loop has bound its listeners. */
+void listen_claims_bound(struct listen_claims *c);
+
+/* Called by each loop once it has closed its listeners, from its own
+ * thread. The last one releases the address locks, so that a new tallyd
+ * can claim the addresses while this one drains. */
+void listen_claims_loop_closed(struct listen_claims *c);
+
+/* Releases every lock still held. The caller makes sure no loop runs. */
+void listen_claims_release(struct listen_claims *c);
 
 #endif

@@ -24,6 +24,7 @@
 #include "auth.h"
 #include "config.h"
 #include "keys_file.h"
+#include "listen_addr.h"
 #include "log.h"
 #include "redis_url.h"
 #include "refdata.h"
@@ -31,6 +32,8 @@
 #include "signer.h"
 #include "store.h"
 #include "worker.h"
+
+_Static_assert(LISTEN_CLAIMS_MAX >= HTTP_MAX_LISTENERS, "every listen address can be claimed");
 
 #define TALLYD_VERSION "0.1.0"
 #define THREADS_MAX 64
@@ -245,11 +248,14 @@ static int serve(const struct config *cfg, struct keyring *ring,
     struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
     struct refdata *refdata = NULL;
     struct renewal_cache *renewals = NULL;
-    char where[512];
+    struct listen_claims claims;
+    char where[512], addr[CONFIG_STR_MAX];
+    const char *cursor = cfg->listen;
     int started = 0;
     int rc = 1;
 
     sv.n_workers = thread_count(cfg);
+    listen_claims_init(&claims, sv.n_workers);
     sv.workers = calloc((size_t)sv.n_workers, sizeof(*sv.workers));
     sv.base = event_base_new();
     if (sv.workers == NULL || sv.base == NULL)
@@ -273,13 +279,20 @@ static int serve(const struct config *cfg, struct keyring *ring,
         goto cleanup;
     }
 
+    /* Every address is claimed before any loop binds one, see
+     * listen_addr.h. */
+    while (config_list_next(&cursor, addr, sizeof(addr)) == 1)
+        if (listen_claims_add(&claims, addr) != 0)
+            goto cleanup;
     for (int i = 0; i < sv.n_workers; i++) {
         if (worker_init(&sv.workers[i], i, cfg, ring, redis, refdata, renewals) != 0)
             goto cleanup;
+        sv.workers[i].claims = &claims;
         sv.workers[i].tokens = tokens;
         sv.workers[i].peers = sv.workers;
         sv.workers[i].n_peers = sv.n_workers;
     }
+    listen_claims_bound(&claims);
     if (tokens->count == 0)
         LOG_NOTICE("tallyd.no_api_tokens", "hint=\"the stats API and dashboard "
                    "answer 401 until the keys file has an api_token line\"");
@@ -313,6 +326,7 @@ cleanup:
         worker_join(&sv.workers[i]);
     for (int i = 0; sv.workers != NULL && i < sv.n_workers; i++)
         worker_free(&sv.workers[i]);
+    listen_claims_release(&claims);
     if (sigterm != NULL)
         event_free(sigterm);
     if (sigint != NULL)

@@ -121,7 +121,8 @@ static void journal_op(struct store *st, struct store_op *op)
     if (j != NULL)
         result = journal_append(j, &rec);
 
-    if (result == JOURNAL_OK) {
+    if (result == JOURNAL_OK || result == JOURNAL_NOT_SYNCED) {
+        /* journal.fsync_failed has told of the second. */
         st->stats.journaled++;
     } else {
         /* Answered already, so the reader saw nothing; the count is lost. */

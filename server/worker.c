@@ -80,38 +80,17 @@ static struct event_base *new_event_base(void)
 }
 
 /* Listens on every address of the comma-separated list (checked by
- * config.c). Worker 0 binds before the other loops, so it claims every
- * address first (listen_addr.h), because SO_REUSEPORT would let another
- * tallyd share one without an error. */
+ * config.c), which main() has claimed (listen_addr.h). */
 static int worker_listen(struct worker *w, const char *list)
 {
     char addr[CONFIG_STR_MAX];
     const char *cursor = list;
 
-    while (w->index == 0 && config_list_next(&cursor, addr, sizeof(addr)) == 1) {
-        int lock = listen_addr_claim(addr);
-
-        if (lock == -1)
-            return -1;
-        if (lock >= 0 && w->n_listen_locks < HTTP_MAX_LISTENERS)
-            w->listen_locks[w->n_listen_locks++] = lock;
-        else if (lock >= 0)
-            close(lock);
-    }
-
-    cursor = list;
     while (config_list_next(&cursor, addr, sizeof(addr)) == 1) {
         if (http_server_listen(w->http, addr, true) != 0)
             return -1;
     }
     return 0;
-}
-
-static void release_listen_locks(struct worker *w)
-{
-    for (size_t i = 0; i < w->n_listen_locks; i++)
-        close(w->listen_locks[i]);
-    w->n_listen_locks = 0;
 }
 
 /* Sets up the trusted proxies and the beacon rate limit of w. */
@@ -359,9 +338,12 @@ static void start_stop(struct worker *w)
     struct timeval deadline = {STOP_DEADLINE_S, 0};
 
     evtimer_add(w->stop_deadline, &deadline);
-    /* The drain closes the listeners, so a new tallyd may claim them. */
+    /* The drain closes the listeners, so a new tallyd may claim them
+     * once every loop has done so. */
     http_server_drain(w->http, on_http_drained, w);
-    release_listen_locks(w);
+    if (w->claims != NULL && !w->listeners_closed)
+        listen_claims_loop_closed(w->claims);
+    w->listeners_closed = true;
 }
 
 static void free_keys(struct keyring *ring)
@@ -518,6 +500,5 @@ void worker_free(struct worker *w)
     if (w->base != NULL)
         event_base_free(w->base);
     free_shops(w->shops, w->n_shops);
-    release_listen_locks(w);
     memset(w, 0, sizeof(*w));
 }

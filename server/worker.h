@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "client_addr.h"
@@ -21,6 +22,7 @@
 struct event;
 struct event_base;
 struct http_server;
+struct listen_claims;
 struct ratelimit;
 struct refdata;
 struct renewal_cache;
@@ -49,10 +51,10 @@ struct worker {
     const struct config *cfg;
     struct event_base *base;
     struct http_server *http;
-    /* Worker 0's claims on the listen addresses (listen_addr.h), held
-     * until it stops listening. */
-    int listen_locks[HTTP_MAX_LISTENERS];
-    size_t n_listen_locks;
+    /* The process's claims on the listen addresses (listen_addr.h), owned
+     * by main(). This loop reports there once it has closed its listeners. */
+    struct listen_claims *claims;
+    bool listeners_closed;
     struct store *store;
     struct signer *signer;
     struct client_addr_config client_addr; /* trusted proxies */

@@ -6,8 +6,12 @@ import os
 import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
 import urllib.parse
+
+import pytest
 
 from conftest import CLASSIFY_DATA, TALLYD, free_port, free_port_v6, path_of, wait_until
 from rawhttp import exchange, request, responses, status_of
@@ -217,6 +221,122 @@ def test_listen_busy_port_stops_start(make_tally, redis_server, tmp_path):
         result = second_tallyd(busy, redis_server, first.keys, tmp_path / "third")
     assert result.returncode != 0
     assert "another process listens on this address" in result.stdout + result.stderr
+
+
+def test_listen_v4_mapped_same_lock(make_tally, redis_server, tmp_path):
+    """[::ffff:127.0.0.1]:P binds the same socket address as 127.0.0.1:P,
+    so it takes the same lock: the message names the other tallyd."""
+    first = make_tally(["--threads", "2"])
+    result = second_tallyd(f"[::ffff:127.0.0.1]:{first.port}", redis_server, first.keys,
+                           tmp_path / "second")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "another tallyd listens on this address" in output, output
+
+
+def abstract_lock(name, listening=True):
+    """A unix socket holding the abstract name, as a tallyd holds its locks
+    (listening) or as some other program might (not listening)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(b"\0" + name.encode())
+    if listening:
+        sock.listen()
+    return sock
+
+
+def start_tallyd_at(listen, redis_server, keys, state_dir):
+    """Starts a tallyd that is expected to serve listen; returns the process
+    once /healthz returns 200, its output going to state_dir/tallyd.log."""
+    os.makedirs(state_dir)
+    log = open(os.path.join(state_dir, "tallyd.log"), "w")
+    proc = subprocess.Popen(
+        [TALLYD, "--listen", listen, "--redis", redis_server.url, "--keys", keys,
+         "--threads", "2", "--state-dir", str(state_dir)],
+        stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    host, port = listen.rsplit(":", 1)
+
+    def serves():
+        if proc.poll() is not None:
+            raise AssertionError("tallyd stopped: " + read_log(state_dir))
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=1) as s:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                return s.recv(64).startswith(b"HTTP/1.1 200")
+        except OSError:
+            return False
+
+    wait_until(serves, "tallyd to serve " + listen)
+    return proc
+
+
+def read_log(state_dir):
+    with open(os.path.join(state_dir, "tallyd.log")) as f:
+        return f.read()
+
+
+def stop_tallyd(proc):
+    proc.terminate()
+    assert proc.wait(timeout=20) == 0
+
+
+def test_listen_waits_for_port_lock(make_tally, redis_server, tmp_path):
+    """From its claim until its loops have bound, a tallyd holds a lock on
+    the port, so that another one naming the port another way (0.0.0.0
+    beside 127.0.0.1) cannot find it free in between. A claim waits up to
+    2 s for that lock, then gives up."""
+    keys = make_tally().keys
+    port = free_port()
+    started = time.monotonic()
+    with abstract_lock(f"tally.listen-port.{port}"):
+        result = second_tallyd(f"127.0.0.1:{port}", redis_server, keys, tmp_path / "a")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "another tallyd has been starting on this port" in output, output
+    assert time.monotonic() - started >= 2
+
+    lock = abstract_lock(f"tally.listen-port.{port}")
+    release = threading.Timer(0.5, lock.close)
+    release.start()
+    try:
+        proc = start_tallyd_at(f"127.0.0.1:{port}", redis_server, keys, tmp_path / "b")
+    finally:
+        release.join()
+    stop_tallyd(proc)
+    assert "listen_lock_ignored" not in read_log(tmp_path / "b")
+
+
+def test_listen_foreign_lock_ignored(make_tally, redis_server, tmp_path):
+    """Any user can bind any abstract name. A lock that another user holds,
+    or a program that does not listen on it, does not stop tallyd: such a
+    process cannot share the port through SO_REUSEPORT, and the bind probe
+    still finds any program that listens there."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to hold the lock as another user (setpriv)")
+    keys = make_tally().keys
+    port = free_port()
+    holder = subprocess.Popen(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable,
+         "-c", "import socket, sys, time\n"
+               "s = socket.socket(socket.AF_UNIX)\n"
+               "s.bind(b'\\0' + sys.argv[1].encode())\n"
+               "s.listen()\n"
+               "print('held', flush=True)\n"
+               "time.sleep(60)\n",
+         f"tally.listen.2.{port}.7f000001"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with abstract_lock(f"tally.listen-port.{port}", listening=False):
+            proc = start_tallyd_at(f"127.0.0.1:{port}", redis_server, keys,
+                                   tmp_path / "t")
+        stop_tallyd(proc)
+    finally:
+        holder.kill()
+        holder.wait()
+    log = read_log(tmp_path / "t")
+    assert 'holder_uid=65534 holder_pid=%d reason="held by another user"' % holder.pid in log
+    assert 'reason="held by a program that does not listen on it"' in log
 
 
 def test_listen_restart_during_drain(make_tally, redis_server, tmp_path):
