@@ -12,6 +12,16 @@ base="http://$listen"
 mkdir -p "$state"
 state=$(cd "$state" && pwd)
 
+# One make run per state directory: a second one would start another
+# redis-server on the same socket and append-only file. The lock is on
+# descriptor 9, which redis-server and tallyd inherit, so it lasts as long
+# as any of them runs.
+exec 9>>"$state/run.lock"
+if ! flock -n 9; then
+    echo "another make run uses $state; stop it first, or set TALLY_STATE_DIR" >&2
+    exit 1
+fi
+
 if [ ! -f "$state/keys.conf" ]; then
     (umask 077 && bin/tallyctl keygen > "$state/keys.conf")
     echo "created $state/keys.conf: new random secrets; keep the file private"
