@@ -16,8 +16,9 @@ their order. Every setting is both a file key and a flag: `click_window = 7d`
 in the file is `--click-window 7d` (or `--click-window=7d`) on the command
 line.
 
-The file holds `key = value` lines; `#` starts a comment, blank lines are
-ignored, and a key may appear once. An unknown key or a bad value stops
+The file holds `key = value` lines. A line whose first non-blank character
+is `#` is a comment (a `#` after a value is part of the value), blank lines
+are ignored, and a key may appear once. An unknown key or a bad value stops
 tallyd with a message naming the file and line. Durations take a unit (`ms`,
 `s`, `m`, `h`, `d`); sizes take an optional `K` or `M` (1024 and 1048576
 bytes).
@@ -39,6 +40,8 @@ This page is generated from `tallyd --help` by `scripts/config-doc.py`.
 
 
 def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: scripts/config-doc.py PATH_TO_TALLYD > docs/configuration.md")
     help_text = subprocess.run([sys.argv[1], "--help"], capture_output=True,
                                text=True, check=True).stdout
     options = []

@@ -70,7 +70,7 @@ static const struct option options[] = {
      "while another process listens on one"},
     {"redis", OPT_STRING, FIELD(redis), "", 0, 0, true, check_redis, "URL",
      "Redis to store events in: redis://[user:password@]host:port[/db] or "
-     "unix:///path/to/redis.sock[?db=N]; empty means none is configured"},
+     "unix:///path/to/redis.sock[?db=N]; required"},
     {"keys", OPT_STRING, FIELD(keys), "keys.conf", 0, 0, false, NULL, "FILE",
      "keys file holding the signing keys and the reader secret"},
     {"state_dir", OPT_STRING, FIELD(state_dir), "./state", 0, 0, false, NULL,
@@ -101,17 +101,21 @@ static const struct option options[] = {
     {"shop_origins", OPT_STRING, FIELD(shop_origins), "", 0, 0, true,
      check_origins, "ORIGINS",
      "comma-separated origins allowed to send browser beacons, such as "
-     "https://shop.example; empty allows no cross-origin request"},
+     "https://shop.example, which get CORS headers while other origins get "
+     "403; empty accepts beacons from any page and sends no CORS headers"},
     {"conversion_max_age", OPT_DURATION, FIELD(conversion_max_age_ms), "5m",
      1000, 3600 * 1000, false, NULL, "DURATION",
      "oldest (or furthest ahead) X-Tally-Timestamp POST /v1/conversions "
      "accepts"},
-    {"reader_retention", OPT_DURATION, FIELD(reader_retention_ms), "30d", 1,
-     3650 * DAY_MS, false, NULL, "DURATION",
+    /* The stores set TTLs in whole seconds, and EXPIRE 0 deletes a key at
+     * once, so the retentions start at a minute. */
+    {"reader_retention", OPT_DURATION, FIELD(reader_retention_ms), "30d",
+     60 * 1000, 3650 * DAY_MS, false, NULL, "DURATION",
      "how long per-reader data (touchpoints, identity links) is kept"},
     {"campaign_retention", OPT_DURATION, FIELD(campaign_retention_ms), "400d",
-     1, 3650 * DAY_MS, false, NULL, "DURATION",
-     "how long campaign totals, hourly series and order records are kept"},
+     60 * 1000, 3650 * DAY_MS, false, NULL, "DURATION",
+     "how long campaign totals, hourly series and order records are kept; at "
+     "least reader_retention"},
     {"max_url", OPT_SIZE, FIELD(http.max_url_bytes), NULL, 1, SIZE_LIMIT,
      false, NULL, "BYTES",
      "longest request target in bytes; a longer one gets 414"},
@@ -290,6 +294,31 @@ static int parse_plain(const char *s, int64_t *out)
 }
 
 /* Parses a numeric value of opt into *out, checked against its range. */
+/* Writes a value of opt as a user would type it: in the largest unit that
+ * divides it ("3650d", "1m", "1024M"), or as a plain number. */
+static void format_bound(const struct option *opt, int64_t bound, char *out,
+                         size_t outsize)
+{
+    const struct unit *units = NULL;
+    size_t n = 0;
+
+    if (opt->type == OPT_DURATION || opt->type == OPT_DURATION_INT) {
+        units = duration_units;
+        n = sizeof(duration_units) / sizeof(duration_units[0]);
+    } else if (opt->type == OPT_SIZE) {
+        units = size_units;
+        n = sizeof(size_units) / sizeof(size_units[0]);
+    }
+    for (size_t i = n; i-- > 0;) {
+        if (bound % units[i].factor == 0) {
+            snprintf(out, outsize, "%lld%s", (long long)(bound / units[i].factor),
+                     units[i].suffix);
+            return;
+        }
+    }
+    snprintf(out, outsize, "%lld", (long long)bound);
+}
+
 static int parse_number(const struct option *opt, const char *value,
                         int64_t *out, char *err, size_t errsize)
 {
@@ -318,13 +347,14 @@ static int parse_number(const struct option *opt, const char *value,
     if (rc != 0)
         return errmsg_set(err, errsize, "%s '%s' is invalid: use %s", opt->name,
                     value, form);
-    if (*out < opt->min || *out > opt->max)
-        return errmsg_set(err, errsize,
-                    "%s '%s' is out of range: use %lld to %lld%s", opt->name,
-                    value, (long long)opt->min, (long long)opt->max,
-                    opt->type == OPT_DURATION || opt->type == OPT_DURATION_INT
-                        ? " milliseconds"
-                        : opt->type == OPT_SIZE ? " bytes" : "");
+    if (*out < opt->min || *out > opt->max) {
+        char min[32], max[32];
+
+        format_bound(opt, opt->min, min, sizeof(min));
+        format_bound(opt, opt->max, max, sizeof(max));
+        return errmsg_set(err, errsize, "%s '%s' is out of range: use %s to %s",
+                          opt->name, value, min, max);
+    }
     return 0;
 }
 
@@ -789,6 +819,21 @@ int config_from_args(struct config *cfg, int argc, char **argv, char *err,
                               errsize);
         if (strcmp(f.name, "redis") == 0)
             warn_password_in_flag(f.value);
+    }
+
+    /* A purchase credited after its campaign's totals expired would start
+     * them again from zero. */
+    if (cfg->campaign_retention_ms < cfg->reader_retention_ms) {
+        char campaign[32], reader[32];
+
+        format_bound(find_option("campaign_retention"), cfg->campaign_retention_ms,
+                     campaign, sizeof(campaign));
+        format_bound(find_option("reader_retention"), cfg->reader_retention_ms, reader,
+                     sizeof(reader));
+        return errmsg_set(err, errsize, "campaign_retention (%s) is shorter than "
+                          "reader_retention (%s): make it at least as long, because "
+                          "purchases are credited to touchpoints for that long",
+                          campaign, reader);
     }
     return 0;
 }

@@ -438,6 +438,33 @@ static void duration_rejects(void **state)
     expect_set_error("idle_timeout", "0s", "out of range");
 }
 
+/* Range errors give the bounds in the units a user types. */
+static void range_error_units(void **state)
+{
+    (void)state;
+    expect_set_error("reader_retention", "1ms", "use 1m to 3650d");
+    expect_set_error("campaign_retention", "59s", "use 1m to 3650d");
+    expect_set_error("click_window", "0s", "use 1ms to 3650d");
+    expect_set_error("max_body", "1025M", "use 1 to 1024M");
+}
+
+/* Purchases are credited to touchpoints kept for reader_retention, so the
+ * campaign totals they add to must last at least as long. */
+static void campaign_retention_covers_readers(void **state)
+{
+    struct config cfg;
+
+    (void)state;
+    expect_error((const char *const[]){"--campaign-retention", "1d", NULL},
+                 "campaign_retention (1d) is shorter than reader_retention (30d)");
+    expect_error((const char *const[]){"--reader-retention", "2h",
+                                       "--campaign-retention", "90m", NULL},
+                 "campaign_retention (90m) is shorter than reader_retention (2h)");
+    expect_ok(&cfg, (const char *const[]){"--reader-retention", "1d",
+                                          "--campaign-retention", "1d", NULL});
+    assert_int_equal(cfg.campaign_retention_ms, 24LL * 3600 * 1000);
+}
+
 static void size_units(void **state)
 {
     (void)state;
@@ -642,6 +669,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(file_bad_redis, setup, teardown),
         cmocka_unit_test(duration_units),
         cmocka_unit_test(duration_rejects),
+        cmocka_unit_test(range_error_units),
+        cmocka_unit_test(campaign_retention_covers_readers),
         cmocka_unit_test(size_units),
         cmocka_unit_test(size_rejects),
         cmocka_unit_test(int_rejects),
