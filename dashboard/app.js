@@ -63,6 +63,18 @@ function card(label, value, field) {
     element("div", { class: "value" }, typeof value === "number" ? numberFormat.format(value) : value));
 }
 
+// Readable names of the counters that have no card of their own, such as
+// "opens:privacy_proxy" (opens split by verdict, see docs/redis-schema.md).
+const verdictNames = { human: "people", privacy_proxy: "privacy proxy",
+                       image_proxy: "image proxy", too_early: "too early" };
+
+function counterLabel(name) {
+  const [kind, verdict] = name.split(":");
+  const words = (text) => text.replaceAll("_", " ");
+  const head = words(kind).replace(/^./, (first) => first.toUpperCase());
+  return verdict === undefined ? head : `${head}: ${verdictNames[verdict] || words(verdict)}`;
+}
+
 function renderTotals(totals) {
   const box = $("totals");
   box.replaceChildren();
@@ -76,7 +88,7 @@ function renderTotals(totals) {
     box.append(card(label, count(totals, name), name));
   }
   for (const [name, value] of Object.entries(totals.counters)) {
-    if (!fields.some(([known]) => known === name)) box.append(card(name, value, name));
+    if (!fields.some(([known]) => known === name)) box.append(card(counterLabel(name), value, name));
   }
   for (const [currency, amount] of Object.entries((totals.amounts || {}).revenue || {})) {
     box.append(card("Revenue " + currency, amount + " " + currency, "revenue:" + currency));

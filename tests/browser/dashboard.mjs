@@ -52,6 +52,8 @@ try {
     return {
       title: document.getElementById("title").textContent,
       cards: values("#totals [data-field]"),
+      cardLabels: Object.fromEntries([...document.querySelectorAll("#totals [data-field]")]
+        .map((e) => [e.dataset.field, e.querySelector(".label").textContent])),
       funnel: values("#funnel [data-field]"),
       devices: values("#devices [data-field]"),
       messageSent: Object.fromEntries([...document.querySelectorAll("#messages tr[data-message]")]

@@ -174,6 +174,10 @@ def test_dashboard_matches_api_and_redis(tally, redis_server):
     assert totals["conversions"] == sent["spring"]["orders"]
     revenue = redis_cli(redis_server, "HGET", "c:{spring}", "revenue:EUR")
     assert page["cards"]["revenue:EUR"] == f"{int(revenue) / 100:.2f} EUR"
+    # Counters split by verdict get readable names, not their field names.
+    assert page["cardLabels"]["opens:human"] == "Opens: people"
+    for field, label in page["cardLabels"].items():
+        assert "_" not in label, (field, label)
 
     in_redis = int(redis_cli(redis_server, "PFCOUNT", "c:{spring}:sent"))
     assert int(page["funnel"]["funnel-sent"]) == totals["sent"] == in_redis
