@@ -144,6 +144,11 @@ static void print_result(const char *campaign, const char *shop,
     char amount[32];
     char *text;
 
+    if (!json)
+        printf("%-18s %s\n%-18s %s\n%-18s %s\n%-18s %lld\n%-18s %lld\n%-18s %lld\n",
+               "campaign", campaign, "shop", shop, "model",
+               attribution_model_name(model), "orders_read", rc->orders_read,
+               "conversions", rc->conversions, "credited_now", rc->credited_now);
     for (size_t i = 0; i < rc->n_revenue; i++) {
         const char *cur = rc->revenue[i].currency;
         int exponent = money_currency_exponent(cur, strlen(cur));
@@ -155,10 +160,6 @@ static void print_result(const char *campaign, const char *shop,
             printf("%-18s %s %s\n", "revenue", cur, amount);
     }
     if (!json) {
-        printf("%-18s %s\n%-18s %s\n%-18s %s\n%-18s %lld\n%-18s %lld\n%-18s %lld\n",
-               "campaign", campaign, "shop", shop, "model",
-               attribution_model_name(model), "orders_read", rc->orders_read,
-               "conversions", rc->conversions, "credited_now", rc->credited_now);
         json_decref(revenue);
         json_decref(root);
         return;

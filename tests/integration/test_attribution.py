@@ -633,6 +633,12 @@ def test_recount_under_other_model(make_tally, redis_server):
     assert json.loads(result.stdout)["conversions"] == 1
     assert redis_server.client.hget("c:{alpha}", "conversions") == "1"
 
+    # The text form names the campaign first and ends with the revenue.
+    lines = tally.ctl("recount", "--campaign", "alpha", "--model", "first_touch",
+                      redis_url=redis_server.url).stdout.splitlines()
+    assert lines[0].split() == ["campaign", "alpha"]
+    assert lines[-1].split() == ["revenue", "EUR", "30.00"]
+
 
 def test_conversions_media_types_and_log_quotes(make_tally):
     tally = make_tally(extra_keys=SHOP_KEYS)
