@@ -4,8 +4,11 @@
  */
 #include "api_query.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <http_parser.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +45,12 @@ static void query_free(struct api_query *q)
     free(q);
 }
 
+void api_respond_json_text(struct http_request *req, int status, const char *text,
+                           size_t len)
+{
+    http_respond(req, status, "application/json", json_headers, 2, text, len);
+}
+
 void api_respond_json(struct http_request *req, int status, json_t *body)
 {
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -49,14 +58,31 @@ void api_respond_json(struct http_request *req, int status, json_t *body)
     if (text == NULL) {
         static const char oom[] = "{\"error\":\"out of memory\"}\n";
 
-        http_respond(req, 500, "application/json", json_headers, 2, oom,
-                     sizeof(oom) - 1);
+        api_respond_json_text(req, 500, oom, sizeof(oom) - 1);
     } else {
-        http_respond(req, status, "application/json", json_headers, 2, text,
-                     strlen(text));
+        api_respond_json_text(req, status, text, strlen(text));
     }
     free(text);
     json_decref(body);
+}
+
+void api_respond_not_allowed(struct http_request *req, const char *allow)
+{
+    struct http_header headers[] = {
+        {"Allow", 5, allow, strlen(allow)},
+        json_headers[0],
+        json_headers[1],
+    };
+    char body[128];
+    int n = snprintf(body, sizeof(body), "{\"error\":\"method not allowed: use %s\"}",
+                     allow);
+
+    assert(n > 0);
+    assert((size_t)n < sizeof(body));
+    LOG_LIMITED(LOG_LEVEL_INFO, "api.method_not_allowed", "id=%llu method=%s allow=\"%s\"",
+                (unsigned long long)req->id, http_method_str(req->method), allow);
+    http_respond(req, 405, "application/json", headers,
+                 sizeof(headers) / sizeof(headers[0]), body, (size_t)n);
 }
 
 void api_respond_json_with(struct http_request *req, int status, json_t *body,

@@ -89,6 +89,18 @@ void api_query_error(struct api_query *q, int status, const char *message);
 /* Answers req with status and body (reference stolen), without a query. */
 void api_respond_json(struct http_request *req, int status, json_t *body);
 
+/* Responds to req with status, the JSON text[0..len) and the headers of
+ * every API response (Cache-Control: no-store, X-Content-Type-Options:
+ * nosniff). text stays the caller's. */
+void api_respond_json_text(struct http_request *req, int status, const char *text,
+                           size_t len);
+
+/* Responds to req with 405, "Allow: <allow>" and a JSON error naming the
+ * methods, and logs it rate-limited at info. allow lists the path's
+ * methods as RFC 9110 spells them, such as "GET, HEAD". It is at most 90
+ * bytes, because the body is built in a stack buffer. */
+void api_respond_not_allowed(struct http_request *req, const char *allow);
+
 /* Responds to req like api_query_respond_with, without a query. */
 void api_respond_json_with(struct http_request *req, int status, json_t *body,
                            const char *name, char *raw);

@@ -138,8 +138,14 @@ static const char **sorted_ids(const json_t *reply, size_t max, size_t *n, bool 
     return ids;
 }
 
+/* The 400 of a path whose campaign id cannot be one. An id that is valid
+ * but has nothing recorded gets 404 from the Redis lookup instead. */
+static const char campaign_id_invalid[] =
+    "campaign id is invalid: use 1 to 32 of A-Z a-z 0-9 . _ -";
+
 /* Finds the campaign id of "/v1/campaigns/<id>/<tail>". Returns 0 and
- * copies it to out, or -1. */
+ * copies it to out, or -1 when the id is not 1 to 32 of A-Z a-z 0-9 . _ -
+ * (an empty id, or one with a slash, included). */
 static int campaign_of_path(const struct http_request *req, const char *tail,
                             char out[TOKEN_ID_MAX + 1])
 {
@@ -571,11 +577,13 @@ static void campaign_stats(struct worker *w, struct http_request *req)
     struct api_query *q;
     const char *error;
 
-    if (d == NULL || campaign_of_path(req, "stats", d->campaign) != 0) {
+    if (d == NULL) {
+        api_respond_json(req, 500, NULL);
+        return;
+    }
+    if (campaign_of_path(req, "stats", d->campaign) != 0) {
         free(d);
-        api_respond_json(req, d == NULL ? 500 : 404,
-                         json_pack("{s:s}", "error", "campaign id is invalid: use 1 "
-                                   "to 32 of A-Z a-z 0-9 . _ -"));
+        api_respond_json(req, 400, json_pack("{s:s}", "error", campaign_id_invalid));
         return;
     }
     error = parse_range(req, d);
@@ -634,10 +642,13 @@ static void campaign_conversions(struct worker *w, struct http_request *req)
     struct api_query *q;
     int has_limit;
 
-    if (campaign == NULL || campaign_of_path(req, "conversions", campaign) != 0) {
+    if (campaign == NULL) {
+        api_respond_json(req, 500, NULL);
+        return;
+    }
+    if (campaign_of_path(req, "conversions", campaign) != 0) {
         free(campaign);
-        api_respond_json(req, 404, json_pack("{s:s}", "error", "campaign id is invalid: "
-                                             "use 1 to 32 of A-Z a-z 0-9 . _ -"));
+        api_respond_json(req, 400, json_pack("{s:s}", "error", campaign_id_invalid));
         return;
     }
     has_limit = api_query_param(req, "limit", limit_text, sizeof(limit_text));
@@ -679,16 +690,15 @@ void handle_api(struct worker *w, struct http_request *req)
 {
     enum metrics_route route = metrics_route_of(req->path, req->path_len);
 
-    if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
-        api_respond_json(req, 405, json_pack("{s:s}", "error", "the stats API is "
-                                             "read-only: use GET"));
-        return;
-    }
     if (route != METRICS_ROUTE_API_CAMPAIGNS && route != METRICS_ROUTE_API_STATS &&
         route != METRICS_ROUTE_API_CONVERSIONS) {
         api_respond_json(req, 404, json_pack("{s:s}", "error", "no such API path: use "
                                              "/v1/campaigns, /v1/campaigns/ID/stats or "
                                              "/v1/campaigns/ID/conversions"));
+        return;
+    }
+    if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
+        api_respond_not_allowed(req, "GET, HEAD");
         return;
     }
     if (!auth_request(w, req, AUTH_SCOPE_READ))

@@ -44,7 +44,8 @@ int beacon_to_event(struct worker *w, const struct beacon *b,
  * suppression list: such a reader's token and email hash are dropped from
  * a checkout, and its identify is not recorded at all. */
 void beacon_record(struct worker *w, struct event *ev);
-/* DELETE /v1/readers/<email_sha256>: forget a reader; admin scope. */
+/* DELETE /v1/readers/<email_sha256>: forget a reader; admin scope. Any
+ * other method on the path gets 405. */
 void handle_reader_delete(struct worker *w, struct http_request *req);
 
 /* POST /b: identify and checkout beacons. */

@@ -87,7 +87,7 @@ void worker_route(struct http_request *req, void *arg)
         handle_snippet(w, req);
         return;
     }
-    if (path_starts(req, "/v1/readers/") && req->method == HTTP_DELETE) {
+    if (path_starts(req, "/v1/readers/")) {
         handle_reader_delete(w, req);
         return;
     }
@@ -118,8 +118,8 @@ void worker_route(struct http_request *req, void *arg)
                 (unsigned long long)req->id, http_method_str(req->method),
                 req->path_len);
     if (path_starts(req, "/o/") || path_starts(req, "/c/") || path_is(req, "/healthz") ||
-        path_is(req, "/b.gif") || path_starts(req, "/v1/readers/") ||
-        path_is(req, "/readyz") || path_is(req, "/metrics") || path_is(req, "/tally.js"))
+        path_is(req, "/b.gif") || path_is(req, "/readyz") || path_is(req, "/metrics") ||
+        path_is(req, "/tally.js"))
         handle_text(req, 405, "method not allowed\n");
     else
         handle_text(req, 404, "not found\n");

@@ -1,5 +1,6 @@
 """Privacy: retention on every per-reader write, no keys from junk, forget,
 opt-out, and no email address, customer id or IP address anywhere."""
+import json
 import os
 import secrets
 import subprocess
@@ -128,14 +129,20 @@ def test_forget_leaves_no_trace(make_tally, redis_server, tmp_path):
     status, _, _ = tally.request("DELETE", f"/v1/readers/{sha}",
                                  headers={"Authorization": f"Bearer {viewer}"})
     assert status == 403
-    status, _, _ = tally.request("DELETE", "/v1/readers/xyz",
-                                 headers={"Authorization": f"Bearer {token}"})
-    assert status == 400
+    for path in ("/v1/readers/xyz", "/v1/readers/" + sha[:-1], "/v1/readers/" + sha + "0"):
+        status, headers, body = tally.request("DELETE", path,
+                                              headers={"Authorization": f"Bearer {token}"})
+        assert status == 400, path
+        assert headers["content-type"] == "application/json"
+        assert headers["cache-control"] == "no-store"
+        assert "64 hex digits" in json.loads(body)["error"]
 
-    status, _, body = tally.request("DELETE", f"/v1/readers/{sha.upper()}",
-                                    headers={"Authorization": f"Bearer {token}"})
+    status, headers, body = tally.request("DELETE", f"/v1/readers/{sha.upper()}",
+                                          headers={"Authorization": f"Bearer {token}"})
     assert status == 200
     assert body == b'{"deleted":4}\n'  # r:t, r:u, r:l and k:{cust-gone}
+    assert headers["content-type"] == "application/json"
+    assert headers["cache-control"] == "no-store"
     removed = keys_before - set(redis_server.client.keys("*"))
     assert len(removed) == 4
     gone_reader = next(k for k in removed if k.startswith("r:"))[3:27]

@@ -349,11 +349,52 @@ def test_stats_rejects_bad_ranges(tally, query, status):
 
 def test_stats_unknown_and_invalid_campaign(tally):
     assert api(tally, "/v1/campaigns/nope/stats")[0] == 404
-    assert api(tally, "/v1/campaigns/bad%20id/stats")[0] == 404
+    assert api(tally, "/v1/campaigns/nope/conversions")[0] == 404
     assert api(tally, "/v1/campaigns/x/unknown")[0] == 404
-    status, _, _ = tally.request("POST", "/v1/campaigns",
-                                 headers={"Authorization": f"Bearer {tally.read_token}"})
+
+
+@pytest.mark.parametrize("path", [
+    "/v1/campaigns/bad:id/stats",
+    "/v1/campaigns/bad%20id/stats",
+    "/v1/campaigns/" + "c" * 33 + "/stats",
+    "/v1/campaigns//stats",
+    "/v1/campaigns/a/b/stats",
+    "/v1/campaigns/bad:id/conversions",
+    "/v1/campaigns/bad:id/stats?message=a",
+])
+def test_invalid_campaign_id_is_400(tally, path):
+    status, headers, body = tally.request(
+        "GET", path, headers={"Authorization": f"Bearer {tally.read_token}"})
+    assert status == 400
+    assert headers["content-type"] == "application/json"
+    assert headers["cache-control"] == "no-store"
+    assert json.loads(body)["error"].startswith("campaign id is invalid")
+
+
+@pytest.mark.parametrize("method, path, allow", [
+    ("POST", "/v1/campaigns", "GET, HEAD"),
+    ("DELETE", "/v1/campaigns/spring/stats", "GET, HEAD"),
+    ("PUT", "/v1/campaigns/spring/conversions", "GET, HEAD"),
+    ("GET", "/v1/readers/" + "a" * 64, "DELETE"),
+    ("HEAD", "/v1/readers/" + "a" * 64, "DELETE"),
+    ("POST", "/v1/readers/abc", "DELETE"),
+])
+def test_api_wrong_method_is_405(tally, method, path, allow):
+    # Without a token: the method is checked first.
+    status, headers, body = tally.request(method, path)
     assert status == 405
+    assert headers["allow"] == allow
+    assert headers["cache-control"] == "no-store"
+    if method != "HEAD":
+        assert headers["content-type"] == "application/json"
+        assert allow in json.loads(body)["error"]
+
+
+def test_api_unknown_path_is_404_for_any_method(tally):
+    status, _, body = tally.request("POST", "/v1/nothing",
+                                    headers={"Authorization": f"Bearer {tally.read_token}"})
+    assert status == 404
+    assert "no such API path" in json.loads(body)["error"]
 
 
 def test_conversions_show_journeys_across_devices(tally, redis_server):
