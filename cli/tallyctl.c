@@ -93,8 +93,8 @@ int cli_parse_options(const char *command, int argc, char **argv,
         name_len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
         opt = find_cli_option(opts, n_opts, arg, name_len);
         if (opt == NULL) {
-            cli_error("%s: unknown option --%.*s; run with --help for the list",
-                      command, (int)name_len, arg);
+            cli_error("%s: unknown option --%.*s; run tallyctl %s --help for the list",
+                      command, (int)name_len, arg, command);
             return -1;
         }
 
@@ -201,7 +201,8 @@ static int parse_globals(int argc, char **argv, struct cli_globals *g,
         else if (len == 7 && strncmp(arg, "--redis", len) == 0)
             dest = &redis;
         if (dest == NULL) {
-            cli_error("unknown option %.*s; run tallyctl --help", (int)len, arg);
+            cli_error("unknown option %.*s; run tallyctl --help for the list", (int)len,
+                      arg);
             return -1;
         }
 

@@ -722,6 +722,11 @@ static int next_flag(int argc, char **argv, int *i, struct flag *f, char *err,
         f->value = NULL;
         return 0;
     }
+    /* Checked before the value, so that a mistyped flag at the end of the
+     * line is not reported as one that needs a value. */
+    if (strcmp(f->name, "config") != 0 && find_option(f->name) == NULL &&
+        !looks_secret(f->name))
+        return errmsg_set(err, errsize, "unknown option --%s", f->spelled);
     if (eq != NULL) {
         f->value = eq + 1;
         return 0;
@@ -778,16 +783,13 @@ static void warn_password_in_flag(const char *url)
 }
 
 /* Rewrites a reason of config_set for a flag: "--click-window '7x' is
- * invalid" reads better than the file spelling of the key. */
-static int flag_error(const struct flag *f, const char *program,
-                      const char *reason, char *err, size_t errsize)
+ * invalid" reads better than the file spelling of the key. Unknown flags
+ * were rejected by next_flag already. */
+static int flag_error(const struct flag *f, const char *reason, char *err,
+                      size_t errsize)
 {
     size_t name_len = strlen(f->name);
 
-    if (find_option(f->name) == NULL && !looks_secret(f->name))
-        return errmsg_set(err, errsize,
-                    "unknown option --%s: run %s --help for the list",
-                    f->spelled, program);
     if (strncmp(reason, f->name, name_len) == 0 && reason[name_len] == ' ')
         return errmsg_set(err, errsize, "--%s%s", f->spelled, reason + name_len);
     return errmsg_set(err, errsize, "--%s: %s", f->spelled, reason);
@@ -815,8 +817,7 @@ int config_from_args(struct config *cfg, int argc, char **argv, char *err,
         if (strcmp(f.name, "config") == 0)
             continue;
         if (config_set(cfg, f.name, f.value, reason, sizeof(reason)) != 0)
-            return flag_error(&f, argc > 0 ? argv[0] : "tallyd", reason, err,
-                              errsize);
+            return flag_error(&f, reason, err, errsize);
         if (strcmp(f.name, "redis") == 0)
             warn_password_in_flag(f.value);
     }

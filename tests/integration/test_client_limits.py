@@ -150,6 +150,15 @@ def test_bad_proxy_settings_stop_start(tmp_path):
         assert word in result.stderr, (flags, result.stderr)
 
 
+def test_unknown_option_hint_once():
+    for flags in (["--bogus=1"], ["--bogus", "1"], ["--listen", "127.0.0.1:0", "--bogus"]):
+        result = subprocess.run([TALLYD, *flags], capture_output=True, text=True,
+                                timeout=10)
+        assert result.returncode == 2, flags
+        assert "unknown option --bogus" in result.stderr, (flags, result.stderr)
+        assert result.stderr.count("--help") == 1, (flags, result.stderr)
+
+
 def test_ipv6_client_journey(make_tally, redis_server):
     # One beacon a second: the burst of 2 stays spent while the test waits.
     server = make_tally(["--beacon-burst", "2", "--beacon-rate", "1", "--threads", "1"],

@@ -103,6 +103,20 @@ def test_tallyctl_help_and_bad_arguments():
     assert bad.stderr.strip() != ""
 
 
+@pytest.mark.parametrize("args, hint", [
+    (["--bogus"], "tallyctl --help"),
+    (["stats", "--bogus"], "tallyctl stats --help"),
+    (["keys", "retire", "--bogus"], "tallyctl keys retire --help"),
+    (["url", "click", "--bogus=1"], "tallyctl url click --help"),
+])
+def test_tallyctl_unknown_option_hint_once(args, hint):
+    result = subprocess.run([TALLYCTL, *args], capture_output=True, text=True, timeout=10)
+    assert result.returncode == 2
+    assert "unknown option --bogus" in result.stderr
+    assert hint in result.stderr
+    assert result.stderr.count("--help") == 1
+
+
 def click_id_of(tly):
     """Returns the 8-byte click id of a visit token: the bytes just before
     its 12-byte MAC (docs/tokens.md)."""

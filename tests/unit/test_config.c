@@ -241,9 +241,20 @@ static void flag_later_wins(void **state)
 static void flag_unknown(void **state)
 {
     static const char *const args[] = {"--no-such-thing", "1", NULL};
+    static const char *const equals[] = {"--no-such-thing=1", NULL};
+    static const char *const at_end[] = {"--threads", "2", "--no-such-thing", NULL};
+    struct config cfg;
+    char err[512] = "";
 
     (void)state;
     expect_error(args, "unknown option --no-such-thing");
+    expect_error(equals, "unknown option --no-such-thing");
+    expect_error(at_end, "unknown option --no-such-thing");
+
+    /* tallyd's main adds the --help hint to every error, so the reason
+     * carries none of its own. */
+    assert_int_equal(run_args(&cfg, err, sizeof(err), args), -1);
+    assert_null(strstr(err, "--help"));
 }
 
 static void flag_missing_value(void **state)
