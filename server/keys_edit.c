@@ -1,8 +1,12 @@
 /*
  * keys_edit.c - rewriting the keys file for rotation. The file is small
  * (at most 255 keys and 64 tokens), so it is read whole, changed as text
- * line by line, checked by loading the new text from a temporary file,
- * and renamed over the old one.
+ * line by line, checked by loading the new text from memory, written to a
+ * temporary file and renamed over the old one.
+ *
+ * An edit replaces a line in place or appends lines. So every line it
+ * keeps has the same number in the old file and in the new text, and a
+ * message about the new text can name the old file's path and line.
  */
 #include "keys_edit.h"
 
@@ -105,53 +109,67 @@ static bool line_sets(const char *line, size_t len, const char *name)
     return i < len && line[i] == '=';
 }
 
-/* Copies old to out, leaving out every line that sets name. */
-static int copy_without(const struct text *old, const char *name,
-                        struct text *out)
+/* Copies old to out with the first line that sets name replaced by line
+ * (which ends in a newline), in place. *replaced is set when there was
+ * one. Returns 0, or -1 when memory runs out. */
+static int copy_replacing(const struct text *old, const char *name,
+                          const char *line, struct text *out, bool *replaced)
 {
     size_t pos = 0;
 
+    *replaced = false;
     while (pos < old->len) {
         const char *nl = memchr(old->bytes + pos, '\n', old->len - pos);
         size_t end = nl == NULL ? old->len : (size_t)(nl - old->bytes) + 1;
+        int rc;
 
-        if (!line_sets(old->bytes + pos, end - pos, name) &&
-            text_append(out, old->bytes + pos, end - pos) != 0)
+        if (!*replaced && line_sets(old->bytes + pos, end - pos, name)) {
+            rc = text_append(out, line, strlen(line));
+            *replaced = true;
+        } else {
+            rc = text_append(out, old->bytes + pos, end - pos);
+        }
+        if (rc != 0)
             return -1;
         pos = end;
     }
     return 0;
 }
 
-/* Checks text by loading it from a new file next to path, then renames
- * that file over path. */
+/* Checks the new text t by loading it from memory, then writes it to a new
+ * file next to path and renames that over path. A message names path,
+ * never the temporary file, which is gone by the time anyone reads it. */
 static int replace_checked(const char *path, const struct text *t,
                            struct keyring *ring, char *err, size_t errsize)
 {
     char tmp[4096];
     char load_err[512];
     int fd;
-    int rc = -1;
+    int rc;
 
+    rc = keys_file_load_text(path, t->bytes, t->len, ring, load_err, sizeof(load_err));
+    keyring_wipe(ring);
+    if (rc != 0)
+        return errmsg_set(err, errsize, "%s is unchanged, because the change would "
+                    "make it invalid: %s", path, load_err);
+
+    rc = -1;
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new.XXXXXX", path) >= sizeof(tmp))
         return errmsg_set(err, errsize, "keys file path is too long: %s", path);
     fd = mkstemp(tmp);
     if (fd < 0)
-        return errmsg_set(err, errsize, "cannot create %s: %s", tmp, strerror(errno));
+        return errmsg_set(err, errsize, "cannot create a temporary file next to "
+                    "%s: %s", path, strerror(errno));
 
     if (fchmod(fd, S_IRUSR | S_IWUSR) != 0 ||
         write(fd, t->bytes, t->len) != (ssize_t)t->len || fsync(fd) != 0) {
-        errmsg_set(err, errsize, "cannot write %s: %s", tmp, strerror(errno));
+        errmsg_set(err, errsize, "cannot write a temporary file next to %s, so "
+             "%s is unchanged: %s", path, path, strerror(errno));
         close(fd);
         goto done;
     }
     close(fd);
 
-    if (keys_file_load(tmp, ring, load_err, sizeof(load_err)) != 0) {
-        errmsg_set(err, errsize, "the changed keys file would not load, so %s is "
-             "unchanged: %s", path, load_err);
-        goto done;
-    }
     if (rename(tmp, path) != 0) {
         errmsg_set(err, errsize, "cannot replace %s: %s", path, strerror(errno));
         goto done;
@@ -161,7 +179,6 @@ static int replace_checked(const char *path, const struct text *t,
 done:
     if (rc != 0)
         unlink(tmp);
-    keyring_wipe(ring);
     return rc;
 }
 
@@ -172,6 +189,8 @@ int keys_edit_add(const char *path, bool activate, int *new_id, char *err,
     struct text old = {0}, out = {0};
     uint8_t secret[KEYRING_KEY_LEN];
     char line[256];
+    char active[64];
+    bool replaced = true;
     int id = 0;
     int appended;
     int rc = -1;
@@ -189,7 +208,8 @@ int keys_edit_add(const char *path, bool activate, int *new_id, char *err,
 
     if (read_file(path, &old, err, errsize) != 0)
         goto done;
-    if (activate ? copy_without(&old, "active_signing_key", &out)
+    snprintf(active, sizeof(active), "active_signing_key = %d\n", id);
+    if (activate ? copy_replacing(&old, "active_signing_key", active, &out, &replaced)
                  : text_append(&out, old.bytes, old.len)) {
         errmsg_set(err, errsize, "out of memory");
         goto done;
@@ -204,10 +224,10 @@ int keys_edit_add(const char *path, bool activate, int *new_id, char *err,
     ident_hex(secret, sizeof(secret), line);
     appended |= text_append(&out, line, strlen(line));
     appended |= text_append(&out, "\n", 1);
-    if (activate) {
-        snprintf(line, sizeof(line), "active_signing_key = %d\n", id);
-        appended |= text_append(&out, line, strlen(line));
-    }
+    /* A file that loads has an active_signing_key line, so this appends
+     * only when line_sets missed it. The check then rejects the repeat. */
+    if (!replaced)
+        appended |= text_append(&out, active, strlen(active));
     if (appended != 0) {
         errmsg_set(err, errsize, "out of memory");
         goto done;
@@ -233,27 +253,37 @@ int keys_edit_count_until(const char *path, int id, const char *until,
     struct text old = {0}, out = {0};
     char name[64];
     char line[160];
+    uint32_t until_s;
+    bool replaced;
+    bool active;
+    bool present;
     int rc = -1;
 
     if (id < 1 || id >= KEYRING_MAX_KEYS)
         return errmsg_set(err, errsize, "key id %d is invalid: use 1 to 255", id);
-    if (strlen(until) > 40 || strpbrk(until, "\r\n") != NULL)
-        return errmsg_set(err, errsize, "end date '%.40s' is invalid: use YYYY-MM-DD",
-                    until);
+    /* Checked here rather than by loading the result, whose line for the
+     * date may be a new one that the file does not have yet. */
+    if (strlen(until) > 40 || keys_file_parse_count_until(until, &until_s) != 0)
+        return errmsg_set(err, errsize, "end date '%.40s' is invalid: use a UTC "
+                    "date YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ", until);
     if (keys_file_load(path, &ring, err, errsize) != 0)
         return -1;
-    if (!ring.keys[id].present) {
-        keyring_wipe(&ring);
-        return errmsg_set(err, errsize, "%s has no signing_key.%d", path, id);
-    }
+    present = ring.keys[id].present;
+    active = id == ring.active_id;
     keyring_wipe(&ring);
+    if (!present)
+        return errmsg_set(err, errsize, "%s has no signing_key.%d", path, id);
+    if (active)
+        return errmsg_set(err, errsize, "key %d is active in %s, so its new links "
+                    "would stop counting: activate another key first with "
+                    "tallyctl keys add --activate", id, path);
 
     snprintf(name, sizeof(name), "signing_key.%d.count_until", id);
     if (read_file(path, &old, err, errsize) != 0)
         goto done;
     snprintf(line, sizeof(line), "%s = %s\n", name, until);
-    if (copy_without(&old, name, &out) != 0 ||
-        text_append(&out, line, strlen(line)) != 0) {
+    if (copy_replacing(&old, name, line, &out, &replaced) != 0 ||
+        (!replaced && text_append(&out, line, strlen(line)) != 0)) {
         errmsg_set(err, errsize, "out of memory");
         goto done;
     }

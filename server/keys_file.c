@@ -144,7 +144,7 @@ static int set_signing_key(const char *path, int line, const char *name,
 
 /* Parses an end date: YYYY-MM-DD (midnight UTC) or YYYY-MM-DDTHH:MM:SSZ,
  * from 1970 to 2105 (the range of the token's 32-bit times). */
-static int parse_until(const char *s, uint32_t *out)
+int keys_file_parse_count_until(const char *s, uint32_t *out)
 {
     struct tm tm;
     const char *end;
@@ -195,7 +195,7 @@ static int set_count_until(const char *path, int line, const char *name,
         return errmsg_set(err, errsize,
                     "%s:%d: %s is set twice (first on line %d); keep one",
                     path, line, name, seen->until_line[id]);
-    if (parse_until(value, &ring->keys[id].count_until) != 0)
+    if (keys_file_parse_count_until(value, &ring->keys[id].count_until) != 0)
         return errmsg_set(err, errsize,
                     "%s:%d: %s '%.40s' is invalid: use a UTC date YYYY-MM-DD "
                     "or YYYY-MM-DDTHH:MM:SSZ", path, line, name, value);
@@ -408,20 +408,41 @@ int keys_file_load(const char *path, struct keyring *ring, char *err,
     return keys_file_load_all(path, ring, NULL, err, errsize);
 }
 
-int keys_file_load_all(const char *path, struct keyring *ring,
+/* Parses the open stream f into ring and tokens (when not NULL), naming
+ * name in messages, and wipes its own copies of the lines. The caller owns
+ * f, which reads from a buffer the caller wipes. */
+static int load_stream(const char *name, FILE *f, struct keyring *ring,
                        struct auth_tokens *tokens, char *err, size_t errsize)
 {
     char line[KEYS_LINE_MAX];
-    char iobuf[BUFSIZ];
     struct keys_seen seen;
+    int rc;
+
+    memset(&seen, 0, sizeof(seen));
+    seen.tokens = tokens;
+
+    rc = parse_stream(name, f, line, sizeof(line), ring, &seen, err, errsize);
+
+    OPENSSL_cleanse(line, sizeof(line));
+    OPENSSL_cleanse(&seen, sizeof(seen));
+    if (rc != 0) {
+        keyring_wipe(ring);
+        if (tokens != NULL)
+            auth_tokens_wipe(tokens);
+    }
+    return rc;
+}
+
+int keys_file_load_all(const char *path, struct keyring *ring,
+                       struct auth_tokens *tokens, char *err, size_t errsize)
+{
+    char iobuf[BUFSIZ];
     FILE *f;
     int rc;
 
     keyring_wipe(ring);
     if (tokens != NULL)
         auth_tokens_wipe(tokens);
-    memset(&seen, 0, sizeof(seen));
-    seen.tokens = tokens;
     f = fopen(path, "r");
     if (f == NULL)
         return errmsg_set(err, errsize, "cannot open keys file %s: %s", path,
@@ -429,17 +450,32 @@ int keys_file_load_all(const char *path, struct keyring *ring,
     setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
     warn_if_readable(path, f);
 
-    rc = parse_stream(path, f, line, sizeof(line), ring, &seen, err, errsize);
+    rc = load_stream(path, f, ring, tokens, err, errsize);
 
     fclose(f);
-    OPENSSL_cleanse(line, sizeof(line));
     OPENSSL_cleanse(iobuf, sizeof(iobuf));
-    OPENSSL_cleanse(&seen, sizeof(seen));
-    if (rc != 0) {
-        keyring_wipe(ring);
-        if (tokens != NULL)
-            auth_tokens_wipe(tokens);
-    }
+    return rc;
+}
+
+int keys_file_load_text(const char *name, const char *text, size_t len,
+                        struct keyring *ring, char *err, size_t errsize)
+{
+    char iobuf[BUFSIZ];
+    FILE *f;
+    int rc;
+
+    keyring_wipe(ring);
+    /* Mode "r" only reads the buffer, so casting away const is safe. */
+    f = fmemopen((void *)text, len, "r");
+    if (f == NULL)
+        return errmsg_set(err, errsize, "cannot check the new text of %s: "
+                    "fmemopen failed: %s", name, strerror(errno));
+    setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
+
+    rc = load_stream(name, f, ring, NULL, err, errsize);
+
+    fclose(f);
+    OPENSSL_cleanse(iobuf, sizeof(iobuf));
     return rc;
 }
 
@@ -492,7 +528,7 @@ int keys_file_generate(FILE *out)
             "# but stops counting their opens and clicks from that UTC date.\n"
             "signing_key.1 = %s\n"
             "\n"
-            "# The key that signs new tokens; every key above verifies.\n"
+            "# The key that signs new tokens. Every signing_key.N verifies.\n"
             "active_signing_key = 1\n"
             "\n"
             "# shop_secret.SHOP = <64 hex digits> lets shop SHOP's backend sign\n"

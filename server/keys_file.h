@@ -23,6 +23,7 @@
 #define TALLY_KEYS_FILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "auth.h"
@@ -39,6 +40,19 @@ int keys_file_load(const char *path, struct keyring *ring, char *err,
  * checks api_token lines just as strictly but keeps none of them. */
 int keys_file_load_all(const char *path, struct keyring *ring,
                        struct auth_tokens *tokens, char *err, size_t errsize);
+
+/* Loads the keys file text text[0..len) into *ring like keys_file_load,
+ * naming name in its messages: the file that text is meant to replace, so
+ * that a message points at a file the user can open. text stays the
+ * caller's, and no copy of it is left behind. */
+int keys_file_load_text(const char *name, const char *text, size_t len,
+                        struct keyring *ring, char *err, size_t errsize);
+
+/* Parses a signing_key.N.count_until value, YYYY-MM-DD (midnight UTC) or
+ * YYYY-MM-DDTHH:MM:SSZ, into *out in Unix seconds. Returns 0, or -1 for
+ * another form, a date that does not exist (2027-02-31) or a time that
+ * does not fit in 32-bit Unix seconds after 1970-01-01T00:00:00Z. */
+int keys_file_parse_count_until(const char *value, uint32_t *out);
 
 /* Writes a new keys file with fresh random secrets (RAND_bytes), signing
  * key 1 active and a read-scope API token named "dashboard" to out. Returns 0, or -1 when randomness or writing fails. */

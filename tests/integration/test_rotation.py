@@ -165,3 +165,17 @@ def test_bad_file_keeps_old_api_tokens(tally):
     assert "old keys and API tokens stay in use" in log
     for _ in range(6):
         assert stats_status(tally, old) == 200
+
+
+
+def test_keys_errors_name_keys_file(tally):
+    tally.ctl("keys", "add", "--activate")
+    for args, words in ((["--id", "2", "--count-until", "2027-01-01"],
+                         "key 2 is active in " + tally.keys),
+                        (["--id", "1", "--count-until", "2027-13-01"], "is invalid"),
+                        (["--id", "9", "--count-until", "2027-01-01"],
+                         tally.keys + " has no signing_key.9")):
+        result = tally.ctl("keys", "retire", *args, check=False)
+        assert result.returncode == 1, args
+        assert words in result.stderr, (args, result.stderr)
+        assert ".new." not in result.stderr, (args, result.stderr)

@@ -180,6 +180,98 @@ static void edit_add_and_retire(void **state)
     assert_int_equal(f->ring.keys[1].count_until, 1830297600);
 }
 
+/* Returns line number (counted from 1) of the file at path, in a static
+ * buffer. */
+static const char *file_line(const char *path, int number)
+{
+    static char line[256];
+    FILE *in = fopen(path, "r");
+
+    assert_non_null(in);
+    for (int i = 0; i < number; i++)
+        assert_non_null(fgets(line, sizeof(line), in));
+    fclose(in);
+    return line;
+}
+
+/* Counts the entries of dir. */
+static size_t files_in(const char *dir)
+{
+    char cmd[160];
+    FILE *ls;
+    char name[256];
+    size_t n = 0;
+
+    snprintf(cmd, sizeof(cmd), "ls -A '%s'", dir);
+    ls = popen(cmd, "r");
+    assert_non_null(ls);
+    while (fgets(name, sizeof(name), ls) != NULL)
+        n++;
+    pclose(ls);
+    return n;
+}
+
+static void edit_errors_name_keys_file(void **state)
+{
+    struct fixture *f = *state;
+    int id = 0;
+
+    write_keys(f, BASE_FILE "active_signing_key = 1\n");
+    assert_int_equal(keys_edit_add(f->path, true, &id, f->err, sizeof(f->err)), 0);
+
+    assert_int_equal(keys_edit_count_until(f->path, 2, "2027-01-01", f->err,
+                                           sizeof(f->err)), -1);
+    assert_non_null(strstr(f->err, "key 2 is active"));
+    assert_non_null(strstr(f->err, f->path));
+    assert_null(strstr(f->err, ".new."));
+
+    assert_int_equal(keys_edit_count_until(f->path, 1, "2027-02-31", f->err,
+                                           sizeof(f->err)), -1);
+    assert_non_null(strstr(f->err, "'2027-02-31' is invalid"));
+    assert_null(strstr(f->err, ".new."));
+
+    /* No temporary file is left next to the keys file. */
+    assert_int_equal(files_in(f->dir), 1);
+}
+
+static void edit_keeps_line_numbers(void **state)
+{
+    struct fixture *f = *state;
+    int id = 0;
+
+    write_keys(f, BASE_FILE "signing_key.2 = " HEX_A "\n"
+                  "signing_key.1.count_until = 2027-01-01\n"
+                  "active_signing_key = 2\n"
+                  "# last line\n");
+
+    assert_int_equal(keys_edit_count_until(f->path, 1, "2028-01-01", f->err,
+                                           sizeof(f->err)), 0);
+    assert_string_equal(file_line(f->path, 4), "signing_key.1.count_until = 2028-01-01\n");
+    assert_string_equal(file_line(f->path, 6), "# last line\n");
+
+    assert_int_equal(keys_edit_add(f->path, true, &id, f->err, sizeof(f->err)), 0);
+    assert_int_equal(id, 3);
+    assert_string_equal(file_line(f->path, 5), "active_signing_key = 3\n");
+    assert_string_equal(file_line(f->path, 6), "# last line\n");
+    assert_int_equal(load(f), 0);
+    assert_int_equal(f->ring.active_id, 3);
+}
+
+static void load_text_names_file(void **state)
+{
+    struct fixture *f = *state;
+    static const char text[] = BASE_FILE "active_signing_key = 1\nno_such_key = 1\n";
+
+    assert_int_equal(keys_file_load_text("keys.conf", text, sizeof(text) - 1, &f->ring,
+                                         f->err, sizeof(f->err)), -1);
+    assert_non_null(strstr(f->err, "keys.conf:4: unknown key 'no_such_key'"));
+    assert_false(f->ring.keys[1].present);
+
+    assert_int_equal(keys_file_load_text("keys.conf", text, sizeof(text) - 17, &f->ring,
+                                         f->err, sizeof(f->err)), 0);
+    assert_int_equal(f->ring.active_id, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +279,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(count_until_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(end_dates_beside_api_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(edit_add_and_retire, setup, teardown),
+        cmocka_unit_test_setup_teardown(edit_errors_name_keys_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(edit_keeps_line_numbers, setup, teardown),
+        cmocka_unit_test_setup_teardown(load_text_names_file, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
