@@ -18,10 +18,12 @@ line.
 
 The file holds `key = value` lines. A line whose first non-blank character
 is `#` is a comment (a `#` after a value is part of the value), blank lines
-are ignored, and a key may appear once. An unknown key or a bad value stops
-tallyd with a message naming the file and line. Durations take a unit (`ms`,
-`s`, `m`, `h`, `d`); sizes take an optional `K` or `M` (1024 and 1048576
-bytes).
+are ignored, and a key may appear once. A flag may be given more than once,
+and the last one wins, so that a wrapper script can override a flag it
+passes on. An unknown key or a bad value stops tallyd with a message naming
+the file and line. Durations take a unit (`ms`, `s`, `m`, `h`, `d`); sizes
+take an optional `K` or `M` (1024 and 1048576 bytes). An `on|off` setting
+also takes `true`, `yes` or `1` for on, and `false`, `no` or `0` for off.
 
 tally's own secrets never go in this file or on the command line: signing
 keys, the reader secret, shop secrets and API tokens live in the keys file

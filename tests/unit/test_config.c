@@ -238,6 +238,25 @@ static void flag_later_wins(void **state)
     assert_int_equal(cfg.threads, 3);
 }
 
+static void on_off_synonyms(void **state)
+{
+    static const char *const on[] = {"on", "true", "yes", "1"};
+    static const char *const off[] = {"off", "false", "no", "0"};
+    struct config cfg;
+    char err[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+        config_defaults(&cfg);
+        assert_int_equal(config_set(&cfg, "attribute_opens", on[i], err, sizeof(err)), 0);
+        assert_true(cfg.attribute_opens);
+        assert_int_equal(config_set(&cfg, "attribute_opens", off[i], err, sizeof(err)), 0);
+        assert_false(cfg.attribute_opens);
+    }
+    expect_set_error("attribute_opens", "On", "attribute_opens");
+    expect_set_error("attribute_opens", "2", "attribute_opens");
+}
+
 static void flag_unknown(void **state)
 {
     static const char *const args[] = {"--no-such-thing", "1", NULL};
@@ -663,6 +682,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(flags_win_before_config, setup, teardown),
         cmocka_unit_test_setup_teardown(flag_equals_form, setup, teardown),
         cmocka_unit_test(flag_later_wins),
+        cmocka_unit_test(on_off_synonyms),
         cmocka_unit_test(flag_unknown),
         cmocka_unit_test(flag_missing_value),
         cmocka_unit_test(flag_positional),
