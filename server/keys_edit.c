@@ -246,6 +246,48 @@ done:
     return rc;
 }
 
+int keys_edit_activate(const char *path, int id, char *err, size_t errsize)
+{
+    static struct keyring ring;
+    struct text old = {0}, out = {0};
+    char line[64];
+    bool replaced;
+    bool present;
+    bool retired;
+    int rc = -1;
+
+    if (id < 1 || id >= KEYRING_MAX_KEYS)
+        return errmsg_set(err, errsize, "key id %d is invalid: use 1 to 255", id);
+    if (keys_file_load(path, &ring, err, errsize) != 0)
+        return -1;
+    present = ring.keys[id].present;
+    retired = ring.keys[id].count_until != 0;
+    keyring_wipe(&ring);
+    if (!present)
+        return errmsg_set(err, errsize, "%s has no signing_key.%d", path, id);
+    if (retired)
+        return errmsg_set(err, errsize, "key %d has an end date in %s, so its new "
+                    "links would stop counting: add a new key with tallyctl keys "
+                    "add", id, path);
+
+    if (read_file(path, &old, err, errsize) != 0)
+        goto done;
+    snprintf(line, sizeof(line), "active_signing_key = %d\n", id);
+    /* As in keys_edit_add, the line is appended only when copy_replacing
+     * missed it, and the check then rejects the repeat. */
+    if (copy_replacing(&old, "active_signing_key", line, &out, &replaced) != 0 ||
+        (!replaced && text_append(&out, line, strlen(line)) != 0)) {
+        errmsg_set(err, errsize, "out of memory");
+        goto done;
+    }
+    rc = replace_checked(path, &out, &ring, err, errsize);
+
+done:
+    text_free(&old);
+    text_free(&out);
+    return rc;
+}
+
 int keys_edit_count_until(const char *path, int id, const char *until,
                           char *err, size_t errsize)
 {
@@ -276,7 +318,7 @@ int keys_edit_count_until(const char *path, int id, const char *until,
     if (active)
         return errmsg_set(err, errsize, "key %d is active in %s, so its new links "
                     "would stop counting: activate another key first with "
-                    "tallyctl keys add --activate", id, path);
+                    "tallyctl keys activate --id N", id, path);
 
     snprintf(name, sizeof(name), "signing_key.%d.count_until", id);
     if (read_file(path, &old, err, errsize) != 0)

@@ -211,6 +211,33 @@ static size_t files_in(const char *dir)
     return n;
 }
 
+/* Rotation without broken links adds a key, loads it everywhere, and only
+ * then makes it active. A key with an end date cannot be made active. */
+static void edit_activate(void **state)
+{
+    struct fixture *f = *state;
+    int id = 0;
+
+    write_keys(f, "# my comment\n" BASE_FILE "active_signing_key = 1\n");
+    assert_int_equal(keys_edit_add(f->path, false, &id, f->err, sizeof(f->err)), 0);
+    assert_int_equal(keys_edit_activate(f->path, id, f->err, sizeof(f->err)), 0);
+    assert_int_equal(load(f), 0);
+    assert_int_equal(f->ring.active_id, 2);
+    assert_string_equal(file_line(f->path, 1), "# my comment\n");
+    assert_string_equal(file_line(f->path, 4), "active_signing_key = 2\n");
+
+    assert_int_equal(keys_edit_count_until(f->path, 1, "2027-01-01", f->err,
+                                           sizeof(f->err)), 0);
+    assert_int_equal(keys_edit_activate(f->path, 1, f->err, sizeof(f->err)), -1);
+    assert_non_null(strstr(f->err, "key 1 has an end date"));
+    assert_int_equal(keys_edit_activate(f->path, 7, f->err, sizeof(f->err)), -1);
+    assert_non_null(strstr(f->err, "has no signing_key.7"));
+    assert_int_equal(keys_edit_activate(f->path, 0, f->err, sizeof(f->err)), -1);
+    assert_non_null(strstr(f->err, "key id 0 is invalid"));
+    assert_int_equal(load(f), 0);
+    assert_int_equal(f->ring.active_id, 2);
+}
+
 static void edit_errors_name_keys_file(void **state)
 {
     struct fixture *f = *state;
@@ -279,6 +306,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(count_until_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(end_dates_beside_api_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(edit_add_and_retire, setup, teardown),
+        cmocka_unit_test_setup_teardown(edit_activate, setup, teardown),
         cmocka_unit_test_setup_teardown(edit_errors_name_keys_file, setup, teardown),
         cmocka_unit_test_setup_teardown(edit_keeps_line_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(load_text_names_file, setup, teardown),
