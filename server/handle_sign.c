@@ -103,12 +103,42 @@ static const char *read_recipient(struct worker *w, json_t *r, uint8_t *reader)
     return NULL;
 }
 
-/* Parses and checks root into sr. Returns NULL or the reason for a 400. */
+/* Checks each destination. Returns NULL, or the reason for a 400, which
+ * names the destination by its index and the rule it breaks, written to
+ * reason (size bytes). */
+static const char *check_destinations(json_t *destinations, char *reason,
+                                      size_t size)
+{
+    json_t *dest;
+    size_t i;
+
+    json_array_foreach(destinations, i, dest) {
+        enum url_status status;
+
+        if (!json_is_string(dest)) {
+            snprintf(reason, size, "destinations[%zu] is not a string", i);
+            return reason;
+        }
+        status = url_check_destination(json_string_value(dest),
+                                       json_string_length(dest), "tly");
+        if (status != URL_OK) {
+            snprintf(reason, size, "destinations[%zu] is invalid: %s%s", i,
+                     url_status_message(status),
+                     status == URL_HAS_PARAM ? " (tly)" : "");
+            return reason;
+        }
+    }
+    return NULL;
+}
+
+/* Parses and checks root into sr. Returns NULL or the reason for a 400,
+ * which may be written to reason (size bytes). */
 static const char *parse_request(struct worker *w, json_t *root,
-                                 struct sign_request *sr)
+                                 struct sign_request *sr, char *reason,
+                                 size_t size)
 {
     json_t *recipients = json_object_get(root, "recipients");
-    json_t *dest;
+    const char *why;
     size_t i;
 
     if (!json_is_object(root))
@@ -122,12 +152,9 @@ static const char *parse_request(struct worker *w, json_t *root,
         json_array_size(sr->destinations) > SIGN_DESTINATIONS_MAX)
         return "destinations must be an array of at most 100 URLs";
     sr->n_destinations = json_array_size(sr->destinations);
-    json_array_foreach(sr->destinations, i, dest) {
-        if (!json_is_string(dest) ||
-            url_check_destination(json_string_value(dest), json_string_length(dest),
-                                  "tly") != URL_OK)
-            return "every destination must be an absolute http(s) URL without tly";
-    }
+    why = check_destinations(sr->destinations, reason, size);
+    if (why != NULL)
+        return why;
 
     if (!json_is_array(recipients) || json_array_size(recipients) == 0 ||
         json_array_size(recipients) > SIGN_RECIPIENTS_MAX)
@@ -137,8 +164,7 @@ static const char *parse_request(struct worker *w, json_t *root,
     if (sr->readers == NULL)
         return "out of memory";
     for (i = 0; i < sr->n_recipients; i++) {
-        const char *why = read_recipient(w, json_array_get(recipients, i),
-                                         sr->readers[i]);
+        why = read_recipient(w, json_array_get(recipients, i), sr->readers[i]);
         if (why != NULL)
             return why;
     }
@@ -267,6 +293,7 @@ void handle_sign(struct worker *w, struct http_request *req)
     json_t *answer = NULL;
     char *body = NULL;
     const char *why;
+    char reason[200]; /* fits reject()'s body with its JSON around it */
     size_t fit = 0;
 
     memset(&sr, 0, sizeof(sr));
@@ -279,7 +306,8 @@ void handle_sign(struct worker *w, struct http_request *req)
 
     root = json_loadb(req->body != NULL ? req->body : "", req->body_len,
                       JSON_REJECT_DUPLICATES, &jerr);
-    why = root == NULL ? "the body is not valid JSON" : parse_request(w, root, &sr);
+    why = root == NULL ? "the body is not valid JSON"
+                       : parse_request(w, root, &sr, reason, sizeof(reason));
     if (why != NULL) {
         reject(w, req, 400, why);
         goto done;
@@ -287,8 +315,6 @@ void handle_sign(struct worker *w, struct http_request *req)
 
     answer = mint_all(w, &sr, &fit);
     if (answer == NULL && fit < sr.n_recipients) {
-        char reason[160];
-
         snprintf(reason, sizeof(reason), "the response would be over %u MiB: with "
                  "these destinations send at most %zu recipients per request",
                  SIGN_RESPONSE_MAX >> 20, fit);

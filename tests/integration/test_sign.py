@@ -90,6 +90,22 @@ def test_sign_rejects_bad_batches(signer, payload, reason):
     assert reason in answer["error"]
 
 
+@pytest.mark.parametrize("destination, rule", [
+    ("https://shop.example/a b", "contains a control byte, space or DEL"),
+    ("ftp://shop.example/p", "must start with http:// or https://"),
+    ("https:///p", "has no host"),
+    ("https://shop.example/p?tly=x", "the attribution parameter (tly)"),
+    (42, "is not a string"),
+])
+def test_sign_names_bad_destination(signer, destination, rule):
+    """The 400 names the destination by its index, and the rule it breaks."""
+    payload = {**BATCH, "destinations": [BATCH["destinations"][0], destination]}
+    status, answer = sign(signer, payload)
+    assert status == 400
+    assert answer["error"].startswith("destinations[1] "), answer["error"]
+    assert rule in answer["error"]
+
+
 def test_sign_caps_response_size(signer, redis_server):
     """A click URL carries its destination, so a 60 KB request of 1000
     recipients and 100 long destinations would get a response of about
