@@ -19,6 +19,7 @@
 #include "ident.h"
 #include "keyring.h"
 #include "keys_file.h"
+#include "rewrite.h"
 #include "signer.h"
 #include "token.h"
 #include "url.h"
@@ -39,7 +40,8 @@ static const char url_usage[] =
     "  --message ID        message (email) id, same characters\n"
     "  --email ADDRESS     recipient address; only its keyed hash is used\n"
     "  --email-sha256 HEX  SHA-256 of the normalised address, 64 hex digits\n"
-    "  --to DEST           click only: the http(s) destination URL\n"
+    "  --to DEST           click only: the http(s) destination URL, without\n"
+    "                      a merge tag such as {{name}} or *|FNAME|*\n"
     "  --link N            link number within the message (default 1)\n"
     "  --honeypot          click only: mint the honeypot link, the link id\n"
     "                      4294967295 reserved for a link hidden from people;\n"
@@ -182,7 +184,15 @@ static int check_args(const struct url_args *a, enum token_kind kind,
         return -1;
     }
     enum url_status status = url_check_destination(a->to, strlen(a->to), "tly");
+    const struct rewrite_merge_tag *tag =
+        rewrite_find_merge_tag(a->to, strlen(a->to), NULL, 0);
 
+    if (tag != NULL) {
+        cli_error("url click: --to '%s' contains the merge tag %s %s: a signed "
+                  "URL would keep it unfilled, so leave this link untracked "
+                  "(tallyctl rewrite does)", a->to, tag->open, tag->close);
+        return -1;
+    }
     if (status != URL_OK) {
         cli_error("url click: --to is invalid: %s", url_status_message(status));
         return -1;

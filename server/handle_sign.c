@@ -30,6 +30,7 @@
 #include "auth_request.h"
 #include "handlers.h"
 #include "log.h"
+#include "rewrite.h"
 #include "store.h"
 #include "tally.h"
 #include "url.h"
@@ -113,10 +114,21 @@ static const char *check_destinations(json_t *destinations, char *reason,
     size_t i;
 
     json_array_foreach(destinations, i, dest) {
+        const struct rewrite_merge_tag *tag;
         enum url_status status;
 
         if (!json_is_string(dest)) {
             snprintf(reason, size, "destinations[%zu] is not a string", i);
+            return reason;
+        }
+        /* The sending system fills the tag in per recipient, after the
+         * URL is signed, so the redirect would keep the unfilled tag. */
+        tag = rewrite_find_merge_tag(json_string_value(dest),
+                                     json_string_length(dest), NULL, 0);
+        if (tag != NULL) {
+            snprintf(reason, size, "destinations[%zu] contains the merge tag "
+                     "%s %s: a signed URL would keep it unfilled, so leave this "
+                     "link untracked", i, tag->open, tag->close);
             return reason;
         }
         status = url_check_destination(json_string_value(dest),

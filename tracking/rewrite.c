@@ -154,27 +154,26 @@ static size_t decode_value(struct builder *b, const char *raw, size_t len)
     return o - start;
 }
 
-static bool has_merge_tag(const struct builder *b, const char *u, size_t len)
+const struct rewrite_merge_tag *rewrite_find_merge_tag(
+    const char *url, size_t len, const struct rewrite_merge_tag *tags,
+    size_t n_tags)
 {
-    const struct rewrite_merge_tag *tags = b->opts->merge_tags;
-    size_t n_tags = b->opts->n_merge_tags;
-
     if (tags == NULL) {
         tags = rewrite_default_merge_tags;
         n_tags = rewrite_default_merge_tag_count;
     }
     for (size_t i = 0; i < n_tags; i++) {
-        const char *open = memmem(u, len, tags[i].open, strlen(tags[i].open));
+        const char *open = memmem(url, len, tags[i].open, strlen(tags[i].open));
         size_t after;
 
         if (open == NULL)
             continue;
-        after = (size_t)(open - u) + strlen(tags[i].open);
-        if (memmem(u + after, len - after, tags[i].close,
+        after = (size_t)(open - url) + strlen(tags[i].open);
+        if (memmem(url + after, len - after, tags[i].close,
                    strlen(tags[i].close)) != NULL)
-            return true;
+            return &tags[i];
     }
-    return false;
+    return NULL;
 }
 
 /* Returns the length of the URL's scheme (before ':'), or 0 without one:
@@ -304,7 +303,8 @@ static int classify(struct builder *b, const struct html_attr *href,
     if (len == 0)
         return 0;
     link->action = REWRITE_SKIP_MERGE_TAG;
-    if (has_merge_tag(b, b->scratch, len))
+    if (rewrite_find_merge_tag(b->scratch, len, b->opts->merge_tags,
+                               b->opts->n_merge_tags) != NULL)
         return 0;
     link->action = REWRITE_SKIP_ANCHOR;
     if (b->scratch[0] == '#')

@@ -36,6 +36,15 @@ struct rewrite_merge_tag {
 extern const struct rewrite_merge_tag rewrite_default_merge_tags[];
 extern const size_t rewrite_default_merge_tag_count;
 
+/* Finds the first of tags[0..n_tags) that url[0..len) contains: its
+ * opening part followed later by its closing part. tags NULL means the
+ * defaults above. Returns that tag, or NULL when the URL has none. The
+ * bytes are compared as they are, so a caller decodes character
+ * references first where the URL comes from HTML. */
+const struct rewrite_merge_tag *rewrite_find_merge_tag(
+    const char *url, size_t len, const struct rewrite_merge_tag *tags,
+    size_t n_tags);
+
 /* The patterns that mark unsubscribe and preference links when the
  * options name none, matched ignoring ASCII case anywhere in the URL. */
 extern const char *const rewrite_default_skip_patterns[];

@@ -106,6 +106,33 @@ def test_sign_names_bad_destination(signer, destination, rule):
     assert rule in answer["error"]
 
 
+@pytest.mark.parametrize("destination, tag", [
+    ("https://shop.example/p?name={{name}}", "{{ }}"),
+    ("https://shop.example/*|FNAME|*", "*| |*"),
+    ("{{unsubscribe_url}}", "{{ }}"),
+])
+def test_sign_rejects_merge_tags(signer, redis_server, destination, tag):
+    """A merge tag is filled in after signing, so the redirect would keep
+    it unfilled. tallyctl rewrite leaves such links untracked."""
+    payload = {**BATCH, "campaign": "tagged",
+               "destinations": [BATCH["destinations"][0], destination]}
+    status, answer = sign(signer, payload)
+    assert status == 400
+    assert answer["error"].startswith(f"destinations[1] contains the merge tag {tag}:"), \
+        answer["error"]
+    assert redis_server.client.pfcount("c:{tagged}:sent") == 0
+
+
+def test_url_click_rejects_merge_tags(signer):
+    dest = "https://shop.example/p?name={{name}}"
+    result = signer.ctl("url", "click", "--base", signer.base, "--campaign", "c",
+                        "--message", "m", "--email", "r@example.com", "--to", dest,
+                        check=False)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert f"--to '{dest}' contains the merge tag {{{{ }}}}" in result.stderr, result.stderr
+
+
 def test_sign_caps_response_size(signer, redis_server):
     """A click URL carries its destination, so a 60 KB request of 1000
     recipients and 100 long destinations would get a response of about

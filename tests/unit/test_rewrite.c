@@ -309,6 +309,26 @@ static void rewrite_merge_tags_configurable(void **state)
     rewrite_plan_free(&plan);
 }
 
+static void find_merge_tag_names_tag(void **state)
+{
+    const char *filled = "https://s.example/p?q=%25%25&a={b";
+    const char *unclosed = "https://s.example/u?id={{id";
+    const char *braces = "https://s.example/{{id}}";
+    const char *pipes = "https://s.example/*|FNAME|*";
+    const struct rewrite_merge_tag *tag;
+
+    (void)state;
+    assert_null(rewrite_find_merge_tag(filled, strlen(filled), NULL, 0));
+    assert_null(rewrite_find_merge_tag(unclosed, strlen(unclosed), NULL, 0));
+    /* Only the first len bytes count, and "}}" lies beyond them. */
+    assert_null(rewrite_find_merge_tag(braces, strlen(braces) - 2, NULL, 0));
+
+    tag = rewrite_find_merge_tag(pipes, strlen(pipes), NULL, 0);
+    assert_non_null(tag);
+    assert_string_equal(tag->open, "*|");
+    assert_string_equal(tag->close, "|*");
+}
+
 static void rewrite_never_wraps_twice(void **state)
 {
     struct rewrite_options opts = {.tracked_base = "https://t.example/"};
@@ -526,6 +546,7 @@ int main(void)
         cmocka_unit_test(rewrite_skip_patterns_configurable),
         cmocka_unit_test(rewrite_leaves_merge_tags),
         cmocka_unit_test(rewrite_merge_tags_configurable),
+        cmocka_unit_test(find_merge_tag_names_tag),
         cmocka_unit_test(rewrite_never_wraps_twice),
         cmocka_unit_test(rewrite_relative_is_error),
         cmocka_unit_test(rewrite_relative_under_base),
