@@ -23,6 +23,7 @@
 #include "attribution.h"
 #include "origin.h"
 #include "redis_url.h"
+#include "tally.h"
 
 enum option_type {
     OPT_STRING,      /* char[CONFIG_STR_MAX] */
@@ -57,6 +58,7 @@ static int check_trusted_proxies(const char *value, char *err, size_t errsize);
 static int check_proxy_header(const char *value, char *err, size_t errsize);
 static int check_model(const char *value, char *err, size_t errsize);
 static int check_origins(const char *value, char *err, size_t errsize);
+static int check_public_url(const char *value, char *err, size_t errsize);
 
 #define FIELD(member) offsetof(struct config, member)
 #define DAY_MS (24LL * 3600 * 1000)
@@ -75,10 +77,12 @@ static const struct option options[] = {
      "keys file holding the signing keys and the reader secret"},
     {"state_dir", OPT_STRING, FIELD(state_dir), "./state", 0, 0, false, NULL,
      "DIR", "directory for the journal and run files"},
-    {"public_url", OPT_STRING, FIELD(public_url), "", 0, 0, true, NULL, "URL",
+    {"public_url", OPT_STRING, FIELD(public_url), "", 0, 0, true,
+     check_public_url, "URL",
      "tallyd's address as readers reach it, the base of URLs minted by POST "
-     "/v1/sign (https://t.shop.example); empty means http:// and the first "
-     "listen address"},
+     "/v1/sign: an http:// or https:// URL without query or fragment "
+     "(https://t.shop.example); empty means http:// and the first listen "
+     "address"},
     {"threads", OPT_INT, FIELD(threads), "0", 0, 1024, false, NULL, "N",
      "event loop threads; 0 means one per CPU core"},
     {"click_window", OPT_DURATION, FIELD(click_window_ms), "7d", 1,
@@ -585,6 +589,21 @@ static int check_model(const char *value, char *err, size_t errsize)
         return errmsg_set(err, errsize,
                     "attribution_model '%s' is invalid: use last_click, "
                     "first_touch or last_touch", value);
+    return 0;
+}
+
+/* Applies tally_base_check, the rule of every base URL that POST /v1/sign
+ * and tallyctl rewrite mint with, so that a bad value stops the start
+ * instead of failing each signing request. */
+static int check_public_url(const char *value, char *err, size_t errsize)
+{
+    if (tally_base_check(value) < 0)
+        return errmsg_set(err, errsize,
+                    "public_url '%s' is invalid: use an http:// or https:// "
+                    "URL with a host and no query or fragment, at most %d "
+                    "bytes, without spaces, control bytes or any of "
+                    "& \" ' < > ` =, such as https://t.shop.example",
+                    value, TALLY_BASE_MAX);
     return 0;
 }
 

@@ -2,10 +2,11 @@
 their destinations, sent counting, and no email address in logs or
 Redis."""
 import json
+import subprocess
 
 import pytest
 
-from conftest import Tallyd, path_of
+from conftest import TALLYD, Tallyd, free_port, path_of
 
 SIGN = "5" * 64
 READ = "7" * 64
@@ -157,6 +158,21 @@ def test_sign_caps_response_size(signer, redis_server):
     # A rejected request counts nothing as sent. The smaller one counts its recipients.
     wait = __import__("conftest").wait_until
     wait(lambda: redis_server.client.pfcount("c:{big}:sent") > 0.9 * fit, "sent")
+
+
+@pytest.mark.parametrize("public_url", ["t.shop.example", "ftp://x",
+                                        "https://t.shop.example/?a=1"])
+def test_invalid_public_url_stops_start(tmp_path, public_url):
+    """A public_url that cannot prefix a URL stops tallyd at start, instead
+    of failing every POST /v1/sign with 500."""
+    result = subprocess.run(
+        [TALLYD, "--listen", f"127.0.0.1:{free_port()}", "--public-url", public_url,
+         "--state-dir", str(tmp_path / "state")],
+        capture_output=True, text=True, timeout=10)
+    assert result.returncode == 2
+    assert f"--public-url '{public_url}' is invalid: use an http:// or https:// URL" \
+        in result.stderr, result.stderr
+    assert "tallyd.start" not in result.stdout + result.stderr
 
 
 def test_sign_uses_the_first_listen_address(make_tally):

@@ -436,6 +436,25 @@ static void file_bad_redis(void **state)
     expect_error(args, ":1: Redis URL port '0' is invalid");
 }
 
+static void public_url_checked(void **state)
+{
+    struct config cfg;
+    char err[512] = "";
+
+    (void)state;
+    expect_set_error("public_url", "t.shop.example",
+                     "public_url 't.shop.example' is invalid: use an http:// or "
+                     "https:// URL");
+    expect_set_error("public_url", "ftp://t.shop.example", "is invalid");
+    expect_set_error("public_url", "https://t.shop.example/?a=1", "is invalid");
+    expect_set_error("public_url", "https://t.shop.example/a b", "is invalid");
+
+    config_defaults(&cfg);
+    assert_int_equal(config_set(&cfg, "public_url", "https://t.shop.example/",
+                                err, sizeof(err)), 0);
+    assert_string_equal(cfg.public_url, "https://t.shop.example/");
+}
+
 static void duration_units(void **state)
 {
     (void)state;
@@ -698,6 +717,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(file_no_equals, setup, teardown),
         cmocka_unit_test_setup_teardown(file_secret_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(file_bad_redis, setup, teardown),
+        cmocka_unit_test(public_url_checked),
         cmocka_unit_test(duration_units),
         cmocka_unit_test(duration_rejects),
         cmocka_unit_test(range_error_units),
