@@ -68,7 +68,8 @@ static const struct option options[] = {
     {"listen", OPT_STRING, FIELD(listen), "127.0.0.1:8080", 0, 0, false,
      check_listen, "HOST:PORT",
      "address and TCP port to serve HTTP on; [::1]:8080 for IPv6, port 0 "
-     "picks a free one; up to 4, separated by commas; tallyd does not start "
+     "picks a free one, which every event loop shares and the tallyd.ready "
+     "log line names; up to 4, separated by commas; tallyd does not start "
      "while another process listens on one"},
     {"redis", OPT_STRING, FIELD(redis), "", 0, 0, true, check_redis, "URL",
      "Redis to store events in: redis://[user:password@]host:port[/db] or "
@@ -82,7 +83,7 @@ static const struct option options[] = {
      "tallyd's address as readers reach it, the base of URLs minted by POST "
      "/v1/sign: an http:// or https:// URL without query or fragment "
      "(https://t.shop.example); empty means http:// and the first listen "
-     "address"},
+     "address, with the port it got"},
     {"threads", OPT_INT, FIELD(threads), "0", 0, 1024, false, NULL, "N",
      "event loop threads; 0 means one per CPU core"},
     {"click_window", OPT_DURATION, FIELD(click_window_ms), "7d", 1,

@@ -259,8 +259,8 @@ static json_t *mint_all(struct worker *w, const struct sign_request *sr, size_t 
     if (w->cfg->public_url[0] != '\0')
         snprintf(base, sizeof(base), "%s", w->cfg->public_url);
     else
-        snprintf(base, sizeof(base), "http://%.*s", /* the first listen address */
-                 (int)strcspn(w->cfg->listen, ","), w->cfg->listen);
+        snprintf(base, sizeof(base), "http://%.*s", /* the first bound address */
+                 (int)strcspn(w->listen_bound, ","), w->listen_bound);
     base_len = tally_base_check(base);
     if (answer == NULL || base_len < 0)
         goto fail;

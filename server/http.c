@@ -1462,6 +1462,47 @@ int http_server_port(const struct http_server *srv)
     return -1;
 }
 
+/* Writes fd's local address to out as "HOST:PORT" or "[HOST]:PORT", the
+ * form http_server_listen takes. Returns its length, or -1. */
+static int format_local_address(evutil_socket_t fd, char *out, size_t outsize)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char host[NI_MAXHOST], port[NI_MAXSERV];
+    int n;
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
+        getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port,
+                    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+        return -1;
+    n = snprintf(out, outsize, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s",
+                 host, port);
+    return n < 0 || (size_t)n >= outsize ? -1 : n;
+}
+
+int http_server_addresses(const struct http_server *srv, char *out, size_t outsize)
+{
+    size_t used = 0;
+
+    if (srv->n_listeners == 0 || outsize == 0)
+        return -1;
+    for (size_t i = 0; i < srv->n_listeners; i++) {
+        evutil_socket_t fd = evconnlistener_get_fd(srv->listeners[i]);
+        int n;
+
+        if (i > 0) {
+            if (used + 1 >= outsize)
+                return -1;
+            out[used++] = ',';
+        }
+        n = format_local_address(fd, out + used, outsize - used);
+        if (n < 0)
+            return -1;
+        used += (size_t)n;
+    }
+    return 0;
+}
+
 void http_server_drain(struct http_server *srv, void (*done)(void *),
                        void *arg)
 {

@@ -122,6 +122,13 @@ int http_server_adopt(struct http_server *srv, int fd,
 /* Returns the port actually bound (useful after listening on port 0). */
 int http_server_port(const struct http_server *srv);
 
+/* Writes the addresses srv listens on, as bound (the port the kernel
+ * picked for port 0), to out (outsize bytes, NUL-terminated): the form of
+ * the listen setting, "HOST:PORT" or "[IPV6]:PORT", in the order they
+ * were added and separated by commas. Returns 0, or -1 when srv has no
+ * listener, a getsockname fails or out is too small. */
+int http_server_addresses(const struct http_server *srv, char *out, size_t outsize);
+
 /* Closes the listeners, so that a new tallyd can bind their addresses at
  * once. Lets each connection finish the request it is in and responds to
  * it with "Connection: close", then calls done(arg) once no connection is

@@ -317,7 +317,8 @@ int listen_claims_add(struct listen_claims *c, const char *addr)
     if (listen_addr_resolve(addr, &res) != 0)
         return -1;
     if (port_of(res) == 0) {
-        /* Each bind of port 0 gets a port of its own: nothing to claim. */
+        /* The kernel picks a free port for the first loop's bind, and
+         * the other loops bind that port (see main.c): nothing to claim. */
         freeaddrinfo(res);
         return 0;
     }

@@ -50,8 +50,8 @@ void listen_claims_init(struct listen_claims *c, int loops);
 
 /* Claims addr (see above) before any loop binds it. A claim on a port
  * that another tallyd of this user is binding waits for that bind, up to
- * 2 s. Returns 0, also for port 0, where each bind gets a port of its own
- * and nothing needs a claim. Returns -1 with errno set and an
+ * 2 s. Returns 0, also for port 0, where the kernel picks a free port for
+ * the first loop's bind and nothing needs a claim. Returns -1 with errno set and an
  * http.listen_failed log line on failure; errno is EADDRINUSE when the
  * address is taken or the list names it twice. */
 int listen_claims_add(struct listen_claims *c, const char *addr);

@@ -241,6 +241,21 @@ static void adopt_journals(struct supervisor *sv, const char *dir)
     free(names);
 }
 
+/* Binds the listeners of every loop. The first loop binds the configured
+ * addresses and the others bind the addresses it got, so that with port 0
+ * every loop shares the one port the kernel picked for the first. */
+static int listen_all(struct supervisor *sv)
+{
+    const char *bound = sv->workers[0].listen_bound;
+
+    if (worker_listen(&sv->workers[0], sv->cfg->listen) != 0)
+        return -1;
+    for (int i = 1; i < sv->n_workers; i++)
+        if (worker_listen(&sv->workers[i], bound) != 0)
+            return -1;
+    return 0;
+}
+
 static int serve(const struct config *cfg, struct keyring *ring,
                  const struct auth_tokens *tokens, const struct redis_target *redis)
 {
@@ -292,6 +307,8 @@ static int serve(const struct config *cfg, struct keyring *ring,
         sv.workers[i].peers = sv.workers;
         sv.workers[i].n_peers = sv.n_workers;
     }
+    if (listen_all(&sv) != 0)
+        goto cleanup;
     listen_claims_bound(&claims);
     if (tokens->count == 0)
         LOG_NOTICE("tallyd.no_api_tokens", "hint=\"the stats API and dashboard "
@@ -313,7 +330,7 @@ static int serve(const struct config *cfg, struct keyring *ring,
     for (; started < sv.n_workers; started++)
         if (worker_start(&sv.workers[started]) != 0)
             goto cleanup;
-    LOG_NOTICE("tallyd.ready", "listen=%s", cfg->listen);
+    LOG_NOTICE("tallyd.ready", "listen=%s", sv.workers[0].listen_bound);
 
     event_base_dispatch(sv.base);
     rc = 0;

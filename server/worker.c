@@ -79,9 +79,7 @@ static struct event_base *new_event_base(void)
     return base;
 }
 
-/* Listens on every address of the comma-separated list (checked by
- * config.c), which main() has claimed (listen_addr.h). */
-static int worker_listen(struct worker *w, const char *list)
+int worker_listen(struct worker *w, const char *list)
 {
     char addr[CONFIG_STR_MAX];
     const char *cursor = list;
@@ -89,6 +87,12 @@ static int worker_listen(struct worker *w, const char *list)
     while (config_list_next(&cursor, addr, sizeof(addr)) == 1) {
         if (http_server_listen(w->http, addr, true) != 0)
             return -1;
+    }
+    if (http_server_addresses(w->http, w->listen_bound, sizeof(w->listen_bound)) != 0) {
+        LOG_ERROR("worker.init_failed", "worker=%d listen=%s error=\"getsockname "
+                  "failed, or the bound addresses are over %zu bytes\"", w->index,
+                  list, sizeof(w->listen_bound) - 1);
+        return -1;
     }
     return 0;
 }
@@ -285,9 +289,7 @@ int worker_init(struct worker *w, int index, const struct config *cfg,
         return -1;
     }
     http_server_set_observer(w->http, metrics_observe, w);
-    if (worker_init_clients(w, cfg) != 0)
-        return -1;
-    return worker_listen(w, cfg->listen);
+    return worker_init_clients(w, cfg);
 }
 
 int worker_client_addr(struct worker *w, const struct http_request *req,

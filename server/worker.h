@@ -55,6 +55,9 @@ struct worker {
      * by main(). This loop reports there once it has closed its listeners. */
     struct listen_claims *claims;
     bool listeners_closed;
+    /* The addresses this loop listens on, as bound (real ports), in the
+     * form of the listen setting; set by worker_listen. */
+    char listen_bound[CONFIG_STR_MAX];
     struct store *store;
     struct signer *signer;
     struct client_addr_config client_addr; /* trusted proxies */
@@ -88,13 +91,18 @@ struct worker {
     int n_peers;
 };
 
-/* Sets up a worker: loop, signer, store (connecting) and a listening HTTP
- * server. renewals (renewal_cache.h, may be NULL) is shared by all workers
- * and must outlive them. Returns 0, or -1 after logging why; worker_free
- * cleans up either way. */
+/* Sets up a worker: loop, signer, store (connecting) and an HTTP server
+ * that listens nowhere until worker_listen. renewals (renewal_cache.h,
+ * may be NULL) is shared by all workers and must outlive them. Returns 0,
+ * or -1 after logging why; worker_free cleans up either way. */
 int worker_init(struct worker *w, int index, const struct config *cfg,
                 const struct keyring *ring, const struct redis_target *redis,
                 struct refdata *refdata, struct renewal_cache *renewals);
+
+/* Listens on every address of the comma-separated list (checked by
+ * config.c), which main() has claimed (listen_addr.h), and records the
+ * bound addresses in w->listen_bound. Returns 0, or -1 after logging why. */
+int worker_listen(struct worker *w, const char *list);
 
 /* Hands the worker new reference data from any thread: the worker takes
  * its own reference now and switches to it in its loop thread before the

@@ -1,6 +1,7 @@
 """Client addresses end to end: per-client beacon limits (429 with
 Retry-After), X-Forwarded-For and Forwarded honoured only from trusted
 proxies, and IPv6 clients served on [::1]."""
+import http.client
 import json
 import os
 import signal
@@ -402,3 +403,53 @@ def test_classification_uses_forwarded_address(make_tally, redis_server):
     assert redis_server.client.hget("c:{fwd}", "opens:image_proxy") == "1"
     assert redis_server.client.hget("c:{direct}", "opens:image_proxy") is None
     assert redis_server.client.hget("c:{direct}", "opens:human") == "1"
+
+
+def listening_sockets(port):
+    """Counts the IPv4 sockets of this network namespace that listen on
+    port (state 0A in /proc/net/tcp)."""
+    with open("/proc/net/tcp") as f:
+        rows = [line.split() for line in f.readlines()[1:]]
+    return sum(1 for row in rows
+               if row[3] == "0A" and int(row[1].split(":")[1], 16) == port)
+
+
+def test_listen_port_zero_shared_by_loops(make_tally, redis_server, tmp_path):
+    """With port 0 the first event loop's bind picks the port, and every
+    other loop listens on that port too. tallyd.ready names it, and so do
+    the URLs POST /v1/sign mints without public_url."""
+    keys = make_tally().keys
+    sign_token = "5" * 64
+    with open(keys, "a") as f:
+        f.write(f"api_token.sender = sign {sign_token}\n")
+    state_dir = tmp_path / "zero"
+    os.makedirs(state_dir)
+    log_path = state_dir / "tallyd.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [TALLYD, "--listen", "127.0.0.1:0", "--redis", redis_server.url,
+             "--keys", keys, "--threads", "3", "--state-dir", str(state_dir)],
+            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: "tallyd.ready" in read_log(state_dir), "tallyd.ready")
+        ready = next(line for line in read_log(state_dir).splitlines()
+                     if "tallyd.ready" in line)
+        port = int(ready.split("listen=127.0.0.1:")[1].split()[0])
+        assert port != 0
+        assert listening_sockets(port) == 3
+
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        body = json.dumps({"campaign": "zero", "message": "a",
+                           "destinations": ["https://shop.example/p/1"],
+                           "recipients": [{"email": "r@example.com"}]})
+        conn.request("POST", "/v1/sign", body=body, headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {sign_token}"})
+        response = conn.getresponse()
+        answer = json.loads(response.read())
+        conn.close()
+        assert response.status == 200, answer
+        pixel = answer["recipients"][0]["pixel"]
+        assert pixel.startswith(f"http://127.0.0.1:{port}/o/"), pixel
+    finally:
+        stop_tallyd(proc)
