@@ -33,4 +33,5 @@ if [ "$count" -eq 0 ]; then
     exit 1
 fi
 mv "$tmp" "$target"
-echo "refresh: wrote $count ranges to $target; now run: kill -HUP \$(pidof tallyd)"
+echo "refresh: wrote $count ranges to $target; now run:" \
+     "kill -HUP \"\$(cat STATE_DIR/tallyd.pid)\" (STATE_DIR is tallyd's state_dir, ./state by default)"

@@ -68,6 +68,7 @@ bin/tallyctl --keys "$state/keys.conf" url click --base "$base" \
     --campaign demo --message welcome --email reader@example.com \
     --to 'https://example.com/shoes?size=42#reviews'
 echo "counters: bin/tallyctl --redis $redis stats --campaign demo"
+echo "reload keys and data: kill -HUP \"\$(cat $state/tallyd.pid)\""
 echo
 
 # shellcheck disable=SC2086

@@ -77,7 +77,8 @@ static const struct option options[] = {
     {"keys", OPT_STRING, FIELD(keys), "keys.conf", 0, 0, false, NULL, "FILE",
      "keys file holding the signing keys and the reader secret"},
     {"state_dir", OPT_STRING, FIELD(state_dir), "./state", 0, 0, false, NULL,
-     "DIR", "directory for the journal and run files"},
+     "DIR", "directory for the journal files and tallyd.pid, the process id "
+     "of the tallyd that uses it"},
     {"public_url", OPT_STRING, FIELD(public_url), "", 0, 0, true,
      check_public_url, "URL",
      "tallyd's address as readers reach it, the base of URLs minted by POST "

@@ -26,6 +26,7 @@
 #include "keys_file.h"
 #include "listen_addr.h"
 #include "log.h"
+#include "pidfile.h"
 #include "redis_url.h"
 #include "refdata.h"
 #include "renewal_cache.h"
@@ -44,6 +45,7 @@ struct supervisor {
     struct event_base *base;
     const struct config *cfg;
     struct signer *signer; /* derives suppressed reader ids on reload */
+    int pidfile; /* locked state_dir/tallyd.pid, or -1 (pidfile.h) */
     /* SHA-256 of the reader secret in use: a reload must not change it. */
     uint8_t reader_fingerprint[32];
 };
@@ -154,6 +156,10 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     (void)what;
     LOG_NOTICE("tallyd.signal", "signal=%s", strsignal((int)sig));
     LOG_NOTICE("tallyd.draining", "workers=%d", sv->n_workers);
+    /* Like the listeners, the pid file goes when the drain starts, so a
+     * new tallyd with the same state_dir may start meanwhile. */
+    pidfile_release(sv->pidfile, sv->cfg->state_dir);
+    sv->pidfile = -1;
     for (int i = 0; i < sv->n_workers; i++)
         worker_request_stop(&sv->workers[i]);
     event_base_loopbreak(sv->base);
@@ -264,11 +270,12 @@ static int serve(const struct config *cfg, struct keyring *ring,
     struct refdata *refdata = NULL;
     struct renewal_cache *renewals = NULL;
     struct listen_claims claims;
-    char where[512], addr[CONFIG_STR_MAX];
+    char where[512], addr[CONFIG_STR_MAX], err[512];
     const char *cursor = cfg->listen;
     int started = 0;
     int rc = 1;
 
+    sv.pidfile = -1;
     sv.n_workers = thread_count(cfg);
     listen_claims_init(&claims, sv.n_workers);
     sv.workers = calloc((size_t)sv.n_workers, sizeof(*sv.workers));
@@ -299,6 +306,11 @@ static int serve(const struct config *cfg, struct keyring *ring,
     while (config_list_next(&cursor, addr, sizeof(addr)) == 1)
         if (listen_claims_add(&claims, addr) != 0)
             goto cleanup;
+    sv.pidfile = pidfile_claim(cfg->state_dir, err, sizeof(err));
+    if (sv.pidfile < 0) {
+        LOG_ERROR("tallyd.start_failed", "error=\"%s\"", err);
+        goto cleanup;
+    }
     for (int i = 0; i < sv.n_workers; i++) {
         if (worker_init(&sv.workers[i], i, cfg, ring, redis, refdata, renewals) != 0)
             goto cleanup;
@@ -330,7 +342,8 @@ static int serve(const struct config *cfg, struct keyring *ring,
     for (; started < sv.n_workers; started++)
         if (worker_start(&sv.workers[started]) != 0)
             goto cleanup;
-    LOG_NOTICE("tallyd.ready", "listen=%s", sv.workers[0].listen_bound);
+    LOG_NOTICE("tallyd.ready", "listen=%s pid_file=%s/%s", sv.workers[0].listen_bound,
+               cfg->state_dir, PIDFILE_NAME);
 
     event_base_dispatch(sv.base);
     rc = 0;
@@ -344,6 +357,7 @@ cleanup:
     for (int i = 0; sv.workers != NULL && i < sv.n_workers; i++)
         worker_free(&sv.workers[i]);
     listen_claims_release(&claims);
+    pidfile_release(sv.pidfile, cfg->state_dir);
     if (sigterm != NULL)
         event_free(sigterm);
     if (sigint != NULL)

@@ -244,6 +244,61 @@ def test_listen_v4_mapped_same_lock(make_tally, redis_server, tmp_path):
     assert "another tallyd listens on this address" in output, output
 
 
+def read_pid_file(state_dir):
+    with open(os.path.join(state_dir, "tallyd.pid")) as f:
+        return f.read()
+
+
+def test_pid_file_names_tallyd(make_tally):
+    """state_dir/tallyd.pid names the tallyd that uses state_dir, so that
+    SIGHUP reaches that one process, and it goes at a clean exit."""
+    server = make_tally()
+    assert read_pid_file(server.state_dir) == f"{server.proc.pid}\n"
+    assert f"pid_file={server.state_dir}/tallyd.pid" in server.log_text()
+
+    os.kill(int(read_pid_file(server.state_dir)), signal.SIGHUP)
+    wait_until(lambda: "signal=SIGHUP" in server.log_text(), "the SIGHUP")
+    server.stop()
+    assert server.proc.returncode == 0
+    assert not os.path.exists(os.path.join(server.state_dir, "tallyd.pid"))
+
+
+def test_pid_file_of_live_tallyd_stops_start(make_tally, redis_server):
+    """A second tallyd with the same state_dir stops at start and leaves
+    the first one's pid file alone."""
+    first = make_tally()
+    result = second_tallyd(f"127.0.0.1:{free_port()}", redis_server, first.keys,
+                           first.state_dir)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"is locked by the running tallyd pid {first.proc.pid}" in output, output
+    assert "tallyd.ready" not in output
+    assert read_pid_file(first.state_dir) == f"{first.proc.pid}\n"
+
+
+def test_stale_pid_file_replaced(make_tally, redis_server):
+    """The pid file of a tallyd that died is taken over, whatever pid it
+    names."""
+    dead = make_tally()
+    dead.proc.kill()
+    dead.proc.wait()
+    assert read_pid_file(dead.state_dir) == f"{dead.proc.pid}\n"
+
+    listen = f"127.0.0.1:{free_port()}"
+    log_path = os.path.join(dead.state_dir, "tallyd.log")
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [TALLYD, "--listen", listen, "--redis", redis_server.url,
+             "--keys", dead.keys, "--threads", "2", "--state-dir", dead.state_dir],
+            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: "tallyd.ready" in read_log(dead.state_dir), "tallyd.ready")
+        assert read_pid_file(dead.state_dir) == f"{proc.pid}\n"
+    finally:
+        stop_tallyd(proc)
+    assert not os.path.exists(os.path.join(dead.state_dir, "tallyd.pid"))
+
+
 def abstract_lock(name, listening=True):
     """A unix socket holding the abstract name, as a tallyd holds its locks
     (listening) or as some other program might (not listening)."""
