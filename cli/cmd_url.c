@@ -21,6 +21,7 @@
 #include "keys_file.h"
 #include "rewrite.h"
 #include "signer.h"
+#include "tally.h"
 #include "token.h"
 #include "url.h"
 
@@ -79,6 +80,14 @@ static int check_base(const char *base, size_t *len)
     status = url_check_destination(base, n, "tly");
     if (status != URL_OK) {
         cli_error("url: --base is invalid: %s", url_status_message(status));
+        return -1;
+    }
+    /* The rule tallyd applies to public_url, so that both mint the same
+     * URLs from the same base. */
+    if (tally_base_check(base) < 0) {
+        cli_error("url: --base '%s' is invalid: use at most %d bytes, without "
+                  "spaces, control bytes or any of & \" ' < > ` =", base,
+                  TALLY_BASE_MAX);
         return -1;
     }
     if (n > 0 && base[n - 1] == '/')

@@ -134,6 +134,16 @@ def test_url_click_rejects_merge_tags(signer):
     assert f"--to '{dest}' contains the merge tag {{{{ }}}}" in result.stderr, result.stderr
 
 
+def test_url_base_follows_public_url_rule(signer):
+    """tallyctl url --base takes the bases tallyd accepts as public_url, so
+    both mint the same URLs; a quote would break the HTML attribute."""
+    result = signer.ctl("url", "open", "--base", "http://t.example/a'b", "--campaign",
+                        "c", "--message", "m", "--email", "r@example.com", check=False)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "--base 'http://t.example/a'b' is invalid" in result.stderr, result.stderr
+
+
 def test_sign_caps_response_size(signer, redis_server):
     """A click URL carries its destination, so a 60 KB request of 1000
     recipients and 100 long destinations would get a response of about
