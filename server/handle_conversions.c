@@ -26,16 +26,25 @@
 #include "log.h"
 #include "store.h"
 
-static void reject(struct worker *w, struct http_request *req, int status,
-                   const char *reason)
+/* Answers status with reason as a text line, adding n_headers headers. */
+static void reject_with(struct worker *w, struct http_request *req, int status,
+                        const char *reason, const struct http_header *headers,
+                        size_t n_headers)
 {
     char line[256];
     int n = snprintf(line, sizeof(line), "%s\n", reason);
 
-    http_respond(req, status, "text/plain; charset=utf-8", NULL, 0, line, (size_t)n);
+    http_respond(req, status, "text/plain; charset=utf-8", headers, n_headers, line,
+                 (size_t)n);
     atomic_fetch_add_explicit(&w->counters.conversions_rejected, 1, memory_order_relaxed);
     LOG_LIMITED(LOG_LEVEL_INFO, "conversions.rejected", "status=%d reason=\"%s\"",
                 status, log_quotable(reason, line, sizeof(line)));
+}
+
+static void reject(struct worker *w, struct http_request *req, int status,
+                   const char *reason)
+{
+    reject_with(w, req, status, reason, NULL, 0);
 }
 
 /* Checks the signature headers for the beacon's shop. Returns 0, or -1
@@ -85,7 +94,9 @@ void handle_conversions(struct worker *w, struct http_request *req)
     struct event ev;
 
     if (req->method != HTTP_POST) {
-        reject(w, req, 405, "conversions are sent with POST");
+        static const struct http_header allow = {"Allow", 5, "POST", 4};
+
+        reject_with(w, req, 405, "conversions are sent with POST", &allow, 1);
         return;
     }
     if (type == NULL || !http_media_type_is(type, "application/json")) {

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api_query.h"
 #include "auth_request.h"
 #include "handlers.h"
 #include "log.h"
@@ -310,7 +311,7 @@ void handle_sign(struct worker *w, struct http_request *req)
 
     memset(&sr, 0, sizeof(sr));
     if (req->method != HTTP_POST) {
-        handle_text(req, 405, "method not allowed\n");
+        api_respond_not_allowed(req, "POST");
         return;
     }
     if (!auth_request(w, req, AUTH_SCOPE_SIGN))
@@ -335,11 +336,9 @@ void handle_sign(struct worker *w, struct http_request *req)
     }
     body = answer != NULL ? json_dumps(answer, JSON_COMPACT) : NULL;
     if (body == NULL) {
-        LOG_LIMITED(LOG_LEVEL_ERROR, "sign.mint_failed",
-                    "campaign=%s recipients=%zu public_url_valid=%d",
-                    sr.campaign, sr.n_recipients,
-                    w->cfg->public_url[0] == '\0' ||
-                        tally_base_check(w->cfg->public_url) >= 0);
+        /* public_url was checked at start, so memory ran out. */
+        LOG_LIMITED(LOG_LEVEL_ERROR, "sign.mint_failed", "campaign=%s recipients=%zu",
+                    sr.campaign, sr.n_recipients);
         handle_text(req, 500, "minting failed; see the server log\n");
         goto done;
     }

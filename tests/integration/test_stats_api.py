@@ -390,6 +390,20 @@ def test_api_wrong_method_is_405(tally, method, path, allow):
         assert allow in json.loads(body)["error"]
 
 
+@pytest.mark.parametrize("path, content_type", [
+    ("/v1/sign", "application/json"),
+    ("/v1/conversions", "text/plain; charset=utf-8"),
+])
+def test_post_only_paths_send_allow(tally, path, content_type):
+    """The POST-only paths name their method in Allow, as RFC 9110 asks of
+    every 405; each keeps the body format of its other errors."""
+    status, headers, body = tally.request("GET", path)
+    assert status == 405
+    assert headers["allow"] == "POST"
+    assert headers["content-type"] == content_type
+    assert b"POST" in body
+
+
 def test_api_unknown_path_is_404_for_any_method(tally):
     status, _, body = tally.request("POST", "/v1/nothing",
                                     headers={"Authorization": f"Bearer {tally.read_token}"})
