@@ -208,6 +208,18 @@ fail:
     return NULL;
 }
 
+int journal_lock_state(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int state;
+
+    if (fd < 0)
+        return -1;
+    state = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK ? 1 : 0;
+    close(fd); /* which also drops the shared lock */
+    return state;
+}
+
 enum journal_result journal_append(struct journal *j, const struct event_record *rec)
 {
     uint8_t buf[FRAME_LEN + EVENT_RECORD_MAX];

@@ -51,6 +51,11 @@ struct journal;
 struct journal *journal_open(const char *path, enum journal_fsync fsync,
                              size_t max_bytes, char *err, size_t errsize);
 
+/* Tells whether another open file holds the lock of the journal at path
+ * (journal_open's): 1 when it does, 0 when it is free, -1 when the file
+ * is gone or cannot be opened (errno set). */
+int journal_lock_state(const char *path);
+
 /* Appends rec, and forces it to disk under JOURNAL_FSYNC_ALWAYS. On
  * JOURNAL_FULL, JOURNAL_IO_ERROR and JOURNAL_INVALID the file is left as it
  * was before the call; on JOURNAL_NOT_SYNCED the record stays. */

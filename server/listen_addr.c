@@ -91,6 +91,8 @@ int listen_addr_resolve(const char *addr, struct addrinfo **res)
  * port, and how often it tries again. A tallyd binds within milliseconds. */
 #define PORT_WAIT_MS 2000
 #define RETRY_MS 10
+/* Ports the kernel picks for port 0 before the claim gives up. */
+#define PORT_ZERO_ATTEMPTS 8
 /* Attempts to read the credentials of a lock's holder. A tallyd binds its
  * lock socket just before it listens on it, so one attempt may come too
  * early. */
@@ -190,34 +192,44 @@ static int lock_holder(const struct sockaddr_un *name, socklen_t len, struct ucr
     return rc;
 }
 
-/* Binds a unix socket to the abstract name and listens on it. Linux lets
- * one socket at a time hold such a name in a network namespace, and frees
- * it when the socket closes or the process ends. Any user may bind any
- * abstract name, so a lock that another user holds, or a program that
- * does not listen on it, is ignored with a warning. That costs no safety
- * the lock gives: SO_REUSEPORT shares a port only among sockets of one
- * user, and the bind probe still finds any program that listens. Sets *fd
- * when it returns LOCK_TAKEN. */
+/* Binds a unix socket to the abstract name and listens on it, so that
+ * another process can ask who holds it (lock_holder). Linux lets one
+ * socket at a time hold such a name in a network namespace, and frees it
+ * when the socket closes or the process ends. Returns the socket, or -1
+ * with errno set (EADDRINUSE while another socket holds the name). */
+static int bind_lock(const struct sockaddr_un *name, socklen_t len)
+{
+    int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int err;
+
+    if (sock < 0)
+        return -1;
+    if (bind(sock, (const struct sockaddr *)name, len) == 0 &&
+        listen(sock, SOMAXCONN) == 0)
+        return sock;
+    err = errno;
+    close(sock);
+    errno = err;
+    return -1;
+}
+
+/* Takes a lock (bind_lock). Any user may bind any abstract name, so a
+ * lock that another user holds, or a program that does not listen on it,
+ * is ignored with a warning. That costs no safety the lock gives:
+ * SO_REUSEPORT shares a port only among sockets of one user, and the bind
+ * probe still finds any program that listens. Sets *fd when it returns
+ * LOCK_TAKEN. */
 static enum lock_state take_lock(const struct sockaddr_un *name, socklen_t len,
                                  const char *addr, int *fd)
 {
     const char *reason = "held by a program that does not listen on it";
     int name_len = (int)(len - offsetof(struct sockaddr_un, sun_path)) - 1;
     struct ucred cred = {0};
-    int sock, err;
 
-    sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (sock < 0)
-        return LOCK_FAILED;
-    if (bind(sock, (const struct sockaddr *)name, len) == 0 &&
-        listen(sock, SOMAXCONN) == 0) {
-        *fd = sock;
+    *fd = bind_lock(name, len);
+    if (*fd >= 0)
         return LOCK_TAKEN;
-    }
-    err = errno;
-    close(sock);
-    errno = err;
-    if (err != EADDRINUSE)
+    if (errno != EADDRINUSE)
         return LOCK_FAILED;
 
     for (int attempt = 0; attempt < HOLDER_ATTEMPTS; attempt++) {
@@ -227,13 +239,21 @@ static enum lock_state take_lock(const struct sockaddr_un *name, socklen_t len,
             reason = "held by another user";
             break;
         }
-        if (errno == EAGAIN)
-            return LOCK_HELD;
+        if (errno == EAGAIN) {
+            /* Anyone can fill a listening socket's queue, so a full
+             * queue does not identify the lock's owner. */
+            reason = "its connection queue is full, so its user is not known";
+            break;
+        }
         sleep_ms(RETRY_MS);
     }
-    LOG_WARN("http.listen_lock_ignored", "addr=%s lock=@%.*s holder_uid=%u holder_pid=%d "
-             "reason=\"%s\"", addr, name_len, name->sun_path + 1, (unsigned)cred.uid,
-             (int)cred.pid, reason);
+    if (cred.pid != 0)
+        LOG_WARN("http.listen_lock_ignored", "addr=%s lock=@%.*s holder_uid=%u "
+                 "holder_pid=%d reason=\"%s\"", addr, name_len, name->sun_path + 1,
+                 (unsigned)cred.uid, (int)cred.pid, reason);
+    else
+        LOG_WARN("http.listen_lock_ignored", "addr=%s lock=@%.*s reason=\"%s\"", addr,
+                 name_len, name->sun_path + 1, reason);
     return LOCK_IGNORED;
 }
 
@@ -257,39 +277,60 @@ static int probe_free(const struct addrinfo *res)
     return rc;
 }
 
+/* Lets the kernel pick a free port for res's address, and writes it into
+ * res. Returns 0, or -1 with errno set. */
+static int reserve_port(struct addrinfo *res)
+{
+    struct sockaddr_storage bound;
+    socklen_t bound_len = sizeof(bound);
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int rc = -1, err;
+
+    if (fd < 0)
+        return -1;
+    if (bind(fd, res->ai_addr, res->ai_addrlen) == 0 &&
+        getsockname(fd, (struct sockaddr *)&bound, &bound_len) == 0) {
+        if (res->ai_family == AF_INET)
+            ((struct sockaddr_in *)(void *)res->ai_addr)->sin_port =
+                ((struct sockaddr_in *)(void *)&bound)->sin_port;
+        else
+            ((struct sockaddr_in6 *)(void *)res->ai_addr)->sin6_port =
+                ((struct sockaddr_in6 *)(void *)&bound)->sin6_port;
+        rc = 0;
+    }
+    err = errno;
+    close(fd);
+    errno = err;
+    return rc;
+}
+
 void listen_claims_init(struct listen_claims *c, int loops)
 {
     memset(c, 0, sizeof(*c));
     atomic_init(&c->loops_listening, loops);
 }
 
-/* Takes the lock of addr's port unless this process already holds it. A
- * tallyd of this user that holds it is between its claim and its bind, so
- * the claim waits until its listeners exist and the probe can find them. */
-static int claim_port(struct listen_claims *c, unsigned port, const char *addr)
+/* Takes the lock of a port unless this process already holds it. A
+ * tallyd of this user that holds it is between its claim and its bind.
+ * With wait, the claim waits until that tallyd's listeners exist, so that
+ * the probe finds them; without, it returns 1 at once. Returns 0, 1, or
+ * -1 after logging why. */
+static int claim_port(struct listen_claims *c, unsigned port, const char *addr,
+                      bool wait)
 {
     struct sockaddr_un name;
     socklen_t len = port_lock_name(port, &name);
+    enum lock_state state;
     int fd = -1;
 
     for (size_t i = 0; i < c->n_ports; i++)
         if (c->ports[i] == port)
             return 0;
 
-    for (int waited_ms = 0;; waited_ms += RETRY_MS) {
-        switch (take_lock(&name, len, addr, &fd)) {
-        case LOCK_TAKEN:
-        case LOCK_IGNORED:
-            c->ports[c->n_ports] = port;
-            c->port_locks[c->n_ports++] = fd;
-            return 0;
-        case LOCK_FAILED:
-            LOG_ERROR("http.listen_failed", "addr=%s error=\"port lock: %s\"", addr,
-                      strerror(errno));
-            return -1;
-        case LOCK_HELD:
-            break;
-        }
+    state = take_lock(&name, len, addr, &fd);
+    /* Only the bind is tried again: each look at the holder's credentials
+     * leaves a connection in its queue. */
+    for (int waited_ms = 0; state == LOCK_HELD && wait; waited_ms += RETRY_MS) {
         if (waited_ms >= PORT_WAIT_MS) {
             LOG_ERROR("http.listen_failed", "addr=%s error=\"another tallyd has been "
                       "starting on this port for %d ms\"", addr, waited_ms);
@@ -297,37 +338,44 @@ static int claim_port(struct listen_claims *c, unsigned port, const char *addr)
             return -1;
         }
         sleep_ms(RETRY_MS);
+        fd = bind_lock(&name, len);
+        if (fd >= 0)
+            state = LOCK_TAKEN;
+        else if (errno != EADDRINUSE)
+            state = LOCK_FAILED;
     }
+
+    if (state == LOCK_HELD)
+        return 1;
+    if (state == LOCK_FAILED) {
+        LOG_ERROR("http.listen_failed", "addr=%s error=\"port lock: %s\"", addr,
+                  strerror(errno));
+        return -1;
+    }
+    c->ports[c->n_ports] = port;
+    c->port_locks[c->n_ports++] = fd;
+    return 0;
 }
 
-int listen_claims_add(struct listen_claims *c, const char *addr)
+/* Claims the address of res: its port's lock, its own lock, then the
+ * probe. With wait, a busy address is an error; without, it returns 1,
+ * logging nothing, so that the caller can try another port. Returns 0, 1,
+ * or -1 after logging why. */
+static int claim_resolved(struct listen_claims *c, const struct addrinfo *res,
+                          const char *addr, bool wait)
 {
-    struct addrinfo *res = NULL;
     struct sockaddr_un name;
     const char *holder = "";
     enum lock_state state;
-    int fd = -1, err;
+    int fd = -1, rc, err;
 
-    if (c->n_addrs == LISTEN_CLAIMS_MAX) {
-        LOG_ERROR("http.listen_failed", "addr=%s error=\"more than %d addresses\"", addr,
-                  LISTEN_CLAIMS_MAX);
-        errno = EINVAL;
-        return -1;
-    }
-    if (listen_addr_resolve(addr, &res) != 0)
-        return -1;
-    if (port_of(res) == 0) {
-        /* The kernel picks a free port for the first loop's bind, and
-         * the other loops bind that port (see main.c): nothing to claim. */
-        freeaddrinfo(res);
-        return 0;
-    }
-    if (claim_port(c, port_of(res), addr) != 0) {
-        freeaddrinfo(res);
-        return -1;
-    }
+    rc = claim_port(c, port_of(res), addr, wait);
+    if (rc != 0)
+        return rc;
 
     state = take_lock(&name, addr_lock_name(res, &name), addr, &fd);
+    if (state == LOCK_HELD && !wait)
+        return 1;
     if (state == LOCK_HELD) {
         errno = EADDRINUSE;
         holder = ": another tallyd listens on this address, or the listen list names "
@@ -337,13 +385,17 @@ int listen_claims_add(struct listen_claims *c, const char *addr)
     if (state == LOCK_FAILED)
         goto failed;
     if (probe_free(res) != 0) {
+        if (errno == EADDRINUSE && !wait) {
+            if (fd >= 0)
+                close(fd);
+            return 1;
+        }
         if (errno == EADDRINUSE)
             holder = ": another process listens on this address";
         goto failed;
     }
 
     c->addr_locks[c->n_addrs++] = fd;
-    freeaddrinfo(res);
     return 0;
 
 failed:
@@ -351,9 +403,53 @@ failed:
     LOG_ERROR("http.listen_failed", "addr=%s error=\"%s%s\"", addr, strerror(err), holder);
     if (fd >= 0)
         close(fd);
-    freeaddrinfo(res);
     errno = err;
     return -1;
+}
+
+int listen_claims_add(struct listen_claims *c, const char *addr, char *bind_addr,
+                      size_t bind_size)
+{
+    struct addrinfo *res = NULL;
+    int rc = -1;
+
+    if (c->n_addrs == LISTEN_CLAIMS_MAX) {
+        LOG_ERROR("http.listen_failed", "addr=%s error=\"more than %d addresses\"", addr,
+                  LISTEN_CLAIMS_MAX);
+        errno = EINVAL;
+        return -1;
+    }
+    if (listen_addr_resolve(addr, &res) != 0)
+        return -1;
+
+    if (port_of(res) != 0) {
+        rc = claim_resolved(c, res, addr, true);
+        snprintf(bind_addr, bind_size, "%s", addr);
+    } else {
+        /* Port 0: the kernel picks a port, which is then claimed like any
+         * other. A port that another tallyd is claiming at that moment
+         * gets another try with a new one. */
+        for (int attempt = 0; attempt < PORT_ZERO_ATTEMPTS; attempt++) {
+            if (reserve_port(res) != 0) {
+                LOG_ERROR("http.listen_failed", "addr=%s error=\"%s\"", addr,
+                          strerror(errno));
+                break;
+            }
+            rc = claim_resolved(c, res, addr, false);
+            if (rc != 1)
+                break;
+        }
+        if (rc == 1)
+            LOG_ERROR("http.listen_failed", "addr=%s error=\"each of %d free ports the "
+                      "kernel picked was being claimed by another tallyd\"", addr,
+                      PORT_ZERO_ATTEMPTS);
+        /* addr ends in ":<port>", which listen_addr_resolve checked. */
+        snprintf(bind_addr, bind_size, "%.*s:%u", (int)(strrchr(addr, ':') - addr), addr,
+                 port_of(res));
+    }
+
+    freeaddrinfo(res);
+    return rc == 0 ? 0 : -1;
 }
 
 static void close_locks(int *fds, size_t n)

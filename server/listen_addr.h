@@ -48,13 +48,15 @@ struct listen_claims {
 /* Prepares c for a tallyd of the given number of event loops. */
 void listen_claims_init(struct listen_claims *c, int loops);
 
-/* Claims addr (see above) before any loop binds it. A claim on a port
- * that another tallyd of this user is binding waits for that bind, up to
- * 2 s. Returns 0, also for port 0, where the kernel picks a free port for
- * the first loop's bind and nothing needs a claim. Returns -1 with errno set and an
- * http.listen_failed log line on failure; errno is EADDRINUSE when the
- * address is taken or the list names it twice. */
-int listen_claims_add(struct listen_claims *c, const char *addr);
+/* Claims addr (see above) before any loop binds it, and writes to
+ * bind_addr the address the loops bind: addr, or for port 0 addr with the
+ * free port the kernel picked and the claim took. A claim on a port that
+ * another tallyd of this user is binding waits for that bind, up to 2 s.
+ * Returns 0, or -1 with errno set and an http.listen_failed log line;
+ * errno is EADDRINUSE when the address is taken or the list names it
+ * twice. */
+int listen_claims_add(struct listen_claims *c, const char *addr, char *bind_addr,
+                      size_t bind_size);
 
 /* Releases the port locks once every loop has bound its listeners. */
 void listen_claims_bound(struct listen_claims *c);

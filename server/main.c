@@ -39,6 +39,11 @@ _Static_assert(LISTEN_CLAIMS_MAX >= HTTP_MAX_LISTENERS, "every listen address ca
 #define TALLYD_VERSION "0.1.0"
 #define THREADS_MAX 64
 
+/* Journal files held by another process at start that tallyd watches, and
+ * how often it looks whether they are free. */
+#define WAITING_JOURNALS_MAX 64
+#define ADOPT_RETRY_S 1
+
 struct supervisor {
     struct worker *workers;
     int n_workers;
@@ -48,6 +53,12 @@ struct supervisor {
     int pidfile; /* locked state_dir/tallyd.pid, or -1 (pidfile.h) */
     /* SHA-256 of the reader secret in use: a reload must not change it. */
     uint8_t reader_fingerprint[32];
+    /* Journal files another process held at start, owned here until a
+     * worker takes them (adopt_waiting). */
+    char *waiting[WAITING_JOURNALS_MAX];
+    size_t n_waiting;
+    unsigned next_adopter;
+    struct event *adopt_timer;
 };
 
 static void fingerprint(const struct keyring *ring, uint8_t out[32])
@@ -228,7 +239,9 @@ static int is_journal(const struct dirent *d)
 /* Hands each journal file in state_dir to a worker, round robin. Their
  * events keep their writer ids and sequence numbers, so the replay checks
  * still recognise the ones that reached Redis before the earlier run
- * ended. */
+ * ended. A file that a draining tallyd still holds (a restart during its
+ * drain) waits in sv->waiting until that tallyd lets go, see
+ * adopt_waiting. */
 static void adopt_journals(struct supervisor *sv, const char *dir)
 {
     struct dirent **names = NULL;
@@ -241,23 +254,87 @@ static void adopt_journals(struct supervisor *sv, const char *dir)
     }
     for (int i = 0; i < n; i++) {
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
-        store_adopt_journal(sv->workers[i % sv->n_workers].store, path);
         free(names[i]);
+        if (journal_lock_state(path) == 1 && sv->n_waiting < WAITING_JOURNALS_MAX) {
+            sv->waiting[sv->n_waiting] = strdup(path);
+            if (sv->waiting[sv->n_waiting] != NULL) {
+                LOG_NOTICE("journal.adopt_waiting", "path=%s reason=\"another process "
+                           "holds it, likely a draining tallyd; adopted once it lets "
+                           "go\"", path);
+                sv->n_waiting++;
+                continue;
+            }
+        }
+        store_adopt_journal(sv->workers[i % sv->n_workers].store, path);
     }
     free(names);
 }
 
-/* Binds the listeners of every loop. The first loop binds the configured
- * addresses and the others bind the addresses it got, so that with port 0
- * every loop shares the one port the kernel picked for the first. */
-static int listen_all(struct supervisor *sv)
+/* Runs every ADOPT_RETRY_S while journals wait: hands each one whose lock
+ * is free to a worker, and drops one that is gone (its tallyd replayed and
+ * removed it). */
+static void adopt_waiting(evutil_socket_t fd, short what, void *arg)
 {
-    const char *bound = sv->workers[0].listen_bound;
+    struct supervisor *sv = arg;
+    const struct timeval retry = {ADOPT_RETRY_S, 0};
+    size_t n_kept = 0;
 
-    if (worker_listen(&sv->workers[0], sv->cfg->listen) != 0)
-        return -1;
-    for (int i = 1; i < sv->n_workers; i++)
-        if (worker_listen(&sv->workers[i], bound) != 0)
+    (void)fd;
+    (void)what;
+    for (size_t i = 0; i < sv->n_waiting; i++) {
+        char *path = sv->waiting[i];
+        int state = journal_lock_state(path);
+
+        if (state == 0 &&
+            worker_adopt_journal(&sv->workers[sv->next_adopter++ % sv->n_workers],
+                                 path) != 0)
+            state = 1; /* that worker is busy: the next run tries again */
+        if (state == 1) {
+            sv->waiting[n_kept++] = path;
+            continue;
+        }
+        if (state < 0)
+            LOG_INFO("journal.adopt_gone", "path=%s", path);
+        free(path);
+    }
+    sv->n_waiting = n_kept;
+    if (sv->n_waiting > 0)
+        evtimer_add(sv->adopt_timer, &retry);
+}
+
+/* Claims every address of the listen list before any loop binds one (see
+ * listen_addr.h). Writes to bind_list the addresses the loops bind: the
+ * list, with the port the claim took in place of each port 0, so that
+ * every loop shares that port. Returns 0, or -1 after logging why. */
+static int claim_all(struct listen_claims *claims, const char *list, char *bind_list,
+                     size_t bind_size)
+{
+    char addr[CONFIG_STR_MAX], bound[CONFIG_STR_MAX];
+    const char *cursor = list;
+    size_t used = 0;
+
+    bind_list[0] = '\0';
+    while (config_list_next(&cursor, addr, sizeof(addr)) == 1) {
+        int n;
+
+        if (listen_claims_add(claims, addr, bound, sizeof(bound)) != 0)
+            return -1;
+        n = snprintf(bind_list + used, bind_size - used, "%s%s", used > 0 ? "," : "",
+                     bound);
+        if (n < 0 || (size_t)n >= bind_size - used) {
+            LOG_ERROR("http.listen_failed", "addr=%s error=\"the listen list with "
+                      "its picked ports is over %zu bytes\"", list, bind_size - 1);
+            return -1;
+        }
+        used += (size_t)n;
+    }
+    return 0;
+}
+
+static int listen_all(struct supervisor *sv, const char *bind_list)
+{
+    for (int i = 0; i < sv->n_workers; i++)
+        if (worker_listen(&sv->workers[i], bind_list) != 0)
             return -1;
     return 0;
 }
@@ -270,8 +347,8 @@ static int serve(const struct config *cfg, struct keyring *ring,
     struct refdata *refdata = NULL;
     struct renewal_cache *renewals = NULL;
     struct listen_claims claims;
-    char where[512], addr[CONFIG_STR_MAX], err[512];
-    const char *cursor = cfg->listen;
+    /* Up to 4 addresses, each of which may grow by a port of 5 digits. */
+    char where[512], bind_list[CONFIG_STR_MAX + 32], err[512];
     int started = 0;
     int rc = 1;
 
@@ -301,11 +378,8 @@ static int serve(const struct config *cfg, struct keyring *ring,
         goto cleanup;
     }
 
-    /* Every address is claimed before any loop binds one, see
-     * listen_addr.h. */
-    while (config_list_next(&cursor, addr, sizeof(addr)) == 1)
-        if (listen_claims_add(&claims, addr) != 0)
-            goto cleanup;
+    if (claim_all(&claims, cfg->listen, bind_list, sizeof(bind_list)) != 0)
+        goto cleanup;
     sv.pidfile = pidfile_claim(cfg->state_dir, err, sizeof(err));
     if (sv.pidfile < 0) {
         LOG_ERROR("tallyd.start_failed", "error=\"%s\"", err);
@@ -319,13 +393,20 @@ static int serve(const struct config *cfg, struct keyring *ring,
         sv.workers[i].peers = sv.workers;
         sv.workers[i].n_peers = sv.n_workers;
     }
-    if (listen_all(&sv) != 0)
+    if (listen_all(&sv, bind_list) != 0)
         goto cleanup;
     listen_claims_bound(&claims);
     if (tokens->count == 0)
         LOG_NOTICE("tallyd.no_api_tokens", "hint=\"the stats API and dashboard "
                    "answer 401 until the keys file has an api_token line\"");
     adopt_journals(&sv, cfg->state_dir);
+    if (sv.n_waiting > 0) {
+        const struct timeval retry = {ADOPT_RETRY_S, 0};
+
+        sv.adopt_timer = evtimer_new(sv.base, adopt_waiting, &sv);
+        if (sv.adopt_timer == NULL || evtimer_add(sv.adopt_timer, &retry) != 0)
+            goto cleanup;
+    }
     /* The workers and the supervisor hold their own signers now; the
      * secrets can go. */
     fingerprint(ring, sv.reader_fingerprint);
@@ -364,6 +445,10 @@ cleanup:
         event_free(sigint);
     if (sighup != NULL)
         event_free(sighup);
+    if (sv.adopt_timer != NULL)
+        event_free(sv.adopt_timer);
+    for (size_t i = 0; i < sv.n_waiting; i++)
+        free(sv.waiting[i]);
     refdata_release(refdata);
     renewal_cache_free(renewals);
     if (sv.signer != NULL)

@@ -125,8 +125,9 @@ uint64_t store_replies(const struct store *st);
 void store_forget(struct store *st, const uint8_t reader[TOKEN_READER_LEN],
                   void (*done)(void *arg, long deleted), void *arg);
 /* Takes over a journal file left by an earlier run, to replay it into
- * Redis alongside this store's own events. Call before the loop runs.
- * Returns 0, or -1 after logging why (the file is then left alone). */
+ * Redis alongside this store's own events. Call before the loop runs or
+ * from its thread; the next tick starts the replay. Returns 0, or -1
+ * after logging why (the file is then left alone). */
 int store_adopt_journal(struct store *st, const char *path);
 
 #endif

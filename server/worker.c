@@ -38,6 +38,7 @@ enum {
     MAIL_TOKENS = 1u << 1,  /* next_tokens */
     MAIL_KEYS = 1u << 2,    /* pending_keys */
     MAIL_STOP = 1u << 3,
+    MAIL_ADOPT = 1u << 4,   /* adopt_path */
 };
 
 static void on_mailbox(evutil_socket_t fd, short what, void *arg);
@@ -150,6 +151,31 @@ void worker_set_refdata(struct worker *w, struct refdata *d)
     /* A reload that the worker has not picked up yet is replaced. */
     refdata_release(atomic_exchange(&w->next_refdata, d));
     post_mail(w, MAIL_REFDATA);
+}
+
+int worker_adopt_journal(struct worker *w, const char *path)
+{
+    char *copy = strdup(path);
+    char *empty = NULL;
+
+    if (copy == NULL)
+        return -1;
+    if (!atomic_compare_exchange_strong(&w->adopt_path, &empty, copy)) {
+        free(copy);
+        return -1;
+    }
+    post_mail(w, MAIL_ADOPT);
+    return 0;
+}
+
+static void adopt_posted_journal(struct worker *w)
+{
+    char *path = atomic_exchange(&w->adopt_path, NULL);
+
+    if (path == NULL)
+        return;
+    store_adopt_journal(w->store, path);
+    free(path);
 }
 
 static void free_tokens(struct auth_tokens *tokens)
@@ -423,6 +449,8 @@ static void on_mailbox(evutil_socket_t fd, short what, void *arg)
         switch_tokens(w);
     if (mail & MAIL_KEYS)
         switch_keys(w);
+    if (mail & MAIL_ADOPT)
+        adopt_posted_journal(w);
     if (mail & MAIL_STOP)
         start_stop(w);
 }
@@ -499,6 +527,7 @@ void worker_free(struct worker *w)
     refdata_release(atomic_exchange(&w->next_refdata, NULL));
     free_tokens(w->reloaded_tokens);
     free_tokens(atomic_exchange(&w->next_tokens, NULL));
+    free(atomic_exchange(&w->adopt_path, NULL));
     if (w->base != NULL)
         event_base_free(w->base);
     free_shops(w->shops, w->n_shops);

@@ -72,6 +72,7 @@ struct worker {
     struct event *stop_deadline;
     struct refdata *refdata;  /* read by this thread's handlers only */
     _Atomic(struct refdata *) next_refdata; /* posted by worker_set_refdata */
+    _Atomic(char *) adopt_path; /* posted by worker_adopt_journal, then freed */
     pthread_t thread;
     struct worker_counters counters;
     struct origin_list origins;   /* shop_origins, parsed */
@@ -122,6 +123,12 @@ void worker_reload_keys(struct worker *w, const struct keyring *ring);
  * worker has not taken yet is replaced. On failure (out of memory) the
  * worker logs an error and keeps its tokens. The caller keeps tokens. */
 void worker_set_tokens(struct worker *w, const struct auth_tokens *tokens);
+
+/* Hands the worker, from the main thread, a journal file to take over
+ * and replay (store_adopt_journal), in its own thread. Returns 0, or -1
+ * when the worker has not taken the previous file yet or memory runs out:
+ * the caller tries again later. */
+int worker_adopt_journal(struct worker *w, const char *path);
 
 /* Runs the worker's loop on a new thread. Returns 0, or -1. */
 int worker_start(struct worker *w);

@@ -404,6 +404,29 @@ def test_listen_foreign_lock_ignored(make_tally, redis_server, tmp_path):
     assert 'reason="held by a program that does not listen on it"' in log
 
 
+def test_listen_lock_with_full_queue_ignored(make_tally, redis_server, tmp_path):
+    """Anyone can fill a lock socket's connection queue, so a full queue
+    does not count as a tallyd holding the lock."""
+    keys = make_tally().keys
+    port = free_port()
+    held = []
+    try:
+        for name in (f"tally.listen.2.{port}.7f000001", f"tally.listen-port.{port}"):
+            lock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            lock.bind(b"\0" + name.encode())
+            lock.listen(0)
+            filler = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            filler.connect(b"\0" + name.encode())
+            held += [lock, filler]
+        proc = start_tallyd_at(f"127.0.0.1:{port}", redis_server, keys, tmp_path / "t")
+        stop_tallyd(proc)
+    finally:
+        for sock in held:
+            sock.close()
+    log = read_log(tmp_path / "t")
+    assert log.count('reason="its connection queue is full, so its user is not known"') == 2
+
+
 def test_listen_restart_during_drain(make_tally, redis_server, tmp_path):
     """A stopping tallyd closes its listeners when its drain starts, so a
     new one can take the address while the old one still writes its
@@ -470,9 +493,10 @@ def listening_sockets(port):
 
 
 def test_listen_port_zero_shared_by_loops(make_tally, redis_server, tmp_path):
-    """With port 0 the first event loop's bind picks the port, and every
-    other loop listens on that port too. tallyd.ready names it, and so do
-    the URLs POST /v1/sign mints without public_url."""
+    """With port 0 the kernel picks a port, which tallyd claims like any
+    other (so another tallyd cannot bind it in between) and every event
+    loop listens on. tallyd.ready names it, and so do the URLs POST
+    /v1/sign mints without public_url."""
     keys = make_tally().keys
     sign_token = "5" * 64
     with open(keys, "a") as f:
@@ -492,6 +516,12 @@ def test_listen_port_zero_shared_by_loops(make_tally, redis_server, tmp_path):
         port = int(ready.split("listen=127.0.0.1:")[1].split()[0])
         assert port != 0
         assert listening_sockets(port) == 3
+        # The address lock is held; the port lock went once the loops bound.
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.connect(f"\0tally.listen.2.{port}.7f000001".encode())
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            with pytest.raises(ConnectionRefusedError):
+                probe.connect(f"\0tally.listen-port.{port}".encode())
 
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         body = json.dumps({"campaign": "zero", "message": "a",

@@ -14,6 +14,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -22,7 +23,7 @@ import time
 import pytest
 import redis as redis_client
 
-from conftest import TALLYCTL, TALLYD, free_port, wait_until
+from conftest import TALLYCTL, TALLYD, RedisServer, free_port, path_of, wait_until
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../../loadtest"))
 import faultload  # noqa: E402
@@ -739,3 +740,71 @@ def test_repeated_redis_kills_long_load(tmp_path, aof_redis):
         assert_counted_exactly(aof_redis, faultload.expected_counts(plan, setup_clicks))
     finally:
         tally.stop()
+
+
+def test_restart_during_drain_adopts_old_journal(tmp_path):
+    """A tallyd started with the same state_dir while the old one drains
+    finds the old one's journal locked. It adopts the journal once the old
+    tallyd exits, and replays it when Redis comes back."""
+    keys = tmp_path / "keys.conf"
+    with open(keys, "w") as f:
+        subprocess.run([TALLYCTL, "keygen"], stdout=f, check=True)
+    os.chmod(keys, 0o600)
+    redis_dir = tmp_path / "redis"
+    redis_dir.mkdir()
+    state = tmp_path / "state"
+    old_port, new_port = free_port(), free_port()
+    # No Redis listens on the socket yet, so the old tallyd journals.
+    common = ["--redis", "unix://" + str(redis_dir / "redis.sock"), "--keys", str(keys),
+              "--threads", "1", "--state-dir", str(state)]
+    old = subprocess.Popen([TALLYD, "--listen", f"127.0.0.1:{old_port}", *common],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    new = redis = None
+    new_log = tmp_path / "new.log"
+    try:
+        wait_until(lambda: os.path.exists(state / "tallyd.pid"), "the old tallyd to start")
+        pixel = subprocess.run(
+            [TALLYCTL, "--keys", str(keys), "url", "open", "--base",
+             f"http://127.0.0.1:{old_port}", "--campaign", "drainj", "--message", "a",
+             "--email", "r@example.com"], capture_output=True, text=True,
+            check=True).stdout.strip()
+        wait_until(lambda: http_status(old_port, path_of(pixel)) == 200,
+                   "the old tallyd's answer to the open")
+        wait_until(lambda: any(n.endswith(".journal") for n in os.listdir(state)),
+                   "the old tallyd's journal")
+
+        # A request cut off in its headers keeps the old tallyd draining.
+        with socket.create_connection(("127.0.0.1", old_port)) as slow:
+            slow.sendall(b"GET /healthz HTTP/1.1\r\nHo")
+            old.send_signal(signal.SIGTERM)
+            wait_until(lambda: not os.path.exists(state / "tallyd.pid"), "the drain to start")
+            with open(new_log, "w") as log:
+                new = subprocess.Popen([TALLYD, "--listen", f"127.0.0.1:{new_port}",
+                                        *common], stdout=log, stderr=subprocess.STDOUT)
+            wait_until(lambda: "tallyd.ready" in new_log.read_text(), "the new tallyd")
+            assert "journal.adopt_waiting" in new_log.read_text()
+        assert old.wait(timeout=20) == 0
+
+        redis = RedisServer(str(redis_dir))
+        wait_until(lambda: redis.client.hget("c:{drainj}", "opens") == "1",
+                   "the old tallyd's open to reach Redis", seconds=20)
+        assert "journal.adopted" in new_log.read_text()
+    finally:
+        for proc in (old, new):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=20)
+        if redis is not None:
+            redis.stop()
+
+
+def http_status(port, path):
+    """Returns the status of GET path on tallyd at port, or None."""
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", path)
+        status = conn.getresponse().status
+        conn.close()
+        return status
+    except OSError:
+        return None
