@@ -17,6 +17,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "event_codec.h"
+#include "stat_counter.h"
 #include "store.h"
 
 #define HDR(n, v) {n, sizeof(n) - 1, v, sizeof(v) - 1}
@@ -51,7 +52,7 @@ void handle_metrics(struct worker *w, struct http_request *req)
 static bool journal_has_room(const struct worker *peer)
 {
     const struct store_stats *st = store_stats(peer->store);
-    uint64_t bytes = __atomic_load_n(&st->journal_bytes, __ATOMIC_RELAXED);
+    uint64_t bytes = STAT_LOAD(st->journal_bytes);
     uint64_t limit = peer->cfg->journal_max_size;
     uint64_t record = EVENT_RECORD_MAX + 64;
 
@@ -67,9 +68,8 @@ void handle_readyz(struct worker *w, struct http_request *req)
     bool spooling = false;
 
     for (int i = 0; i < w->n_peers; i++) {
-        /* Another worker's flag, read with a relaxed load like /metrics. */
-        if (__atomic_load_n(&store_stats(w->peers[i].store)->connected,
-                            __ATOMIC_RELAXED))
+        /* Another worker's flag (stat_counter.h). */
+        if (STAT_LOAD(store_stats(w->peers[i].store)->connected))
             continue;
         if (!journal_has_room(&w->peers[i])) {
             http_respond(req, 503, "text/plain; charset=utf-8", no_store, 1,

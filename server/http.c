@@ -30,6 +30,7 @@
 
 #include "http_fast.h"
 #include "http_response.h"
+#include "stat_counter.h"
 #include "listen_addr.h"
 #include "log.h"
 
@@ -643,7 +644,7 @@ static void dispatch_request(struct http_conn *conn)
     build_request(conn);
     if (srv->observer != NULL)
         clock_gettime(CLOCK_MONOTONIC, &conn->dispatched);
-    srv->stats.requests++;
+    STAT_ADD(srv->stats.requests, 1);
     srv->handler(&conn->req, srv->handler_arg);
 }
 
@@ -654,12 +655,12 @@ static void dispatch_request(struct http_conn *conn)
 static void count_rejection(struct http_server_stats *stats, int status)
 {
     switch (status) {
-    case 408: stats->timed_out++; break;
-    case 413: stats->body_too_large++; break;
-    case 414: stats->uri_too_long++; break;
-    case 431: stats->headers_too_large++; break;
+    case 408: STAT_ADD(stats->timed_out, 1); break;
+    case 413: STAT_ADD(stats->body_too_large, 1); break;
+    case 414: STAT_ADD(stats->uri_too_long, 1); break;
+    case 431: STAT_ADD(stats->headers_too_large, 1); break;
     case 500: break;
-    default: stats->bad_request++; break;
+    default: STAT_ADD(stats->bad_request, 1); break;
     }
 }
 
@@ -772,7 +773,7 @@ static void conn_close(struct http_conn *conn)
     if (conn->bev != NULL) {
         bufferevent_free(conn->bev);
         conn->bev = NULL;
-        conn->srv->stats.open_connections--;
+        STAT_SUB(conn->srv->stats.open_connections, 1);
     }
     if (conn->state == CONN_HANDLER)
         return;
@@ -1070,7 +1071,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_TIMEOUT) {
         char peer[INET6_ADDRSTRLEN + 8];
         format_peer(&conn->peer, peer, sizeof(peer));
-        conn->srv->stats.timed_out++;
+        STAT_ADD(conn->srv->stats.timed_out, 1);
         LOG_LIMITED(LOG_LEVEL_INFO, "http.write_timeout", "id=%llu peer=%s",
                     (unsigned long long)conn->req.id, peer);
         conn_close(conn);
@@ -1122,7 +1123,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
             conn_arm_deadline(conn, conn->srv->limits.idle_timeout_ms);
             break;
         }
-        conn->srv->stats.timed_out++;
+        STAT_ADD(conn->srv->stats.timed_out, 1);
         conn_close(conn);
         break;
     case CONN_HEADERS:
@@ -1161,7 +1162,7 @@ static void reject_over_limit(struct http_server *srv, evutil_socket_t fd)
     ssize_t sent = send(fd, answer, sizeof(answer) - 1, MSG_NOSIGNAL);
 
     (void)sent;
-    srv->stats.rejected_over_limit++;
+    STAT_ADD(srv->stats.rejected_over_limit, 1);
     LOG_LIMITED(LOG_LEVEL_INFO, "http.reject",
                 "id=0 status=503 reason=max_connections open=%llu",
                 (unsigned long long)srv->stats.open_connections);
@@ -1186,7 +1187,7 @@ int http_server_adopt(struct http_server *srv, int fd,
         .tv_usec = (srv->limits.write_timeout_ms % 1000) * 1000,
     };
 
-    srv->stats.accepted++;
+    STAT_ADD(srv->stats.accepted, 1);
     if (srv->draining ||
         srv->stats.open_connections >= (uint64_t)srv->limits.max_connections) {
         reject_over_limit(srv, fd);
@@ -1226,7 +1227,7 @@ int http_server_adopt(struct http_server *srv, int fd,
         srv->conns->prev = conn;
     srv->conns = conn;
     srv->n_conns++;
-    srv->stats.open_connections++;
+    STAT_ADD(srv->stats.open_connections, 1);
     return 0;
 
 fail:

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "stat_counter.h"
 #include "stats_reader.h"
 #include "store.h"
 #include "worker.h"
@@ -126,11 +127,6 @@ static uint64_t load(const _Atomic uint64_t *counter)
     return atomic_load_explicit(counter, memory_order_relaxed);
 }
 
-/* NOTE: the store and the HTTP server keep plain uint64_t counters that
- * only their own thread writes. They are read here with relaxed atomic
- * loads (GCC and Clang builtins), which cannot tear an aligned 64-bit word
- * on the 64-bit targets tally supports. */
-#define PLAIN_LOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 typedef uint64_t (*worker_value_fn)(const struct worker *w);
 
@@ -198,14 +194,14 @@ static void write_latency(FILE *out, const struct worker *workers, int n)
     }
 }
 
-static uint64_t http_open(const struct worker *w) { return PLAIN_LOAD(http_server_stats(w->http)->open_connections); }
-static uint64_t http_accepted(const struct worker *w) { return PLAIN_LOAD(http_server_stats(w->http)->accepted); }
-static uint64_t http_over_limit(const struct worker *w) { return PLAIN_LOAD(http_server_stats(w->http)->rejected_over_limit); }
-static uint64_t http_bad_request(const struct worker *w) { return PLAIN_LOAD(http_server_stats(w->http)->bad_request); }
-static uint64_t http_uri_too_long(const struct worker *w) { return PLAIN_LOAD(http_server_stats(w->http)->uri_too_long); }
-static uint64_t http_headers_too_large(const struct worker *w) { return PLAIN_LOAD(http_server_stats(w->http)->headers_too_large); }
-static uint64_t http_body_too_large(const struct worker *w) { return PLAIN_LOAD(http_server_stats(w->http)->body_too_large); }
-static uint64_t http_timed_out(const struct worker *w) { return PLAIN_LOAD(http_server_stats(w->http)->timed_out); }
+static uint64_t http_open(const struct worker *w) { return STAT_LOAD(http_server_stats(w->http)->open_connections); }
+static uint64_t http_accepted(const struct worker *w) { return STAT_LOAD(http_server_stats(w->http)->accepted); }
+static uint64_t http_over_limit(const struct worker *w) { return STAT_LOAD(http_server_stats(w->http)->rejected_over_limit); }
+static uint64_t http_bad_request(const struct worker *w) { return STAT_LOAD(http_server_stats(w->http)->bad_request); }
+static uint64_t http_uri_too_long(const struct worker *w) { return STAT_LOAD(http_server_stats(w->http)->uri_too_long); }
+static uint64_t http_headers_too_large(const struct worker *w) { return STAT_LOAD(http_server_stats(w->http)->headers_too_large); }
+static uint64_t http_body_too_large(const struct worker *w) { return STAT_LOAD(http_server_stats(w->http)->body_too_large); }
+static uint64_t http_timed_out(const struct worker *w) { return STAT_LOAD(http_server_stats(w->http)->timed_out); }
 
 static void write_http(FILE *out, const struct worker *workers, int n)
 {
@@ -237,17 +233,17 @@ static void write_http(FILE *out, const struct worker *workers, int n)
                 (unsigned long long)sum_workers(workers, n, rejections[i].fn));
 }
 
-static uint64_t ev_submitted(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->submitted); }
-static uint64_t ev_written(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->written); }
-static uint64_t ev_failed(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->failed); }
-static uint64_t orders_repeated(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->orders_repeated); }
-static uint64_t orders_unattributed(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->orders_unattributed); }
-static uint64_t opens_plain(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->opens_plain); }
-static uint64_t clicks_plain(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->clicks_plain); }
-static uint64_t opens_one_command(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->opens_one_command); }
-static uint64_t store_reconnects(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->reconnects); }
-static uint64_t reader_connects(const struct worker *w) { return PLAIN_LOAD(stats_reader_stats(w->reader)->connects); }
-static uint64_t reader_timeouts(const struct worker *w) { return PLAIN_LOAD(stats_reader_stats(w->reader)->timeouts); }
+static uint64_t ev_submitted(const struct worker *w) { return STAT_LOAD(store_stats(w->store)->submitted); }
+static uint64_t ev_written(const struct worker *w) { return STAT_LOAD(store_stats(w->store)->written); }
+static uint64_t ev_failed(const struct worker *w) { return STAT_LOAD(store_stats(w->store)->failed); }
+static uint64_t orders_repeated(const struct worker *w) { return STAT_LOAD(store_stats(w->store)->orders_repeated); }
+static uint64_t orders_unattributed(const struct worker *w) { return STAT_LOAD(store_stats(w->store)->orders_unattributed); }
+static uint64_t opens_plain(const struct worker *w) { return STAT_LOAD(store_stats(w->store)->opens_plain); }
+static uint64_t clicks_plain(const struct worker *w) { return STAT_LOAD(store_stats(w->store)->clicks_plain); }
+static uint64_t opens_one_command(const struct worker *w) { return STAT_LOAD(store_stats(w->store)->opens_one_command); }
+static uint64_t store_reconnects(const struct worker *w) { return STAT_LOAD(store_stats(w->store)->reconnects); }
+static uint64_t reader_connects(const struct worker *w) { return STAT_LOAD(stats_reader_stats(w->reader)->connects); }
+static uint64_t reader_timeouts(const struct worker *w) { return STAT_LOAD(stats_reader_stats(w->reader)->timeouts); }
 
 static void write_events(FILE *out, const struct worker *workers, int n)
 {
@@ -285,12 +281,12 @@ static void write_events(FILE *out, const struct worker *workers, int n)
             (unsigned long long)sum_workers(workers, n, orders_unattributed));
 }
 
-static uint64_t journaled(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->journaled); }
-static uint64_t replayed(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->replayed); }
-static uint64_t journal_dropped(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->journal_dropped); }
-static uint64_t journal_skipped(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->journal_skipped); }
-static uint64_t redis_timeouts(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->timeouts); }
-static uint64_t journal_bytes(const struct worker *w) { return PLAIN_LOAD(store_stats(w->store)->journal_bytes); }
+static uint64_t journaled(const struct worker *w) { return STAT_LOAD(store_stats(w->store)->journaled); }
+static uint64_t replayed(const struct worker *w) { return STAT_LOAD(store_stats(w->store)->replayed); }
+static uint64_t journal_dropped(const struct worker *w) { return STAT_LOAD(store_stats(w->store)->journal_dropped); }
+static uint64_t journal_skipped(const struct worker *w) { return STAT_LOAD(store_stats(w->store)->journal_skipped); }
+static uint64_t redis_timeouts(const struct worker *w) { return STAT_LOAD(store_stats(w->store)->timeouts); }
+static uint64_t journal_bytes(const struct worker *w) { return STAT_LOAD(store_stats(w->store)->journal_bytes); }
 
 static void write_journal(FILE *out, const struct worker *workers, int n)
 {
@@ -334,7 +330,7 @@ static void write_journal(FILE *out, const struct worker *workers, int n)
                  "1 while a worker sends new events to its journal, by worker.");
     for (int i = 0; i < n; i++)
         fprintf(out, "tally_journal_spooling{worker=\"%d\"} %d\n", i,
-                PLAIN_LOAD(store_stats(workers[i].store)->spooling) ? 1 : 0);
+                STAT_LOAD(store_stats(workers[i].store)->spooling) ? 1 : 0);
 }
 
 static void write_redis(FILE *out, const struct worker *workers, int n)
@@ -343,9 +339,9 @@ static void write_redis(FILE *out, const struct worker *workers, int n)
                  "1 while a connection to Redis is up, by worker and role.");
     for (int i = 0; i < n; i++) {
         fprintf(out, "tally_redis_connected{role=\"store\",worker=\"%d\"} %d\n", i,
-                PLAIN_LOAD(store_stats(workers[i].store)->connected) ? 1 : 0);
+                STAT_LOAD(store_stats(workers[i].store)->connected) ? 1 : 0);
         fprintf(out, "tally_redis_connected{role=\"stats\",worker=\"%d\"} %d\n", i,
-                PLAIN_LOAD(stats_reader_stats(workers[i].reader)->connected) ? 1 : 0);
+                STAT_LOAD(stats_reader_stats(workers[i].reader)->connected) ? 1 : 0);
     }
     write_family(out, "tally_redis_reconnects_total", "counter",
                  "Store connections lost and reopened.");

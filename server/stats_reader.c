@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "reply_arena.h"
+#include "stat_counter.h"
 
 struct stats_reader {
     struct event_base *base;
@@ -68,11 +69,11 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
                 "pending=%zu timeout_ms=%ld hint=\"the stats requests waiting "
                 "on this connection answer 503\"", r->pending,
                 (long)(r->timeout.tv_sec * 1000 + r->timeout.tv_usec / 1000));
-    r->stats.timeouts++;
+    STAT_ADD(r->stats.timeouts, 1);
     /* Runs every pending callback with NULL, then on_disconnect. */
     redisAsyncFree(r->ac);
     r->ac = NULL;
-    r->stats.connected = false;
+    STAT_SET(r->stats.connected, false);
 }
 
 static void on_command_reply(redisAsyncContext *ac, void *reply, void *privdata)
@@ -96,10 +97,10 @@ static void on_connect(const redisAsyncContext *ac, int status)
         LOG_LIMITED(LOG_LEVEL_WARN, "stats.redis_connect_failed", "error=\"%s\"",
                     ac->errstr);
         r->ac = NULL;
-        r->stats.connected = false;
+        STAT_SET(r->stats.connected, false);
         return;
     }
-    r->stats.connected = true;
+    STAT_SET(r->stats.connected, true);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -107,7 +108,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     struct stats_reader *r = ac->data;
 
     r->ac = NULL;
-    r->stats.connected = false;
+    STAT_SET(r->stats.connected, false);
     if (!r->closing && status != REDIS_OK)
         LOG_LIMITED(LOG_LEVEL_WARN, "stats.redis_disconnected", "error=\"%s\"",
                     ac->errstr);
@@ -156,7 +157,7 @@ static int connect_reader(struct stats_reader *r)
         redisAsyncCommand(ac, on_setup_reply, (void *)"SELECT", "SELECT %d", t->db);
 
     r->ac = ac;
-    r->stats.connects++;
+    STAT_ADD(r->stats.connects, 1);
     return 0;
 }
 

@@ -180,7 +180,7 @@ void store_op_finish(struct store_op *op, bool ok)
         store_spool_failed(op);
         return;
     }
-    st->stats.written++;
+    STAT_ADD(st->stats.written, 1);
     store_op_free(op);
     store_send_queued(st);
     store_event_done(st);
@@ -308,12 +308,12 @@ static void on_connect(const redisAsyncContext *ac, int status)
         LOG_LIMITED(LOG_LEVEL_WARN, "redis.connect_failed", "redis=%s error=\"%s\"",
                     where, ac->errstr);
         st->ac = NULL;
-        st->stats.connected = false;
+        STAT_SET(st->stats.connected, false);
         schedule_reconnect(st);
         return;
     }
     LOG_NOTICE("redis.connected", "redis=%s writer=%s", where, st->writer);
-    st->stats.connected = true;
+    STAT_SET(st->stats.connected, true);
     /* The backoff resets on the first successful write, not here: a Redis
      * that accepts connections but answers LOADING is not back yet. */
     store_replay_kick(st);
@@ -327,12 +327,12 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     /* hiredis frees the context after this callback returns; pending
      * callbacks have already run with a NULL reply. */
     st->ac = NULL;
-    st->stats.connected = false;
+    STAT_SET(st->stats.connected, false);
     if (st->closing)
         return;
     LOG_WARN("redis.disconnected", "status=%d error=\"%s\"", status,
              ac->errstr[0] != '\0' ? ac->errstr : "closed by server");
-    st->stats.reconnects++;
+    STAT_ADD(st->stats.reconnects, 1);
     schedule_reconnect(st);
 }
 
@@ -398,7 +398,7 @@ void store_drop_connection(struct store *st)
     if (ac == NULL)
         return;
     st->ac = NULL;
-    st->stats.connected = false;
+    STAT_SET(st->stats.connected, false);
     /* Fails every pending command with a NULL reply, then calls
      * on_disconnect if the socket had connected. */
     redisAsyncFree(ac);
@@ -709,7 +709,7 @@ void store_submit(struct store *st, const struct event *ev)
 
     if (op == NULL) {
         LOG_LIMITED(LOG_LEVEL_ERROR, "store.event_failed", "error=\"out of memory\"");
-        st->stats.failed++;
+        STAT_ADD(st->stats.failed, 1);
         return;
     }
     op->ev = *ev;
@@ -723,7 +723,7 @@ void store_submit(struct store *st, const struct event *ev)
     op->event_id[writer_len] = '-';
     resp_u64_text(op->seq, op->event_id + writer_len + 1);
     st->in_flight++;
-    st->stats.submitted++;
+    STAT_ADD(st->stats.submitted, 1);
 
     if (st->spooling)
         store_spool_submit(op);

@@ -252,7 +252,7 @@ static void on_order_claim(redisAsyncContext *ac, void *r, void *privdata)
 
     outcome = reply->element[0]->integer;
     if (outcome == 0 || outcome == 4) {
-        op->st->stats.orders_repeated++;
+        STAT_ADD(op->st->stats.orders_repeated, 1);
         LOG_DEBUG("checkout.repeated", "event=%s shop=%s outcome=%lld", op->event_id,
                   op->ev.u.checkout.shop, outcome);
         store_op_finish(op, true);
@@ -266,7 +266,7 @@ static void on_order_claim(redisAsyncContext *ac, void *r, void *privdata)
     }
 
     if (op->steps->record.decision.path == ATTR_PATH_NONE) {
-        op->st->stats.orders_unattributed++;
+        STAT_ADD(op->st->stats.orders_unattributed, 1);
         store_op_finish(op, true);
         return;
     }

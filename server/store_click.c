@@ -199,7 +199,7 @@ static void decide(struct store_op *op)
         return;
     }
     if (op->plain_enough) {
-        op->st->stats.clicks_plain++;
+        STAT_ADD(op->st->stats.clicks_plain, 1);
         if (op->plain_oversized)
             send_trim(op);
     }

@@ -14,6 +14,7 @@
 #include "journal.h"
 #include "decision.h"
 #include "resp.h"
+#include "stat_counter.h"
 #include "schema.h"
 #include "store.h"
 #include "touch.h"

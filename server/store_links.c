@@ -116,7 +116,7 @@ bool store_link_check_shared(struct store_op *op, const redisReply *reply,
         reply->integer <= (long long)op->st->opts.max_readers_per_identifier)
         return true;
 
-    op->st->stats.identifiers_shared++;
+    STAT_ADD(op->st->stats.identifiers_shared, 1);
     LOG_LIMITED(LOG_LEVEL_INFO, "link.shared", "shop=%s kind=%s readers=%lld",
                 shop, is_device ? "device" : "customer", reply->integer);
     if (op->st->ac == NULL)

@@ -109,8 +109,8 @@ static void on_plain_zadd(redisAsyncContext *ac, void *r, void *privdata)
 
     if (op->plain_renewed) {
         if (op->plain_updated) {
-            op->st->stats.opens_plain++;
-            op->st->stats.opens_one_command++;
+            STAT_ADD(op->st->stats.opens_plain, 1);
+            STAT_ADD(op->st->stats.opens_one_command, 1);
         }
         store_plain_finish(op, op->plain_updated);
     }
@@ -190,7 +190,7 @@ static void on_plain_marks(redisAsyncContext *ac, void *r, void *privdata)
     }
 
     if (op->plain_updated && store_marks_allow_plain(op, reply)) {
-        op->st->stats.opens_plain++;
+        STAT_ADD(op->st->stats.opens_plain, 1);
         store_plain_finish(op, true);
         return;
     }

@@ -127,7 +127,7 @@ static void on_order_refund(redisAsyncContext *ac, void *r, void *privdata)
     if (outcome == -1) {
         /* The refund came before its order (a late or lost checkout
          * beacon): ORDER_REFUND kept it in Redis for ORDER_CLAIM. */
-        op->st->stats.refunds_unknown_order++;
+        STAT_ADD(op->st->stats.refunds_unknown_order, 1);
         LOG_LIMITED(LOG_LEVEL_INFO, "refund.held", "shop=%s reason=unknown_order "
                     "hint=\"applied when the order's checkout arrives\"", rf->shop);
         store_op_finish(op, true);
@@ -136,7 +136,7 @@ static void on_order_refund(redisAsyncContext *ac, void *r, void *privdata)
     if (outcome < 0) {
         /* Another currency than the order's: the shop's data is wrong,
          * not tally's, so this is counted and logged at info. */
-        op->st->stats.refunds_currency_mismatch++;
+        STAT_ADD(op->st->stats.refunds_currency_mismatch, 1);
         LOG_LIMITED(LOG_LEVEL_INFO, "refund.rejected", "shop=%s reason=currency_mismatch",
                     rf->shop);
         store_op_finish(op, true);

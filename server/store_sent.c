@@ -46,7 +46,7 @@ void store_count_sent(struct store *st, const char *campaign,
     if (op == NULL || hex == NULL || argv == NULL || lens == NULL) {
         LOG_LIMITED(LOG_LEVEL_ERROR, "store.event_failed",
                     "step=sent error=\"out of memory\"");
-        st->stats.failed++;
+        STAT_ADD(st->stats.failed, 1);
         free(op);
         goto done;
     }
@@ -54,7 +54,7 @@ void store_count_sent(struct store *st, const char *campaign,
     op->st = st;
     snprintf(op->event_id, sizeof(op->event_id), "%s-sent", st->writer);
     st->in_flight++;
-    st->stats.submitted++;
+    STAT_ADD(st->stats.submitted, 1);
 
     schema_message_sent(keys[0], campaign, message);
     schema_campaign_sent(keys[1], campaign);

@@ -76,13 +76,13 @@ static void update_journal_bytes(struct store *st)
 
     for (int i = 0; i < st->n_adopted; i++)
         bytes += journal_size(st->adopted[i]);
-    st->stats.journal_bytes = bytes;
+    STAT_SET(st->stats.journal_bytes, bytes);
 }
 
 static void set_spooling(struct store *st, bool on)
 {
     st->spooling = on;
-    st->stats.spooling = on;
+    STAT_SET(st->stats.spooling, on);
 }
 
 /* Opens this writer's journal on first use. */
@@ -123,11 +123,11 @@ static void journal_op(struct store *st, struct store_op *op)
 
     if (result == JOURNAL_OK || result == JOURNAL_NOT_SYNCED) {
         /* journal.fsync_failed has told of the second. */
-        st->stats.journaled++;
+        STAT_ADD(st->stats.journaled, 1);
     } else {
         /* Answered already, so the reader saw nothing; the count is lost. */
-        st->stats.journal_dropped++;
-        st->stats.failed++;
+        STAT_ADD(st->stats.journal_dropped, 1);
+        STAT_ADD(st->stats.failed, 1);
         LOG_LIMITED(LOG_LEVEL_ERROR, "journal.event_dropped", "event=%s reason=\"%s\"",
                     op->event_id,
                     result == JOURNAL_FULL ? "journal_max_size reached"
@@ -147,8 +147,8 @@ static void push_failed(struct store *st, struct store_op *op)
         if (grown == NULL) {
             LOG_LIMITED(LOG_LEVEL_ERROR, "journal.event_dropped",
                         "event=%s reason=\"out of memory\"", op->event_id);
-            st->stats.journal_dropped++;
-            st->stats.failed++;
+            STAT_ADD(st->stats.journal_dropped, 1);
+            STAT_ADD(st->stats.failed, 1);
             store_op_free(op);
             store_event_done(st);
             return;
@@ -383,8 +383,8 @@ static int fill_window(struct store *st, struct journal *src)
         if (got <= 0) {
             if (got == 0 && st->window_len == 0 && frames > 0) {
                 journal_consume_to(src, cursor, frames);
-                st->stats.journal_skipped += frames;
-                st->stats.failed += frames;
+                STAT_ADD(st->stats.journal_skipped, frames);
+                STAT_ADD(st->stats.failed, frames);
             }
             break;
         }
@@ -506,8 +506,8 @@ static bool give_up(struct store *st, const struct store_op *op)
     LOG_ERROR("journal.record_skipped", "path=%s event=%s attempts=%d "
               "reason=\"rejected by redis\"", journal_path(st->replay_source),
               op->event_id, st->replay_attempts);
-    st->stats.journal_skipped++;
-    st->stats.failed++;
+    STAT_ADD(st->stats.journal_skipped, 1);
+    STAT_ADD(st->stats.failed, 1);
     return true;
 }
 
@@ -531,12 +531,12 @@ static void process_window(struct store *st)
             break;
         }
         if (op->succeeded)
-            st->stats.replayed++;
+            STAT_ADD(st->stats.replayed, 1);
         else {
             renumber(st, op);
             st->window[i] = NULL;
         }
-        st->stats.journal_skipped += st->window_frames[i] - 1;
+        STAT_ADD(st->stats.journal_skipped, st->window_frames[i] - 1);
         offset = st->window_end[i];
         frames += st->window_frames[i];
     }
@@ -588,7 +588,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
          * second run of any that did reach Redis harmless. */
         LOG_WARN("redis.timeout", "writer=%s event=%s waited_ms=%lld", st->writer,
                  st->ops_head->event_id, (long long)(now - st->ops_head->sent_ms));
-        st->stats.timeouts++;
+        STAT_ADD(st->stats.timeouts, 1);
         st->drop_requested = true;
         store_spool_flush(st);
     }
