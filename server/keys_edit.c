@@ -246,15 +246,39 @@ done:
     return rc;
 }
 
-int keys_edit_activate(const char *path, int id, char *err, size_t errsize)
+/* Replaces the line of the keys file at path that sets name by line (which
+ * ends in a newline), in place, or appends line when no line sets name.
+ * The result is checked and written as replace_checked does. Returns 0, or
+ * -1 with a reason in err. */
+static int set_line(const char *path, const char *name, const char *line, char *err,
+                    size_t errsize)
 {
     static struct keyring ring;
     struct text old = {0}, out = {0};
-    char line[64];
     bool replaced;
+    int rc = -1;
+
+    if (read_file(path, &old, err, errsize) != 0)
+        goto done;
+    if (copy_replacing(&old, name, line, &out, &replaced) != 0 ||
+        (!replaced && text_append(&out, line, strlen(line)) != 0)) {
+        errmsg_set(err, errsize, "out of memory");
+        goto done;
+    }
+    rc = replace_checked(path, &out, &ring, err, errsize);
+
+done:
+    text_free(&old);
+    text_free(&out);
+    return rc;
+}
+
+int keys_edit_activate(const char *path, int id, char *err, size_t errsize)
+{
+    static struct keyring ring;
+    char line[64];
     bool present;
     bool retired;
-    int rc = -1;
 
     if (id < 1 || id >= KEYRING_MAX_KEYS)
         return errmsg_set(err, errsize, "key id %d is invalid: use 1 to 255", id);
@@ -270,36 +294,19 @@ int keys_edit_activate(const char *path, int id, char *err, size_t errsize)
                     "links would stop counting: add a new key with tallyctl keys "
                     "add", id, path);
 
-    if (read_file(path, &old, err, errsize) != 0)
-        goto done;
     snprintf(line, sizeof(line), "active_signing_key = %d\n", id);
-    /* As in keys_edit_add, the line is appended only when copy_replacing
-     * missed it, and the check then rejects the repeat. */
-    if (copy_replacing(&old, "active_signing_key", line, &out, &replaced) != 0 ||
-        (!replaced && text_append(&out, line, strlen(line)) != 0)) {
-        errmsg_set(err, errsize, "out of memory");
-        goto done;
-    }
-    rc = replace_checked(path, &out, &ring, err, errsize);
-
-done:
-    text_free(&old);
-    text_free(&out);
-    return rc;
+    return set_line(path, "active_signing_key", line, err, errsize);
 }
 
 int keys_edit_count_until(const char *path, int id, const char *until,
                           char *err, size_t errsize)
 {
     static struct keyring ring;
-    struct text old = {0}, out = {0};
     char name[64];
     char line[160];
     uint32_t until_s;
-    bool replaced;
     bool active;
     bool present;
-    int rc = -1;
 
     if (id < 1 || id >= KEYRING_MAX_KEYS)
         return errmsg_set(err, errsize, "key id %d is invalid: use 1 to 255", id);
@@ -321,18 +328,6 @@ int keys_edit_count_until(const char *path, int id, const char *until,
                     "tallyctl keys activate --id N", id, path);
 
     snprintf(name, sizeof(name), "signing_key.%d.count_until", id);
-    if (read_file(path, &old, err, errsize) != 0)
-        goto done;
     snprintf(line, sizeof(line), "%s = %s\n", name, until);
-    if (copy_replacing(&old, name, line, &out, &replaced) != 0 ||
-        (!replaced && text_append(&out, line, strlen(line)) != 0)) {
-        errmsg_set(err, errsize, "out of memory");
-        goto done;
-    }
-    rc = replace_checked(path, &out, &ring, err, errsize);
-
-done:
-    text_free(&old);
-    text_free(&out);
-    return rc;
+    return set_line(path, name, line, err, errsize);
 }

@@ -56,18 +56,25 @@ static void write_file(const char *text)
     fclose(f);
 }
 
-static void pidfile_claim_writes_pid(void **state)
+/* Checks that the pid file contains this process's id and a newline. */
+static void assert_own_pid_written(void)
 {
     char text[32], want[32];
+
+    snprintf(want, sizeof(want), "%ld\n", (long)getpid());
+    read_file(text, sizeof(text));
+    assert_string_equal(text, want);
+}
+
+static void pidfile_claim_writes_pid(void **state)
+{
     char err[512] = "";
     int fd;
 
     (void)state;
     fd = pidfile_claim(dir, err, sizeof(err));
     assert_true(fd >= 0);
-    snprintf(want, sizeof(want), "%ld\n", (long)getpid());
-    read_file(text, sizeof(text));
-    assert_string_equal(text, want);
+    assert_own_pid_written();
 
     pidfile_release(fd, dir);
     assert_int_equal(access(path, F_OK), -1);
@@ -96,7 +103,6 @@ static void pidfile_held_not_taken(void **state)
 
 static void pidfile_stale_taken_over(void **state)
 {
-    char text[32], want[32];
     char err[512] = "";
     int fd;
 
@@ -104,9 +110,7 @@ static void pidfile_stale_taken_over(void **state)
     write_file("999999999\nleft by a tallyd that died\n");
     fd = pidfile_claim(dir, err, sizeof(err));
     assert_true(fd >= 0);
-    snprintf(want, sizeof(want), "%ld\n", (long)getpid());
-    read_file(text, sizeof(text));
-    assert_string_equal(text, want);
+    assert_own_pid_written();
     pidfile_release(fd, dir);
 }
 
