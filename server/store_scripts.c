@@ -14,6 +14,22 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Lua for the scripts that add money: adds n to a sum of amounts. Redis
+ * sums in signed 64 bits and HINCRBY fails past them, after about 92,000
+ * orders of the largest amount money.h accepts. A failed redis.call would
+ * end the script with its earlier writes done and the later ones not, so
+ * the order would count in some totals only. add_money leaves that one
+ * sum where it is and counts the lost addition in the key's
+ * money_overflows field. Any other error ends the script as before. */
+#define ADD_MONEY_LUA                                                      \
+    "local function add_money(key, field, n)\n"                            \
+    "  local r = redis.pcall('HINCRBY', key, field, n)\n"                  \
+    "  if type(r) == 'table' and r.err then\n"                             \
+    "    if not string.find(r.err, 'overflow', 1, true) then error(r) end\n" \
+    "    redis.call('HINCRBY', key, 'money_overflows', 1)\n"               \
+    "  end\n"                                                              \
+    "end\n"
+
 /*
  * Records an open or a click in the reader's slot, and decides the two
  * verdicts that need the reader's earlier clicks.
@@ -388,6 +404,7 @@ static const char campaign_sums[] =
  * counted as early_refunds_rejected.
  */
 static const char order_claim[] =
+    ADD_MONEY_LUA
     "local function record()\n"
     "  local h = redis.call('HGETALL', KEYS[1])\n"
     "  local t = {}\n"
@@ -428,7 +445,7 @@ static const char order_claim[] =
     "  local cut = 0\n"
     "  if refunded > new then\n"
     "    cut = refunded - new\n"
-    "    redis.call('HINCRBY', KEYS[2], 'refunded:' .. rec.currency, 0 - cut)\n"
+    "    add_money(KEYS[2], 'refunded:' .. rec.currency, 0 - cut)\n"
     "    refunded = new\n"
     "  end\n"
     "  local delta = (new - refunded) - (old - tonumber(o[7] or '0'))\n"
@@ -438,10 +455,10 @@ static const char order_claim[] =
     "             'refunded', refunded, 'verify_event', ARGV[1],\n"
     "             'verify_delta', delta, 'verify_net', net, 'verify_cut', cut)\n"
     "  redis.call('HINCRBY', KEYS[2], 'verified_orders', 1)\n"
-    "  redis.call('HINCRBY', KEYS[2], 'revenue:' .. cur, delta)\n"
-    "  redis.call('HINCRBY', KEYS[2], 'verified_revenue:' .. cur, net)\n"
+    "  add_money(KEYS[2], 'revenue:' .. cur, delta)\n"
+    "  add_money(KEYS[2], 'verified_revenue:' .. cur, net)\n"
     "  if o[8] ~= '' then\n"
-    "    redis.call('HINCRBY', KEYS[2], 'attributed_revenue:' .. cur, delta)\n"
+    "    add_money(KEYS[2], 'attributed_revenue:' .. cur, delta)\n"
     "  end\n"
     "  return {3, record(), tostring(delta), tostring(net), tostring(cut)}\n"
     "end\n"
@@ -454,12 +471,12 @@ static const char order_claim[] =
     "redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
     "local cur = rec.currency\n"
     "for i = 5, #ARGV do redis.call('HINCRBY', KEYS[2], ARGV[i], 1) end\n"
-    "redis.call('HINCRBY', KEYS[2], 'revenue:' .. cur, rec.revenue)\n"
+    "add_money(KEYS[2], 'revenue:' .. cur, rec.revenue)\n"
     "if rec.campaign ~= '' then\n"
-    "  redis.call('HINCRBY', KEYS[2], 'attributed_revenue:' .. cur, rec.revenue)\n"
+    "  add_money(KEYS[2], 'attributed_revenue:' .. cur, rec.revenue)\n"
     "end\n"
     "if rec.verified == '1' then\n"
-    "  redis.call('HINCRBY', KEYS[2], 'verified_revenue:' .. cur, rec.revenue)\n"
+    "  add_money(KEYS[2], 'verified_revenue:' .. cur, rec.revenue)\n"
     "end\n"
     "redis.call('EXPIRE', KEYS[2], ARGV[3])\n"
     "local t = tonumber(rec.time)\n"
@@ -484,13 +501,13 @@ static const char order_claim[] =
     "    redis.call('HSET', KEYS[1], e[1], amount)\n"
     "    redis.call('HINCRBY', KEYS[1], 'refunded', amount)\n"
     "    redis.call('HINCRBY', KEYS[2], 'refunds', 1)\n"
-    "    redis.call('HINCRBY', KEYS[2], 'refunded:' .. cur, amount)\n"
-    "    redis.call('HINCRBY', KEYS[2], 'revenue:' .. cur, 0 - amount)\n"
+    "    add_money(KEYS[2], 'refunded:' .. cur, amount)\n"
+    "    add_money(KEYS[2], 'revenue:' .. cur, 0 - amount)\n"
     "    if rec.campaign ~= '' then\n"
-    "      redis.call('HINCRBY', KEYS[2], 'attributed_revenue:' .. cur, 0 - amount)\n"
+    "      add_money(KEYS[2], 'attributed_revenue:' .. cur, 0 - amount)\n"
     "    end\n"
     "    if rec.verified == '1' then\n"
-    "      redis.call('HINCRBY', KEYS[2], 'verified_revenue:' .. cur, 0 - amount)\n"
+    "      add_money(KEYS[2], 'verified_revenue:' .. cur, 0 - amount)\n"
     "    end\n"
     "    fields_applied[#fields_applied + 1] = e[1]\n"
     "    applied[#applied + 1] = e[1]\n"
@@ -516,6 +533,7 @@ static const char order_claim[] =
  * Returns 1 when credited, 0 when already credited.
  */
 static const char campaign_convert[] =
+    ADD_MONEY_LUA
     "if redis.call('EXISTS', KEYS[4]) == 1 then return 0 end\n"
     "local rec = cjson.decode(ARGV[1])\n"
     "local fields = {}\n"
@@ -531,10 +549,10 @@ static const char campaign_convert[] =
     "  if rec.cross_device == '1' then\n"
     "    redis.call('HINCRBY', KEYS[i], 'cross_device_conversions', 1)\n"
     "  end\n"
-    "  redis.call('HINCRBY', KEYS[i], 'revenue:' .. cur, rec.revenue)\n"
+    "  add_money(KEYS[i], 'revenue:' .. cur, rec.revenue)\n"
     "  if rec.verified == '1' then\n"
     "    redis.call('HINCRBY', KEYS[i], 'verified_conversions', 1)\n"
-    "    redis.call('HINCRBY', KEYS[i], 'verified_revenue:' .. cur, rec.revenue)\n"
+    "    add_money(KEYS[i], 'verified_revenue:' .. cur, rec.revenue)\n"
     "  end\n"
     "  redis.call('EXPIRE', KEYS[i], ARGV[2])\n"
     "end\n"
@@ -637,6 +655,7 @@ static const char link_lookup[] =
  * refund), {-2} for another currency than the order's.
  */
 static const char order_refund[] =
+    ADD_MONEY_LUA
     "local o = redis.call('HMGET', KEYS[1], 'currency', 'revenue', 'refunded',\n"
     "                     'campaign', 'message', 'time', 'verified')\n"
     "if not o[1] then\n"
@@ -659,13 +678,13 @@ static const char order_refund[] =
     "redis.call('HINCRBY', KEYS[1], 'refunded', amount)\n"
     "local cur = ARGV[3]\n"
     "redis.call('HINCRBY', KEYS[2], 'refunds', 1)\n"
-    "redis.call('HINCRBY', KEYS[2], 'refunded:' .. cur, amount)\n"
-    "redis.call('HINCRBY', KEYS[2], 'revenue:' .. cur, 0 - amount)\n"
+    "add_money(KEYS[2], 'refunded:' .. cur, amount)\n"
+    "add_money(KEYS[2], 'revenue:' .. cur, 0 - amount)\n"
     "if o[4] ~= '' then\n"
-    "  redis.call('HINCRBY', KEYS[2], 'attributed_revenue:' .. cur, 0 - amount)\n"
+    "  add_money(KEYS[2], 'attributed_revenue:' .. cur, 0 - amount)\n"
     "end\n"
     "if o[7] == '1' then\n"
-    "  redis.call('HINCRBY', KEYS[2], 'verified_revenue:' .. cur, 0 - amount)\n"
+    "  add_money(KEYS[2], 'verified_revenue:' .. cur, 0 - amount)\n"
     "end\n"
     "redis.call('EXPIRE', KEYS[2], ARGV[4])\n"
     "return {1, tostring(amount), o[4], o[5], o[6], o[7]}\n";
@@ -680,6 +699,7 @@ static const char order_refund[] =
  * Returns 1 when applied, 0 when applied before or the record is missing.
  */
 static const char campaign_refund[] =
+    ADD_MONEY_LUA
     "if redis.call('EXISTS', KEYS[4]) == 0 then return 0 end\n"
     "if redis.call('HSETNX', KEYS[4], ARGV[1], ARGV[2]) == 0 then return 0 end\n"
     "redis.call('HINCRBY', KEYS[4], 'refunded', ARGV[2])\n"
@@ -687,10 +707,10 @@ static const char campaign_refund[] =
     "local amount = tonumber(ARGV[2])\n"
     "for _, i in ipairs({1, 2, 3, 5}) do\n"
     "  redis.call('HINCRBY', KEYS[i], 'refunds', 1)\n"
-    "  redis.call('HINCRBY', KEYS[i], 'refunded:' .. cur, amount)\n"
-    "  redis.call('HINCRBY', KEYS[i], 'revenue:' .. cur, 0 - amount)\n"
+    "  add_money(KEYS[i], 'refunded:' .. cur, amount)\n"
+    "  add_money(KEYS[i], 'revenue:' .. cur, 0 - amount)\n"
     "  if ARGV[4] == '1' then\n"
-    "    redis.call('HINCRBY', KEYS[i], 'verified_revenue:' .. cur, 0 - amount)\n"
+    "    add_money(KEYS[i], 'verified_revenue:' .. cur, 0 - amount)\n"
     "  end\n"
     "  redis.call('EXPIRE', KEYS[i], ARGV[5])\n"
     "end\n"
@@ -710,6 +730,7 @@ static const char campaign_refund[] =
  * Returns 1 when applied, 0 when the record is missing or already verified.
  */
 static const char campaign_verify[] =
+    ADD_MONEY_LUA
     "if redis.call('EXISTS', KEYS[4]) == 0 then return 0 end\n"
     "if redis.call('HGET', KEYS[4], 'verified') == '1' then return 0 end\n"
     "redis.call('HSET', KEYS[4], 'verified', '1', 'revenue', ARGV[4])\n"
@@ -718,10 +739,10 @@ static const char campaign_verify[] =
     "local cur = ARGV[1]\n"
     "for _, i in ipairs({1, 2, 3, 5}) do\n"
     "  redis.call('HINCRBY', KEYS[i], 'verified_conversions', 1)\n"
-    "  redis.call('HINCRBY', KEYS[i], 'revenue:' .. cur, ARGV[2])\n"
-    "  redis.call('HINCRBY', KEYS[i], 'verified_revenue:' .. cur, ARGV[3])\n"
+    "  add_money(KEYS[i], 'revenue:' .. cur, ARGV[2])\n"
+    "  add_money(KEYS[i], 'verified_revenue:' .. cur, ARGV[3])\n"
     "  if cut > 0 then\n"
-    "    redis.call('HINCRBY', KEYS[i], 'refunded:' .. cur, 0 - cut)\n"
+    "    add_money(KEYS[i], 'refunded:' .. cur, 0 - cut)\n"
     "  end\n"
     "  redis.call('EXPIRE', KEYS[i], ARGV[5])\n"
     "end\n"

@@ -367,6 +367,30 @@ def test_refunds_reverse_once_never_below_zero(tally, redis_server):
     assert order_record(redis_server, "R1")["refunded"] == "10000"
 
 
+def test_money_overflow_keeps_order_whole(tally, redis_server):
+    """A revenue sum at the 64-bit limit of HINCRBY cannot take another
+    order. The order still counts in every other total, the full sum stays
+    where it was, and money_overflows counts the addition it lost."""
+    near_max = str(2**63 - 500)
+    redis_server.client.hset("c:{alpha}", "revenue:EUR", near_max)
+    tly = click_through(tally, "alpha", "a", "r@example.com")
+    checkout(tally, "big1", token=tly, revenue="10.00")
+    wait_field(redis_server, "c:{alpha}", "conversions", 1)
+
+    campaign = redis_server.client.hgetall("c:{alpha}")
+    assert campaign["revenue:EUR"] == near_max
+    assert campaign["money_overflows"] == "1"
+    message = redis_server.client.hgetall("c:{alpha}:m:a")
+    assert message["conversions"] == "1"
+    assert message["revenue:EUR"] == "1000"
+    shop = redis_server.client.hgetall("s:{default}")
+    assert shop["orders"] == "1"
+    assert shop["attributed_revenue:EUR"] == "1000"
+    assert "money_overflows" not in shop
+    assert order_record(redis_server, "big1")["campaign"] == "alpha"
+    assert "journal.record_skipped" not in tally.log_text()
+
+
 def test_refund_rules(tally, redis_server):
     bad = [({"type": "refund", "order_id": "X", "currency": "EUR", "amount": "1.00"},
             "refund_id"),
