@@ -304,6 +304,13 @@ static int reserve_port(struct addrinfo *res)
     return rc;
 }
 
+static void close_locks(int *fds, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}
+
 void listen_claims_init(struct listen_claims *c, int loops)
 {
     memset(c, 0, sizeof(*c));
@@ -367,6 +374,7 @@ static int claim_resolved(struct listen_claims *c, const struct addrinfo *res,
     struct sockaddr_un name;
     const char *holder = "";
     enum lock_state state;
+    size_t n_ports = c->n_ports;
     int fd = -1, rc, err;
 
     rc = claim_port(c, port_of(res), addr, wait);
@@ -375,7 +383,7 @@ static int claim_resolved(struct listen_claims *c, const struct addrinfo *res,
 
     state = take_lock(&name, addr_lock_name(res, &name), addr, &fd);
     if (state == LOCK_HELD && !wait)
-        return 1;
+        goto busy;
     if (state == LOCK_HELD) {
         errno = EADDRINUSE;
         holder = ": another tallyd listens on this address, or the listen list names "
@@ -385,11 +393,8 @@ static int claim_resolved(struct listen_claims *c, const struct addrinfo *res,
     if (state == LOCK_FAILED)
         goto failed;
     if (probe_free(res) != 0) {
-        if (errno == EADDRINUSE && !wait) {
-            if (fd >= 0)
-                close(fd);
-            return 1;
-        }
+        if (errno == EADDRINUSE && !wait)
+            goto busy;
         if (errno == EADDRINUSE)
             holder = ": another process listens on this address";
         goto failed;
@@ -397,6 +402,15 @@ static int claim_resolved(struct listen_claims *c, const struct addrinfo *res,
 
     c->addr_locks[c->n_addrs++] = fd;
     return 0;
+
+busy:
+    /* The caller tries another port: the locks taken here go, so that the
+     * tries do not fill c. */
+    if (fd >= 0)
+        close(fd);
+    close_locks(c->port_locks + n_ports, c->n_ports - n_ports);
+    c->n_ports = n_ports;
+    return 1;
 
 failed:
     err = errno;
@@ -450,13 +464,6 @@ int listen_claims_add(struct listen_claims *c, const char *addr, char *bind_addr
 
     freeaddrinfo(res);
     return rc == 0 ? 0 : -1;
-}
-
-static void close_locks(int *fds, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
 }
 
 void listen_claims_bound(struct listen_claims *c)

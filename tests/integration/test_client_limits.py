@@ -14,7 +14,8 @@ import urllib.parse
 
 import pytest
 
-from conftest import CLASSIFY_DATA, TALLYD, free_port, free_port_v6, path_of, wait_until
+from conftest import (CLASSIFY_DATA, TALLYD, free_port, free_port_v6, namespaces_available,
+                      path_of, wait_until)
 from rawhttp import exchange, request, responses, status_of
 
 SETTLE_SECONDS = 0.5
@@ -425,6 +426,57 @@ def test_listen_lock_with_full_queue_ignored(make_tally, redis_server, tmp_path)
             sock.close()
     log = read_log(tmp_path / "t")
     assert log.count('reason="its connection queue is full, so its user is not known"') == 2
+
+
+# Runs inside a network namespace of its own (unshare -n), whose kernel
+# has one free port to give and whose abstract socket names are private.
+PORT_ZERO_SCRIPT = """
+import socket, subprocess, sys, time
+tallyd, redis_url, keys, state = sys.argv[1:5]
+port = 40000
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+with open("/proc/sys/net/ipv4/ip_local_port_range", "w") as f:
+    f.write(f"{port} {port}")
+command = [tallyd, "--listen", "127.0.0.1:0", "--redis", redis_url, "--keys", keys,
+           "--threads", "2", "--state-dir", state]
+
+# Another tallyd between its claim and its bind holds the port lock.
+lock = socket.socket(socket.AF_UNIX)
+lock.bind(("\\0tally.listen-port.%d" % port).encode())
+lock.listen()
+busy = subprocess.run(command, capture_output=True, text=True, timeout=30)
+output = busy.stdout + busy.stderr
+assert busy.returncode != 0, output
+assert "each of 8 free ports the kernel picked was being claimed" in output, output
+lock.close()
+
+served = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True)
+deadline = time.monotonic() + 20
+line = ""
+while "tallyd.ready" not in line and time.monotonic() < deadline:
+    line = served.stdout.readline()
+served.terminate()
+served.wait(timeout=20)
+assert f"listen=127.0.0.1:{port} " in line, line
+print("ok")
+"""
+
+
+def test_listen_port_zero_claims_picked_port(make_tally, redis_server, tmp_path):
+    """With port 0 the kernel's port is claimed like any other: while
+    another tallyd holds that port's lock, tallyd asks for another port,
+    and gives up when the kernel has no other to give."""
+    if not namespaces_available():
+        pytest.skip("needs root to create a network namespace (unshare --net)")
+    keys = make_tally().keys
+    script = tmp_path / "port_zero.py"
+    script.write_text(PORT_ZERO_SCRIPT)
+    result = subprocess.run(
+        ["unshare", "--net", sys.executable, str(script), TALLYD, redis_server.url, keys,
+         str(tmp_path / "state")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "ok"
 
 
 def test_listen_restart_during_drain(make_tally, redis_server, tmp_path):
