@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -25,7 +24,6 @@
 #define MAGIC "TALLYJ1\n"
 #define MAGIC_LEN 8
 #define FRAME_LEN 8 /* length and CRC-32 */
-#define LOCK_ATTEMPTS 5 /* of lock_journal, 1 ms apart */
 
 struct journal {
     int fd;
@@ -166,22 +164,6 @@ static int check_magic(struct journal *j, uint64_t file_size, char *err, size_t 
     return 0;
 }
 
-/* Takes the exclusive lock of an open journal. journal_lock_state in
- * another tallyd holds a shared lock for a moment, so a busy lock is tried
- * again for a few milliseconds before the file counts as taken. */
-static int lock_journal(int fd)
-{
-    const struct timespec pause = {0, 1000000}; /* 1 ms */
-
-    for (int attempt = 1;; attempt++) {
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-            return 0;
-        if (errno != EWOULDBLOCK || attempt == LOCK_ATTEMPTS)
-            return -1;
-        nanosleep(&pause, NULL);
-    }
-}
-
 struct journal *journal_open(const char *path, enum journal_fsync fsync,
                              size_t max_bytes, char *err, size_t errsize)
 {
@@ -201,12 +183,17 @@ struct journal *journal_open(const char *path, enum journal_fsync fsync,
     }
     strcpy(j->path, path);
 
+    /* NOTE: a new file is visible, empty and unlocked between this open and
+     * the flock below. A tallyd starting in that moment could adopt it,
+     * find it empty and remove it, and this journal's events would then go
+     * to a removed file. Creating it under a temporary name and renaming
+     * it once locked would close that gap. */
     j->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (j->fd < 0) {
         snprintf(err, errsize, "cannot open journal %s: %s", path, strerror(errno));
         goto fail;
     }
-    if (lock_journal(j->fd) != 0) {
+    if (flock(j->fd, LOCK_EX | LOCK_NB) != 0) {
         snprintf(err, errsize, "journal %s is locked by another process", path);
         goto fail;
     }

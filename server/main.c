@@ -39,11 +39,10 @@ _Static_assert(LISTEN_CLAIMS_MAX >= HTTP_MAX_LISTENERS, "every listen address ca
 #define TALLYD_VERSION "0.1.0"
 #define THREADS_MAX 64
 
-/* The interval and duration of the scans for journals that another tallyd
- * left in state_dir after this one started. The duration is longer than
- * the 10 s a draining tallyd may take to exit. */
-#define ADOPT_SCAN_S 1
-#define ADOPT_WATCH_S 30
+/* Journal files held by another process at start that tallyd watches, and
+ * how often it looks whether they are free. */
+#define WAITING_JOURNALS_MAX 64
+#define ADOPT_RETRY_S 1
 
 struct supervisor {
     struct worker *workers;
@@ -54,8 +53,11 @@ struct supervisor {
     int pidfile; /* locked state_dir/tallyd.pid, or -1 (pidfile.h) */
     /* SHA-256 of the reader secret in use: a reload must not change it. */
     uint8_t reader_fingerprint[32];
-    unsigned next_adopter; /* the worker that adopts the next journal */
-    int adopt_scans;       /* runs of adopt_later so far */
+    /* Journal files another process held at start, owned here until a
+     * worker takes them (adopt_waiting). */
+    char *waiting[WAITING_JOURNALS_MAX];
+    size_t n_waiting;
+    unsigned next_adopter;
     struct event *adopt_timer;
 };
 
@@ -234,57 +236,70 @@ static int is_journal(const struct dirent *d)
     return len > suffix && strcmp(d->d_name + len - suffix, JOURNAL_SUFFIX) == 0;
 }
 
-/* Adopts each journal file in state_dir that no process holds: at start
- * by handing it to a store directly, round robin, later through a
- * worker's mailbox. Their events keep their writer ids and sequence
- * numbers, so the replay checks still recognise the ones that reached
- * Redis before the earlier run ended. This tallyd's own and adopted
- * journals are held by its stores, so they are skipped. A file that
- * another process holds, such as a tallyd that is still draining, is left
- * for a later scan. Returns how many files were held. */
-static int adopt_journals(struct supervisor *sv, bool running)
+/* Hands each journal file in state_dir to a worker, round robin. Their
+ * events keep their writer ids and sequence numbers, so the replay checks
+ * still recognise the ones that reached Redis before the earlier run
+ * ended. A file that a draining tallyd still holds (a restart during its
+ * drain) waits in sv->waiting until that tallyd lets go, see
+ * adopt_waiting. */
+static void adopt_journals(struct supervisor *sv, const char *dir)
 {
     struct dirent **names = NULL;
-    const char *dir = sv->cfg->state_dir;
     int n = scandir(dir, &names, is_journal, alphasort);
-    int n_held = 0;
     char path[2048];
 
     if (n < 0) {
         LOG_ERROR("journal.scan_failed", "state_dir=%s error=\"%s\"", dir, strerror(errno));
-        return 0;
+        return;
     }
     for (int i = 0; i < n; i++) {
-        struct worker *w = &sv->workers[sv->next_adopter % sv->n_workers];
-
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
         free(names[i]);
-        if (journal_lock_state(path) != 0) {
-            n_held++;
-            continue;
+        if (journal_lock_state(path) == 1 && sv->n_waiting < WAITING_JOURNALS_MAX) {
+            sv->waiting[sv->n_waiting] = strdup(path);
+            if (sv->waiting[sv->n_waiting] != NULL) {
+                LOG_NOTICE("journal.adopt_waiting", "path=%s reason=\"another process "
+                           "holds it, likely a draining tallyd; adopted once it lets "
+                           "go\"", path);
+                sv->n_waiting++;
+                continue;
+            }
         }
-        /* A busy mailbox leaves the file for the next scan. */
-        if (running ? worker_adopt_journal(w, path) == 0
-                    : store_adopt_journal(w->store, path) == 0)
-            sv->next_adopter++;
+        store_adopt_journal(sv->workers[i % sv->n_workers].store, path);
     }
     free(names);
-    return n_held;
 }
 
-/* Runs every ADOPT_SCAN_S for ADOPT_WATCH_S after start. A tallyd that was
- * draining when this one started may still be writing journals here,
- * which it holds until it exits, at most its 10 s stop deadline later. */
-static void adopt_later(evutil_socket_t fd, short what, void *arg)
+/* Runs every ADOPT_RETRY_S while journals wait: hands each one whose lock
+ * is free to a worker, and drops one that is gone (its tallyd replayed and
+ * removed it). */
+static void adopt_waiting(evutil_socket_t fd, short what, void *arg)
 {
     struct supervisor *sv = arg;
-    const struct timeval next = {ADOPT_SCAN_S, 0};
+    const struct timeval retry = {ADOPT_RETRY_S, 0};
+    size_t n_kept = 0;
 
     (void)fd;
     (void)what;
-    adopt_journals(sv, true);
-    if (++sv->adopt_scans * ADOPT_SCAN_S < ADOPT_WATCH_S)
-        evtimer_add(sv->adopt_timer, &next);
+    for (size_t i = 0; i < sv->n_waiting; i++) {
+        char *path = sv->waiting[i];
+        int state = journal_lock_state(path);
+
+        if (state == 0 &&
+            worker_adopt_journal(&sv->workers[sv->next_adopter++ % sv->n_workers],
+                                 path) != 0)
+            state = 1; /* that worker is busy: the next run tries again */
+        if (state == 1) {
+            sv->waiting[n_kept++] = path;
+            continue;
+        }
+        if (state < 0)
+            LOG_INFO("journal.adopt_gone", "path=%s", path);
+        free(path);
+    }
+    sv->n_waiting = n_kept;
+    if (sv->n_waiting > 0)
+        evtimer_add(sv->adopt_timer, &retry);
 }
 
 /* Claims every address of the listen list before any loop binds one (see
@@ -332,7 +347,6 @@ static int serve(const struct config *cfg, struct keyring *ring,
     struct refdata *refdata = NULL;
     struct renewal_cache *renewals = NULL;
     struct listen_claims claims;
-    const struct timeval adopt_scan = {ADOPT_SCAN_S, 0};
     /* Up to 4 addresses, each of which may grow by a port of 5 digits. */
     char where[512], bind_list[CONFIG_STR_MAX + 32], err[512];
     int started = 0;
@@ -385,13 +399,14 @@ static int serve(const struct config *cfg, struct keyring *ring,
     if (tokens->count == 0)
         LOG_NOTICE("tallyd.no_api_tokens", "hint=\"the stats API and dashboard "
                    "answer 401 until the keys file has an api_token line\"");
-    if (adopt_journals(&sv, false) > 0)
-        LOG_NOTICE("journal.adopt_waiting", "state_dir=%s reason=\"another process "
-                   "holds journals here, likely a draining tallyd; they are adopted "
-                   "once it lets go\"", cfg->state_dir);
-    sv.adopt_timer = evtimer_new(sv.base, adopt_later, &sv);
-    if (sv.adopt_timer == NULL || evtimer_add(sv.adopt_timer, &adopt_scan) != 0)
-        goto cleanup;
+    adopt_journals(&sv, cfg->state_dir);
+    if (sv.n_waiting > 0) {
+        const struct timeval retry = {ADOPT_RETRY_S, 0};
+
+        sv.adopt_timer = evtimer_new(sv.base, adopt_waiting, &sv);
+        if (sv.adopt_timer == NULL || evtimer_add(sv.adopt_timer, &retry) != 0)
+            goto cleanup;
+    }
     /* The workers and the supervisor hold their own signers now; the
      * secrets can go. */
     fingerprint(ring, sv.reader_fingerprint);
@@ -432,6 +447,8 @@ cleanup:
         event_free(sighup);
     if (sv.adopt_timer != NULL)
         event_free(sv.adopt_timer);
+    for (size_t i = 0; i < sv.n_waiting; i++)
+        free(sv.waiting[i]);
     refdata_release(refdata);
     renewal_cache_free(renewals);
     if (sv.signer != NULL)
