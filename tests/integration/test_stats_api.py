@@ -701,7 +701,10 @@ def test_tallyctl_stats_unknown_name_fails(tally, redis_server):
     """A mistyped name must not look like a campaign without traffic."""
     status, _, _ = tally.request("GET", path_of(tally.open_url("known", "a", "r@example.com")))
     assert status == 200
-    wait_until(lambda: redis_server.client.sismember("campaigns", "known"), "the open")
+    # The campaign set and the message set are written by different
+    # commands, so the test waits for both.
+    wait_until(lambda: redis_server.client.sismember("campaigns", "known") and
+               redis_server.client.sismember("c:{known}:m", "a"), "the open")
 
     for args, words in ((["--campaign", "knwon"], "no such campaign knwon"),
                         (["--campaign", "known", "--message", "b"],
