@@ -26,7 +26,7 @@
 #include "log.h"
 #include "store.h"
 
-/* Answers status with reason as a text line, adding n_headers headers. */
+/* Responds with status and reason as a text line, plus n_headers headers. */
 static void reject_with(struct worker *w, struct http_request *req, int status,
                         const char *reason, const struct http_header *headers,
                         size_t n_headers)

@@ -14,10 +14,10 @@
  *
  * The address lock is held while any loop listens, so a second tallyd
  * stops at once with a clear message. The port lock is held only from
- * the claim until every loop has bound. It closes the gap between one
- * tallyd's probe and its bind, in which another one starting on the same
- * port under another spelling (0.0.0.0:P beside 127.0.0.1:P) would also
- * find the port free; the second claim waits for the first tallyd's bind.
+ * the claim until every loop has bound. Without it, a tallyd starting on
+ * the same port under another spelling (0.0.0.0:P beside 127.0.0.1:P)
+ * could find the port free between another tallyd's probe and its bind.
+ * The second claim waits for the first tallyd's bind instead.
  */
 #ifndef TALLY_LISTEN_ADDR_H
 #define TALLY_LISTEN_ADDR_H
@@ -52,7 +52,7 @@ void listen_claims_init(struct listen_claims *c, int loops);
  * bind_addr the address the loops bind: addr, or for port 0 addr with the
  * free port the kernel picked and the claim took. A claim on a port that
  * another tallyd of this user is binding waits for that bind, up to 2 s.
- * Returns 0, or -1 with errno set and an http.listen_failed log line;
+ * Returns 0, or -1 with errno set and an http.listen_failed log line.
  * errno is EADDRINUSE when the address is taken or the list names it
  * twice. */
 int listen_claims_add(struct listen_claims *c, const char *addr, char *bind_addr,

@@ -239,9 +239,8 @@ static int is_journal(const struct dirent *d)
 /* Hands each journal file in state_dir to a worker, round robin. Their
  * events keep their writer ids and sequence numbers, so the replay checks
  * still recognise the ones that reached Redis before the earlier run
- * ended. A file that a draining tallyd still holds (a restart during its
- * drain) waits in sv->waiting until that tallyd lets go, see
- * adopt_waiting. */
+ * ended. A file locked by a draining tallyd (a restart during its drain)
+ * waits in sv->waiting until that tallyd exits, see adopt_waiting. */
 static void adopt_journals(struct supervisor *sv, const char *dir)
 {
     struct dirent **names = NULL;

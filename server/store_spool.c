@@ -122,7 +122,7 @@ static void journal_op(struct store *st, struct store_op *op)
         result = journal_append(j, &rec);
 
     if (result == JOURNAL_OK || result == JOURNAL_NOT_SYNCED) {
-        /* journal.fsync_failed has told of the second. */
+        /* A record not synced was logged as journal.fsync_failed. */
         STAT_ADD(st->stats.journaled, 1);
     } else {
         /* Answered already, so the reader saw nothing; the count is lost. */

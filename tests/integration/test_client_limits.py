@@ -381,6 +381,9 @@ def test_listen_foreign_lock_ignored(make_tally, redis_server, tmp_path):
         pytest.skip("needs root to hold the lock as another user (setpriv)")
     keys = make_tally().keys
     port = free_port()
+
+    # uid 65534 holds the address lock; this test holds the port lock
+    # without listening on it.
     holder = subprocess.Popen(
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable,
          "-c", "import socket, sys, time\n"
@@ -400,6 +403,7 @@ def test_listen_foreign_lock_ignored(make_tally, redis_server, tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
     log = read_log(tmp_path / "t")
     assert 'holder_uid=65534 holder_pid=%d reason="held by another user"' % holder.pid in log
     assert 'reason="held by a program that does not listen on it"' in log
@@ -465,7 +469,7 @@ print("ok")
 
 def test_listen_port_zero_claims_picked_port(make_tally, redis_server, tmp_path):
     """With port 0 the kernel's port is claimed like any other: while
-    another tallyd holds that port's lock, tallyd asks for another port,
+    another tallyd holds that port's lock, tallyd requests another port,
     and gives up when the kernel has no other to give."""
     if not namespaces_available():
         pytest.skip("needs root to create a network namespace (unshare --net)")

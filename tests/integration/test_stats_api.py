@@ -395,7 +395,7 @@ def test_api_wrong_method_is_405(tally, method, path, allow):
     ("/v1/conversions", "text/plain; charset=utf-8"),
 ])
 def test_post_only_paths_send_allow(tally, path, content_type):
-    """The POST-only paths name their method in Allow, as RFC 9110 asks of
+    """The POST-only paths name their method in Allow, as RFC 9110 requires of
     every 405; each keeps the body format of its other errors."""
     status, headers, body = tally.request("GET", path)
     assert status == 405
